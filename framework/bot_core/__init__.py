@@ -1,0 +1,64 @@
+"""bot-core: the host of a plugin-based algorithmic trading framework.
+
+Plugin authors import what they need from here: the hook marker, the component contracts, the
+order and market-data types and the host's error types.
+"""
+
+from bot_core.errors import (
+    BotCoreError,
+    ConfigError,
+    DataError,
+    DataQualityError,
+    PluginError,
+    UsageError,
+)
+from bot_core.exchange import ExchangeAdapter
+from bot_core.hookspecs import hookimpl
+from bot_core.market import Bar, Quote
+from bot_core.orders import (
+    ExecutionReport,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from bot_core.plugins import PLUGIN_API_VERSION, PluginHost, load_plugins
+from bot_core.risk.check import NoSettings, RiskCheck, RiskContext, TradingState, Verdict
+from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "Bar",
+    "BotCoreError",
+    "ConfigError",
+    "DataError",
+    "DataQualityError",
+    "ExchangeAdapter",
+    "ExecutionReport",
+    "Fill",
+    "NoSettings",
+    "Order",
+    "OrderIntent",
+    "OrderStatus",
+    "OrderType",
+    "PluginError",
+    "PluginHost",
+    "Quote",
+    "RiskCheck",
+    "RiskContext",
+    "Side",
+    "Strategy",
+    "StrategyContext",
+    "StrategySettings",
+    "TimeInForce",
+    "TradingState",
+    "UsageError",
+    "Verdict",
+    "hookimpl",
+    "load_plugins",
+]

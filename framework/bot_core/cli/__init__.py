@@ -1,0 +1,69 @@
+"""The ``bot-core`` command: a thin layer over library functions.
+
+Each command group lives in its own module with an ``add_parser(subparsers)`` function. Errors
+of the host's types become one clear line on stderr and their exit code; anything else is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from bot_core.errors import BotCoreError
+
+__all__ = ["main"]
+
+# Command modules, imported when the parser is built; each must stay cheap to import.
+COMMAND_MODULES = (
+    "bot_core.cli.plugins_cmd",
+    "bot_core.cli.presets_cmd",
+    "bot_core.cli.config_cmd",
+    "bot_core.cli.data_cmd",
+    "bot_core.cli.backtest_cmd",
+    "bot_core.cli.demo_cmd",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot_core import __version__
+
+    parser = _Parser(prog="bot-core", description="Plugin-based algorithmic trading framework.")
+    parser.add_argument("--version", action="version", version=f"bot-core {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command group not built yet
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except BotCoreError as exc:
+        from bot_core.cli.output import print_error
+
+        print_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 141

@@ -1,0 +1,231 @@
+"""Configuration models for a whole bot.
+
+Every model is frozen and rejects unknown fields. Strategy parameters are validated in a second
+step by each strategy plugin's own ``Settings`` model (see :mod:`bot_core.config.resolve`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot_core.market import split_symbol
+
+__all__ = [
+    "PROFILES",
+    "BotConfig",
+    "BucketConfig",
+    "PluginsConfig",
+    "RiskLimits",
+    "RuntimeConfig",
+    "StrategyConfig",
+    "VenueConfig",
+]
+
+PROFILES = ("conservative", "balanced", "aggressive", "manual")
+"""Built-in risk profiles; each is a preset in ``presets/``."""
+
+Pct = Annotated[float, Field(gt=0, le=100)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class PluginsConfig(_Frozen):
+    require: list[str] = Field(
+        default_factory=list,
+        description="Plugin distributions this config needs, as requirements "
+        "(`bot-core-mean-reversion>=0.1,<0.2`). Live runs must pin every one with a specifier.",
+    )
+
+
+class RuntimeConfig(_Frozen):
+    mode: Literal["demo", "paper", "live"] = Field(
+        "demo", description="demo: shipped data; paper: live data, simulated fills; live: real orders."
+    )
+    initial_equity: float = Field(100_000.0, gt=0, description="Starting equity, quote currency.")
+    base_currency: str = Field("USDT", pattern=r"^[A-Z0-9]{1,20}$", description="Accounting currency.")
+    timezone: str = Field("UTC", description="IANA timezone of the trading day, e.g. Europe/London.")
+    trading_day_start: dt.time = Field(
+        dt.time(0, 0), description="Local time (in `timezone`) at which a trading day begins."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+
+class VenueConfig(_Frozen):
+    adapter: str = Field(description="Exchange adapter component id, e.g. `paper`.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Adapter settings, validated by the adapter's model."
+    )
+
+
+class BucketConfig(_Frozen):
+    instruments: list[str] = Field(description="Instruments in this bucket (BASE/QUOTE).")
+    max_exposure_pct: float | None = Field(
+        None, gt=0, le=1000,
+        description="Cap on gross exposure of the bucket, % of equity; default: "
+        "risk.max_bucket_exposure_pct.",
+    )
+
+    @field_validator("instruments")
+    @classmethod
+    def _well_formed_unique(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a bucket must hold at least one instrument")
+        for symbol in value:
+            split_symbol(symbol)
+        dupes = sorted({s for s in value if value.count(s) > 1})
+        if dupes:
+            raise ValueError(f"instruments listed twice: {', '.join(dupes)}")
+        return value
+
+
+class RiskLimits(_Frozen):
+    """Limits of a risk profile. No defaults: a preset or the user gives every one."""
+
+    max_position_pct: Pct = Field(description="Max position per instrument, % of equity (0-100].")
+    max_total_position_pct: float = Field(
+        gt=0, le=1000, description="Max gross exposure over all instruments, % of equity (0-1000]."
+    )
+    max_bucket_exposure_pct: float = Field(
+        gt=0, le=1000, description="Default cap per instrument bucket, % of equity (0-1000]."
+    )
+    daily_loss_limit_pct: Pct = Field(
+        description="Loss since the start of the trading day that halts new risk, % (0-100]."
+    )
+    drawdown_liquidation_pct: Pct = Field(
+        description="Drawdown from the equity peak that forces liquidation, % (0-100]."
+    )
+    max_leverage: float = Field(gt=0, le=100, description="Gross exposure / equity (0-100].")
+    max_orders_per_minute: int = Field(ge=1, le=100_000, description="Order rate throttle.")
+    checks: list[str] = Field(description="Risk check ids run on every order, in order.")
+    check_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Settings per risk check id, validated by the check."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskLimits:
+        if self.max_position_pct > self.max_total_position_pct:
+            raise ValueError(
+                f"max_position_pct ({self.max_position_pct}) exceeds max_total_position_pct "
+                f"({self.max_total_position_pct})"
+            )
+        if self.max_total_position_pct > self.max_leverage * 100:
+            raise ValueError(
+                f"max_total_position_pct ({self.max_total_position_pct}) exceeds what "
+                f"max_leverage ({self.max_leverage}) allows ({self.max_leverage * 100:g})"
+            )
+        dupes = sorted({c for c in self.checks if self.checks.count(c) > 1})
+        if dupes:
+            raise ValueError(f"checks listed twice: {', '.join(dupes)}")
+        return self
+
+
+class StrategyConfig(_Frozen):
+    plugin: str = Field(description="Strategy component id, e.g. `mean_reversion`.")
+    enabled: bool = Field(True, description="Disabled strategies are validated but not run.")
+    instruments: list[str] = Field(description="Instruments it trades (BASE/QUOTE).")
+    venues: list[str] = Field(description="Venue names (keys of `venues`) it trades on.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters, validated by the plugin's Settings model."
+    )
+
+    @field_validator("instruments")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a strategy needs at least one instrument")
+        for symbol in value:
+            split_symbol(symbol)
+        return value
+
+
+class BotConfig(_Frozen):
+    """A whole bot: what it trades, where, with which strategies, under which limits."""
+
+    extends: str | None = Field(None, description="Preset this config builds on.")
+    profile: Literal["conservative", "balanced", "aggressive", "manual"] = Field(
+        description="Risk profile; chooses strategy defaults."
+    )
+    name: str = Field("bot", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Bot name.")
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    venues: dict[str, VenueConfig] = Field(default_factory=dict)
+    instruments: list[str] = Field(default_factory=list, description="The universe (BASE/QUOTE).")
+    buckets: dict[str, BucketConfig] = Field(default_factory=dict)
+    strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+    risk: RiskLimits
+
+    @field_validator("instruments")
+    @classmethod
+    def _universe(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            split_symbol(symbol)
+        dupes = sorted({s for s in value if value.count(s) > 1})
+        if dupes:
+            raise ValueError(f"instruments listed twice: {', '.join(dupes)}")
+        return value
+
+    def cross_problems(self) -> list[tuple[str, object, str]]:
+        """Problems that span sections, as (field path, value, message); empty when consistent.
+
+        Kept outside pydantic's validators so that each problem is reported on its own line.
+        """
+        problems: list[tuple[str, object, str]] = []
+        universe = set(self.instruments)
+        seen: dict[str, str] = {}
+        total_cap = self.risk.max_total_position_pct
+        for bucket_name, bucket in self.buckets.items():
+            where = f"buckets.{bucket_name}.instruments"
+            for symbol in bucket.instruments:
+                if symbol in seen:
+                    problems.append((where, symbol, f"already in bucket {seen[symbol]!r}; "
+                                     "an instrument belongs to at most one bucket"))
+                seen[symbol] = bucket_name
+                if universe and symbol not in universe:
+                    problems.append((where, symbol, "not in the top-level `instruments` list"))
+            cap = bucket.max_exposure_pct
+            if cap is not None and cap > total_cap:
+                problems.append((f"buckets.{bucket_name}.max_exposure_pct", cap,
+                                 f"must not exceed risk.max_total_position_pct ({total_cap:g})"))
+        if self.risk.max_bucket_exposure_pct > total_cap:
+            problems.append(("risk.max_bucket_exposure_pct", self.risk.max_bucket_exposure_pct,
+                             f"must not exceed risk.max_total_position_pct ({total_cap:g})"))
+        for name, strat in self.strategies.items():
+            for symbol in strat.instruments:
+                if universe and symbol not in universe:
+                    problems.append((f"strategies.{name}.instruments", symbol,
+                                     "not in the top-level `instruments` list"))
+            for venue in strat.venues:
+                if venue not in self.venues:
+                    known = ", ".join(sorted(self.venues)) or "none"
+                    problems.append((f"strategies.{name}.venues", venue,
+                                     f"unknown venue (configured: {known})"))
+        if self.runtime.mode == "live":
+            for req in self.plugins.require:
+                if not any(op in req for op in "=<>~"):
+                    problems.append(("plugins.require", req,
+                                     "live mode needs a version specifier, e.g. name>=1.0,<2"))
+        return problems
+
+    def bucket_of(self, instrument: str) -> str | None:
+        for name, bucket in self.buckets.items():
+            if instrument in bucket.instruments:
+                return name
+        return None
+
+    def bucket_cap_pct(self, bucket: str) -> float:
+        cap = self.buckets[bucket].max_exposure_pct
+        return self.risk.max_bucket_exposure_pct if cap is None else cap

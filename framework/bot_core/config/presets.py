@@ -1,0 +1,31 @@
+"""Built-in presets: one TOML file per risk profile, shipped inside the host wheel."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from bot_core.errors import ConfigError
+
+__all__ = ["preset_dir", "preset_names", "preset_path"]
+
+
+def preset_dir() -> Path:
+    """Where the presets are: inside the installed wheel, or ``presets/`` of a source checkout."""
+    packaged = Path(str(resources.files("bot_core"))) / "presets"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "presets"
+
+
+def preset_names() -> list[str]:
+    """Public presets; files starting with "_" are building blocks that presets extend."""
+    return sorted(p.stem for p in preset_dir().glob("*.toml") if not p.stem.startswith("_"))
+
+
+def preset_path(name: str) -> Path:
+    path = preset_dir() / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(preset_names()) or "none"
+        raise ConfigError(f"unknown preset {name!r}; available: {known}", source=f"preset:{name}")
+    return path

@@ -1,0 +1,88 @@
+"""Named host errors.
+
+Every error a user can cause is one of these. Each carries the thing it is about (file, field,
+plugin, row) so the CLI can print one clear line and exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BotCoreError",
+    "ConfigError",
+    "ConfigProblem",
+    "DataError",
+    "DataQualityError",
+    "PluginError",
+    "UsageError",
+]
+
+from dataclasses import dataclass
+
+
+class BotCoreError(Exception):
+    """Base class of every error the host shows to a user instead of a traceback.
+
+    ``exit_code`` is what the CLI exits with when this error reaches it.
+    """
+
+    exit_code: int = 1
+
+
+class UsageError(BotCoreError):
+    """Bad command-line arguments (exit 2, like argparse)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in a configuration: where it is, what was there and what is allowed."""
+
+    source: str
+    """File (or ``env:NAME``, ``preset:NAME``) the offending value came from."""
+    field: str
+    """Dotted field path, e.g. ``risk.max_position_pct``."""
+    value: object
+    """The offending value (or ``<missing>``)."""
+    message: str
+    """What is wrong and what is allowed."""
+
+    def __str__(self) -> str:
+        shown = self.value if isinstance(self.value, str) else repr(self.value)
+        return f"{self.source}: {self.field}: {self.message} (got {shown})"
+
+
+class ConfigError(BotCoreError):
+    """A configuration file, preset or environment override is invalid (exit 2).
+
+    Holds one :class:`ConfigProblem` per problem so that all of them are shown at once.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[ConfigProblem] | str, *, source: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [ConfigProblem(source or "<config>", "", "<n/a>", problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class PluginError(BotCoreError):
+    """A plugin could not be loaded, conflicts with another, or is incompatible."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        self.plugin = plugin
+        super().__init__(message)
+
+
+class DataError(BotCoreError):
+    """A dataset cannot be read: missing, unreadable, garbage or checksum mismatch."""
+
+    def __init__(self, message: str, *, dataset: str | None = None, path: str | None = None) -> None:
+        self.dataset = dataset
+        self.path = path
+        super().__init__(message)
+
+
+class DataQualityError(DataError):
+    """A dataset was read but failed validation with at least one error-severity finding."""

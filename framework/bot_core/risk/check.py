@@ -1,0 +1,131 @@
+"""The risk-check contract.
+
+A risk check looks at one :class:`~bot_core.orders.OrderIntent` against a read-only
+:class:`RiskContext` and returns a :class:`Verdict`. Checks are plugins (``plugins/risk/``)
+registered through ``bot_core_register_risk_checks`` and enabled per risk profile. The engine
+treats an exception inside a check as a rejection with reason ``check_error``: risk fails closed.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from bot_core.config.models import BucketConfig, RiskLimits
+    from bot_core.orders import Fill, OrderIntent
+
+__all__ = ["NoSettings", "RiskCheck", "RiskContext", "TradingState", "Verdict", "VerdictAction"]
+
+
+class TradingState(str, enum.Enum):
+    """Trading state of the whole bot (as NautilusTrader's RiskEngine)."""
+
+    ACTIVE = "active"
+    """Every order that passes the checks goes through."""
+    REDUCING = "reducing"
+    """Only orders that reduce an open position, never flipping its sign."""
+    HALTED = "halted"
+    """Only cancels."""
+
+
+class VerdictAction(str, enum.Enum):
+    APPROVE = "approve"
+    REDUCE = "reduce"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A check's answer. ``reason`` is a short machine-readable code (``max_position_pct``,
+    ``check_error``, ...); ``detail`` is the human sentence; ``quantity`` is the allowed quantity
+    for ``REDUCE`` (always < the intent's)."""
+
+    action: VerdictAction
+    reason: str
+    detail: str = ""
+    quantity: float | None = None
+    check_id: str = ""
+
+    @classmethod
+    def approve(cls, reason: str = "ok", detail: str = "") -> Verdict:
+        return cls(VerdictAction.APPROVE, reason, detail)
+
+    @classmethod
+    def reject(cls, reason: str, detail: str = "") -> Verdict:
+        return cls(VerdictAction.REJECT, reason, detail)
+
+    @classmethod
+    def reduce(cls, quantity: float, reason: str, detail: str = "") -> Verdict:
+        return cls(VerdictAction.REDUCE, reason, detail, quantity)
+
+
+class RiskContext(Protocol):
+    """What a check may read. Implemented by the engine; a snapshot at the intent's time."""
+
+    @property
+    def now_ns(self) -> int: ...
+    @property
+    def limits(self) -> RiskLimits: ...
+    @property
+    def buckets(self) -> Mapping[str, BucketConfig]: ...
+    @property
+    def trading_state(self) -> TradingState: ...
+    @property
+    def equity(self) -> float:
+        """Total portfolio equity in the quote currency (NaN when unknown: checks must reject)."""
+        ...
+
+    def position(self, instrument: str, venue: str | None = None) -> float:
+        """Signed position quantity, across all strategies (and venues when ``venue`` is None)."""
+        ...
+
+    def last_price(self, instrument: str, venue: str | None = None) -> float:
+        """Last traded/mark price (NaN when unknown)."""
+        ...
+
+    def last_update_ns(self, instrument: str, venue: str | None = None) -> int:
+        """When market data for the instrument last arrived (0 when never)."""
+        ...
+
+
+class NoSettings(BaseModel):
+    """Settings model of a component that has no settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RiskCheck(ABC):
+    """Base class of pre-trade risk checks.
+
+    ===========================  ========  =====================================================
+    member                       required  meaning
+    ===========================  ========  =====================================================
+    ``id``                       yes       unique component id, used in presets and configs
+    ``check(intent, ctx)``       yes       return a :class:`Verdict`; never raise on bad input
+    ``Settings``                 no        pydantic model of the check's own settings
+    ``on_fill(fill, ctx)``       no        update internal state (e.g. counters) after a fill
+    ``reset_day(ctx)``           no        called once per trading-day boundary
+    ===========================  ========  =====================================================
+    """
+
+    id: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]] = NoSettings
+
+    def __init__(self, settings: BaseModel | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+
+    @abstractmethod
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        """Judge one intent. Missing or NaN inputs must give a rejection, never an approval."""
+
+    def on_fill(self, fill: Fill, ctx: RiskContext) -> None:  # noqa: B027 - optional hook
+        """Optional: observe a fill."""
+
+    def reset_day(self, ctx: RiskContext) -> None:  # noqa: B027 - optional hook
+        """Optional: the trading day rolled over."""
