@@ -1,0 +1,7 @@
+"""``python -m bot_core`` is the ``bot-core`` command."""
+
+import sys
+
+from bot_core.cli import main
+
+sys.exit(main())
