@@ -48,6 +48,8 @@ class ConfigProblem:
     """What is wrong and what is allowed."""
 
     def __str__(self) -> str:
+        if self.value == "<missing>":
+            return f"{self.source}: {self.field}: {self.message}"
         shown = self.value if isinstance(self.value, str) else repr(self.value)
         return f"{self.source}: {self.field}: {self.message} (got {shown})"
 

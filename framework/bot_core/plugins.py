@@ -36,6 +36,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PLUGIN_API_VERSION",
     "ComponentKind",
+    "PluginCandidate",
     "PluginHost",
     "PluginRecord",
     "load_plugins",
@@ -93,7 +94,9 @@ class PluginRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class PluginCandidate:
+    """A plugin before loading: an entry point, or a module handed in directly (tests, builtins)."""
+
     name: str
     distribution: str
     version: str
@@ -242,12 +245,12 @@ def _blocked_names(environ: Mapping[str, str]) -> set[str]:
     return {part.strip().lower().replace("-", "_") for part in raw.split(",") if part.strip()}
 
 
-def _entry_point_candidates() -> list[_Candidate]:
-    found: list[_Candidate] = []
+def _entry_point_candidates() -> list[PluginCandidate]:
+    found: list[PluginCandidate] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist
         found.append(
-            _Candidate(
+            PluginCandidate(
                 name=ep.name,
                 distribution=dist.metadata["Name"] if dist is not None else "<unknown>",
                 version=dist.version if dist is not None else "0",
@@ -282,7 +285,7 @@ def _unknown_hooks(module: object) -> list[str]:
 def load_plugins(
     *,
     environ: Mapping[str, str] | None = None,
-    candidates: Sequence[_Candidate] | None = None,
+    candidates: Sequence[PluginCandidate] | None = None,
     builtins: Sequence[tuple[str, ModuleType | object]] = (),
 ) -> PluginHost:
     """Discover, load and register every plugin; return the host facade.
@@ -303,7 +306,7 @@ def load_plugins(
     records: list[PluginRecord] = []
     found = list(candidates) if candidates is not None else _entry_point_candidates()
     found += [
-        _Candidate(name, "bot-core", _host_version(), lambda m=mod: m, getattr(mod, "__name__", name))
+        PluginCandidate(name, "bot-core", _host_version(), lambda m=mod: m, getattr(mod, "__name__", name))
         for name, mod in builtins
     ]
     for cand in found:
@@ -336,13 +339,15 @@ def load_plugins(
     pm.check_pending()
 
     host = PluginHost(pm, records)
-    _collect_components(pm, host, {r.name: r for r in records})
+    tracing = env.get(TRACE_ENV, "") not in ("", "0")
+    _collect_components(pm, host, {r.name: r for r in records}, trace=tracing)
     host._refresh_observed()
     return host
 
 
 def _collect_components(
-    pm: pluggy.PluginManager, host: PluginHost, by_name: dict[str, PluginRecord]
+    pm: pluggy.PluginManager, host: PluginHost, by_name: dict[str, PluginRecord], *,
+    trace: bool = False,
 ) -> None:
     from bot_core.exchange import ExchangeAdapter
     from bot_core.risk.check import RiskCheck
@@ -358,6 +363,8 @@ def _collect_components(
             if rec.status != "enabled":
                 continue
             registered: list[type] = []
+            if trace:  # called per plugin (not through pm.hook) to attribute each component
+                print(f"{hook_name} [{impl.plugin_name}]", file=sys.stderr)
             try:
                 impl.function(register=registered.append)
             except Exception as exc:

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot_core.market import split_symbol
 
@@ -115,22 +115,13 @@ class RiskLimits(_Frozen):
         default_factory=dict, description="Settings per risk check id, validated by the check."
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> RiskLimits:
-        if self.max_position_pct > self.max_total_position_pct:
-            raise ValueError(
-                f"max_position_pct ({self.max_position_pct}) exceeds max_total_position_pct "
-                f"({self.max_total_position_pct})"
-            )
-        if self.max_total_position_pct > self.max_leverage * 100:
-            raise ValueError(
-                f"max_total_position_pct ({self.max_total_position_pct}) exceeds what "
-                f"max_leverage ({self.max_leverage}) allows ({self.max_leverage * 100:g})"
-            )
-        dupes = sorted({c for c in self.checks if self.checks.count(c) > 1})
+    @field_validator("checks")
+    @classmethod
+    def _unique_checks(cls, value: list[str]) -> list[str]:
+        dupes = sorted({c for c in value if value.count(c) > 1})
         if dupes:
             raise ValueError(f"checks listed twice: {', '.join(dupes)}")
-        return self
+        return value
 
 
 class StrategyConfig(_Frozen):
@@ -200,6 +191,14 @@ class BotConfig(_Frozen):
             if cap is not None and cap > total_cap:
                 problems.append((f"buckets.{bucket_name}.max_exposure_pct", cap,
                                  f"must not exceed risk.max_total_position_pct ({total_cap:g})"))
+        risk = self.risk
+        if risk.max_position_pct > total_cap:
+            problems.append(("risk.max_position_pct", risk.max_position_pct,
+                             f"must not exceed risk.max_total_position_pct ({total_cap:g})"))
+        if total_cap > risk.max_leverage * 100:
+            problems.append(("risk.max_total_position_pct", total_cap,
+                             f"must not exceed what risk.max_leverage ({risk.max_leverage:g}) "
+                             f"allows ({risk.max_leverage * 100:g})"))
         if self.risk.max_bucket_exposure_pct > total_cap:
             problems.append(("risk.max_bucket_exposure_pct", self.risk.max_bucket_exposure_pct,
                              f"must not exceed risk.max_total_position_pct ({total_cap:g})"))

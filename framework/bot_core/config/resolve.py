@@ -155,8 +155,9 @@ def _problems_from(exc: ValidationError, origins: Mapping[str, str], fallback: s
             message = "required field is missing"
         elif err["type"] == "extra_forbidden":
             message = "unknown field (not allowed here)"
-        problems.append(ConfigProblem(_source_of(loc, origins, fallback), loc or "<root>", value,
-                                      message))
+        # a missing value is the fault of the layer that had to give it: the user's file
+        source = fallback if err["type"] == "missing" else _source_of(loc, origins, fallback)
+        problems.append(ConfigProblem(source, loc or "<root>", value, message))
     return problems
 
 
