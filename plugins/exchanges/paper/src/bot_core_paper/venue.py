@@ -1,0 +1,304 @@
+"""The paper venue: fills approved orders against the market data the host forwards.
+
+Rules, in the order a user asks about them:
+
+* **No look-ahead.** An order becomes eligible only for market data stamped at or after its
+  submit time + ``latency_ms``. With bars, the submit time is the deciding bar's *close* (its
+  open time + the bar interval), so a market order decided on bar t fills at bar t+1's open.
+  ``fill_on_close`` fills it at bar t's close instead (optimistic, opt-in).
+* **Prices.** Market orders: bar open (or close) / quoted ask for buys, bid for sells, moved
+  against the order by ``slippage_bps`` plus ``volume_impact_bps`` x participation (bars).
+  Limit orders fill when the price trades *through* them (low < limit for a buy, high > limit
+  for a sell; ask < limit / bid > limit with quotes) as maker at the limit price; a limit order
+  that is marketable when it first reaches the book fills as taker at the market price, never
+  worse than its limit.
+* **Size.** All fills on one bar together take at most ``participation_rate`` x its volume; on
+  a quote, at most the quoted size. The rest waits (GTC, DAY) or is cancelled (IOC); FOK fills
+  whole or not at all.
+* **Money.** A fill the account cannot carry is cut to what it can and the rest is cancelled
+  with reason ``insufficient_balance``; an order clearly beyond it is rejected at submit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from bot_core.exchange import ExchangeAdapter
+from bot_core.market import Bar, Quote, split_symbol
+from bot_core.orders import ExecutionReport, Fill, OrderStatus, OrderType, TimeInForce
+from bot_core_paper.account import PaperAccount
+from bot_core_paper.settings import PaperSettings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from bot_core.orders import Order
+
+__all__ = ["PaperVenue"]
+
+_NS_PER_MS = 1_000_000
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_EPS = 1e-12
+
+
+@dataclass(slots=True)
+class _Working:
+    """The venue's own record of one live order (the caller's ``Order`` is never mutated)."""
+
+    order: Order
+    side: int
+    eligible_ns: int
+    submit_day: int
+    filled: float = 0.0
+    notional: float = 0.0
+    fees: float = 0.0
+    tried: bool = False
+    """Whether it has met eligible market data yet (then a marketable limit order is taker)."""
+
+    @property
+    def remaining(self) -> float:
+        return max(self.order.quantity - self.filled, 0.0)
+
+
+class PaperVenue(ExchangeAdapter):
+    """Simulated venue with fees, slippage, latency and volume-bounded partial fills."""
+
+    id: ClassVar[str] = "paper"
+    Settings: ClassVar[type[PaperSettings]] = PaperSettings
+    simulated: ClassVar[bool] = True
+
+    def __init__(self, settings: BaseModel | None = None, *, name: str | None = None) -> None:
+        super().__init__(settings, name=name)
+        cfg: PaperSettings = self.settings  # type: ignore[assignment]
+        self.cfg = cfg
+        self.account = PaperAccount(cfg.initial_balances, margin=cfg.account == "margin",
+                                    max_leverage=cfg.max_leverage)
+        self._working: dict[str, _Working] = {}
+        self._known_ids: set[str] = set()
+        self._last: dict[str, Bar | Quote] = {}
+        self._interval_ns: dict[str, int] = {}
+        self._used: dict[str, tuple[int, float]] = {}
+        """instrument -> (event ts, quantity already filled on that event)."""
+        self._trade_seq = itertools.count(1)
+        self._clock_ns = 0
+
+    # -- contract -----------------------------------------------------------------------------
+
+    def balances(self) -> Mapping[str, float]:
+        return dict(self.account.balances)
+
+    def open_orders(self) -> list[str]:
+        """Client order ids of the orders still working, in arrival order."""
+        return list(self._working)
+
+    def submit(self, order: Order) -> Sequence[ExecutionReport]:
+        intent = order.intent
+        cid = intent.client_order_id
+        now = max(self._clock_ns, intent.ts_ns)
+        problem = self._validate(order)
+        if problem:
+            return [ExecutionReport(cid, OrderStatus.REJECTED, now, reason=problem)]
+        self._known_ids.add(cid)
+        side = int(intent.side)
+        last = self._last.get(intent.instrument)
+        decided_ns = now
+        if isinstance(last, Bar):
+            decided_ns = max(now, last.ts_ns + self._interval_ns.get(intent.instrument, 0))
+        work = _Working(order, side, decided_ns + int(self.cfg.latency_ms * _NS_PER_MS),
+                        decided_ns // _NS_PER_DAY)
+        if last is not None and self._clearly_unaffordable(work, last):
+            return [ExecutionReport(cid, OrderStatus.REJECTED, now, reason="insufficient_balance",
+                                    extra={"account_equity": self.account.equity()})]
+        reports = [ExecutionReport(cid, OrderStatus.ACCEPTED, now)]
+        self._working[cid] = work
+        immediate = (
+            isinstance(last, Bar) and self.cfg.fill_on_close
+            and intent.order_type is OrderType.MARKET
+        ) or (isinstance(last, Quote) and self.cfg.latency_ms == 0)
+        if immediate and last is not None:
+            reports += self._match(work, last, on_close=isinstance(last, Bar))
+        return reports
+
+    def cancel(self, client_order_id: str) -> Sequence[ExecutionReport]:
+        work = self._working.pop(client_order_id, None)
+        if work is None:
+            return [ExecutionReport(client_order_id, OrderStatus.REJECTED, self._clock_ns,
+                                    reason="unknown_order")]
+        return [self._final(work, OrderStatus.CANCELLED, self._clock_ns, "cancelled")]
+
+    def on_market_data(self, event: Bar | Quote) -> Sequence[ExecutionReport]:
+        instrument = event.instrument
+        previous = self._last.get(instrument)
+        if isinstance(event, Bar) and isinstance(previous, Bar) and event.ts_ns > previous.ts_ns:
+            self._interval_ns[instrument] = event.ts_ns - previous.ts_ns
+        self._last[instrument] = event
+        self._clock_ns = max(self._clock_ns, event.ts_ns)
+        mark = event.close if isinstance(event, Bar) else 0.5 * (event.bid + event.ask)
+        self.account.mark(instrument, mark)
+        reports: list[ExecutionReport] = []
+        for cid in [c for c, w in self._working.items() if w.order.intent.instrument == instrument]:
+            work = self._working.get(cid)
+            if work is None or event.ts_ns < work.eligible_ns:
+                continue
+            tif = work.order.intent.time_in_force
+            if tif is TimeInForce.DAY and event.ts_ns // _NS_PER_DAY > work.submit_day:
+                del self._working[cid]
+                reports.append(self._final(work, OrderStatus.EXPIRED, event.ts_ns, "day_ended"))
+                continue
+            reports += self._match(work, event, on_close=False)
+        return reports
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def _validate(self, order: Order) -> str:
+        intent = order.intent
+        if intent.client_order_id in self._known_ids:
+            return "duplicate_client_order_id"
+        try:
+            split_symbol(intent.instrument)
+        except ValueError:
+            return "invalid_instrument"
+        if not (math.isfinite(order.quantity) and order.quantity > 0):
+            return "invalid_quantity"
+        if intent.order_type is OrderType.LIMIT and not (
+            intent.limit_price is not None and math.isfinite(intent.limit_price)
+            and intent.limit_price > 0
+        ):
+            return "invalid_limit_price"
+        if intent.reduce_only and self.account.position(intent.instrument) * int(intent.side) >= 0:
+            return "reduce_only_would_increase"
+        return ""
+
+    def _clearly_unaffordable(self, work: _Working, last: Bar | Quote) -> bool:
+        """Pre-trade check at the last price: reject only orders that cannot fill at all."""
+        ref = last.close if isinstance(last, Bar) else (last.ask if work.side > 0 else last.bid)
+        intent = work.order.intent
+        if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
+            ref = intent.limit_price if work.side > 0 else max(ref, intent.limit_price)
+        fee_rate = self.cfg.taker_fee_bps / 1e4
+        return self.account.affordable(intent.instrument, work.side, work.remaining, ref,
+                                       fee_rate) <= _EPS
+
+    def _available(self, event: Bar | Quote, side: int) -> float:
+        if isinstance(event, Bar):
+            volume = event.volume if math.isfinite(event.volume) else 0.0
+            cap = self.cfg.participation_rate * max(volume, 0.0)
+        else:
+            size = event.ask_size if side > 0 else event.bid_size
+            cap = size if math.isfinite(size) else 0.0
+        ts, used = self._used.get(event.instrument, (-1, 0.0))
+        return max(cap - (used if ts == event.ts_ns else 0.0), 0.0)
+
+    def _price(self, work: _Working, event: Bar | Quote, on_close: bool) -> tuple[float, str]:
+        """Fill price and liquidity for this event, or (nan, '') when the order does not trade."""
+        intent = work.order.intent
+        side = work.side
+        if isinstance(event, Bar):
+            market = event.close if on_close else event.open
+            through = event.low if side > 0 else event.high
+        else:
+            market = event.ask if side > 0 else event.bid
+            through = market
+        if not (math.isfinite(market) and market > 0):
+            return math.nan, ""
+        slipped = market * (1.0 + side * self.cfg.slippage_bps / 1e4)
+        if intent.order_type is OrderType.MARKET:
+            return slipped, "taker"
+        limit = float(intent.limit_price)  # type: ignore[arg-type]
+        first = not work.tried
+        if first and (market - limit) * side <= 0:  # marketable on arrival
+            return (min(slipped, limit) if side > 0 else max(slipped, limit)), "taker"
+        if (through - limit) * side < 0:  # traded through the resting limit
+            return limit, "maker"
+        return math.nan, ""
+
+    def _match(self, work: _Working, event: Bar | Quote, *,
+               on_close: bool) -> list[ExecutionReport]:
+        intent = work.order.intent
+        cid = intent.client_order_id
+        price, liquidity = self._price(work, event, on_close)
+        work.tried = True
+        tif = intent.time_in_force
+        immediate_only = tif in (TimeInForce.IOC, TimeInForce.FOK)
+        if not liquidity:
+            if immediate_only:
+                del self._working[cid]
+                return [self._final(work, OrderStatus.CANCELLED, event.ts_ns, "not_marketable")]
+            return []
+        available = self._available(event, work.side)
+        quantity = min(work.remaining, available)
+        if isinstance(event, Bar) and liquidity == "taker" and self.cfg.volume_impact_bps > 0:
+            share = quantity / event.volume if event.volume > 0 else 1.0
+            price *= 1.0 + work.side * self.cfg.volume_impact_bps * share / 1e4
+        fee_bps = self.cfg.taker_fee_bps if liquidity == "taker" else self.cfg.maker_fee_bps
+        affordable = self.account.affordable(intent.instrument, work.side, quantity, price,
+                                             fee_bps / 1e4)
+        short_of_money = affordable < quantity - _EPS
+        quantity = min(quantity, affordable)
+        if intent.reduce_only:
+            open_qty = self.account.position(intent.instrument)
+            quantity = min(quantity, abs(open_qty)) if open_qty * work.side < 0 else 0.0
+        if tif is TimeInForce.FOK and quantity < work.remaining - _EPS:
+            del self._working[cid]
+            reason = "insufficient_balance" if short_of_money else "fok_not_fillable"
+            return [self._final(work, OrderStatus.CANCELLED, event.ts_ns, reason)]
+        reports: list[ExecutionReport] = []
+        if quantity > _EPS:
+            reports.append(self._fill(work, event, quantity, price, liquidity, fee_bps))
+        if work.remaining <= _EPS:
+            del self._working[cid]
+        elif short_of_money:
+            del self._working[cid]
+            reports.append(self._final(work, OrderStatus.CANCELLED, event.ts_ns,
+                                       "insufficient_balance"))
+        elif intent.reduce_only and self.account.position(intent.instrument) * work.side >= 0:
+            del self._working[cid]
+            reports.append(self._final(work, OrderStatus.CANCELLED, event.ts_ns,
+                                       "reduce_only_no_position"))
+        elif immediate_only:
+            del self._working[cid]
+            reports.append(self._final(work, OrderStatus.CANCELLED, event.ts_ns, "ioc_remainder"))
+        return reports
+
+    def _fill(self, work: _Working, event: Bar | Quote, quantity: float, price: float,
+              liquidity: str, fee_bps: float) -> ExecutionReport:
+        intent = work.order.intent
+        fee = abs(quantity * price) * fee_bps / 1e4
+        self.account.apply_fill(intent.instrument, work.side, quantity, price, fee)
+        ts, used = self._used.get(intent.instrument, (-1, 0.0))
+        already = used if ts == event.ts_ns else 0.0
+        self._used[intent.instrument] = (event.ts_ns, already + quantity)
+        work.filled += quantity
+        work.notional += quantity * price
+        work.fees += fee
+        fill = Fill(
+            trade_id=f"{self.name}-{next(self._trade_seq)}",
+            client_order_id=intent.client_order_id,
+            venue=self.name,
+            instrument=intent.instrument,
+            side=intent.side,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            ts_ns=event.ts_ns,
+            liquidity=liquidity,
+            strategy_id=intent.strategy_id,
+        )
+        status = OrderStatus.FILLED if work.remaining <= _EPS else OrderStatus.PARTIALLY_FILLED
+        return ExecutionReport(intent.client_order_id, status, event.ts_ns, fill=fill,
+                               extra=self._progress(work))
+
+    def _final(self, work: _Working, status: OrderStatus, ts_ns: int,
+               reason: str) -> ExecutionReport:
+        return ExecutionReport(work.order.intent.client_order_id, status, ts_ns, reason=reason,
+                               extra=self._progress(work))
+
+    @staticmethod
+    def _progress(work: _Working) -> dict[str, object]:
+        avg = work.notional / work.filled if work.filled > 0 else 0.0
+        return {"filled_quantity": work.filled, "remaining": work.remaining,
+                "average_price": avg, "fees": work.fees}
