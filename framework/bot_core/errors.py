@@ -48,10 +48,11 @@ class ConfigProblem:
     """What is wrong and what is allowed."""
 
     def __str__(self) -> str:
-        if self.value == "<missing>":
-            return f"{self.source}: {self.field}: {self.message}"
+        where = f"{self.source}: {self.field}" if self.field else self.source
+        if isinstance(self.value, str) and self.value in ("<missing>", "<n/a>"):
+            return f"{where}: {self.message}"
         shown = self.value if isinstance(self.value, str) else repr(self.value)
-        return f"{self.source}: {self.field}: {self.message} (got {shown})"
+        return f"{where}: {self.message} (got {shown})"
 
 
 class ConfigError(BotCoreError):

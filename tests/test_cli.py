@@ -1,0 +1,187 @@
+"""The real ``bot-core`` CLI in a subprocess: listing, presets, config validation, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SHIPPED_PLUGINS = {
+    "mean_reversion": ("bot-core-mean-reversion", ["strategy"]),
+    "vol_target": ("bot-core-vol-target", ["strategy"]),
+    "cross_arb": ("bot-core-cross-arb", ["strategy"]),
+    "paper": ("bot-core-paper", ["exchange"]),
+    "core_checks": ("bot-core-risk-checks", ["risk_check"]),
+}
+
+
+def _fake_distribution(site: Path, dist: str, module: str, body: str, entry: str) -> None:
+    """A real installed distribution as importlib.metadata sees it: a dist-info with entry points."""
+    info = site / f"{dist.replace('-', '_')}-9.9.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 9.9\n")
+    (info / "entry_points.txt").write_text(f"[bot_core]\n{entry} = {module}\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(body))
+
+
+def test_plugins_list_json_shows_every_shipped_plugin_with_versions(run_cli) -> None:
+    result = run_cli("plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["api_version"] == "1.0"
+    plugins = {p["name"]: p for p in payload["plugins"]}
+    for name, (dist, kinds) in SHIPPED_PLUGINS.items():
+        assert plugins[name]["distribution"] == dist
+        assert plugins[name]["kind"] == kinds
+        assert plugins[name]["status"] == "enabled", plugins[name]["reason"]
+        assert plugins[name]["version"].count(".") >= 2
+    assert plugins["core_checks"]["components"]["risk_check"]
+
+
+def test_plugins_list_table_and_blocking(run_cli) -> None:
+    result = run_cli("plugins", "list", env={"BOT_CORE_DISABLE_PLUGINS": "cross_arb"})
+    assert result.returncode == 0
+    assert "bot-core-mean-reversion" in result.stdout
+    assert "blocked" in result.stdout and "BOT_CORE_DISABLE_PLUGINS" in result.stdout
+
+
+def test_broken_and_duplicate_plugins_are_reported(run_cli, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _fake_distribution(site, "bot-core-broken", "broken_plugin",
+                       "import not_installed_anywhere\n", "broken")
+    _fake_distribution(site, "bot-core-copycat", "copycat_plugin", """
+        import bot_core
+
+        BOT_CORE_API = ">=1.0,<2"
+
+        class Copy(bot_core.Strategy):
+            id = "mean_reversion"
+            class Settings(bot_core.StrategySettings):
+                pass
+            def on_bar(self, bar, ctx):
+                return ()
+
+        @bot_core.hookimpl
+        def bot_core_register_strategies(register):
+            register(Copy)
+    """, "copycat")
+    result = run_cli("plugins", "list", "--json", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1
+    payload = json.loads(result.stdout)
+    plugins = {p["name"]: p for p in payload["plugins"]}
+    assert plugins["broken"]["status"] == "broken"
+    assert "ModuleNotFoundError" in plugins["broken"]["reason"]
+    assert plugins["mean_reversion"]["status"] == "enabled"
+    (conflict,) = payload["conflicts"]
+    assert "strategy id 'mean_reversion'" in conflict
+    assert "bot-core-copycat" in conflict and "bot-core-mean-reversion" in conflict
+
+    table = run_cli("plugins", "list", env={"PYTHONPATH": str(site)})
+    assert table.returncode == 1
+    assert "error:" in table.stderr and "bot-core-copycat" in table.stderr
+    assert "Traceback" not in table.stderr
+
+
+def test_plugins_list_does_not_import_pandas_or_numba() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot_core", "plugins", "list", "--json"],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "bot_core.plugins" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("pandas", "numba", "matplotlib")}
+
+
+def test_presets_list_and_show(run_cli) -> None:
+    listing = run_cli("presets", "list", "--json")
+    assert listing.returncode == 0
+    assert [p["name"] for p in json.loads(listing.stdout)] == [
+        "aggressive", "balanced", "conservative", "manual"]
+    shown = run_cli("presets", "show", "conservative", "--json")
+    assert shown.returncode == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["config"]["risk"]["max_leverage"] == 1.0
+    assert payload["sources"]["risk.max_leverage"] == "preset:conservative"
+    table = run_cli("presets", "show", "balanced")
+    assert table.returncode == 0 and "max_position_pct" in table.stdout
+
+
+def test_presets_show_manual_fails_naming_missing_limits(run_cli) -> None:
+    result = run_cli("presets", "show", "manual")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 8
+    assert all(line.startswith("error: preset:manual: risk.") for line in lines)
+    assert any("risk.daily_loss_limit_pct: required field is missing" in line for line in lines)
+
+
+def test_presets_show_unknown_is_one_line(run_cli) -> None:
+    result = run_cli("presets", "show", "yolo")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: preset:yolo: unknown preset 'yolo'; available: aggressive, balanced, "
+        "conservative, manual")
+
+
+def test_config_validate_valid_file_prints_resolved_config(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('extends = "balanced"\n[strategies.mean_reversion.params]\n')
+    result = run_cli("config", "validate", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["valid"] is True
+    assert set(payload["strategy_settings"]) == {"mean_reversion", "vol_target", "cross_arb"}
+    human = run_cli("config", "validate", str(path))
+    assert human.returncode == 0 and "valid" in human.stdout
+
+
+def test_config_validate_reports_each_problem_and_exits_2(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(textwrap.dedent("""\
+        extends = "balanced"
+        [risk]
+        max_position_pct = -3
+        checks = ["max_position", "not_a_check"]
+        [strategies.mean_reversion.params]
+        no_such_param = 1
+    """))
+    result = run_cli("config", "validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(f"{path}: risk.max_position_pct:" in ln and "-3" in ln for ln in lines)
+    assert any("strategies.mean_reversion.params.no_such_param: unknown field" in ln for ln in lines)
+    json_result = run_cli("config", "validate", str(path), "--json")
+    assert json_result.returncode == 2
+    assert json.loads(json_result.stdout)["valid"] is False
+
+
+def test_config_validate_checks_plugin_ids(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('extends = "balanced"\n[risk]\nchecks = ["max_position", "not_a_check"]\n'
+                    '[strategies.mean_reversion]\nplugin = "nope"\n')
+    result = run_cli("config", "validate", str(path))
+    assert result.returncode == 2
+    assert "risk.checks.1: no installed risk check has this id" in result.stderr
+    assert "strategies.mean_reversion.plugin: no installed strategy has this id" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("config", "validate"), ("frobnicate",), ("plugins",), ("presets", "list", "--yaml")],
+)
+def test_usage_errors_exit_2_without_traceback(run_cli, args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_missing_config_file_is_one_line(run_cli, tmp_path: Path) -> None:
+    result = run_cli("config", "validate", str(tmp_path / "missing.toml"), "--no-plugins")
+    assert result.returncode == 2
+    missing = tmp_path / "missing.toml"
+    assert result.stderr.strip() == f"error: {missing}: file not found: {missing}"
