@@ -12,7 +12,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,6 +93,22 @@ class RiskContext(Protocol):
         """When market data for the instrument last arrived (0 when never)."""
         ...
 
+    # Added with the risk engine (additive, API 1.0): the figures the loss and exposure checks
+    # need. All are quote-currency amounts; NaN when unknown.
+
+    @property
+    def gross_exposure(self) -> float:
+        """Sum over (venue, instrument) of ``|net position| * last price``."""
+        ...
+    @property
+    def equity_peak(self) -> float:
+        """Highest equity seen since the start (or since an operator cleared a drawdown)."""
+        ...
+    @property
+    def day_start_equity(self) -> float:
+        """Equity at the start of the current trading day."""
+        ...
+
 
 class NoSettings(BaseModel):
     """Settings model of a component that has no settings."""
@@ -111,6 +127,8 @@ class RiskCheck(ABC):
     ``Settings``                 no        pydantic model of the check's own settings
     ``on_fill(fill, ctx)``       no        update internal state (e.g. counters) after a fill
     ``reset_day(ctx)``           no        called once per trading-day boundary
+    ``on_accepted(i, qty, ctx)`` no        the combined verdict let the intent through
+    ``snapshot()``/``restore()`` no        JSON-able state that survives a restart
     ===========================  ========  =====================================================
     """
 
@@ -129,3 +147,14 @@ class RiskCheck(ABC):
 
     def reset_day(self, ctx: RiskContext) -> None:  # noqa: B027 - optional hook
         """Optional: the trading day rolled over."""
+
+    def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:  # noqa: B027
+        """Optional: the combined verdict let ``intent`` through with ``quantity`` (after any
+        reduction). Rate limits count here, so an order another check rejected is not counted."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Optional: JSON-able internal state to survive a restart (default: none)."""
+        return {}
+
+    def restore(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Optional: reload what :meth:`snapshot` returned."""

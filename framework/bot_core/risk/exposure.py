@@ -1,0 +1,37 @@
+"""Small exposure arithmetic shared by the engine and the risk-check plugins.
+
+Plain floats only: these run for every order in backtests too.
+"""
+
+from __future__ import annotations
+
+__all__ = ["QTY_EPSILON", "capped_quantity", "is_finite_positive", "reducing_quantity"]
+
+QTY_EPSILON = 1e-12
+"""Quantities at or below this are treated as zero."""
+
+
+def is_finite_positive(value: float) -> bool:
+    """True for a finite number > 0 (False for NaN, inf, 0 and negatives)."""
+    return value > 0.0 and value != float("inf")  # NaN compares False
+
+
+def reducing_quantity(position: float, side_sign: float, quantity: float) -> float:
+    """How much of an order of ``quantity`` in direction ``side_sign`` (+1 buy, -1 sell) reduces
+    ``position`` without flipping its sign: ``min(quantity, |position|)`` when the order goes
+    against the position, else 0."""
+    if position * side_sign >= 0.0:
+        return 0.0
+    return min(quantity, abs(position))
+
+
+def capped_quantity(position: float, side_sign: float, quantity: float, cap_qty: float) -> float:
+    """Largest quantity <= ``quantity`` such that ``|position + side_sign * q| <= cap_qty``,
+    never below what merely reduces the position (an order that only reduces exposure is always
+    allowed in full). Returns 0 when nothing can be added."""
+    if side_sign * position < 0.0 and quantity <= abs(position) + cap_qty:
+        return quantity
+    allowed = cap_qty - side_sign * position
+    if allowed >= quantity:
+        return quantity
+    return max(allowed, reducing_quantity(position, side_sign, quantity), 0.0)

@@ -1,0 +1,37 @@
+"""Input guards shared by the checks: every missing or NaN figure becomes a rejection."""
+
+from __future__ import annotations
+
+import math
+
+from bot_core import OrderIntent, RiskContext, Verdict
+from bot_core.risk.exposure import QTY_EPSILON, is_finite_positive
+
+__all__ = ["finite_price", "missing", "relative_dust", "verdict_for"]
+
+
+def missing(what: str, intent: OrderIntent) -> Verdict:
+    """The rejection for a missing, NaN or non-positive input."""
+    return Verdict.reject(f"{what}_unavailable",
+                          f"{what} for {intent.instrument} on {intent.venue} is missing or NaN")
+
+
+def finite_price(intent: OrderIntent, ctx: RiskContext) -> float:
+    """The instrument's last price at the intent's venue, or NaN when unusable."""
+    price = ctx.last_price(intent.instrument, intent.venue)
+    return price if is_finite_positive(price) else math.nan
+
+
+def relative_dust(quantity: float, reference: float) -> bool:
+    """True when ``quantity`` is too small to be worth an order (float residue)."""
+    return quantity <= max(QTY_EPSILON, reference * 1e-9)
+
+
+def verdict_for(allowed: float, intent: OrderIntent, reason: str, detail: str) -> Verdict:
+    """Approve when ``allowed`` covers the intent, reduce to it when it is a real quantity,
+    reject when nothing (or only float dust) may go through."""
+    if allowed >= intent.quantity:
+        return Verdict.approve()
+    if relative_dust(allowed, intent.quantity):
+        return Verdict.reject(reason, detail)
+    return Verdict.reduce(allowed, reason, detail)

@@ -1,0 +1,144 @@
+"""Exposure caps: per instrument and total (``max_position``), per bucket
+(``bucket_exposure``) and gross leverage (``max_leverage``).
+
+All caps are combined across strategies: they read the bot's aggregate positions, so two
+strategies each within a limit but together over it get the later order reduced (or rejected
+when nothing fits). An order that only reduces exposure always passes in full.
+
+Definitions (quote currency, at the last price):
+
+* instrument exposure: ``|net position over all venues and strategies| * price``;
+* gross exposure: sum over (venue, instrument) of ``|net position at the venue| * price``
+  (long on one venue and short on another counts twice: each ties up margin);
+* bucket exposure: sum of the instrument exposures of the bucket's instruments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
+from bot_core.config.models import BucketConfig
+from bot_core.risk.exposure import capped_quantity, is_finite_positive
+from bot_core_risk_checks._common import finite_price, missing, verdict_for
+
+__all__ = ["BucketExposureCheck", "MaxLeverageCheck", "MaxPositionCheck"]
+
+
+def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: float,
+                        price: float) -> float:
+    """Largest quantity of ``intent`` keeping gross exposure within ``cap_notional``
+    (NaN when gross exposure is unknown)."""
+    gross = ctx.gross_exposure
+    if not (gross >= 0.0 and gross != math.inf):
+        return math.nan
+    pos_venue = ctx.position(intent.instrument, intent.venue)
+    others = gross - abs(pos_venue) * price
+    return capped_quantity(pos_venue, float(intent.side), intent.quantity,
+                           max((cap_notional - others) / price, 0.0))
+
+
+class MaxPositionCheck(RiskCheck):
+    """Per-instrument position and total gross exposure, in % of equity
+    (``risk.max_position_pct``, ``risk.max_total_position_pct``). Reduces to what fits."""
+
+    id: ClassVar[str] = "max_position"
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        equity = ctx.equity
+        if not is_finite_positive(equity):
+            return missing("equity", intent)
+        price = finite_price(intent, ctx)
+        if math.isnan(price):
+            return missing("price", intent)
+        limits = ctx.limits
+        cap_qty = limits.max_position_pct * equity / (100.0 * price)
+        allowed = capped_quantity(ctx.position(intent.instrument), float(intent.side),
+                                  intent.quantity, cap_qty)
+        if allowed < intent.quantity:
+            return verdict_for(allowed, intent, "max_position_pct",
+                               f"{intent.instrument} would exceed {limits.max_position_pct:g}% "
+                               f"of equity; at most {allowed:g} fits")
+        room = gross_room_quantity(intent, ctx, limits.max_total_position_pct * equity / 100.0,
+                                   price)
+        if math.isnan(room):
+            return missing("gross_exposure", intent)
+        return verdict_for(room, intent, "max_total_position_pct",
+                           f"total exposure would exceed {limits.max_total_position_pct:g}% of "
+                           f"equity; at most {room:g} fits")
+
+
+class MaxLeverageCheck(RiskCheck):
+    """Gross exposure / equity at most ``risk.max_leverage`` after the order."""
+
+    id: ClassVar[str] = "max_leverage"
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        equity = ctx.equity
+        if not is_finite_positive(equity):
+            return missing("equity", intent)
+        price = finite_price(intent, ctx)
+        if math.isnan(price):
+            return missing("price", intent)
+        leverage = ctx.limits.max_leverage
+        room = gross_room_quantity(intent, ctx, leverage * equity, price)
+        if math.isnan(room):
+            return missing("gross_exposure", intent)
+        return verdict_for(room, intent, "max_leverage",
+                           f"gross leverage would exceed {leverage:g}x; at most {room:g} fits")
+
+
+class BucketExposureCheck(RiskCheck):
+    """Exposure of an instrument bucket (``buckets.<name>``) within its cap, % of equity
+    (``buckets.<name>.max_exposure_pct``, default ``risk.max_bucket_exposure_pct``).
+    Instruments outside every bucket are not capped by this check."""
+
+    id: ClassVar[str] = "bucket_exposure"
+
+    def __init__(self, settings: BaseModel | None = None) -> None:
+        super().__init__(settings)
+        self._source: Mapping[str, BucketConfig] | None = None
+        self._bucket_of: dict[str, tuple[str, BucketConfig]] = {}
+
+    def _lookup(self, ctx: RiskContext, instrument: str) -> tuple[str, BucketConfig] | None:
+        buckets = ctx.buckets
+        if buckets is not self._source:
+            self._source = buckets
+            self._bucket_of = {sym: (name, b) for name, b in buckets.items()
+                               for sym in b.instruments}
+        return self._bucket_of.get(instrument)
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        found = self._lookup(ctx, intent.instrument)
+        if found is None:
+            return Verdict.approve("no_bucket")
+        name, bucket = found
+        equity = ctx.equity
+        if not is_finite_positive(equity):
+            return missing("equity", intent)
+        price = finite_price(intent, ctx)
+        if math.isnan(price):
+            return missing("price", intent)
+        cap_pct = bucket.max_exposure_pct
+        if cap_pct is None:
+            cap_pct = ctx.limits.max_bucket_exposure_pct
+        others = 0.0
+        for symbol in bucket.instruments:
+            if symbol == intent.instrument:
+                continue
+            pos = ctx.position(symbol)
+            if pos:
+                mark = ctx.last_price(symbol)
+                if not is_finite_positive(mark):
+                    return missing("price", intent)
+                others += abs(pos) * mark
+        cap_qty = max((cap_pct * equity / 100.0 - others) / price, 0.0)
+        allowed = capped_quantity(ctx.position(intent.instrument), float(intent.side),
+                                  intent.quantity, cap_qty)
+        return verdict_for(allowed, intent, "bucket_exposure_pct",
+                           f"bucket {name!r} would exceed {cap_pct:g}% of equity; "
+                           f"at most {allowed:g} fits")

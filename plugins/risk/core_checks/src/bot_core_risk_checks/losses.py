@@ -1,0 +1,64 @@
+"""Loss gates per order: ``daily_loss`` and ``drawdown``.
+
+The engine itself switches the trading state when a limit is hit (HALTED for the daily loss,
+REDUCING for the drawdown) on market data and fills. These checks close the gap in between: a
+loss that builds up between two market events (fees, a fill far from the mark) stops new risk
+at the very next order. Past the limit, only the part of an order that reduces the open position
+at its venue passes; the rest is cut (or the order rejected).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
+from bot_core.risk.exposure import is_finite_positive, reducing_quantity
+from bot_core_risk_checks._common import missing, verdict_for
+
+__all__ = ["DailyLossCheck", "DrawdownCheck"]
+
+_TOLERANCE_PCT = 1e-9
+
+
+def _only_reducing(intent: OrderIntent, ctx: RiskContext, reason: str, detail: str) -> Verdict:
+    allowed = reducing_quantity(ctx.position(intent.instrument, intent.venue),
+                                float(intent.side), intent.quantity)
+    return verdict_for(allowed, intent, reason, detail)
+
+
+class DailyLossCheck(RiskCheck):
+    """Loss since the start of the trading day at or beyond ``risk.daily_loss_limit_pct``:
+    no new risk until the next trading day."""
+
+    id: ClassVar[str] = "daily_loss"
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        start, equity = ctx.day_start_equity, ctx.equity
+        if not (is_finite_positive(start) and is_finite_positive(equity)):
+            return missing("equity", intent)
+        loss_pct = (start - equity) / start * 100.0
+        limit = ctx.limits.daily_loss_limit_pct
+        if loss_pct < limit - _TOLERANCE_PCT:
+            return Verdict.approve()
+        return _only_reducing(intent, ctx, "daily_loss_limit",
+                              f"down {loss_pct:.2f}% today (limit {limit:g}%): only reducing "
+                              "orders until the next trading day")
+
+
+class DrawdownCheck(RiskCheck):
+    """Drawdown from the equity peak at or beyond ``risk.drawdown_liquidation_pct``: only
+    reducing orders."""
+
+    id: ClassVar[str] = "drawdown"
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        peak, equity = ctx.equity_peak, ctx.equity
+        if not (is_finite_positive(peak) and is_finite_positive(equity)):
+            return missing("equity", intent)
+        drawdown_pct = (peak - equity) / peak * 100.0
+        limit = ctx.limits.drawdown_liquidation_pct
+        if drawdown_pct < limit - _TOLERANCE_PCT:
+            return Verdict.approve()
+        return _only_reducing(intent, ctx, "drawdown_limit",
+                              f"drawdown {drawdown_pct:.2f}% from the peak (limit {limit:g}%): "
+                              "only reducing orders")

@@ -1,0 +1,98 @@
+"""Order-flow gates: ``order_rate`` (sliding-window throttle) and ``duplicate_order``."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
+
+__all__ = ["DuplicateOrderCheck", "OrderRateCheck"]
+
+_WINDOW_NS = 60 * 1_000_000_000
+
+
+class OrderRateCheck(RiskCheck):
+    """At most ``risk.max_orders_per_minute`` orders in any sliding 60-second window.
+
+    Only orders the combined verdict let through are counted (``on_accepted``), so a burst lets
+    exactly the configured number through and an order another check rejected costs nothing.
+    The window is event time (``ctx.now_ns``), so backtests throttle like live trading.
+    """
+
+    id: ClassVar[str] = "order_rate"
+
+    def __init__(self, settings: BaseModel | None = None) -> None:
+        super().__init__(settings)
+        self._accepted_ns: deque[int] = deque()
+
+    def _expire(self, now_ns: int) -> None:
+        window = self._accepted_ns
+        horizon = now_ns - _WINDOW_NS
+        while window and window[0] <= horizon:
+            window.popleft()
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        self._expire(ctx.now_ns)
+        limit = ctx.limits.max_orders_per_minute
+        if len(self._accepted_ns) >= limit:
+            return Verdict.reject("order_rate",
+                                  f"{limit} orders already went out in the last 60 s")
+        return Verdict.approve()
+
+    def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:
+        self._accepted_ns.append(ctx.now_ns)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"accepted_ns": list(self._accepted_ns)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._accepted_ns = deque(int(ts) for ts in state.get("accepted_ns", ()))
+
+
+class DuplicateOrderSettings(BaseModel):
+    """Settings of ``duplicate_order``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    remember: int = Field(
+        100_000, ge=1_000, le=10_000_000,
+        description="How many of the most recent client order ids are remembered (and survive a "
+        "restart); older ids are forgotten first. Range 1,000-10,000,000.",
+    )
+
+
+class DuplicateOrderCheck(RiskCheck):
+    """Rejects an intent whose client order id was seen before: ids are idempotent, so a
+    resubmitted id gets the answer of the first submission, never a second order. An id is
+    consumed when this check sees it, even if a later check rejects that intent."""
+
+    id: ClassVar[str] = "duplicate_order"
+    Settings: ClassVar[type[BaseModel]] = DuplicateOrderSettings
+
+    def __init__(self, settings: BaseModel | None = None) -> None:
+        super().__init__(settings)
+        self._remember: int = self.settings.remember  # type: ignore[attr-defined]
+        self._seen: dict[str, None] = {}
+
+    def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        client_id = intent.client_order_id
+        if not client_id:
+            return Verdict.reject("missing_client_order_id", "the intent has no client order id")
+        if client_id in self._seen:
+            return Verdict.reject("duplicate_client_order_id",
+                                  f"client order id {client_id!r} was already used")
+        seen = self._seen
+        seen[client_id] = None
+        if len(seen) > self._remember:
+            del seen[next(iter(seen))]
+        return Verdict.approve()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"seen": list(self._seen)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._seen = dict.fromkeys(str(i) for i in state.get("seen", ()))
