@@ -44,7 +44,7 @@ def _check(*cmd: str | Path) -> None:
 def ensure_venv() -> Path:
     python = _bin("python")
     if not python.exists():
-        if sys.version_info < (3, 11):
+        if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
             sys.exit(f"dev.py: bot-core needs Python >= 3.11, this is {sys.version.split()[0]}")
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)

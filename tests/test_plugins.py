@@ -132,7 +132,8 @@ def test_disable_env_blocks_by_plugin_or_distribution_name() -> None:
     statuses = {r.name: r.status for r in host.records}
     assert statuses == {"one": "blocked", "two": "blocked", "three": "enabled"}
     assert set(host.strategies) == {"three_strat"}
-    with pytest.raises(PluginError, match=r"unknown strategy 'one_strat'; installed: three_strat \(not loaded: one, two\)"):
+    expected = r"unknown strategy 'one_strat'; installed: three_strat \(not loaded: one, two\)"
+    with pytest.raises(PluginError, match=expected):
         host.strategy("one_strat")
 
 

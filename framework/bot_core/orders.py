@@ -30,12 +30,12 @@ class Side(enum.IntEnum):
     SELL = -1
 
 
-class OrderType(str, enum.Enum):
+class OrderType(enum.StrEnum):
     MARKET = "market"
     LIMIT = "limit"
 
 
-class TimeInForce(str, enum.Enum):
+class TimeInForce(enum.StrEnum):
     GTC = "gtc"
     """Good till cancelled."""
     IOC = "ioc"
@@ -46,7 +46,7 @@ class TimeInForce(str, enum.Enum):
     """Cancelled at the end of the trading day."""
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"

@@ -126,8 +126,10 @@ class PluginHost:
     # -- components ---------------------------------------------------------------------------
 
     def _table(self, kind: ComponentKind) -> dict[str, Any]:
-        return {"strategy": self.strategies, "exchange": self.exchanges,
-                "risk_check": self.risk_checks}[kind]
+        tables: dict[str, dict[str, Any]] = {
+            "strategy": self.strategies, "exchange": self.exchanges, "risk_check": self.risk_checks,
+        }
+        return tables[kind]
 
     def component(self, kind: ComponentKind, component_id: str) -> Any:
         """The class registered under ``component_id``; a clear error listing the known ids."""
@@ -240,6 +242,10 @@ class PluginHost:
         }
 
 
+def _loader(module: object) -> Callable[[], object]:
+    return lambda: module
+
+
 def _blocked_names(environ: Mapping[str, str]) -> set[str]:
     raw = environ.get(DISABLE_ENV, "")
     return {part.strip().lower().replace("-", "_") for part in raw.split(",") if part.strip()}
@@ -306,7 +312,7 @@ def load_plugins(
     records: list[PluginRecord] = []
     found = list(candidates) if candidates is not None else _entry_point_candidates()
     found += [
-        PluginCandidate(name, "bot-core", _host_version(), lambda m=mod: m, getattr(mod, "__name__", name))
+        PluginCandidate(name, "bot-core", _host_version(), _loader(mod), getattr(mod, "__name__", name))
         for name, mod in builtins
     ]
     for cand in found:
@@ -375,7 +381,7 @@ def _collect_components(
                 if problem:
                     _mark_broken(pm, host, rec, f"{kind.replace('_', ' ')} {problem}")
                     break
-                cid = cls.id
+                cid: str = getattr(cls, "id")  # noqa: B009 - checked by _component_problem
                 owner = host.owners.get((kind, cid))
                 if owner is not None:
                     host.conflicts.append(
@@ -401,7 +407,7 @@ def _component_problem(cls: object, base: type) -> str:
         problems = contract()
         if problems:
             return f"{cls.__name__}: " + "; ".join(problems)
-    abstract = getattr(cls, "__abstractmethods__", frozenset())
+    abstract: frozenset[str] = getattr(cls, "__abstractmethods__", frozenset())
     if abstract:
         return f"{cls.__name__} does not implement {', '.join(sorted(abstract))}"
     return ""

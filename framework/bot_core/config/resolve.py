@@ -7,6 +7,7 @@ problem is reported at once, each naming its file, field path, value and what is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tomllib
@@ -115,11 +116,9 @@ def _env_layer(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
             continue  # BOT_CORE_HOME, BOT_CORE_DISABLE_PLUGINS ... are not config fields
         raw = environ[name]
         value: Any = raw
-        if raw[:1] in "[{":
-            try:
+        if raw[:1] in "[{":  # lists and tables as JSON; anything else stays a string
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(raw)
-            except json.JSONDecodeError:
-                pass
         doc: dict[str, Any] = {}
         cursor = doc
         for part in parts[:-1]:
@@ -220,6 +219,9 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
                      fallback: str, settings_out: dict[str, BaseModel]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
 
+    def installed(table: Mapping[str, object]) -> str:
+        return ", ".join(sorted(table)) or "none"
+
     def add(field_path: str, value: object, message: str) -> None:
         problems.append(ConfigProblem(_source_of(field_path, origins, fallback), field_path,
                                       value, message))
@@ -230,7 +232,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
         cls = host.strategies.get(strat.plugin)
         if cls is None:
             add(f"strategies.{name}.plugin", strat.plugin,
-                f"no installed strategy has this id (installed: {', '.join(sorted(host.strategies)) or 'none'})")
+                f"no installed strategy has this id (installed: {installed(host.strategies)})")
             continue
         defaults = dict(cls.Settings.profile_defaults.get(config.profile, {}))
         try:
@@ -240,7 +242,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
     for index, check_id in enumerate(config.risk.checks):
         if check_id not in host.risk_checks:
             add(f"risk.checks.{index}", check_id,
-                f"no installed risk check has this id (installed: {', '.join(sorted(host.risk_checks)) or 'none'})")
+                f"no installed risk check has this id (installed: {installed(host.risk_checks)})")
     for check_id, values in config.risk.check_settings.items():
         check_cls = host.risk_checks.get(check_id)
         if check_cls is None:
@@ -255,7 +257,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
         adapter = host.exchanges.get(venue.adapter)
         if adapter is None:
             add(f"venues.{venue_name}.adapter", venue.adapter,
-                f"no installed exchange adapter has this id (installed: {', '.join(sorted(host.exchanges)) or 'none'})")
+                f"no installed exchange adapter has this id (installed: {installed(host.exchanges)})")
             continue
         try:
             adapter.Settings.model_validate(venue.settings)

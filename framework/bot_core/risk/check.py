@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["NoSettings", "RiskCheck", "RiskContext", "TradingState", "Verdict", "VerdictAction"]
 
 
-class TradingState(str, enum.Enum):
+class TradingState(enum.StrEnum):
     """Trading state of the whole bot (as NautilusTrader's RiskEngine)."""
 
     ACTIVE = "active"
@@ -34,7 +34,7 @@ class TradingState(str, enum.Enum):
     """Only cancels."""
 
 
-class VerdictAction(str, enum.Enum):
+class VerdictAction(enum.StrEnum):
     APPROVE = "approve"
     REDUCE = "reduce"
     REJECT = "reject"
