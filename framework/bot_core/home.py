@@ -28,6 +28,8 @@ def bot_core_home(environ: dict[str, str] | None = None) -> Path:
 
 def ensure_home(sub: str = "", environ: dict[str, str] | None = None) -> Path:
     """Return ``<home>/<sub>``, creating it (and the home) with user-only permissions."""
-    path = bot_core_home(environ) / sub if sub else bot_core_home(environ)
+    home = bot_core_home(environ)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)  # keys and journals live here: owner only
+    path = home / sub if sub else home
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
