@@ -348,3 +348,13 @@ def test_registered_through_the_entry_point() -> None:
     assert cls is PaperVenue and cls.simulated is True
     rec = host.record("bot-core-paper")
     assert rec is not None and rec.version == "0.1.0" and rec.status == "enabled"
+
+
+def test_a_gap_in_bars_does_not_delay_the_next_fill() -> None:
+    v = venue()
+    v.on_market_data(bar(0, 100, 101, 99, 100))
+    v.on_market_data(bar(1, 100, 101, 99, 100))
+    v.on_market_data(bar(50, 100, 101, 99, 100))  # bars 2..49 skipped
+    v.submit(order(Side.BUY, 1.0))
+    (f,) = fills(v.on_market_data(bar(51, 103, 104, 102, 103)))
+    assert f.price == 103.0

@@ -134,7 +134,11 @@ class PaperVenue(ExchangeAdapter):
         instrument = event.instrument
         previous = self._last.get(instrument)
         if isinstance(event, Bar) and isinstance(previous, Bar) and event.ts_ns > previous.ts_ns:
-            self._interval_ns[instrument] = event.ts_ns - previous.ts_ns
+            # the bar length is the smallest spacing seen: gaps (a closed market, bars a
+            # backtest skipped because nothing could happen) must not delay the next fill
+            gap = event.ts_ns - previous.ts_ns
+            known = self._interval_ns.get(instrument, gap)
+            self._interval_ns[instrument] = min(known, gap)
         self._last[instrument] = event
         self._clock_ns = max(self._clock_ns, event.ts_ns)
         mark = event.close if isinstance(event, Bar) else 0.5 * (event.bid + event.ask)
