@@ -83,7 +83,7 @@ class RiskEngine:
         self._daily_limit_pct = config.risk.daily_loss_limit_pct - _PCT_TOLERANCE
         self._drawdown_limit_pct = config.risk.drawdown_liquidation_pct - _PCT_TOLERANCE
         self._calendar = TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)
-        self._listeners: list[StateListener] = [on_state_change] if on_state_change else []
+        self._listeners: list[StateListener] = [] if on_state_change is None else [on_state_change]
         self._accepting = [c for c in self.checks
                            if type(c).on_accepted is not RiskCheck.on_accepted]
         self._broken: dict[str, str] = {}
