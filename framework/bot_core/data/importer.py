@@ -1,0 +1,241 @@
+"""Importing a user's export into the library: recognise, normalize, validate, store.
+
+``import_csv`` reads an exchange or vendor export as it is (see :mod:`bot_core.data.sniff` and
+:mod:`bot_core.data.timestamps`), converts it to the normalized columns, runs the
+:class:`~bot_core.data.quality.DataQualityValidator` and refuses data with error findings, then
+writes the normalized file and its manifest entry into ``BOT_CORE_HOME/datasets``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from bot_core.data.findings import Finding
+from bot_core.data.manifest import (
+    ID_PATTERN,
+    DatasetEntry,
+    read_manifest,
+    schema_of,
+    sha256_file,
+    write_manifest,
+)
+from bot_core.data.reader import Table, check_size, read_head
+from bot_core.data.schema import KINDS, PRICE_COLUMNS, TIMEFRAME_MS, columns_of
+from bot_core.errors import DataError, DataQualityError
+from bot_core.market import split_symbol
+
+if TYPE_CHECKING:
+    from bot_core.data.quality import DataQualityValidator
+
+__all__ = ["ImportResult", "import_csv", "parse_export"]
+
+OutputFormat = Literal["csv", "csv.gz", "parquet"]
+NULL_TOKENS = {"", "nan", "na", "n/a", "null", "none", "-"}
+
+
+@dataclass
+class ImportResult:
+    """The stored entry plus what the importer noticed on the way."""
+
+    entry: DatasetEntry
+    layout: str
+    """Delimiter, header and time format that were recognised."""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
+                 date_format: str | None = None) -> tuple[Table, str, list[str]]:
+    """Normalize an export into a table (rows numbered as in the source file)."""
+    import numpy as np
+    import pandas as pd
+
+    from bot_core.data.sniff import detect_layout
+    from bot_core.data.timestamps import parse_timestamps
+
+    label = str(src)
+    columns_of(kind)
+    check_size(src)
+    head = read_head(src)
+    layout = detect_layout(head, kind, label)
+    raw = src.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        import gzip
+
+        raw = gzip.decompress(raw)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{label}: not UTF-8 text (invalid byte at offset {exc.start})",
+                        path=label) from None
+    if "\x00" in text:
+        raise DataError(f"{label}: binary content (NUL byte at offset {text.index(chr(0))})",
+                        path=label)
+    skip = layout.skip_lines + (1 if layout.has_header else 0)
+    try:
+        cells = pd.read_csv(io.StringIO(text), sep=layout.delimiter, header=None, dtype=str,
+                            na_filter=False, skiprows=_skip_nonblank(text, skip), engine="c",
+                            skip_blank_lines=True, quotechar='"')
+    except (ValueError, pd.errors.ParserError) as exc:
+        message = str(exc).replace("Error tokenizing data. C error: ", "")
+        raise DataError(f"{label}: cannot split into columns: {message}", path=label) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{label}: has a header but no data rows", path=label) from None
+    if len(cells) == 0:
+        raise DataError(f"{label}: has a header but no data rows", path=label)
+    rows = np.arange(1, len(cells) + 1)
+    needed = max([*layout.time_columns, *layout.value_columns.values()])
+    if cells.shape[1] <= needed:
+        raise DataError(f"{label}: rows have {cells.shape[1]} fields, the layout needs "
+                        f"{needed + 1}", path=label)
+    notes = list(layout.notes)
+    values: dict[str, np.ndarray] = {}
+    for name in columns_of(kind):
+        if name not in layout.value_columns:
+            values[name] = np.zeros(len(cells))
+            continue
+        values[name] = _numbers(cells.iloc[:, layout.value_columns[name]], rows, name,
+                                layout.delimiter, label)
+    prices = np.column_stack([values[c] for c in PRICE_COLUMNS[kind]])
+    empty = np.isnan(prices).all(axis=1)
+    if empty.any():
+        notes.append(f"dropped {int(empty.sum())} rows without any price (first: row "
+                     f"{int(rows[empty][0])})")
+        keep = ~empty
+        cells, rows = cells[keep], rows[keep]
+        values = {k: v[keep] for k, v in values.items()}
+        if len(rows) == 0:
+            raise DataError(f"{label}: no row has a price", path=label)
+    time_text = cells.iloc[:, layout.time_columns[0]].astype(str)
+    if len(layout.time_columns) == 2:
+        clock = cells.iloc[:, layout.time_columns[1]].astype(str).str.strip()
+        time_text = time_text.str.strip() + " " + clock
+    ts_ms, time_format = parse_timestamps(time_text.reset_index(drop=True), rows, src=label, tz=tz,
+                                          date_format=date_format)
+    if ts_ms.size > 1 and bool((np.diff(ts_ms) < 0).all()):
+        ts_ms, rows = ts_ms[::-1].copy(), rows[::-1].copy()
+        values = {k: v[::-1].copy() for k, v in values.items()}
+        notes.append("rows were newest-first; reversed to oldest-first")
+    table = Table(kind, ts_ms, values, row_numbers=rows)
+    return table, f"{layout.describe()}, {time_format}", notes
+
+
+def _skip_nonblank(text: str, count: int) -> list[int]:
+    """Physical line numbers of the first ``count`` non-blank lines (preamble and header)."""
+    skipped: list[int] = []
+    for number, line in enumerate(text.splitlines()):
+        if len(skipped) == count:
+            break
+        if line.strip():
+            skipped.append(number)
+    return skipped
+
+
+def _numbers(column, rows, name: str, delimiter: str, label: str):
+    import numpy as np
+    import pandas as pd
+
+    text = column.astype(str).str.strip().str.strip('"')
+    nulls = text.str.lower().isin(NULL_TOKENS).to_numpy()
+    parsed = pd.to_numeric(text.where(~nulls, "nan"), errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan)
+    bad = np.isnan(parsed) & ~nulls
+    if bad.any() and delimiter != ",":
+        comma = text.str.replace(",", ".", regex=False)  # decimal comma (European exports)
+        retry = pd.to_numeric(comma.where(~nulls, "nan"), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan)
+        if not (np.isnan(retry) & ~nulls).any():
+            parsed, bad = retry, np.zeros_like(bad)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{label}: row {int(rows[first])}, column {name}: "
+                        f"{text.iat[first]!r} is not a number", path=label)
+    return parsed
+
+
+def _check_timeframe(table: Table, timeframe: str | None, label: str) -> None:
+    import numpy as np
+
+    if timeframe is None or table.rows < 3:
+        return
+    step = int(np.median(np.diff(table.ts_ms)))
+    expected = TIMEFRAME_MS[timeframe]
+    if step != expected:
+        shown = next((k for k, v in TIMEFRAME_MS.items() if v == step), f"{step / 1000:g}s")
+        raise DataError(f"{label}: rows are mostly {shown} apart but --timeframe is {timeframe}",
+                        path=label)
+
+
+def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
+               timeframe: str | None, kind: str = "ohlcv", tz: str | None = None,
+               source: str | None = None, licence: str | None = None, force: bool = False,
+               date_format: str | None = None, output_format: OutputFormat = "csv",
+               validator: DataQualityValidator | None = None) -> ImportResult:
+    """Normalize ``src`` and store it as ``dataset_id`` in the user library.
+
+    Raises DataError for unusable input or arguments, DataQualityError when the normalized data
+    has error-severity findings (nothing is written then).
+    """
+    from bot_core.data.library import list_datasets, user_dir
+    from bot_core.data.quality import DataQualityValidator
+    from bot_core.data.writer import write_table
+
+    src = Path(src)
+    if kind not in KINDS:
+        raise DataError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not re.match(ID_PATTERN, dataset_id):
+        raise DataError(f"dataset id {dataset_id!r} must be lower-case letters, digits, '.', "
+                        f"'_' or '-' (at most 80, starting with a letter or digit)",
+                        dataset=dataset_id)
+    try:
+        split_symbol(instrument)
+    except ValueError as exc:
+        raise DataError(str(exc), dataset=dataset_id) from None
+    if timeframe is None and kind == "ohlcv":
+        raise DataError("bars need --timeframe (e.g. 1m, 1h, 1d)", dataset=dataset_id)
+    if timeframe is not None and timeframe not in TIMEFRAME_MS:
+        raise DataError(f"unknown timeframe {timeframe!r}; expected one of "
+                        f"{', '.join(TIMEFRAME_MS)}", dataset=dataset_id)
+    if output_format not in ("csv", "csv.gz", "parquet"):
+        raise DataError(f"unknown output format {output_format!r}; expected csv, csv.gz or parquet")
+    existing = {e.id: e for e in list_datasets()}
+    if dataset_id in existing:
+        if existing[dataset_id].library == "shipped":
+            raise DataError(f"dataset id {dataset_id} is a shipped dataset; choose another id",
+                            dataset=dataset_id)
+        if not force:
+            raise DataError(f"dataset {dataset_id} already exists in {user_dir()}; pass --force "
+                            f"to replace it", dataset=dataset_id)
+    table, layout, notes = parse_export(src, kind=kind, tz=tz, date_format=date_format)
+    _check_timeframe(table, timeframe, str(src))
+    findings = (validator or DataQualityValidator()).validate_table(
+        table, dataset=dataset_id, timeframe=timeframe)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        shown = "; ".join(str(f) for f in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise DataQualityError(f"{src}: not imported, {len(errors)} error findings: {shown}{more}",
+                               dataset=dataset_id, path=str(src))
+    library = user_dir()
+    library.mkdir(parents=True, exist_ok=True)
+    stored = Table(kind, table.ts_ms, table.values)
+    path = write_table(stored, library / f"{dataset_id}.{output_format}")
+    entry = DatasetEntry(
+        id=dataset_id, kind=kind, venue=venue, instrument=instrument,  # type: ignore[arg-type]
+        timeframe=timeframe,
+        first_timestamp=datetime.fromtimestamp(int(table.ts_ms[0]) / 1000, tz=UTC),
+        last_timestamp=datetime.fromtimestamp(int(table.ts_ms[-1]) / 1000, tz=UTC),
+        rows=table.rows, columns=schema_of(kind), sha256=sha256_file(path),
+        source=source or f"imported from {src.name}", licence=licence or "", path=path,
+        library="user")
+    entries = [e for e in read_manifest(library, "user") if e.id != dataset_id]
+    for old in read_manifest(library, "user"):
+        if old.id == dataset_id and old.path != path:
+            old.path.unlink(missing_ok=True)  # replaced with another format
+    write_manifest(library, [*entries, entry])
+    return ImportResult(entry, layout, notes, [f for f in findings if f.severity == "warning"])
