@@ -1,0 +1,348 @@
+"""The event-driven backtest: datasets replayed through the one trading pipeline.
+
+Every market event of a step goes through :class:`~bot_core.pipeline.TradingPipeline` exactly
+as in paper and live trading: venue matching, risk update, strategies, risk verdicts, orders.
+
+**Fast path.** A bar strategy that offers ``target_positions(frame, equity) -> ndarray`` (its
+bar-by-bar decisions computed at once by a compiled kernel) does not need to be woken on bars
+where its target does not change. For runs where every bar strategy offers it, the driver
+replays through the pipeline only the steps where something can happen:
+
+* a strategy's target changes (its intent is submitted through the pipeline, so risk judges it);
+* an order is open, or the risk engine is liquidating (every step until it is done);
+* a trading-day boundary (and the step before it, so the day starts from the right equity);
+* the first step where the equity path hits the drawdown or daily-loss limit, found by the
+  compiled :func:`~bot_core.kernels.risk_scan.scan_equity` over the steps in between, which
+  also fills in the equity curve there (positions and cash do not change on those steps);
+* the step of a new equity peak in a skipped stretch (so the engine's peak is the true one);
+* every quote (quote strategies are always event by event).
+
+The engine itself takes every decision; the scan only tells the driver where to look. Pass
+``fast=False`` to replay every event (both paths give the same trades for bar strategies whose
+kernel matches their ``on_bar``; the host tests check it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bot_core.backtest.metrics import compute_metrics
+from bot_core.backtest.recorder import Recorder
+from bot_core.backtest.results import BacktestResult
+from bot_core.orders import OrderIntent, OrderType, Side
+from bot_core.risk.check import TradingState
+from bot_core.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from bot_core.backtest.feeds import Feed
+    from bot_core.backtest.plan import BacktestPlan
+    from bot_core.pipeline import PipelineStrategyContext, TradingPipeline
+    from bot_core.plugins import PluginHost
+    from bot_core.strategy import Strategy
+
+__all__ = ["ProgressCallback", "run_backtest"]
+
+ProgressCallback = Callable[[int, int], None]
+"""``(steps done, steps in total)``; called about a hundred times per run."""
+
+_QTY_EPS = 1e-12
+_PCT_TOLERANCE = 1e-9
+
+
+@dataclass(slots=True)
+class _Timeline:
+    ts: np.ndarray
+    """Unique event times (steps), int64 ns."""
+    ev_feed: np.ndarray
+    ev_row: np.ndarray
+    step_start: np.ndarray
+    """Events of step i are ``ev_*[step_start[i]:step_start[i + 1]]``."""
+
+    @property
+    def steps(self) -> int:
+        return int(self.ts.shape[0])
+
+
+def _timeline(feeds: list[Feed]) -> _Timeline:
+    ts = np.concatenate([f.ts_ns for f in feeds])
+    which = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, f in enumerate(feeds)])
+    rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in feeds])
+    order = np.lexsort((which, ts))
+    ts, which, rows = ts[order], which[order], rows[order]
+    starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
+    return _Timeline(ts[starts], which, rows, np.append(starts, len(ts)).astype(np.int64))
+
+
+@dataclass(slots=True)
+class _FastStrategy:
+    name: str
+    strategy: Strategy
+    ctx: PipelineStrategyContext
+    decisions: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    """step -> [(feed index, target position)] where its target changes."""
+
+
+class _Run:
+    """State of one backtest run (kept out of ``run_backtest`` to keep each step readable)."""
+
+    def __init__(self, plan: BacktestPlan, host: PluginHost, pipeline: TradingPipeline,
+                 fast: list[_FastStrategy]) -> None:
+        self.plan = plan
+        self.host = host
+        self.pipeline = pipeline
+        self.fast = fast
+        self.feeds = plan.feeds
+        self.tl = _timeline(self.feeds)
+        n = self.tl.steps
+        self.equity = np.full(n, np.nan)
+        self.in_market = np.zeros(n, dtype=np.bool_)
+        self.processed = -1
+        self.feed_keys = [(f.venue, f.instrument) for f in self.feeds]
+
+    # -- one step through the pipeline --------------------------------------------------------
+
+    def process(self, step: int, *, decide: bool = True) -> None:
+        """Replay every event of ``step`` through the pipeline (and the fast strategies'
+        decisions on it when ``decide``)."""
+        tl, pipeline = self.tl, self.pipeline
+        due: dict[int, list[tuple[_FastStrategy, float]]] = {}
+        if decide:
+            for fs in self.fast:
+                for feed_index, target in fs.decisions.get(step, ()):
+                    due.setdefault(feed_index, []).append((fs, target))
+        for k in range(int(tl.step_start[step]), int(tl.step_start[step + 1])):
+            feed_index = int(tl.ev_feed[k])
+            feed = self.feeds[feed_index]
+            event = feed.event(int(tl.ev_row[k]))
+            if feed.kind == "ohlcv":
+                pipeline.on_bar(event)  # type: ignore[arg-type]
+            else:
+                pipeline.on_quote(event)  # type: ignore[arg-type]
+            for fs, target in due.get(feed_index, ()):
+                self._decide(fs, feed, target, event.ts_ns)
+        portfolio = pipeline.portfolio
+        self.equity[step] = portfolio.equity
+        self.in_market[step] = any(portfolio.position(i, v) != 0.0 for v, i in self.feed_keys)
+        self.processed = step
+
+    def _decide(self, fs: _FastStrategy, feed: Feed, target: float, ts_ns: int) -> None:
+        held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
+        delta = target - held
+        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(1.0, abs(target)):
+            return
+        intent = OrderIntent(
+            strategy_id=fs.name, venue=feed.venue, instrument=feed.instrument,
+            side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
+            client_order_id=fs.ctx.new_client_order_id(), order_type=OrderType.MARKET,
+            ts_ns=ts_ns, tag="target",
+        )
+        self.pipeline.submit([intent], ts_ns)
+
+    # -- the loops ----------------------------------------------------------------------------
+
+    def run_events(self, progress: ProgressCallback | None) -> None:
+        n = self.tl.steps
+        every = max(n // 100, 1)
+        for step in range(n):
+            self.process(step)
+            if progress is not None and step % every == 0:
+                progress(step, n)
+
+    def run_fast(self, progress: ProgressCallback | None) -> None:
+        from bot_core.kernels.risk_scan import scan_equity
+
+        tl, pipeline, risk = self.tl, self.pipeline, self.pipeline.risk
+        n = tl.steps
+        marks = np.vstack([self._marks_on_timeline(f) for f in self.feeds])
+        cfg = self.plan.resolved.config.risk
+        drawdown_pct = cfg.drawdown_liquidation_pct - _PCT_TOLERANCE
+        daily_pct = cfg.daily_loss_limit_pct - _PCT_TOLERANCE
+        wake = np.zeros(n, dtype=np.bool_)
+        for fs in self.fast:
+            wake[np.fromiter(fs.decisions, dtype=np.int64, count=len(fs.decisions))] = True
+        for feed in self.feeds:
+            if feed.kind != "ohlcv":
+                wake[np.searchsorted(tl.ts, feed.ts_ns)] = True
+            else:
+                # the venue learns the bar length from two consecutive bars
+                wake[np.searchsorted(tl.ts, feed.ts_ns[:2])] = True
+        boundaries = self._day_boundary_steps()
+        wake[boundaries] = True
+        wake[np.maximum(boundaries - 1, 0)] = True
+        wake[0] = True
+        wake_steps = np.flatnonzero(wake)
+        feed_keys = self.feed_keys
+        every = max(n // 100, 1)
+        next_report = 0
+        step = 0
+        w = 0
+        while step < n:
+            if progress is not None and step >= next_report:
+                progress(step, n)
+                next_report = step + every
+            busy = bool(pipeline.open_orders) or risk.liquidating
+            if busy or wake[step]:
+                self.process(step)
+                step += 1
+                continue
+            while w < len(wake_steps) and wake_steps[w] < step:
+                w += 1
+            stop = int(wake_steps[w]) if w < len(wake_steps) else n
+            positions = np.array([pipeline.portfolio.position(i, v) for v, i in feed_keys])
+            hit, peak_step, _ = scan_equity(
+                marks, positions, pipeline.portfolio.cash, step, stop, risk.equity_peak,
+                risk.day_start_equity, drawdown_pct, daily_pct,
+                risk.state is not TradingState.REDUCING, not risk.daily_loss_halted,
+                self.equity, self.in_market)
+            if 0 <= peak_step < hit:
+                self.process(peak_step, decide=False)
+            if hit < stop:
+                self.process(hit)
+                step = hit + 1
+            else:
+                step = stop
+
+    def _marks_on_timeline(self, feed: Feed) -> np.ndarray:
+        idx = np.searchsorted(feed.ts_ns, self.tl.ts, side="right") - 1
+        prices = feed.mark_prices()
+        return np.where(idx >= 0, prices[np.maximum(idx, 0)], np.nan)
+
+    def _day_boundary_steps(self) -> np.ndarray:
+        from bot_core.risk.tradingday import TradingCalendar
+
+        runtime = self.plan.resolved.config.runtime
+        cal = TradingCalendar(runtime.timezone, runtime.trading_day_start)
+        ts = self.tl.ts
+        day = cal.day_of(int(ts[0]))
+        out = []
+        boundary = cal.next_boundary_ns(day)
+        last = int(ts[-1])
+        while boundary <= last:
+            step = int(np.searchsorted(ts, boundary, side="left"))
+            out.append(step)
+            day = cal.day_of(int(ts[step]))
+            boundary = cal.next_boundary_ns(day)
+        return np.asarray(out, dtype=np.int64)
+
+
+def _fast_strategies(plan: BacktestPlan, host: PluginHost, fast: bool | None) -> list[str]:
+    if fast is False:
+        return []
+    config = plan.resolved.config
+    names = []
+    for name in plan.strategies:
+        cls = host.strategy(config.strategies[name].plugin)
+        if cls.data_kind == "ohlcv" and callable(getattr(cls, "target_positions", None)):
+            names.append(name)
+    bar_names = [n for n in plan.strategies
+                 if host.strategy(config.strategies[n].plugin).data_kind == "ohlcv"]
+    # all bar strategies or none: a bar strategy run event by event needs every bar anyway
+    return names if names == bar_names else []
+
+
+def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float) -> None:
+    strategy = fs.strategy
+    for index, feed in enumerate(feeds):
+        if feed.kind != "ohlcv" or feed.venue not in strategy.venues or \
+                feed.instrument not in strategy.instruments:
+            continue
+        raw = np.asarray(strategy.target_positions(feed.frame, equity),  # type: ignore[attr-defined]
+                         dtype=np.float64)
+        if raw.shape != (len(feed),):
+            raise ValueError(f"{fs.name}.target_positions returned shape {raw.shape} for "
+                             f"{len(feed)} bars of {feed.dataset}")
+        target = raw.copy()
+        valid = np.isfinite(target)
+        # NaN = no decision yet (warm-up): hold the last decided target, flat before the first
+        idx = np.where(valid, np.arange(len(target)), 0)
+        np.maximum.accumulate(idx, out=idx)
+        target = np.where(valid[idx], target[idx], 0.0)
+        previous = np.concatenate(([0.0], target[:-1]))
+        rows = np.flatnonzero(target != previous)
+        steps = np.searchsorted(tl.ts, feed.ts_ns[rows])
+        for step, value in zip(steps.tolist(), target[rows].tolist(), strict=True):
+            fs.decisions.setdefault(step, []).append((index, value))
+
+
+def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
+                 progress: ProgressCallback | None = None) -> BacktestResult:
+    """Run one backtest; see the module docstring for what runs where.
+
+    :param plan: from :func:`bot_core.backtest.plan.plan_backtest`.
+    :param host: the plugin host (its observer plugins see every decision, verdict and fill).
+    :param fast: None: use the fast path when every bar strategy offers ``target_positions``;
+        False: replay every event; True: same as None (there is no way to force it).
+    :param progress: called with ``(done, total)`` steps.
+    """
+    from bot_core.config.resolve import ResolvedConfig
+    from bot_core.pipeline import PipelineStrategyContext, build_pipeline
+
+    started = time.perf_counter()
+    config = plan.resolved.config
+    fast_names = _fast_strategies(plan, host, fast)
+    doc: dict[str, Any] = config.model_dump(mode="json")
+    for name in fast_names:
+        doc["strategies"][name]["enabled"] = False
+    event_config = type(config).model_validate(doc)
+    resolved = ResolvedConfig(event_config, plan.resolved.sources, plan.resolved.strategy_settings)
+    run = RunInfo(f"bt{uuid.uuid4().hex[:10]}", "backtest", time.time_ns(), config)
+    pipeline = build_pipeline(resolved, host, run)
+    recorder = Recorder()
+    host.register_observer(recorder, name=f"backtest-recorder-{run.run_id}")
+    try:
+        host.configure(config)
+        fast_list: list[_FastStrategy] = []
+        for name in fast_names:
+            strat_cfg = config.strategies[name]
+            cls = host.strategy(strat_cfg.plugin)
+            strategy = cls(plan.resolved.strategy_settings[name], name=name,
+                           instruments=strat_cfg.instruments, venues=strat_cfg.venues)
+            fast_list.append(_FastStrategy(name, strategy, PipelineStrategyContext(pipeline, name)))
+        state = _Run(plan, host, pipeline, fast_list)
+        for fs in fast_list:
+            _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
+        pipeline.start()
+        for fs in fast_list:
+            fs.strategy.on_start(fs.ctx)
+        reason = "end_of_data"
+        try:
+            if fast_list:
+                state.run_fast(progress)
+            else:
+                state.run_events(progress)
+        except BaseException:
+            reason = "error"
+            raise
+        finally:
+            for fs in fast_list:
+                fs.strategy.on_stop(fs.ctx)
+            pipeline.stop(reason)
+        if progress is not None:
+            progress(state.tl.steps, state.tl.steps)
+    finally:
+        host.unregister_observer(recorder)
+    portfolio = pipeline.portfolio
+    marks = {f.instrument: portfolio.last_price(f.instrument, f.venue) for f in plan.feeds}
+    trades = recorder.book.closed + recorder.book.open_trades(marks)
+    trades.sort(key=lambda t: (t.entry_ns, t.exit_ns or 0))
+    equity = state.equity
+    metrics = compute_metrics(
+        state.tl.ts, equity, initial_equity=config.runtime.initial_equity, trades=trades,
+        fees=recorder.book.fees, traded_notional=recorder.book.traded_notional,
+        in_market=state.in_market,
+    )
+    return BacktestResult(
+        preset=plan.preset, strategies=list(plan.strategies), datasets=list(plan.datasets),
+        bars=int(state.tl.ev_feed.shape[0]), ts_ns=state.tl.ts, equity=equity, trades=trades,
+        metrics=metrics, elapsed_s=time.perf_counter() - started,
+        verdicts=dict(recorder.verdicts), reject_reasons=dict(recorder.reasons),
+        state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
+        fast_path=bool(fast_list),
+    )

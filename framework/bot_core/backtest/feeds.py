@@ -1,0 +1,83 @@
+"""Market data of a backtest: one feed per dataset, as columns, merged into one timeline.
+
+A backtest replays each feed's rows as :class:`~bot_core.market.Bar` or
+:class:`~bot_core.market.Quote` events in time order; at equal timestamps the feeds keep the
+order they were given in, so a run is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from bot_core.data.schema import COLUMNS
+from bot_core.errors import DataError
+from bot_core.market import Bar, Quote
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Feed", "feed_from_frame", "merge_timeline"]
+
+
+@dataclass(slots=True)
+class Feed:
+    """One dataset delivered to one venue."""
+
+    dataset: str
+    kind: Literal["ohlcv", "quotes"]
+    venue: str
+    instrument: str
+    ts_ns: np.ndarray
+    """int64 UTC nanoseconds, strictly increasing."""
+    columns: dict[str, np.ndarray]
+    """float64 columns of the kind (open..volume or bid..ask_size)."""
+    frame: pd.DataFrame | None = None
+    """The source frame (bar strategies' batch kernels read it)."""
+
+    def __len__(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+    def event(self, row: int) -> Bar | Quote:
+        c = self.columns
+        ts = int(self.ts_ns[row])
+        if self.kind == "ohlcv":
+            return Bar(self.venue, self.instrument, ts, float(c["open"][row]),
+                       float(c["high"][row]), float(c["low"][row]), float(c["close"][row]),
+                       float(c["volume"][row]))
+        return Quote(self.venue, self.instrument, ts, float(c["bid"][row]), float(c["ask"][row]),
+                     float(c["bid_size"][row]), float(c["ask_size"][row]))
+
+    def mark_prices(self) -> np.ndarray:
+        """The price positions are marked at after each row: close, or the mid quote."""
+        if self.kind == "ohlcv":
+            return self.columns["close"]
+        return 0.5 * (self.columns["bid"] + self.columns["ask"])
+
+
+def feed_from_frame(frame: pd.DataFrame, *, dataset: str, kind: Literal["ohlcv", "quotes"],
+                    venue: str, instrument: str) -> Feed:
+    """Columns of a dataset frame (UTC DatetimeIndex, float64 columns of ``kind``)."""
+    missing = [c for c in COLUMNS[kind] if c not in frame.columns]
+    if missing:
+        raise DataError(f"dataset {dataset}: missing columns {', '.join(missing)} for kind {kind}",
+                        dataset=dataset)
+    ts = np.asarray(frame.index.as_unit("ns").asi8, dtype=np.int64)
+    if len(ts) == 0:
+        raise DataError(f"dataset {dataset} has no rows", dataset=dataset)
+    if len(ts) > 1 and not bool(np.all(np.diff(ts) > 0)):
+        raise DataError(f"dataset {dataset}: timestamps are not strictly increasing",
+                        dataset=dataset)
+    cols = {c: np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in COLUMNS[kind]}
+    return Feed(dataset, kind, venue, instrument, ts, cols, frame)
+
+
+def merge_timeline(feeds: list[Feed]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All rows of all feeds in time order: (ts_ns, feed index, row), stable across feeds."""
+    ts = np.concatenate([f.ts_ns for f in feeds])
+    which = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, f in enumerate(feeds)])
+    rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in feeds])
+    order = np.lexsort((which, ts))
+    return ts[order], which[order], rows[order]

@@ -1,0 +1,228 @@
+"""From command-line choices to a runnable backtest: config, strategies, venues and feeds.
+
+A backtest starts from a preset (or config file), keeps only the strategies asked for, narrows
+each to the instruments that have data, applies ``--param`` overrides through the strategy's own
+settings model and the fee / fill options through the venue's settings model. Every mistake is a
+:class:`~bot_core.errors.UsageError` naming the argument and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot_core.backtest.feeds import Feed, feed_from_frame
+from bot_core.config.models import BotConfig
+from bot_core.config.resolve import ResolvedConfig, resolve_config
+from bot_core.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bot_core.plugins import PluginHost
+
+__all__ = ["BacktestPlan", "DataSpec", "parse_params", "plan_backtest"]
+
+
+@dataclass(frozen=True, slots=True)
+class DataSpec:
+    """A dataset given directly (benchmarks, tests): its frame and what it is."""
+
+    frame: pd.DataFrame
+    kind: str
+    instrument: str
+    venue: str | None = None
+
+
+@dataclass(slots=True)
+class BacktestPlan:
+    preset: str
+    resolved: ResolvedConfig
+    strategies: list[str]
+    """Strategy instance names that run."""
+    datasets: list[str]
+    feeds: list[Feed]
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs (values parsed as JSON when they are JSON: numbers, true, lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--param {item!r}: expected key=value (e.g. lookback=50)")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def _select(config: BotConfig, wanted: Sequence[str], source: str) -> list[str]:
+    names: list[str] = []
+    for ident in wanted:
+        if ident in config.strategies:
+            matches = [ident]
+        else:
+            matches = [n for n, s in config.strategies.items() if s.plugin == ident]
+        if not matches:
+            known = ", ".join(sorted(config.strategies)) or "none"
+            raise UsageError(f"--strategy {ident}: not defined in {source} (defined: {known})")
+        for name in matches:
+            if not config.strategies[name].enabled:
+                raise UsageError(f"--strategy {ident}: disabled in {source}; choose another "
+                                 f"preset or enable it in a config file")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise UsageError("--strategy: give at least one strategy id")
+    return names
+
+
+def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
+                datasets: Sequence[str] | Mapping[str, DataSpec]) -> list[Feed]:
+    from bot_core.data.library import get_dataset, load_dataset
+
+    feeds: list[Feed] = []
+    ids = list(datasets)
+    if not ids:
+        raise UsageError("--dataset: give at least one dataset id")
+    for dataset_id in ids:
+        if isinstance(datasets, Mapping):
+            spec = datasets[dataset_id]
+            frame, kind, instrument, venue = spec.frame, spec.kind, spec.instrument, spec.venue
+        else:
+            try:
+                entry = get_dataset(dataset_id)
+            except DataError as exc:
+                raise UsageError(f"--dataset {dataset_id}: {exc}") from None
+            kind, instrument, venue = entry.kind, entry.instrument, entry.venue
+            frame = load_dataset(dataset_id)
+        users = [n for n in names
+                 if host.strategy(config.strategies[n].plugin).data_kind == kind
+                 and instrument in config.strategies[n].instruments]
+        if venue not in config.venues:
+            venues = [v for n in users for v in config.strategies[n].venues]
+            venue = venues[0] if venues else venue
+        users = [n for n in users if venue in config.strategies[n].venues]
+        if not users:
+            raise UsageError(
+                f"--dataset {dataset_id}: {kind} data for {instrument} on {venue} is not used by "
+                f"the selected strategies ({', '.join(names)})")
+        if any(f.venue == venue and f.instrument == instrument for f in feeds):
+            raise UsageError(f"--dataset {dataset_id}: another dataset already feeds "
+                             f"{instrument} on {venue}")
+        feeds.append(feed_from_frame(frame, dataset=dataset_id, kind=kind,  # type: ignore[arg-type]
+                                     venue=venue, instrument=instrument))
+    return feeds
+
+
+def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedConfig,
+                       names: list[str], params: Mapping[str, Any]) -> dict[str, BaseModel]:
+    settings = dict(resolved.strategy_settings)
+    used: set[str] = set()
+    for name in names:
+        cls = host.strategy(config.strategies[name].plugin)
+        fields = cls.Settings.model_fields
+        mine: dict[str, Any] = {}
+        for key, value in params.items():
+            target, dot, field = key.rpartition(".")
+            if dot and target not in (name, config.strategies[name].plugin):
+                continue
+            if field in fields:
+                mine[field] = value
+                used.add(key)
+        if not mine:
+            continue
+        base = settings[name].model_dump()
+        try:
+            settings[name] = cls.Settings.model_validate({**base, **mine})
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise UsageError(f"--param {field}={mine.get(field, err.get('input'))!r}: "
+                             f"{name}: {err['msg']}") from None
+    unknown = [k for k in params if k not in used]
+    if unknown:
+        known = sorted({f for n in names
+                        for f in host.strategy(config.strategies[n].plugin).Settings.model_fields})
+        raise UsageError(f"--param {unknown[0]}: no selected strategy has this parameter "
+                         f"(parameters: {', '.join(known)})")
+    return settings
+
+
+def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | None,
+                    fill_on_close: bool) -> dict[str, Any]:
+    venues: dict[str, Any] = {}
+    for name, venue in config.venues.items():
+        values = dict(venue.settings)
+        adapter = host.exchange(venue.adapter)
+        fields = adapter.Settings.model_fields
+        if "initial_balances" in fields:
+            values.setdefault("initial_balances",
+                              {config.runtime.base_currency: config.runtime.initial_equity})
+        if fee_bps is not None:
+            if "taker_fee_bps" not in fields:
+                raise UsageError(f"--fee-bps: venue {name} ({venue.adapter}) has no fee setting")
+            values["taker_fee_bps"] = values["maker_fee_bps"] = fee_bps
+        if fill_on_close:
+            if "fill_on_close" not in fields:
+                raise UsageError(f"--fill-on-close: venue {name} ({venue.adapter}) cannot fill "
+                                 f"on close")
+            values["fill_on_close"] = True
+        try:
+            adapter.Settings.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise UsageError(f"venue {name}: {'.'.join(map(str, err['loc']))}: "
+                             f"{err['msg']}") from None
+        venues[name] = {"adapter": venue.adapter, "settings": values}
+    return venues
+
+
+def plan_backtest(
+    host: PluginHost,
+    *,
+    strategies: Sequence[str],
+    datasets: Sequence[str] | Mapping[str, DataSpec],
+    preset: str | None = "balanced",
+    config_path: Path | None = None,
+    params: Mapping[str, Any] | None = None,
+    fee_bps: float | None = None,
+    fill_on_close: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> BacktestPlan:
+    """Resolve the configuration and load the data of one backtest (see module docstring)."""
+    resolved = resolve_config(config_path, preset=preset, plugins=host, environ=environ)
+    source = str(config_path) if config_path is not None else f"preset {preset}"
+    config = resolved.config
+    names = _select(config, strategies, source)
+    feeds = _load_feeds(host, config, names, datasets)
+    doc = config.model_dump(mode="json")
+    for name, strat in config.strategies.items():
+        entry = doc["strategies"][name]
+        if name not in names:
+            entry["enabled"] = False
+            continue
+        kind = host.strategy(strat.plugin).data_kind
+        have = [i for i in strat.instruments
+                if all(any(f.instrument == i and f.venue == v and f.kind == kind for f in feeds)
+                       for v in strat.venues)]
+        if not have:
+            raise UsageError(
+                f"--strategy {name}: needs {kind} data for one of {', '.join(strat.instruments)} "
+                f"on {', '.join(strat.venues)}; the given datasets do not provide it")
+        entry["instruments"] = have
+    doc["venues"] = _venue_settings(host, config, fee_bps=fee_bps, fill_on_close=fill_on_close)
+    new_config = BotConfig.model_validate(doc)
+    settings = _strategy_settings(host, new_config, resolved, names, params or {})
+    plan_resolved = ResolvedConfig(new_config, dict(resolved.sources), settings)
+    return BacktestPlan(preset or new_config.extends or "config", plan_resolved, names,
+                        [f.dataset for f in feeds], feeds)

@@ -1,0 +1,72 @@
+"""What a backtest returns: equity curve, trades, metrics and what the risk engine decided."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot_core.backtest.metrics import Metrics
+from bot_core.backtest.trades import RoundTrip
+
+__all__ = ["BacktestResult", "iso_utc"]
+
+
+def iso_utc(ts_ns: int) -> str:
+    """``2024-01-02T03:04:05Z`` (second resolution is what a trade list needs)."""
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    preset: str
+    strategies: list[str]
+    datasets: list[str]
+    bars: int
+    """Market events replayed (bars and quotes over all instruments)."""
+    ts_ns: np.ndarray
+    """Timeline of the equity curve (union of event times), UTC ns."""
+    equity: np.ndarray
+    """Equity after each timeline step, quote currency."""
+    trades: list[RoundTrip]
+    metrics: Metrics
+    elapsed_s: float
+    verdicts: dict[str, int] = field(default_factory=dict)
+    """Count per verdict action (approve, reduce, reject)."""
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    """Count per reason code of rejected and reduced intents."""
+    state_changes: list[dict[str, Any]] = field(default_factory=list)
+    """Trading-state transitions: previous, current, cause, time."""
+    final_state: str = "active"
+    fast_path: bool = False
+    """True when bar strategies ran through their batch kernels (see ``bot_core.backtest``)."""
+
+    @property
+    def closed_trades(self) -> list[RoundTrip]:
+        return [t for t in self.trades if t.exit_ns is not None]
+
+    def as_dict(self, *, include_curve: bool = False) -> dict[str, Any]:
+        m = self.metrics
+        out: dict[str, Any] = {
+            "preset": self.preset,
+            "strategy": ",".join(self.strategies),
+            "dataset": ",".join(self.datasets),
+            "bars": self.bars,
+            "start": iso_utc(int(self.ts_ns[0])) if len(self.ts_ns) else None,
+            "end": iso_utc(int(self.ts_ns[-1])) if len(self.ts_ns) else None,
+            "n_trades": m.n_trades,
+            "final_equity": m.final_equity,
+            **{k: v for k, v in m.as_dict().items() if k not in ("n_trades", "final_equity")},
+            "elapsed_s": self.elapsed_s,
+            "bars_per_s": self.bars / self.elapsed_s if self.elapsed_s > 0 else 0.0,
+            "risk": {"verdicts": dict(self.verdicts), "reasons": dict(self.reject_reasons),
+                     "state_changes": list(self.state_changes), "final_state": self.final_state},
+            "fast_path": self.fast_path,
+            "trades": [t.as_dict() for t in self.trades],
+        }
+        if include_curve:
+            out["equity_curve"] = [[iso_utc(int(t)), float(e)]
+                                   for t, e in zip(self.ts_ns, self.equity, strict=True)]
+        return out

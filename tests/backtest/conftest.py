@@ -1,0 +1,173 @@
+"""Backtest test fixtures: a small bar strategy with both an ``on_bar`` and a batch kernel,
+synthetic OHLCV frames and a config that uses them.
+
+The strategy is registered through ``load_plugins(builtins=...)``, the same registration path
+as an installed plugin, so these tests do not depend on the strategy plugins' parameters.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import Field
+
+import bot_core
+from bot_core.orders import OrderIntent, Side
+from bot_core.strategy import Strategy, StrategySettings
+
+MINUTE_NS = 60 * 1_000_000_000
+START_NS = 1_704_067_200 * 1_000_000_000  # 2024-01-01T00:00:00Z
+
+
+class CrossSettings(StrategySettings):
+    window: int = Field(10, ge=2, le=10_000, description="Moving-average length, bars [2, 10000].")
+    notional_pct: float = Field(10.0, gt=0, le=100,
+                                description="Target long notional, % of equity (0, 100].")
+    short: bool = Field(False, description="Go short (not flat) below the average.")
+
+
+class SmaCross(Strategy):
+    """Long when the close is above its moving average (short or flat below): a target-position
+    rule whose ``on_bar`` and ``target_positions`` make the same decisions."""
+
+    id = "sma_cross"
+    Settings = CrossSettings
+    data_kind = "ohlcv"
+
+    def __init__(self, settings: Any, **kw: Any) -> None:
+        super().__init__(settings, **kw)
+        self._closes: dict[str, deque[float]] = {}
+        self._signals: dict[str, int] = {}
+
+    def _signal(self, close: float, mean: float) -> int:
+        if close > mean:
+            return 1
+        return -1 if self.settings.short else 0
+
+    def _size(self, close: float, equity: float) -> float:
+        return self.settings.notional_pct / 100.0 * equity / close
+
+    def on_bar(self, bar: Any, ctx: Any) -> list[OrderIntent]:
+        window = self._closes.setdefault(bar.instrument, deque(maxlen=self.settings.window))
+        window.append(bar.close)
+        if len(window) < self.settings.window:
+            return []
+        signal = self._signal(bar.close, sum(window) / len(window))
+        if signal == self._signals.get(bar.instrument, 0):
+            return []
+        self._signals[bar.instrument] = signal
+        target = signal * self._size(bar.close, self.initial_equity)
+        delta = target - ctx.position(bar.instrument, bar.venue)
+        if abs(delta) < 1e-12:
+            return []
+        return [OrderIntent(self.name, bar.venue, bar.instrument,
+                            Side.BUY if delta > 0 else Side.SELL, abs(delta),
+                            ctx.new_client_order_id(), ts_ns=bar.ts_ns)]
+
+    initial_equity = 100_000.0
+    """Sizing equity of both paths (the batch kernel sees one equity figure)."""
+
+    def target_positions(self, frame: Any, equity: float) -> np.ndarray:
+        close = frame["close"].to_numpy(dtype=np.float64)
+        mean = frame["close"].rolling(self.settings.window).mean().to_numpy()
+        signal = np.where(close > mean, 1, -1 if self.settings.short else 0)
+        signal[np.isnan(mean)] = 0
+        previous = np.concatenate(([0], signal[:-1]))
+        change = signal != previous
+        size = np.where(change, self._size(close, equity) * signal, np.nan)
+        size[0] = 0.0 if not change[0] else size[0]
+        return pd_ffill(size)
+
+
+def pd_ffill(values: np.ndarray) -> np.ndarray:
+    idx = np.where(np.isfinite(values), np.arange(len(values)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    return values[idx]
+
+
+def _plugin_module() -> types.SimpleNamespace:
+    @bot_core.hookimpl
+    def bot_core_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
+        register(SmaCross)
+
+    return types.SimpleNamespace(BOT_CORE_API=">=1.0,<2", __name__="tests.sma_cross",
+                                 bot_core_register_strategies=bot_core_register_strategies)
+
+
+@pytest.fixture
+def host() -> bot_core.PluginHost:
+    return bot_core.load_plugins(builtins=[("sma_cross", _plugin_module())])
+
+
+def make_bars(n: int, *, seed: int = 7, start: float = 100.0, vol: float = 0.002,
+              drift: float = 0.0, volume: float = 1e6) -> Any:
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    close = start * np.exp(np.cumsum(rng.normal(drift, vol, n)))
+    open_ = np.concatenate(([start], close[:-1]))
+    high = np.maximum(open_, close) * 1.0005
+    low = np.minimum(open_, close) * 0.9995
+    index = pd.DatetimeIndex(START_NS + np.arange(n, dtype=np.int64) * MINUTE_NS, tz="UTC",
+                             name="timestamp")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
+                         "volume": np.full(n, volume)}, index=index)
+
+
+CONFIG = """
+profile = "balanced"
+instruments = ["BTC/USDT", "ETH/USDT"]
+
+[runtime]
+initial_equity = 100000.0
+
+[venues.venue_a]
+adapter = "paper"
+
+[buckets.majors]
+instruments = ["BTC/USDT", "ETH/USDT"]
+
+[strategies.cross]
+plugin = "sma_cross"
+instruments = ["BTC/USDT", "ETH/USDT"]
+venues = ["venue_a"]
+params = {{ window = 10, notional_pct = {notional} }}
+
+[strategies.cross_b]
+plugin = "sma_cross"
+instruments = ["BTC/USDT", "ETH/USDT"]
+venues = ["venue_a"]
+params = {{ window = 30, notional_pct = {notional}, short = true }}
+
+[risk]
+max_position_pct = {max_position}
+max_total_position_pct = 100.0
+max_bucket_exposure_pct = 100.0
+daily_loss_limit_pct = {daily}
+drawdown_liquidation_pct = {drawdown}
+max_leverage = 2.0
+max_orders_per_minute = 600
+checks = {checks}
+"""
+
+ALL_CHECKS = ["max_position", "bucket_exposure", "max_leverage", "daily_loss", "drawdown",
+              "order_rate", "duplicate_order", "fat_finger", "stale_data"]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    def write(*, notional: float = 10.0, max_position: float = 20.0, daily: float = 4.0,
+              drawdown: float = 20.0, checks: list[str] | None = None) -> Path:
+        path = tmp_path / f"bt-{notional}-{max_position}-{daily}-{drawdown}.toml"
+        text = CONFIG.format(notional=notional, max_position=max_position, daily=daily,
+                             drawdown=drawdown, checks=checks if checks is not None else ALL_CHECKS)
+        path.write_text(text.replace("'", '"'), encoding="utf-8")
+        return path
+
+    return write
