@@ -201,7 +201,13 @@ def test_reduce_only_clamps_a_flip_and_rejects_an_increase(host: Any) -> None:
     other_venue = eng.evaluate(intent(Side.SELL, 1.0, cid="r3", reduce_only=True,
                                       venue="venue_b"), T0)
     assert other_venue.action is REJECT  # reduce-only is per venue: nothing open on venue_b
-    assert eng.evaluate(intent(Side.SELL, 1.5, cid="r4", reduce_only=True), T0).action is APPROVE
+    # r1 (2.0) is still open: a second reducing order would flip the position once both fill
+    assert eng.pending_quantity("BTC/USDT", -1, "venue_a") == 2.0
+    assert eng.evaluate(intent(Side.SELL, 1.5, cid="r4", reduce_only=True), T0).action is REJECT
+    eng.on_order_closed("r1")  # cancelled at the venue
+    assert eng.pending_quantity("BTC/USDT", -1) == 0.0 and eng.pending_notional == 0.0
+    assert eng.evaluate(intent(Side.SELL, 1.5, cid="r5", reduce_only=True), T0).action is APPROVE
+    assert eng.pending_notional == pytest.approx(150.0)
 
 
 def test_operator_halt_allows_nothing_until_cleared(host: Any) -> None:

@@ -108,6 +108,15 @@ class RiskContext(Protocol):
     def day_start_equity(self) -> float:
         """Equity at the start of the current trading day."""
         ...
+    @property
+    def pending_notional(self) -> float:
+        """Notional of the unfilled part of every approved, still open order."""
+        ...
+
+    def pending_quantity(self, instrument: str, side_sign: float, venue: str | None = None) -> float:
+        """Unfilled quantity (>= 0) of approved, still open orders in the direction ``side_sign``
+        (+1 buys, -1 sells), on ``venue`` or on all venues: exposure that is already committed."""
+        ...
 
 
 class NoSettings(BaseModel):

@@ -104,6 +104,11 @@ class RiskEngine:
         self._liquidating: dict[str, tuple[str, str, str]] = {}
         """Client order id of an in-flight liquidation order -> (strategy, venue, instrument)."""
         self._liq_seq = 0
+        self._open: dict[str, list[Any]] = {}
+        """Approved order still open: client id -> [venue, instrument, sign, remaining, price]."""
+        self._pending_venue: dict[tuple[str, str, int], float] = {}
+        self._pending_instr: dict[tuple[str, int], float] = {}
+        self._pending_notional = 0.0
 
     # -- RiskContext --------------------------------------------------------------------------
 
@@ -147,6 +152,18 @@ class RiskEngine:
 
     def last_update_ns(self, instrument: str, venue: str | None = None) -> int:
         return self.portfolio.last_update_ns(instrument, venue)
+
+    def pending_quantity(self, instrument: str, side_sign: float, venue: str | None = None) -> float:
+        """Unfilled quantity of approved, still open orders in one direction (>= 0)."""
+        sign = 1 if side_sign > 0 else -1
+        if venue is None:
+            return self._pending_instr.get((instrument, sign), 0.0)
+        return self._pending_venue.get((venue, instrument, sign), 0.0)
+
+    @property
+    def pending_notional(self) -> float:
+        """Notional of the unfilled part of every open approved order, at approval prices."""
+        return self._pending_notional
 
     # -- state --------------------------------------------------------------------------------
 
@@ -230,6 +247,7 @@ class RiskEngine:
         """A fill was booked into the portfolio (the pipeline books it first)."""
         if fill.ts_ns >= self._next_boundary_ns:
             self._roll_day(fill.ts_ns)
+        self._release(fill.client_order_id, fill.quantity)
         key = self._liquidating.get(fill.client_order_id)
         if key is not None and self.portfolio.position(key[2], key[1], key[0]) == 0.0:
             del self._liquidating[fill.client_order_id]
@@ -243,6 +261,39 @@ class RiskEngine:
     def on_order_closed(self, client_order_id: str) -> None:
         """An order reached a final status (filled, cancelled, rejected, expired)."""
         self._liquidating.pop(client_order_id, None)
+        self._release(client_order_id, math.inf)
+
+    def _add_pending(self, intent: OrderIntent, quantity: float, price: float) -> None:
+        sign = 1 if intent.side > 0 else -1
+        self._release(intent.client_order_id, math.inf)
+        self._open[intent.client_order_id] = [intent.venue, intent.instrument, sign, quantity,
+                                              price]
+        vkey = (intent.venue, intent.instrument, sign)
+        self._pending_venue[vkey] = self._pending_venue.get(vkey, 0.0) + quantity
+        ikey = (intent.instrument, sign)
+        self._pending_instr[ikey] = self._pending_instr.get(ikey, 0.0) + quantity
+        self._pending_notional += quantity * price
+
+    def _release(self, client_order_id: str, quantity: float) -> None:
+        entry = self._open.get(client_order_id)
+        if entry is None:
+            return
+        venue, instrument, sign, remaining, price = entry
+        released = min(quantity, remaining)
+        entry[3] = remaining - released
+        if entry[3] <= QTY_EPSILON * max(remaining, 1.0):
+            released = remaining
+            del self._open[client_order_id]
+        vkey = (venue, instrument, sign)
+        self._pending_venue[vkey] = max(self._pending_venue[vkey] - released, 0.0)
+        ikey = (instrument, sign)
+        self._pending_instr[ikey] = max(self._pending_instr[ikey] - released, 0.0)
+        if self._open:
+            self._pending_notional = max(self._pending_notional - released * price, 0.0)
+        else:  # nothing open: drop float residue
+            self._pending_venue.clear()
+            self._pending_instr.clear()
+            self._pending_notional = 0.0
 
     def _roll_day(self, ts_ns: int) -> None:
         day = self._calendar.day_of(ts_ns)
@@ -317,13 +368,16 @@ class RiskEngine:
         if state is TradingState.HALTED:
             return _reject("trading_halted", f"trading is halted ({self._cause})")
         if state is TradingState.REDUCING or intent.reduce_only:
-            pos = self.portfolio.position(intent.instrument, intent.venue)
-            allowed = reducing_quantity(pos, float(intent.side), qty)
+            sign = float(intent.side)
+            pos = self.portfolio.position(intent.instrument, intent.venue) + sign * \
+                self.pending_quantity(intent.instrument, sign, intent.venue)
+            allowed = reducing_quantity(pos, sign, qty)
             if allowed <= QTY_EPSILON:
                 why = "trading_reducing" if state is TradingState.REDUCING else "reduce_only"
                 return _reject(f"{why}_not_reducing",
                                f"{intent.side.name} {qty:g} does not reduce the {pos:g} position "
-                               f"in {intent.instrument} on {intent.venue}")
+                               f"in {intent.instrument} on {intent.venue} (open orders "
+                               "included)")
             if allowed < qty:
                 current = replace(intent, quantity=allowed)
                 reduced = ("reduce_only_clamped",
@@ -358,6 +412,7 @@ class RiskEngine:
                 check.on_accepted(current, current.quantity, self)
             except Exception as exc:
                 self._broken[check.id] = f"on_accepted failed: {type(exc).__name__}: {exc}"
+        self._add_pending(current, current.quantity, price)
         if reduced is None:
             return _APPROVED
         return Verdict(VerdictAction.REDUCE, reduced[0], reduced[1], current.quantity, reduced[2])
@@ -421,6 +476,7 @@ class RiskEngine:
             "now_ns": self._now_ns,
             "liq_seq": self._liq_seq,
             "liquidating": {k: list(v) for k, v in self._liquidating.items()},
+            "open_orders": {k: list(v) for k, v in self._open.items()},
             "checks": {c.id: c.snapshot() for c in self.checks},
         }
 
@@ -443,6 +499,13 @@ class RiskEngine:
         self._now_ns = int(data["now_ns"])
         self._liq_seq = int(data["liq_seq"])
         self._liquidating = {k: (v[0], v[1], v[2]) for k, v in data["liquidating"].items()}
+        self._open, self._pending_venue, self._pending_instr = {}, {}, {}
+        self._pending_notional = 0.0
+        for client_id, (venue, instrument, sign, remaining, price) in data.get(
+                "open_orders", {}).items():
+            side = Side.BUY if sign > 0 else Side.SELL
+            self._add_pending(OrderIntent("", venue, instrument, side, remaining, client_id),
+                              float(remaining), float(price))
         states = data.get("checks", {})
         for check in self.checks:
             if check.id in states:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from bot_core import OrderIntent, RiskContext, Verdict
-from bot_core.risk.exposure import QTY_EPSILON, is_finite_positive
+from bot_core.risk.exposure import QTY_EPSILON, is_finite_positive, reducing_quantity
 
-__all__ = ["finite_price", "missing", "relative_dust", "verdict_for"]
+__all__ = ["finite_price", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
 
 
 def missing(what: str, intent: OrderIntent) -> Verdict:
@@ -20,6 +20,15 @@ def finite_price(intent: OrderIntent, ctx: RiskContext) -> float:
     """The instrument's last price at the intent's venue, or NaN when unusable."""
     price = ctx.last_price(intent.instrument, intent.venue)
     return price if is_finite_positive(price) else math.nan
+
+
+def reducible_quantity(intent: OrderIntent, ctx: RiskContext) -> float:
+    """How much of the intent reduces the open position at its venue, counting open orders in
+    the same direction as already done (so two reducing orders cannot flip the position)."""
+    sign = float(intent.side)
+    committed = (ctx.position(intent.instrument, intent.venue)
+                 + sign * ctx.pending_quantity(intent.instrument, sign, intent.venue))
+    return reducing_quantity(committed, sign, intent.quantity)
 
 
 def relative_dust(quantity: float, reference: float) -> bool:

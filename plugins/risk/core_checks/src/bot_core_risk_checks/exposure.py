@@ -11,6 +11,10 @@ Definitions (quote currency, at the last price):
 * gross exposure: sum over (venue, instrument) of ``|net position at the venue| * price``
   (long on one venue and short on another counts twice: each ties up margin);
 * bucket exposure: sum of the instrument exposures of the bucket's instruments.
+
+Exposure already committed counts too: the unfilled part of approved, still open orders in the
+order's direction (``ctx.pending_quantity``, ``ctx.pending_notional``), so two strategies
+deciding on the same bar cannot both use the same room before either order fills.
 """
 
 from __future__ import annotations
@@ -33,13 +37,20 @@ def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: flo
                         price: float) -> float:
     """Largest quantity of ``intent`` keeping gross exposure within ``cap_notional``
     (NaN when gross exposure is unknown)."""
-    gross = ctx.gross_exposure
+    gross = ctx.gross_exposure + ctx.pending_notional
     if not (gross >= 0.0 and gross != math.inf):
         return math.nan
+    sign = float(intent.side)
     pos_venue = ctx.position(intent.instrument, intent.venue)
-    others = gross - abs(pos_venue) * price
-    return capped_quantity(pos_venue, float(intent.side), intent.quantity,
+    pending = ctx.pending_quantity(intent.instrument, sign, intent.venue)
+    others = gross - (abs(pos_venue) + pending) * price
+    return capped_quantity(pos_venue + sign * pending, sign, intent.quantity,
                            max((cap_notional - others) / price, 0.0))
+
+
+def committed_position(ctx: RiskContext, instrument: str, sign: float) -> float:
+    """Position over all venues plus open approved orders in direction ``sign``."""
+    return ctx.position(instrument) + sign * ctx.pending_quantity(instrument, sign)
 
 
 class MaxPositionCheck(RiskCheck):
@@ -57,7 +68,8 @@ class MaxPositionCheck(RiskCheck):
             return missing("price", intent)
         limits = ctx.limits
         cap_qty = limits.max_position_pct * equity / (100.0 * price)
-        allowed = capped_quantity(ctx.position(intent.instrument), float(intent.side),
+        sign = float(intent.side)
+        allowed = capped_quantity(committed_position(ctx, intent.instrument, sign), sign,
                                   intent.quantity, cap_qty)
         if allowed < intent.quantity:
             return verdict_for(allowed, intent, "max_position_pct",
@@ -131,13 +143,16 @@ class BucketExposureCheck(RiskCheck):
             if symbol == intent.instrument:
                 continue
             pos = ctx.position(symbol)
-            if pos:
+            worst = max(abs(pos + ctx.pending_quantity(symbol, 1.0)),
+                        abs(pos - ctx.pending_quantity(symbol, -1.0)))
+            if worst:
                 mark = ctx.last_price(symbol)
                 if not is_finite_positive(mark):
                     return missing("price", intent)
-                others += abs(pos) * mark
+                others += worst * mark
         cap_qty = max((cap_pct * equity / 100.0 - others) / price, 0.0)
-        allowed = capped_quantity(ctx.position(intent.instrument), float(intent.side),
+        sign = float(intent.side)
+        allowed = capped_quantity(committed_position(ctx, intent.instrument, sign), sign,
                                   intent.quantity, cap_qty)
         return verdict_for(allowed, intent, "bucket_exposure_pct",
                            f"bucket {name!r} would exceed {cap_pct:g}% of equity; "

@@ -8,8 +8,8 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict
-from bot_core.risk.exposure import is_finite_positive, reducing_quantity
-from bot_core_risk_checks._common import finite_price, missing
+from bot_core.risk.exposure import is_finite_positive
+from bot_core_risk_checks._common import finite_price, missing, reducible_quantity
 
 __all__ = ["FatFingerCheck", "FatFingerSettings", "StaleDataCheck", "StaleDataSettings"]
 
@@ -64,8 +64,7 @@ class FatFingerCheck(RiskCheck):
                     f"{last:g}")
             price = max(limit, last)
         qty = intent.quantity
-        if reducing_quantity(ctx.position(intent.instrument, intent.venue),
-                             float(intent.side), qty) >= qty:
+        if reducible_quantity(intent, ctx) >= qty:
             return Verdict.approve()
         notional = qty * price
         if notional > self._max_notional:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
-from bot_core.risk.exposure import is_finite_positive, reducing_quantity
-from bot_core_risk_checks._common import missing, verdict_for
+from bot_core.risk.exposure import is_finite_positive
+from bot_core_risk_checks._common import missing, reducible_quantity, verdict_for
 
 __all__ = ["DailyLossCheck", "DrawdownCheck"]
 
@@ -21,9 +21,7 @@ _TOLERANCE_PCT = 1e-9
 
 
 def _only_reducing(intent: OrderIntent, ctx: RiskContext, reason: str, detail: str) -> Verdict:
-    allowed = reducing_quantity(ctx.position(intent.instrument, intent.venue),
-                                float(intent.side), intent.quantity)
-    return verdict_for(allowed, intent, reason, detail)
+    return verdict_for(reducible_quantity(intent, ctx), intent, reason, detail)
 
 
 class DailyLossCheck(RiskCheck):
