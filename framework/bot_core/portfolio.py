@@ -131,7 +131,7 @@ class Portfolio:
     @property
     def gross_exposure(self) -> float:
         """Sum over (venue, instrument) of ``|net qty| * mark``, quote currency."""
-        return self._gross
+        return self._gross if self._gross > 0.0 else 0.0  # running sums may leave -1e-12
 
     @property
     def unrealized_pnl(self) -> float:
