@@ -129,6 +129,7 @@ initial_equity = 100000.0
 
 [venues.venue_a]
 adapter = "paper"
+settings = {{ slippage_bps = {slippage}, taker_fee_bps = {fee}, maker_fee_bps = {fee} }}
 
 [buckets.majors]
 instruments = ["BTC/USDT", "ETH/USDT"]
@@ -143,7 +144,8 @@ params = {{ window = 10, notional_pct = {notional} }}
 plugin = "sma_cross"
 instruments = ["BTC/USDT", "ETH/USDT"]
 venues = ["venue_a"]
-params = {{ window = 30, notional_pct = {notional}, short = true }}
+params = {{ window = 30, notional_pct = {notional_b}, short = true }}
+enabled = {second}
 
 [risk]
 max_position_pct = {max_position}
@@ -162,11 +164,16 @@ ALL_CHECKS = ["max_position", "bucket_exposure", "max_leverage", "daily_loss", "
 
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., Path]:
-    def write(*, notional: float = 10.0, max_position: float = 20.0, daily: float = 4.0,
-              drawdown: float = 20.0, checks: list[str] | None = None) -> Path:
-        path = tmp_path / f"bt-{notional}-{max_position}-{daily}-{drawdown}.toml"
-        text = CONFIG.format(notional=notional, max_position=max_position, daily=daily,
-                             drawdown=drawdown, checks=checks if checks is not None else ALL_CHECKS)
+    def write(*, notional: float = 10.0, notional_b: float | None = None,
+              max_position: float = 20.0, daily: float = 4.0, drawdown: float = 20.0,
+              checks: list[str] | None = None, slippage: float = 0.0, fee: float = 0.0,
+              second: bool = True) -> Path:
+        path = tmp_path / f"bt-{len(list(tmp_path.glob('bt-*.toml')))}.toml"
+        text = CONFIG.format(
+            notional=notional, notional_b=notional if notional_b is None else notional_b,
+            max_position=max_position, daily=daily, drawdown=drawdown,
+            checks=checks if checks is not None else ALL_CHECKS, slippage=slippage, fee=fee,
+            second="true" if second else "false")
         path.write_text(text.replace("'", '"'), encoding="utf-8")
         return path
 

@@ -166,13 +166,19 @@ class _Run:
         daily_pct = cfg.daily_loss_limit_pct - _PCT_TOLERANCE
         wake = np.zeros(n, dtype=np.bool_)
         for fs in self.fast:
-            wake[np.fromiter(fs.decisions, dtype=np.int64, count=len(fs.decisions))] = True
+            due = np.fromiter(fs.decisions, dtype=np.int64, count=len(fs.decisions))
+            wake[due] = True
+            if len(self.feeds) > 1:
+                # the other instruments' marks a decision sees are those of the step before
+                wake[np.maximum(due - 1, 0)] = True
         for feed in self.feeds:
             if feed.kind != "ohlcv":
                 wake[np.searchsorted(tl.ts, feed.ts_ns)] = True
             else:
                 # the venue learns the bar length from two consecutive bars
                 wake[np.searchsorted(tl.ts, feed.ts_ns[:2])] = True
+            # the last bar marks open trades at the final price
+            wake[np.searchsorted(tl.ts, feed.ts_ns[-1:])] = True
         boundaries = self._day_boundary_steps()
         wake[boundaries] = True
         wake[np.maximum(boundaries - 1, 0)] = True

@@ -1,0 +1,167 @@
+"""``bot-core backtest``: replay datasets through strategies, risk and the paper venue."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot_core.errors import UsageError
+
+if TYPE_CHECKING:
+    from bot_core.backtest.results import BacktestResult
+
+__all__ = ["add_parser", "progress_bar", "render_result", "summary_rows"]
+
+PROGRESS_MIN_STEPS = 200_000
+"""Runs with at least this many steps show a progress bar (on an interactive stderr)."""
+
+
+def _csv(text: str) -> list[str]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected one or more ids separated by commas")
+    return items
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "backtest", help="run an event-driven backtest on datasets",
+        description="Replay datasets bar by bar through the strategies, the risk engine, order "
+        "management and the paper venue (a market order decided on a bar's close fills at the "
+        "next bar's open unless --fill-on-close).")
+    p.add_argument("--preset", default=None,
+                   help="risk-profile preset to run under (default: balanced, or the config's)")
+    p.add_argument("--config", type=Path, default=None, help="a config file (TOML) instead")
+    p.add_argument("--strategy", required=True, type=_csv, metavar="ID[,ID...]",
+                   help="strategy ids (instance names or plugin ids of the config)")
+    p.add_argument("--dataset", required=True, type=_csv, metavar="ID[,ID...]",
+                   help="dataset ids (see `bot-core data list`)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy parameter override (repeatable; STRATEGY.KEY=VALUE for one)")
+    p.add_argument("--fee-bps", type=float, default=None, metavar="X",
+                   help="maker and taker fee of the paper venues, basis points")
+    p.add_argument("--fill-on-close", action="store_true",
+                   help="fill market orders at the deciding bar's close (optimistic)")
+    p.add_argument("--no-fast", action="store_true",
+                   help="replay every bar through the strategies' on_bar (slower; same trades)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--report", type=Path, default=None, metavar="DIR",
+                   help="write equity.png, drawdown.png, trades.csv and equity.csv into DIR")
+    p.set_defaults(handler=backtest)
+
+
+def progress_bar(total_hint: str) -> Any:
+    """A rich progress bar on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    from bot_core.cli.output import console
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    TaskProgressColumn(), TimeRemainingColumn(), console=console(stderr=True),
+                    transient=True)
+
+
+def run_with_progress(plan: Any, host: Any, *, fast: bool | None) -> BacktestResult:
+    from bot_core.backtest.driver import run_backtest
+
+    steps = sum(len(f) for f in plan.feeds)
+    bar = progress_bar("steps") if steps >= PROGRESS_MIN_STEPS else None
+    if bar is None:
+        return run_backtest(plan, host, fast=fast)
+    with bar:
+        task = bar.add_task("backtest", total=1)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_backtest(plan, host, fast=fast, progress=update)
+
+
+def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
+    m = result.metrics
+    return [
+        ("strategies", ", ".join(result.strategies)),
+        ("datasets", ", ".join(result.datasets)),
+        ("preset", result.preset),
+        ("events", f"{result.bars:,}"),
+        ("final equity", f"{m.final_equity:,.2f}"),
+        ("total return", f"{100 * m.total_return:+.2f} %"),
+        ("CAGR", f"{100 * m.cagr:+.2f} %"),
+        ("Sharpe", f"{m.sharpe:.2f}"),
+        ("Sortino", f"{m.sortino:.2f}"),
+        ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
+        ("trades (closed)", f"{m.n_trades}"),
+        ("win rate", f"{100 * m.win_rate:.1f} %"),
+        ("exposure", f"{100 * m.exposure:.1f} % of bars"),
+        ("turnover", f"{m.turnover:.2f} x equity"),
+        ("fees", f"{m.fees:,.2f}"),
+        ("risk verdicts", ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items()))
+         or "none"),
+        ("rejected/reduced by", ", ".join(f"{k} {v}" for k, v in
+                                          sorted(result.reject_reasons.items())) or "none"),
+        ("trading state", result.final_state),
+        ("elapsed", f"{result.elapsed_s:.2f} s ({result.bars / max(result.elapsed_s, 1e-9):,.0f}"
+                    " events/s)"),
+    ]
+
+
+def render_result(result: BacktestResult, title: str = "backtest") -> None:
+    from rich.table import Table
+
+    from bot_core.cli.output import console
+
+    table = Table(title=title, show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    for key, value in summary_rows(result):
+        table.add_row(key, value)
+    out = console()
+    out.print(table)
+    for change in result.state_changes:
+        out.print(f"trading state {change['previous']} -> {change['current']} at "
+                  f"{change['time']}: {change['cause']}")
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from bot_core.backtest.plan import parse_params, plan_backtest
+    from bot_core.plugins import load_plugins
+
+    if args.fee_bps is not None and not (math.isfinite(args.fee_bps) and 0 <= args.fee_bps <= 1000):
+        raise UsageError(f"--fee-bps {args.fee_bps:g}: must be between 0 and 1000 basis points")
+    if args.config is not None and args.preset is not None:
+        raise UsageError("--preset and --config: give one (a config file names its preset "
+                         "with `extends`)")
+    params = parse_params(args.param)
+    host = load_plugins()
+    host.check()
+    plan = plan_backtest(
+        host, strategies=args.strategy, datasets=args.dataset,
+        preset=None if args.config is not None else (args.preset or "balanced"),
+        config_path=args.config, params=params, fee_bps=args.fee_bps,
+        fill_on_close=args.fill_on_close,
+    )
+    result = run_with_progress(plan, host, fast=False if args.no_fast else None)
+    paths = {}
+    if args.report is not None:
+        from bot_core.backtest.report import write_report
+
+        paths = write_report(result, args.report)
+    if args.json:
+        from bot_core.cli.output import print_json
+
+        payload = result.as_dict()
+        if paths:
+            payload["report"] = {k: str(v) for k, v in paths.items()}
+        print_json(payload)
+        return 0
+    render_result(result)
+    if paths:
+        from bot_core.cli.output import console
+
+        console().print("report: " + ", ".join(str(p) for p in paths.values()))
+    return 0
