@@ -1,0 +1,77 @@
+"""Settings of the volatility-targeting strategy: every field with its unit and allowed range."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from bot_core.strategy import StrategySettings
+
+__all__ = ["VolTargetSettings"]
+
+
+class VolTargetSettings(StrategySettings):
+    """Long exposure scaled to a volatility target; see docs/strategies/vol_target.md."""
+
+    target_vol_pct: float = Field(
+        20.0, gt=0, le=500,
+        description="Annualized volatility the position aims for, percent, (0, 500].",
+    )
+    estimator: Literal["ewma", "rolling", "max"] = Field(
+        "ewma",
+        description="Realized-vol estimate: ewma, rolling, or max (the larger of the two, the "
+        "cautious choice).",
+    )
+    ewma_halflife_bars: float = Field(
+        360.0, ge=1, le=1_000_000,
+        description="Half-life of the EWMA of squared returns, bars, [1, 1000000].",
+    )
+    rolling_window_bars: int = Field(
+        1440, ge=2, le=1_000_000,
+        description="Returns in the rolling-volatility window, bars, [2, 1000000].",
+    )
+    min_periods_bars: int = Field(
+        60, ge=2, le=1_000_000,
+        description="Valid returns needed before a volatility estimate is used, bars, "
+        "[2, rolling_window_bars]; flat until then.",
+    )
+    log_returns: bool = Field(True, description="Log returns (else simple returns).")
+    bar_seconds: float = Field(
+        60.0, ge=1, le=604_800,
+        description="Length of one bar, seconds, [1, 604800], to annualize per-bar volatility.",
+    )
+    days_per_year: float = Field(
+        365.0, ge=1, le=366,
+        description="Trading days per year, [1, 366]: 365 for crypto (24/7 markets).",
+    )
+    vol_floor_pct: float = Field(
+        5.0, gt=0, le=500,
+        description="Annualized volatility below this is taken as this, percent, (0, 500]: a "
+        "flat or zero-volatility market must not ask for infinite size.",
+    )
+    max_leverage: float = Field(
+        1.0, gt=0, le=10,
+        description="Largest position notional / equity, (0, 10].",
+    )
+    rebalance_band_pct: float = Field(
+        2.0, ge=0, le=100,
+        description="Trade only when the target differs from the position by at least this "
+        "share of equity (notional), percent, [0, 100].",
+    )
+
+    profile_defaults = {
+        "conservative": {"target_vol_pct": 10.0, "estimator": "max", "max_leverage": 1.0,
+                         "rebalance_band_pct": 5.0, "ewma_halflife_bars": 720.0},
+        "balanced": {"target_vol_pct": 20.0, "estimator": "ewma", "max_leverage": 1.5,
+                     "rebalance_band_pct": 2.0, "ewma_halflife_bars": 360.0},
+        "aggressive": {"target_vol_pct": 40.0, "estimator": "ewma", "max_leverage": 2.0,
+                       "rebalance_band_pct": 1.0, "ewma_halflife_bars": 180.0},
+    }
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VolTargetSettings:
+        if self.min_periods_bars > self.rolling_window_bars:
+            raise ValueError(f"min_periods_bars ({self.min_periods_bars}) must not exceed "
+                             f"rolling_window_bars ({self.rolling_window_bars})")
+        return self

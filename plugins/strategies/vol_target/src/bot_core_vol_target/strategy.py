@@ -1,0 +1,206 @@
+"""The volatility-targeting strategy: a long position sized to a volatility target."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
+from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+from bot_core_vol_target.settings import VolTargetSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from bot_core.market import Bar
+
+__all__ = ["VolTargetStrategy"]
+
+_DUST = 1e-12
+"""Relative size below which a position difference is rounding, not a trade."""
+
+
+class _Book:
+    """Per-instrument live state: the incremental volatility estimators."""
+
+    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "rolling")
+
+    def __init__(self, cfg: VolTargetSettings) -> None:
+        from bot_core.kernels import EwmaVol, RollingVol, alpha_from_halflife
+
+        self.ewma = EwmaVol(alpha_from_halflife(cfg.ewma_halflife_bars), cfg.min_periods_bars,
+                            cfg.log_returns)
+        self.rolling = RollingVol(cfg.rolling_window_bars, cfg.min_periods_bars,
+                                  cfg.log_returns)
+        self.ever_valid = False
+        self.last_reason = 0
+        self.last_vol = math.nan
+
+
+class VolTargetStrategy(Strategy):
+    """Hold ``min(target_vol / realized_vol, max_leverage) x equity`` of the instrument, long.
+
+    Realized volatility is the EWMA or rolling standard deviation of bar returns (or the larger
+    of the two), annualized with ``sqrt(days_per_year * 86400 / bar_seconds)`` and floored at
+    ``vol_floor_pct``. The position moves to the target only when the difference is worth at
+    least ``rebalance_band_pct`` % of equity. Missing volatility or price holds the position;
+    before the first estimate the strategy stays flat.
+
+    **Live path** (``on_bar``): O(1) per bar with :class:`bot_core.kernels.EwmaVol` and
+    :class:`bot_core.kernels.RollingVol`; it trades ``target - ctx.position`` as a market IOC
+    order.
+
+    **Batch path** (``target_positions(frame, equity)``): the position of every bar of an OHLCV
+    frame from :func:`bot_core.kernels.ewma_vol` / :func:`bot_core.kernels.rolling_vol` and the
+    same compiled rule step as ``on_bar``; the backtest engine uses it as its fast path. It
+    equals what ``on_bar`` decides bar by bar when every order fills and equity stays
+    ``equity``.
+    """
+
+    id: ClassVar[str] = "vol_target"
+    Settings: ClassVar[type[StrategySettings]] = VolTargetSettings
+    data_kind = "ohlcv"
+
+    def __init__(self, settings: StrategySettings, *, name: str | None = None,
+                 instruments: Sequence[str] = (), venues: Sequence[str] = ()) -> None:
+        if not isinstance(settings, VolTargetSettings):
+            raise TypeError(f"{type(self).__name__} needs VolTargetSettings, got "
+                            f"{type(settings).__name__}")
+        super().__init__(settings, name=name, instruments=instruments, venues=venues)
+        self.cfg: VolTargetSettings = settings
+        self._books: dict[str, _Book] = {}
+        self._params: np.ndarray | None = None
+
+    @property
+    def annualization(self) -> float:
+        """Multiplier from per-bar to annualized volatility."""
+        from bot_core.kernels import annualization_factor
+
+        return annualization_factor(self.cfg.bar_seconds, self.cfg.days_per_year)
+
+    def _rule_params(self) -> np.ndarray:
+        if self._params is None:
+            from bot_core_vol_target.rules import pack_params
+
+            self._params = pack_params(self.cfg)
+        return self._params
+
+    def _book(self, instrument: str) -> _Book:
+        book = self._books.get(instrument)
+        if book is None:
+            book = self._books[instrument] = _Book(self.cfg)
+        return book
+
+    def _combine(self, ewma: float, rolling: float) -> float:
+        """Per-bar estimate of the configured estimator (NaN when it is missing)."""
+        if self.cfg.estimator == "ewma":
+            return ewma
+        if self.cfg.estimator == "rolling":
+            return rolling
+        if ewma != ewma or rolling != rolling:
+            return math.nan
+        return max(ewma, rolling)
+
+    @staticmethod
+    def _clean(close: float) -> float:
+        return close if close > 0.0 and math.isfinite(close) else math.nan
+
+    # -- live path ----------------------------------------------------------------------------
+
+    def warm_up(self, history: Any) -> None:
+        """Feed past closes (a DataFrame, or instrument -> DataFrame) into the estimators."""
+        frames: Mapping[str, Any]
+        if isinstance(history, Mapping):
+            frames = history
+        else:
+            frames = {instrument: history for instrument in self.instruments[:1]}
+        for instrument, frame in frames.items():
+            book = self._book(instrument)
+            for close in frame["close"].to_numpy(dtype=float):
+                price = self._clean(float(close))
+                vol = self._combine(book.ewma.update(price), book.rolling.update(price))
+                book.ever_valid = book.ever_valid or vol == vol
+
+    def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
+        from bot_core_vol_target.rules import REASONS, decide
+
+        book = self._book(bar.instrument)
+        price = self._clean(float(bar.close))
+        vol = self._combine(book.ewma.update(price), book.rolling.update(price))
+        vol_annual = vol * self.annualization
+        book.last_vol = vol_annual
+        book.ever_valid = book.ever_valid or vol_annual == vol_annual
+        venue = self.venues[0] if self.venues else bar.venue
+        current = float(ctx.position(bar.instrument, venue))
+        target, reason = decide(current, vol_annual, float(bar.close), float(ctx.equity),
+                                self._rule_params(), book.ever_valid)
+        book.last_reason = int(reason)
+        delta = float(target) - current
+        if abs(delta) <= _DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
+            return ()
+        return (OrderIntent(
+            strategy_id=self.name, venue=venue, instrument=bar.instrument,
+            side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
+            client_order_id=ctx.new_client_order_id(), order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC, reduce_only=abs(target) < abs(current),
+            ts_ns=bar.ts_ns, tag=REASONS[reason],
+        ),)
+
+    def realized_vol(self, instrument: str) -> float:
+        """The latest live annualized volatility of ``instrument`` (NaN before the first)."""
+        book = self._books.get(instrument)
+        return math.nan if book is None else book.last_vol
+
+    # -- batch path ---------------------------------------------------------------------------
+
+    def signal(self, frame: pd.DataFrame) -> np.ndarray:
+        """Annualized realized volatility of every bar (batch kernels, causal)."""
+        import numpy as np
+
+        from bot_core.kernels import alpha_from_halflife, ewma_vol, rolling_vol
+
+        close = frame["close"].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            close = np.where((close > 0) & np.isfinite(close), close, np.nan)
+        cfg = self.cfg
+        ewma = rolling = None
+        if cfg.estimator in ("ewma", "max"):
+            ewma = ewma_vol(close, alpha_from_halflife(cfg.ewma_halflife_bars),
+                            cfg.min_periods_bars, cfg.log_returns)
+        if cfg.estimator in ("rolling", "max"):
+            rolling = rolling_vol(close, cfg.rolling_window_bars, cfg.min_periods_bars,
+                                  cfg.log_returns)
+        if ewma is None:
+            vol = rolling
+        elif rolling is None:
+            vol = ewma
+        else:
+            vol = np.maximum(ewma, rolling)  # NaN when either is NaN, as _combine
+        return vol * self.annualization  # type: ignore[no-any-return,operator]
+
+    def target_positions(self, frame: pd.DataFrame, equity: float) -> np.ndarray:
+        """Signed target position (base units) of every bar of ``frame``, starting flat."""
+        import numpy as np
+
+        from bot_core_vol_target.rules import target_path
+
+        close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
+        positions, _ = target_path(self.signal(frame), close, self._rule_params(),
+                                   float(equity))
+        return positions  # type: ignore[no-any-return]
+
+    def decisions(self, frame: pd.DataFrame, equity: float) -> pd.DataFrame:
+        """Per bar: annualized volatility, position and the reason tag."""
+        import numpy as np
+        import pandas as pd
+
+        from bot_core_vol_target.rules import REASONS, target_path
+
+        vol = self.signal(frame)
+        close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
+        positions, reasons = target_path(vol, close, self._rule_params(), float(equity))
+        return pd.DataFrame({"vol_annual": vol, "target": positions,
+                             "reason": np.asarray(REASONS, dtype=object)[reasons]},
+                            index=frame.index)
