@@ -378,7 +378,7 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
             problem(f"strategies.{name}.plugin", strat.plugin, "no installed strategy has this "
                     f"id (installed: {', '.join(sorted(host.strategies)) or 'none'})")
             continue
-        settings = resolved.strategy_settings.get(name)
+        settings: Any = resolved.strategy_settings.get(name)
         if settings is None:
             defaults = dict(cls.Settings.profile_defaults.get(config.profile, {}))
             settings = validated(cls.Settings, {**defaults, **strat.params},
