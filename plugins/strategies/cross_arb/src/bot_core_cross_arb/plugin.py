@@ -1,0 +1,15 @@
+"""Entry point of the ``bot-core-cross-arb`` distribution (group ``bot_core``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import bot_core
+from bot_core_cross_arb.strategy import CrossArbStrategy
+
+BOT_CORE_API = ">=1.0,<2"
+
+
+@bot_core.hookimpl
+def bot_core_register_strategies(register: Callable[[type[bot_core.Strategy]], None]) -> None:
+    register(CrossArbStrategy)
