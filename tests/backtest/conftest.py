@@ -18,7 +18,7 @@ import pytest
 from pydantic import Field
 
 import bot_core
-from bot_core.orders import OrderIntent, Side
+from bot_core.orders import OrderIntent, Side, TimeInForce
 from bot_core.strategy import Strategy, StrategySettings
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -44,6 +44,7 @@ class SmaCross(Strategy):
         super().__init__(settings, **kw)
         self._closes: dict[str, deque[float]] = {}
         self._signals: dict[str, int] = {}
+        self._targets: dict[str, float] = {}
 
     def _signal(self, close: float, mean: float) -> int:
         if close > mean:
@@ -56,22 +57,22 @@ class SmaCross(Strategy):
     def on_bar(self, bar: Any, ctx: Any) -> list[OrderIntent]:
         window = self._closes.setdefault(bar.instrument, deque(maxlen=self.settings.window))
         window.append(bar.close)
-        if len(window) < self.settings.window:
-            return []
-        signal = self._signal(bar.close, sum(window) / len(window))
-        if signal == self._signals.get(bar.instrument, 0):
-            return []
-        self._signals[bar.instrument] = signal
-        target = signal * self._size(bar.close, self.initial_equity)
-        delta = target - ctx.position(bar.instrument, bar.venue)
-        if abs(delta) < 1e-12:
+        if len(window) == self.settings.window:
+            signal = self._signal(bar.close, sum(window) / len(window))
+            if signal != self._signals.get(bar.instrument, 0):
+                self._signals[bar.instrument] = signal
+                self._targets[bar.instrument] = signal * self._size(bar.close, ctx.equity)
+        # the target-position contract: trade the difference on every bar until it is gone
+        target = self._targets.get(bar.instrument, 0.0)
+        held = ctx.position(bar.instrument, bar.venue)
+        delta = target - held
+        if abs(delta) <= 1e-12 * max(abs(target), abs(held), 1.0):
             return []
         return [OrderIntent(self.name, bar.venue, bar.instrument,
                             Side.BUY if delta > 0 else Side.SELL, abs(delta),
-                            ctx.new_client_order_id(), ts_ns=bar.ts_ns)]
-
-    initial_equity = 100_000.0
-    """Sizing equity of both paths (the batch kernel sees one equity figure)."""
+                            ctx.new_client_order_id(), time_in_force=TimeInForce.IOC,
+                            reduce_only=abs(target) < abs(held) and target * held >= 0.0,
+                            ts_ns=bar.ts_ns)]
 
     def target_positions(self, frame: Any, equity: float) -> np.ndarray:
         close = frame["close"].to_numpy(dtype=np.float64)

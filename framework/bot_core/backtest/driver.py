@@ -36,7 +36,7 @@ import numpy as np
 from bot_core.backtest.metrics import compute_metrics
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestResult
-from bot_core.orders import OrderIntent, OrderType, Side
+from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.runinfo import RunInfo
 
@@ -85,8 +85,15 @@ class _FastStrategy:
     name: str
     strategy: Strategy
     ctx: PipelineStrategyContext
+    sizing_equity: float = 1.0
+    """Equity the batch targets were computed with."""
+    proportional: bool = False
+    """Targets scale with equity (sizing in % of equity): a decision is scaled by the equity
+    at its bar, as ``on_bar`` sizes with ``ctx.equity``."""
     decisions: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     """step -> [(feed index, target position)] where its target changes."""
+    current: dict[int, float] = field(default_factory=dict)
+    """feed index -> the target in force."""
 
 
 class _Run:
@@ -105,18 +112,21 @@ class _Run:
         self.in_market = np.zeros(n, dtype=np.bool_)
         self.processed = -1
         self.feed_keys = [(f.venue, f.instrument) for f in self.feeds]
+        self.unsettled: set[tuple[str, int]] = set()
+        """(strategy, feed) pairs whose position differs from their target."""
+        self.traders: dict[int, list[_FastStrategy]] = {}
+        for fs in fast:
+            for index, feed in enumerate(self.feeds):
+                if feed.kind == "ohlcv" and feed.venue in fs.strategy.venues and \
+                        feed.instrument in fs.strategy.instruments:
+                    self.traders.setdefault(index, []).append(fs)
 
     # -- one step through the pipeline --------------------------------------------------------
 
-    def process(self, step: int, *, decide: bool = True) -> None:
-        """Replay every event of ``step`` through the pipeline (and the fast strategies'
-        decisions on it when ``decide``)."""
+    def process(self, step: int) -> None:
+        """Replay every event of ``step`` through the pipeline; after each bar, the fast
+        strategies trading it act as their ``on_bar`` would (see :meth:`_sync`)."""
         tl, pipeline = self.tl, self.pipeline
-        due: dict[int, list[tuple[_FastStrategy, float]]] = {}
-        if decide:
-            for fs in self.fast:
-                for feed_index, target in fs.decisions.get(step, ()):
-                    due.setdefault(feed_index, []).append((fs, target))
         for k in range(int(tl.step_start[step]), int(tl.step_start[step + 1])):
             feed_index = int(tl.ev_feed[k])
             feed = self.feeds[feed_index]
@@ -125,22 +135,39 @@ class _Run:
                 pipeline.on_bar(event)  # type: ignore[arg-type]
             else:
                 pipeline.on_quote(event)  # type: ignore[arg-type]
-            for fs, target in due.get(feed_index, ()):
-                self._decide(fs, feed, target, event.ts_ns)
+            for fs in self.traders.get(feed_index, ()):
+                decided = fs.decisions.get(step)
+                if decided is not None:
+                    for index, value in decided:
+                        if index == feed_index:
+                            scale = (pipeline.portfolio.equity / fs.sizing_equity
+                                     if fs.proportional else 1.0)
+                            fs.current[feed_index] = value * scale
+                self._sync(fs, feed, feed_index, event.ts_ns)
         portfolio = pipeline.portfolio
         self.equity[step] = portfolio.equity
         self.in_market[step] = any(portfolio.position(i, v) != 0.0 for v, i in self.feed_keys)
         self.processed = step
 
-    def _decide(self, fs: _FastStrategy, feed: Feed, target: float, ts_ns: int) -> None:
+    def _sync(self, fs: _FastStrategy, feed: Feed, feed_index: int, ts_ns: int) -> None:
+        """Trade the difference between the strategy's target and its position, as a
+        target-position strategy's ``on_bar`` does on every bar: a market IOC order, reduce-only
+        when it only shrinks the position. A difference left by a reduced or rejected order is
+        re-sent on the next bar, exactly as ``on_bar`` would."""
+        target = fs.current.get(feed_index, 0.0)
         held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
         delta = target - held
-        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(1.0, abs(target)):
+        key = (fs.name, feed_index)
+        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
+            self.unsettled.discard(key)
             return
+        self.unsettled.add(key)
         intent = OrderIntent(
             strategy_id=fs.name, venue=feed.venue, instrument=feed.instrument,
             side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
             client_order_id=fs.ctx.new_client_order_id(), order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC,
+            reduce_only=abs(target) < abs(held) and target * held >= 0.0,
             ts_ns=ts_ns, tag="target",
         )
         self.pipeline.submit([intent], ts_ns)
@@ -193,7 +220,7 @@ class _Run:
             if progress is not None and step >= next_report:
                 progress(step, n)
                 next_report = step + every
-            busy = bool(pipeline.open_orders) or risk.liquidating
+            busy = bool(pipeline.open_orders) or risk.liquidating or bool(self.unsettled)
             if busy or wake[step]:
                 self.process(step)
                 step += 1
@@ -208,7 +235,7 @@ class _Run:
                 risk.state is not TradingState.REDUCING, not risk.daily_loss_halted,
                 self.equity, self.in_market)
             if 0 <= peak_step < hit:
-                self.process(peak_step, decide=False)
+                self.process(peak_step)
             if hit < stop:
                 self.process(hit)
                 step = hit + 1
@@ -261,6 +288,11 @@ def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float)
             continue
         raw = np.asarray(strategy.target_positions(feed.frame, equity),  # type: ignore[attr-defined]
                          dtype=np.float64)
+        double = np.asarray(strategy.target_positions(feed.frame, 2.0 * equity),  # type: ignore[attr-defined]
+                            dtype=np.float64)
+        fs.proportional = bool(np.allclose(double, 2.0 * raw, rtol=1e-9, atol=0.0,
+                                           equal_nan=True))
+        fs.sizing_equity = equity
         if raw.shape != (len(feed),):
             raise ValueError(f"{fs.name}.target_positions returned shape {raw.shape} for "
                              f"{len(feed)} bars of {feed.dataset}")
