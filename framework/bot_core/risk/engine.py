@@ -104,6 +104,10 @@ class RiskEngine:
         self._liquidating: dict[str, tuple[str, str, str]] = {}
         """Client order id of an in-flight liquidation order -> (strategy, venue, instrument)."""
         self._liq_seq = 0
+        # the hot read paths of the RiskContext go straight to the portfolio (no extra frame)
+        self.position = portfolio.position  # type: ignore[method-assign]
+        self.last_price = portfolio.last_price  # type: ignore[method-assign]
+        self.last_update_ns = portfolio.last_update_ns  # type: ignore[method-assign]
         self._open: dict[str, list[Any]] = {}
         """Approved order still open: client id -> [venue, instrument, sign, remaining, price]."""
         self._pending_venue: dict[tuple[str, str, int], float] = {}

@@ -70,7 +70,7 @@ class Ctx:
 
     @property
     def pending_notional(self) -> float:
-        return sum(q * self.prices[i] for (_v, i, _s), q in self.pending.items())
+        return sum(q * self.prices.get(i, math.nan) for (_v, i, _s), q in self.pending.items())
 
     @property
     def gross_exposure(self) -> float:

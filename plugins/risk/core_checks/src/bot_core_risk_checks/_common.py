@@ -7,7 +7,10 @@ import math
 from bot_core import OrderIntent, RiskContext, Verdict
 from bot_core.risk.exposure import QTY_EPSILON, is_finite_positive, reducing_quantity
 
-__all__ = ["finite_price", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
+__all__ = ["OK", "finite_price", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
+
+OK = Verdict.approve()
+"""The one approval verdict (immutable, shared: no allocation per order)."""
 
 
 def missing(what: str, intent: OrderIntent) -> Verdict:
@@ -40,7 +43,7 @@ def verdict_for(allowed: float, intent: OrderIntent, reason: str, detail: str) -
     """Approve when ``allowed`` covers the intent, reduce to it when it is a real quantity,
     reject when nothing (or only float dust) may go through."""
     if allowed >= intent.quantity:
-        return Verdict.approve()
+        return OK
     if relative_dust(allowed, intent.quantity):
         return Verdict.reject(reason, detail)
     return Verdict.reduce(allowed, reason, detail)

@@ -32,6 +32,8 @@ from bot_core_risk_checks._common import finite_price, missing, verdict_for
 
 __all__ = ["BucketExposureCheck", "MaxLeverageCheck", "MaxPositionCheck"]
 
+_NO_BUCKET = Verdict.approve("no_bucket")
+
 
 def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: float,
                         price: float) -> float:
@@ -127,7 +129,7 @@ class BucketExposureCheck(RiskCheck):
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         found = self._lookup(ctx, intent.instrument)
         if found is None:
-            return Verdict.approve("no_bucket")
+            return _NO_BUCKET
         name, bucket = found
         equity = ctx.equity
         if not is_finite_positive(equity):
@@ -139,12 +141,16 @@ class BucketExposureCheck(RiskCheck):
         if cap_pct is None:
             cap_pct = ctx.limits.max_bucket_exposure_pct
         others = 0.0
+        position = ctx.position
+        committed = ctx.pending_quantity if ctx.pending_notional > 0.0 else None
         for symbol in bucket.instruments:
             if symbol == intent.instrument:
                 continue
-            pos = ctx.position(symbol)
-            worst = max(abs(pos + ctx.pending_quantity(symbol, 1.0)),
-                        abs(pos - ctx.pending_quantity(symbol, -1.0)))
+            pos = position(symbol)
+            if committed is None:
+                worst = abs(pos)
+            else:
+                worst = max(abs(pos + committed(symbol, 1.0)), abs(pos - committed(symbol, -1.0)))
             if worst:
                 mark = ctx.last_price(symbol)
                 if not is_finite_positive(mark):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict
 from bot_core.risk.exposure import is_finite_positive
-from bot_core_risk_checks._common import finite_price, missing, reducible_quantity
+from bot_core_risk_checks._common import OK, finite_price, missing, reducible_quantity
 
 __all__ = ["FatFingerCheck", "FatFingerSettings", "StaleDataCheck", "StaleDataSettings"]
 
@@ -65,7 +65,7 @@ class FatFingerCheck(RiskCheck):
             price = max(limit, last)
         qty = intent.quantity
         if reducible_quantity(intent, ctx) >= qty:
-            return Verdict.approve()
+            return OK
         notional = qty * price
         if notional > self._max_notional:
             return Verdict.reject("fat_finger_notional",
@@ -79,7 +79,7 @@ class FatFingerCheck(RiskCheck):
                 "fat_finger_notional",
                 f"notional {notional:,.2f} is over {self._equity_share * 100:g}% of equity "
                 f"{equity:,.2f}")
-        return Verdict.approve()
+        return OK
 
 
 class StaleDataSettings(BaseModel):
@@ -116,4 +116,4 @@ class StaleDataCheck(RiskCheck):
                 "stale_market_data",
                 f"market data for {intent.instrument} on {intent.venue} is {age_ns / 1e9:.1f} s "
                 f"old (max {self._max_age_ns / 1e9:g} s)")
-        return Verdict.approve()
+        return OK

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
 from bot_core.risk.exposure import is_finite_positive
-from bot_core_risk_checks._common import missing, reducible_quantity, verdict_for
+from bot_core_risk_checks._common import OK, missing, reducible_quantity, verdict_for
 
 __all__ = ["DailyLossCheck", "DrawdownCheck"]
 
@@ -37,7 +37,7 @@ class DailyLossCheck(RiskCheck):
         loss_pct = (start - equity) / start * 100.0
         limit = ctx.limits.daily_loss_limit_pct
         if loss_pct < limit - _TOLERANCE_PCT:
-            return Verdict.approve()
+            return OK
         return _only_reducing(intent, ctx, "daily_loss_limit",
                               f"down {loss_pct:.2f}% today (limit {limit:g}%): only reducing "
                               "orders until the next trading day")
@@ -56,7 +56,7 @@ class DrawdownCheck(RiskCheck):
         drawdown_pct = (peak - equity) / peak * 100.0
         limit = ctx.limits.drawdown_liquidation_pct
         if drawdown_pct < limit - _TOLERANCE_PCT:
-            return Verdict.approve()
+            return OK
         return _only_reducing(intent, ctx, "drawdown_limit",
                               f"drawdown {drawdown_pct:.2f}% from the peak (limit {limit:g}%): "
                               "only reducing orders")

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
+from bot_core_risk_checks._common import OK
 
 __all__ = ["DuplicateOrderCheck", "OrderRateCheck"]
 
@@ -41,7 +42,7 @@ class OrderRateCheck(RiskCheck):
         if len(self._accepted_ns) >= limit:
             return Verdict.reject("order_rate",
                                   f"{limit} orders already went out in the last 60 s")
-        return Verdict.approve()
+        return OK
 
     def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:
         self._accepted_ns.append(ctx.now_ns)
@@ -89,7 +90,7 @@ class DuplicateOrderCheck(RiskCheck):
         seen[client_id] = None
         if len(seen) > self._remember:
             del seen[next(iter(seen))]
-        return Verdict.approve()
+        return OK
 
     def snapshot(self) -> dict[str, Any]:
         return {"seen": list(self._seen)}
