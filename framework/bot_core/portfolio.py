@@ -86,6 +86,8 @@ class Portfolio:
         self._records: dict[tuple[str, str, str], PositionRecord] = {}
         self._net_venue: dict[tuple[str, str], float] = {}
         self._net_instr: dict[str, float] = {}
+        self._net_strategy: dict[tuple[str, str], float] = {}
+        """(strategy, instrument) -> net quantity over venues."""
         self._mark: dict[tuple[str, str], float] = {}
         self._mark_any: dict[str, float] = {}
         self._mark_ts: dict[tuple[str, str], int] = {}
@@ -148,8 +150,7 @@ class Portfolio:
         if venue is not None:
             rec = self._records.get((strategy, venue, instrument))
             return rec.qty if rec is not None else 0.0
-        return sum(r.qty for (s, _v, i), r in self._records.items()
-                   if s == strategy and i == instrument)
+        return self._net_strategy.get((strategy, instrument), 0.0)
 
     def avg_price(self, instrument: str, venue: str | None = None,
                   strategy: str | None = None) -> float:
@@ -264,6 +265,9 @@ class Portfolio:
         net_i = self._net_instr.get(inst, 0.0) + delta
         self._net_venue[vkey] = net_v if abs(net_v) > _QTY_EPSILON * qty else 0.0
         self._net_instr[inst] = net_i if abs(net_i) > _QTY_EPSILON * qty else 0.0
+        skey = (fill.strategy_id, inst)
+        net_s = self._net_strategy.get(skey, 0.0) + delta
+        self._net_strategy[skey] = net_s if abs(net_s) > _QTY_EPSILON * qty else 0.0
         self._venues_of.setdefault(inst, set()).add(fill.venue)
         if vkey not in self._mark:
             self._mark[vkey] = price
@@ -327,6 +331,8 @@ class Portfolio:
             vkey = (rec.venue, rec.instrument)
             pf._net_venue[vkey] = pf._net_venue.get(vkey, 0.0) + rec.qty
             pf._net_instr[rec.instrument] = pf._net_instr.get(rec.instrument, 0.0) + rec.qty
+            skey = (rec.strategy, rec.instrument)
+            pf._net_strategy[skey] = pf._net_strategy.get(skey, 0.0) + rec.qty
             pf._venues_of.setdefault(rec.instrument, set()).add(rec.venue)
             pf._checked_quote.add(rec.instrument)
         for vkey in pf._net_venue:
