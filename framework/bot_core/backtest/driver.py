@@ -187,7 +187,8 @@ class _Run:
 
         tl, pipeline, risk = self.tl, self.pipeline, self.pipeline.risk
         n = tl.steps
-        marks = np.vstack([self._marks_on_timeline(f) for f in self.feeds])
+        keys = list(dict.fromkeys(self.feed_keys))
+        marks = np.vstack([self._marks_of(key) for key in keys])
         cfg = self.plan.resolved.config.risk
         drawdown_pct = cfg.drawdown_liquidation_pct - _PCT_TOLERANCE
         daily_pct = cfg.daily_loss_limit_pct - _PCT_TOLERANCE
@@ -211,7 +212,6 @@ class _Run:
         wake[np.maximum(boundaries - 1, 0)] = True
         wake[0] = True
         wake_steps = np.flatnonzero(wake)
-        feed_keys = self.feed_keys
         every = max(n // 100, 1)
         next_report = 0
         step = 0
@@ -228,7 +228,7 @@ class _Run:
             while w < len(wake_steps) and wake_steps[w] < step:
                 w += 1
             stop = int(wake_steps[w]) if w < len(wake_steps) else n
-            positions = np.array([pipeline.portfolio.position(i, v) for v, i in feed_keys])
+            positions = np.array([pipeline.portfolio.position(i, v) for v, i in keys])
             hit, peak_step, _ = scan_equity(
                 marks, positions, pipeline.portfolio.cash, step, stop, risk.equity_peak,
                 risk.day_start_equity, drawdown_pct, daily_pct,
@@ -242,10 +242,23 @@ class _Run:
             else:
                 step = stop
 
-    def _marks_on_timeline(self, feed: Feed) -> np.ndarray:
-        idx = np.searchsorted(feed.ts_ns, self.tl.ts, side="right") - 1
-        prices = feed.mark_prices()
-        return np.where(idx >= 0, prices[np.maximum(idx, 0)], np.nan)
+    def _marks_of(self, key: tuple[str, str]) -> np.ndarray:
+        """Mark price of one (venue, instrument) at every step: that of its latest event (bars
+        mark at the close, quotes at the mid; the later feed wins at equal times, as in the
+        replay), NaN before the first."""
+        n = self.tl.steps
+        best_ts = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        best = np.full(n, np.nan)
+        for feed in self.feeds:
+            if (feed.venue, feed.instrument) != key:
+                continue
+            idx = np.searchsorted(feed.ts_ns, self.tl.ts, side="right") - 1
+            seen = idx >= 0
+            ts = np.where(seen, feed.ts_ns[np.maximum(idx, 0)], np.iinfo(np.int64).min)
+            newer = seen & (ts >= best_ts)
+            best = np.where(newer, feed.mark_prices()[np.maximum(idx, 0)], best)
+            best_ts = np.where(newer, ts, best_ts)
+        return best
 
     def _day_boundary_steps(self) -> np.ndarray:
         from bot_core.risk.tradingday import TradingCalendar

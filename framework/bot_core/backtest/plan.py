@@ -116,9 +116,9 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
             raise UsageError(
                 f"--dataset {dataset_id}: {kind} data for {instrument} on {venue} is not used by "
                 f"the selected strategies ({', '.join(names)})")
-        if any(f.venue == venue and f.instrument == instrument for f in feeds):
-            raise UsageError(f"--dataset {dataset_id}: another dataset already feeds "
-                             f"{instrument} on {venue}")
+        if any((f.venue, f.instrument, f.kind) == (venue, instrument, kind) for f in feeds):
+            raise UsageError(f"--dataset {dataset_id}: another dataset already feeds {kind} "
+                             f"of {instrument} on {venue}")
         feeds.append(feed_from_frame(frame, dataset=dataset_id, kind=kind,  # type: ignore[arg-type]
                                      venue=venue, instrument=instrument))
     return feeds
