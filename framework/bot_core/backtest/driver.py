@@ -380,7 +380,8 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     finally:
         host.unregister_observer(recorder)
     portfolio = pipeline.portfolio
-    marks = {f.instrument: portfolio.last_price(f.instrument, f.venue) for f in plan.feeds}
+    marks = {(f.venue, f.instrument): portfolio.last_price(f.instrument, f.venue)
+             for f in plan.feeds}
     trades = recorder.book.closed + recorder.book.open_trades(marks)
     trades.sort(key=lambda t: (t.entry_ns, t.exit_ns or 0))
     equity = state.equity

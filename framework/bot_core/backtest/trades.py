@@ -111,11 +111,11 @@ class TradeBook:
         for fill in fills:
             self.add(fill)
 
-    def open_trades(self, marks: dict[str, float]) -> list[RoundTrip]:
-        """Still-open trades valued at ``marks`` (instrument -> price), exit time None."""
+    def open_trades(self, marks: dict[tuple[str, str], float]) -> list[RoundTrip]:
+        """Still-open trades valued at ``marks`` ((venue, instrument) -> price), exit time None."""
         out = []
         for (strategy, venue, instrument), pos in self._open.items():
-            price = marks.get(instrument, pos.avg_price)
+            price = marks.get((venue, instrument), pos.avg_price)
             sign = 1.0 if pos.qty > 0 else -1.0
             pnl = sign * abs(pos.qty) * (price - pos.avg_price) - pos.fees
             out.append(RoundTrip(strategy, venue, instrument, "long" if sign > 0 else "short",
