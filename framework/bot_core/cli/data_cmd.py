@@ -85,7 +85,19 @@ def validate_command(args: argparse.Namespace) -> int:
     from bot_core.data.quality import DataQualityValidator
 
     validator = DataQualityValidator()
-    targets: list[Any] = list(args.targets) or list_datasets()
+    entries = {e.id: e for e in list_datasets()}
+    targets: list[Any] = []
+    for target in args.targets:
+        if target in entries:
+            targets.append(entries[target])
+        elif Path(target).exists():
+            targets.append(Path(target))
+        else:
+            from bot_core.errors import UsageError
+
+            raise UsageError(f"{target!r} is neither a dataset id nor an existing file; known "
+                             f"datasets: {', '.join(entries) or 'none'}")
+    targets = targets or list(entries.values())
     findings = []
     names = []
     for target in targets:

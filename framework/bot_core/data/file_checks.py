@@ -29,6 +29,19 @@ def _kind_from_header(head: str) -> str | None:
     return None
 
 
+def _parquet_header(path: Path) -> str:
+    """The column names of a Parquet file as a CSV header line."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow "
+                        f"(pip install 'bot-core[parquet]')", path=str(path)) from None
+    try:
+        return ",".join(pq.read_schema(path).names) + "\n"
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise DataError(f"{path}: not a readable Parquet file ({exc})", path=str(path)) from None
+
+
 def _infer_timeframe(table: Table) -> str | None:
     import numpy as np
 
@@ -45,15 +58,15 @@ def _infer_timeframe(table: Table) -> str | None:
 def read_for_validation(path: Path, kind: str | None, timeframe: str | None,
                         name: str) -> tuple[Table | None, list[Finding], str | None, str | None]:
     """Parse ``path`` as far as possible; returns (table, findings, kind, timeframe)."""
+    is_parquet = path.name.lower().endswith(".parquet")
     try:
         check_size(path)
-        head = read_head(path)
+        head = _parquet_header(path) if is_parquet else read_head(path)
     except DataError as exc:
         return None, [Finding(name, "unreadable", "error", None, None, str(exc),
                               "a readable normalized CSV, CSV.gz or Parquet file")], kind, timeframe
-    is_parquet = path.name.lower().endswith(".parquet")
     if kind is None:
-        kind = "ohlcv" if is_parquet else _kind_from_header(head)
+        kind = _kind_from_header(head)
         if kind is None:
             first = head.splitlines()[0][:120] if head else ""
             return None, [Finding(name, "schema", "error", 0, None, f"header is {first!r}",
@@ -61,15 +74,24 @@ def read_for_validation(path: Path, kind: str | None, timeframe: str | None,
                                   "timestamp,bid,ask,bid_size,ask_size")], kind, timeframe
     findings: list[Finding] = []
     table: Table | None = None
-    try:
-        if not is_parquet:
+    if not is_parquet:
+        try:
             _check_header(path, kind, head, None)
-        table = read_table(path, kind)
-    except DataError as exc:
-        if is_parquet or "header" in str(exc) or "delimiter" in str(exc):
+        except DataError as exc:
             return None, [Finding(name, "schema", "error", 0, None, str(exc),
                                   f"the normalized {kind} header")], kind, timeframe
-        result = read_table_tolerant(path, kind)
+    try:
+        table = read_table(path, kind)
+    except DataError as exc:
+        if is_parquet:
+            return None, [Finding(name, "schema", "error", None, None, str(exc),
+                                  f"a Parquet file with the normalized {kind} columns")], \
+                kind, timeframe
+        try:
+            result = read_table_tolerant(path, kind)
+        except DataError as unreadable:
+            return None, [Finding(name, "unreadable", "error", None, None, str(unreadable),
+                                  "a readable normalized file")], kind, timeframe
         table = result.table
         for problem in result.problems:
             position = None

@@ -36,6 +36,7 @@ __all__ = ["ImportResult", "import_csv", "parse_export"]
 
 OutputFormat = Literal["csv", "csv.gz", "parquet"]
 NULL_TOKENS = {"", "nan", "na", "n/a", "null", "none", "-"}
+NA_VALUES = sorted(NULL_TOKENS | {t.upper() for t in NULL_TOKENS} | {"NaN", "Null", "None", "N/A"})
 
 
 @dataclass
@@ -78,14 +79,17 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
                         path=label)
     skip = layout.skip_lines + (1 if layout.has_header else 0)
     try:
-        cells = pd.read_csv(io.StringIO(text), sep=layout.delimiter, header=None, dtype=str,
-                            na_filter=False, skiprows=_skip_nonblank(text, skip), engine="c",
-                            skip_blank_lines=True, quotechar='"')
-    except (ValueError, pd.errors.ParserError) as exc:
-        message = str(exc).replace("Error tokenizing data. C error: ", "")
-        raise DataError(f"{label}: cannot split into columns: {message}", path=label) from None
+        # Let the C parser infer numbers (fast); only columns it leaves as text go through the
+        # slow path that handles decimal commas and names the first bad cell.
+        cells = pd.read_csv(io.StringIO(text), sep=layout.delimiter, header=None,
+                            skiprows=_skip_nonblank(text, skip), engine="c",
+                            skip_blank_lines=True, quotechar='"', na_values=NA_VALUES,
+                            keep_default_na=False, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: has a header but no data rows", path=label) from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        message = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+        raise DataError(f"{label}: cannot split into columns: {message}", path=label) from None
     if len(cells) == 0:
         raise DataError(f"{label}: has a header but no data rows", path=label)
     rows = np.arange(1, len(cells) + 1)
@@ -101,6 +105,10 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
             continue
         values[name] = _numbers(cells.iloc[:, layout.value_columns[name]], rows, name,
                                 layout.delimiter, label)
+    if "volume" in values and layout.volume_fallback is not None and not values["volume"].any():
+        values["volume"] = _numbers(cells.iloc[:, layout.volume_fallback], rows, "volume",
+                                    layout.delimiter, label)
+        notes.append("volume column is all zero: tick volume used instead")
     prices = np.column_stack([values[c] for c in PRICE_COLUMNS[kind]])
     empty = np.isnan(prices).all(axis=1)
     if empty.any():
@@ -111,8 +119,9 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
         values = {k: v[keep] for k, v in values.items()}
         if len(rows) == 0:
             raise DataError(f"{label}: no row has a price", path=label)
-    time_text = cells.iloc[:, layout.time_columns[0]].astype(str)
+    time_text = cells.iloc[:, layout.time_columns[0]]
     if len(layout.time_columns) == 2:
+        time_text = time_text.astype(str)
         clock = cells.iloc[:, layout.time_columns[1]].astype(str).str.strip()
         time_text = time_text.str.strip() + " " + clock
     ts_ms, time_format = parse_timestamps(time_text.reset_index(drop=True), rows, src=label, tz=tz,
@@ -128,11 +137,16 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
 def _skip_nonblank(text: str, count: int) -> list[int]:
     """Physical line numbers of the first ``count`` non-blank lines (preamble and header)."""
     skipped: list[int] = []
-    for number, line in enumerate(text.splitlines()):
-        if len(skipped) == count:
-            break
+    number = 0
+    start = 0
+    while len(skipped) < count and start <= len(text):
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
         if line.strip():
             skipped.append(number)
+        if end < 0:
+            break
+        number, start = number + 1, end + 1
     return skipped
 
 
@@ -140,6 +154,11 @@ def _numbers(column, rows, name: str, delimiter: str, label: str):
     import numpy as np
     import pandas as pd
 
+    if column.dtype.kind in "iuf":
+        return column.to_numpy(dtype="float64")
+    if column.dtype.kind == "b":
+        raise DataError(f"{label}: row {int(rows[0])}, column {name}: "
+                        f"{column.iat[0]!r} is not a number", path=label)
     text = column.astype(str).str.strip().str.strip('"')
     nulls = text.str.lower().isin(NULL_TOKENS).to_numpy()
     parsed = pd.to_numeric(text.where(~nulls, "nan"), errors="coerce").to_numpy(

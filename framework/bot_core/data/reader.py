@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -136,7 +137,7 @@ def _open_bytes(path: Path, size: int | None = None, *, dataset: str | None = No
                 return handle.read(-1 if size is None else size)
         with open(path, "rb") as handle:
             return handle.read(-1 if size is None else size)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         label = f"dataset {dataset}: " if dataset else ""
         raise DataError(f"{label}{path}: not a readable gzip file ({exc})", dataset=dataset,
                         path=str(path)) from None
@@ -156,7 +157,7 @@ def read_head(path: Path, *, dataset: str | None = None) -> str:
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # a multi-byte character cut at 64 KiB is fine
+        if len(head) < HEAD_BYTES or exc.start < len(head) - 4:  # a character cut at 64 KiB is fine
             raise DataError(f"{label}{path}: not UTF-8 text (invalid byte at offset {exc.start}); "
                             f"expected a CSV text file", dataset=dataset, path=str(path)) from None
         text = head[: exc.start].decode("utf-8-sig")
@@ -166,7 +167,7 @@ def read_head(path: Path, *, dataset: str | None = None) -> str:
 def _check_header(path: Path, kind: str, head: str, dataset: str | None) -> None:
     expected = [TIMESTAMP, *columns_of(kind)]
     label = f"dataset {dataset}: " if dataset else ""
-    lines = head.splitlines()
+    lines = head.splitlines() or [""]
     header = lines[0].strip()
     got = [c.strip() for c in header.split(",")]
     if got != expected:
@@ -240,7 +241,7 @@ def _read_c(path: Path, kind: str) -> Table:
 
     names = columns_of(kind)
     frame = pd.read_csv(path, engine="c", dtype={TIMESTAMP: "int64", **dict.fromkeys(names, "float64")},
-                        usecols=[TIMESTAMP, *names], float_precision="round_trip")
+                        usecols=[TIMESTAMP, *names])
     if list(frame.columns) != [TIMESTAMP, *names]:
         raise ValueError("unexpected columns")
     return Table(kind, frame[TIMESTAMP].to_numpy(), {c: frame[c].to_numpy() for c in names})

@@ -17,8 +17,8 @@ from bot_core.errors import DataError
 __all__ = ["Layout", "detect_layout", "normalize_name"]
 
 DELIMITERS = (",", ";", "\t", "|")
-TIME_NAMES = ("timestamp", "datetime", "date_time", "time", "open_time", "opentime", "date",
-              "unix", "unix_timestamp", "timestamp_utc", "date_utc", "time_utc", "ts",
+TIME_NAMES = ("unix", "unix_timestamp", "timestamp", "datetime", "date_time", "time", "open_time",
+              "opentime", "date", "timestamp_utc", "date_utc", "time_utc", "ts",
               "transaction_time", "event_time", "gmt_time", "local_time", "index", "unnamed_0", "")
 DATE_ONLY = ("date", "day")
 TIME_ONLY = ("time", "hour")
@@ -56,6 +56,8 @@ class Layout:
     """One column, or a date column and a time-of-day column to join."""
     value_columns: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    volume_fallback: int | None = None
+    """Tick-volume column to use when the real volume column is all zero (MetaTrader forex)."""
 
     def describe(self) -> str:
         shown = "tab" if self.delimiter == "\t" else self.delimiter
@@ -155,7 +157,9 @@ def _with_header(names: list[str], delimiter: str, skip: int, kind: str, src: st
                         f"{', '.join(n or '<unnamed>' for n in names)})", path=src)
     if "volume" in wanted and "volume" not in values:
         notes.append("no volume column: volume set to 0")
-    return Layout(delimiter, skip, True, time_columns, values, notes)
+    fallback = next((i for i, n in enumerate(names) if n in ("tickvol", "tick_volume")
+                     and i != values.get("volume")), None)
+    return Layout(delimiter, skip, True, time_columns, values, notes, fallback)
 
 
 def _without_header(first: list[str], delimiter: str, skip: int, kind: str,

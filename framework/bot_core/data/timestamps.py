@@ -56,11 +56,17 @@ def parse_timestamps(text: pd.Series, rows: np.ndarray, *, src: str, tz: str | N
     import numpy as np
     import pandas as pd
 
-    text = text.astype(str).str.strip()
-    empty = (text == "").to_numpy()
-    if empty.any():
-        raise _fail(src, rows, text, empty, "is empty")
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    if text.dtype.kind in "iuf" and date_format is None:
+        numbers = text.to_numpy(dtype="float64", na_value=np.nan)
+        text = text.astype(str)
+        if np.isnan(numbers).any():
+            raise _fail(src, rows, text, np.isnan(numbers), "is empty")
+    else:
+        text = text.astype(str).str.strip()
+        empty = text.isin(["", "nan", "None"]).to_numpy()
+        if empty.any():
+            raise _fail(src, rows, text, empty, "is empty")
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     if date_format is None and np.isfinite(numbers).all():
         magnitude = float(np.median(np.abs(numbers)))
         for bound, unit, to_ms in EPOCH_UNITS:

