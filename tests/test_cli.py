@@ -75,7 +75,9 @@ def test_broken_and_duplicate_plugins_are_reported(run_cli, tmp_path: Path) -> N
     plugins = {p["name"]: p for p in payload["plugins"]}
     assert plugins["broken"]["status"] == "broken"
     assert "ModuleNotFoundError" in plugins["broken"]["reason"]
-    assert plugins["mean_reversion"]["status"] == "enabled"
+    # neither claimant of a duplicate id is trusted
+    assert plugins["mean_reversion"]["status"] == plugins["copycat"]["status"] == "broken"
+    assert plugins["vol_target"]["status"] == "enabled"
     (conflict,) = payload["conflicts"]
     assert "strategy id 'mean_reversion'" in conflict
     assert "bot-core-copycat" in conflict and "bot-core-mean-reversion" in conflict

@@ -98,9 +98,12 @@ def test_duplicate_component_id_is_an_error_naming_both_distributions() -> None:
     assert "bot-core-first" in host.conflicts[0] and "bot-core-second" in host.conflicts[0]
     with pytest.raises(PluginError, match="registered by both bot-core-first and bot-core-second"):
         host.check()
-    second_rec = host.record("second")
-    assert second_rec is not None and second_rec.status == "broken"
-    assert host.owners[("strategy", "same")] == "bot-core-first"
+    first_rec, second_rec = host.record("first"), host.record("second")
+    assert first_rec is not None and second_rec is not None
+    assert first_rec.status == second_rec.status == "broken"
+    assert "also in bot-core-second" in first_rec.reason
+    assert "also in bot-core-first" in second_rec.reason
+    assert "same" not in host.strategies
 
 
 @pytest.mark.parametrize(

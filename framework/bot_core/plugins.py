@@ -388,8 +388,14 @@ def _collect_components(
                         f"{kind.replace('_', ' ')} id {cid!r} is registered by both "
                         f"{owner} and {rec.distribution}"
                     )
-                    _mark_broken(pm, host, rec,
-                                 f"duplicate {kind.replace('_', ' ')} id {cid!r} (also in {owner})")
+                    # Neither claimant can be trusted to be the one the operator meant: both
+                    # are refused, so a bot never runs someone else's component by accident.
+                    label = kind.replace("_", " ")
+                    first = next(r for r in by_name.values() if r.distribution == owner
+                                 and cid in r.components.get(kind, []))
+                    _mark_broken(pm, host, first,
+                                 f"duplicate {label} id {cid!r} (also in {rec.distribution})")
+                    _mark_broken(pm, host, rec, f"duplicate {label} id {cid!r} (also in {owner})")
                     break
                 table[cid] = cls
                 host.owners[(kind, cid)] = rec.distribution

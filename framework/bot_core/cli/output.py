@@ -12,9 +12,14 @@ __all__ = ["console", "print_error", "print_json"]
 
 
 def console(stderr: bool = False) -> Any:
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (logs, CI, grep) gets wide tables rather than names cut at 80 columns.
+    width = None if stream.isatty() or "COLUMNS" in os.environ else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def print_json(payload: Any) -> None:

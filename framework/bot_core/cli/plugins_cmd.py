@@ -31,7 +31,7 @@ def list_plugins(args: argparse.Namespace) -> int:
 
         table = Table(title=f"bot-core plugins (API {PLUGIN_API_VERSION})")
         for col in ("name", "distribution", "version", "kind", "components", "status"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # wrap rather than cut: users copy names
         styles = {"enabled": "green", "blocked": "yellow", "broken": "red"}
         for rec in host.records:
             ids = ", ".join(i for ids in rec.components.values() for i in sorted(ids))

@@ -203,7 +203,10 @@ def resolve_config(
     try:
         config = BotConfig.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_problems_from(exc, origins, fallback)) from None
+        problems = _problems_from(exc, origins, fallback)
+        if plugins is not None:  # report bad strategy params in the same run, not the next one
+            problems += _raw_param_problems(merged, plugins, origins, fallback)
+        raise ConfigError(problems) from None
 
     problems = [ConfigProblem(_source_of(f, origins, fallback), f, v, m)
                 for f, v, m in config.cross_problems()]
@@ -213,6 +216,32 @@ def resolve_config(
     if problems:
         raise ConfigError(problems)
     return ResolvedConfig(config, origins, settings)
+
+
+def _validate_params(cls: Any, profile: object, params: Mapping[str, Any], name: str,
+                     origins: Mapping[str, str], fallback: str) -> tuple[BaseModel | None,
+                                                                         list[ConfigProblem]]:
+    defaults = dict(cls.Settings.profile_defaults.get(profile, {})) if isinstance(profile, str) else {}
+    try:
+        return cls.Settings.model_validate({**defaults, **params}), []
+    except ValidationError as exc:
+        return None, _problems_from(exc, origins, fallback, prefix=f"strategies.{name}.params.")
+
+
+def _raw_param_problems(merged: Mapping[str, Any], host: PluginHost, origins: Mapping[str, str],
+                        fallback: str) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    strategies = merged.get("strategies")
+    if not isinstance(strategies, Mapping):
+        return problems
+    for name, entry in strategies.items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("params", {}), Mapping):
+            continue
+        cls = host.strategies.get(entry.get("plugin"))  # type: ignore[arg-type]
+        if cls is not None:
+            problems += _validate_params(cls, merged.get("profile"), entry.get("params", {}), name,
+                                         origins, fallback)[1]
+    return problems
 
 
 def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, str],
@@ -234,11 +263,11 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
             add(f"strategies.{name}.plugin", strat.plugin,
                 f"no installed strategy has this id (installed: {installed(host.strategies)})")
             continue
-        defaults = dict(cls.Settings.profile_defaults.get(config.profile, {}))
-        try:
-            settings_out[name] = cls.Settings.model_validate({**defaults, **strat.params})
-        except ValidationError as exc:
-            problems += _problems_from(exc, origins, fallback, prefix=f"strategies.{name}.params.")
+        settings, param_problems = _validate_params(cls, config.profile, strat.params, name,
+                                                    origins, fallback)
+        if settings is not None:
+            settings_out[name] = settings
+        problems += param_problems
     for index, check_id in enumerate(config.risk.checks):
         if check_id not in host.risk_checks:
             add(f"risk.checks.{index}", check_id,
