@@ -366,6 +366,7 @@ def test_venue_exception_is_a_rejected_order(host: Any, recorder: Recorder) -> N
     assert order.reason.startswith("venue_error: ConnectionError")
     assert not pipe.open_orders
     assert pipe.portfolio.position("BTC/USDT") == 0.0
+    assert pipe.risk.pending_notional == 0.0  # the rejected order no longer commits exposure
 
 
 def test_halt_cancels_resting_orders_and_reports_the_transition(host: Any,
@@ -428,6 +429,16 @@ def test_quotes_mark_at_mid_and_reach_quote_strategies(host: Any, recorder: Reco
     assert len(strat.seen) == 3
     pipe.on_quote(Quote("venue_b", "ETH/USDT", T0 + 3, 1.0, 2.0, 5.0, 5.0))  # not subscribed
     assert len(strat.seen) == 3
+
+
+def test_unscoped_strategies_get_every_event_of_their_kind(host: Any) -> None:
+    quotes = QuoteScripted(NoParams(), name="all_quotes")
+    bars = Scripted(NoParams(), name="all_bars")
+    pipe = make_pipeline(host, strategies=[quotes, bars])
+    pipe.on_quote(Quote("venue_a", "ETH/USDT", T0, 1999.0, 2001.0, 5.0, 5.0))
+    pipe.on_quote(Quote("venue_b", "BTC/USDT", T0, 1.0, 2.0, 5.0, 5.0))
+    pipe.on_bar(bar(1, 100.0))
+    assert len(quotes.seen) == 2 and len(bars.seen) == 1
 
 
 def test_subscriptions_route_bars_by_venue_and_instrument(host: Any) -> None:
