@@ -49,7 +49,7 @@ def fills(reports):
 
 def test_market_order_decided_on_bar_fills_at_next_bar_open() -> None:
     v = venue()
-    assert v.on_market_data(bar(0, 100, 101, 99, 100.5)) == []
+    assert list(v.on_market_data(bar(0, 100, 101, 99, 100.5))) == []
     reports = v.submit(order(Side.BUY, 1.0))
     assert [r.status for r in reports] == [OrderStatus.ACCEPTED]
     got = fills(v.on_market_data(bar(1, 102, 103, 101, 102.5)))

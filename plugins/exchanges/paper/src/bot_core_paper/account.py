@@ -14,6 +14,15 @@ from bot_core.market import split_symbol
 __all__ = ["PaperAccount"]
 
 _EPS = 1e-12
+_ASSETS: dict[str, tuple[str, str]] = {}
+
+
+def _assets(instrument: str) -> tuple[str, str]:
+    """(base, quote) of a symbol; cached, since every event and fill needs it."""
+    pair = _ASSETS.get(instrument)
+    if pair is None:
+        pair = _ASSETS[instrument] = split_symbol(instrument)
+    return pair
 
 
 class PaperAccount:
@@ -32,7 +41,7 @@ class PaperAccount:
 
     def mark(self, instrument: str, price: float) -> None:
         if math.isfinite(price) and price > 0:
-            base, quote = split_symbol(instrument)
+            base, quote = _assets(instrument)
             self._marks[base] = (quote, price)
 
     def _value(self, asset: str, amount: float) -> float:
@@ -52,7 +61,7 @@ class PaperAccount:
         """The largest part of ``quantity`` (<= quantity) the account can fill at ``price``."""
         if not (math.isfinite(price) and price > 0 and quantity > 0):
             return 0.0
-        base, quote = split_symbol(instrument)
+        base, quote = _assets(instrument)
         held = self.balances.get(base, 0.0)
         if not self.margin:
             if side > 0:
@@ -75,11 +84,11 @@ class PaperAccount:
 
     def apply_fill(self, instrument: str, side: int, quantity: float, price: float,
                    fee: float) -> None:
-        base, quote = split_symbol(instrument)
+        base, quote = _assets(instrument)
         self.balances[base] = self.balances.get(base, 0.0) + side * quantity
         self.balances[quote] = self.balances.get(quote, 0.0) - side * quantity * price - fee
         if abs(self.balances[base]) < _EPS:
             self.balances[base] = 0.0
 
     def position(self, instrument: str) -> float:
-        return self.balances.get(split_symbol(instrument)[0], 0.0)
+        return self.balances.get(_assets(instrument)[0], 0.0)

@@ -143,6 +143,8 @@ class PaperVenue(ExchangeAdapter):
         self._clock_ns = max(self._clock_ns, event.ts_ns)
         mark = event.close if isinstance(event, Bar) else 0.5 * (event.bid + event.ask)
         self.account.mark(instrument, mark)
+        if not self._working:
+            return ()
         reports: list[ExecutionReport] = []
         for cid in [c for c, w in self._working.items() if w.order.intent.instrument == instrument]:
             work = self._working.get(cid)
