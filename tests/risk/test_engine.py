@@ -246,6 +246,31 @@ def test_drawdown_beats_daily_halt_and_operator_halt_beats_both(host: Any) -> No
     assert eng.equity_peak == pytest.approx(pf.equity)
 
 
+def test_operator_can_lift_a_daily_halt_to_reduce(host: Any) -> None:
+    eng, pf, seen = engine(host, daily_loss_limit_pct=2.0)
+    eng.on_market_data("BTC/USDT", "venue_a", 100.0, T0)
+    book(eng, pf, fill(Side.BUY, 100.0, 100.0, tid="t1"))
+    eng.on_market_data("BTC/USDT", "venue_a", 75.0, T0 + 1)
+    assert eng.state is TradingState.HALTED
+    eng.clear("close what is open")  # without daily_loss=True the day's halt stays
+    assert eng.state is TradingState.HALTED
+    eng.clear("close what is open", T0 + 2, daily_loss=True)
+    assert eng.state is TradingState.ACTIVE and not eng.daily_loss_halted
+    assert seen[-1] == ("halted", "active", "operator: close what is open", T0 + 2)
+    eng.on_market_data("BTC/USDT", "venue_a", 70.0, T0 + 3)  # deeper loss: no re-halt today
+    assert eng.state is TradingState.ACTIVE
+    sell = eng.evaluate(intent(Side.SELL, 50.0, cid="s1"), T0 + 3)
+    assert sell.action is APPROVE
+    buy = eng.evaluate(intent(Side.BUY, 1.0, cid="b1"), T0 + 3)
+    assert (buy.action, buy.reason, buy.check_id) == (REJECT, "daily_loss_limit", "daily_loss")
+    restored, _, _ = engine(host, daily_loss_limit_pct=2.0, pf=pf)
+    restored.restore(json.loads(json.dumps(eng.snapshot())))
+    nxt = TradingCalendar().next_boundary_ns(eng.trading_day)  # type: ignore[arg-type]
+    restored.on_market_data("BTC/USDT", "venue_a", 70.0, nxt)
+    restored.on_market_data("BTC/USDT", "venue_a", 40.0, nxt + 1)  # a new day: monitored again
+    assert restored.state is TradingState.HALTED
+
+
 def test_limits_trigger_at_exactly_the_limit(host: Any) -> None:
     eng, pf, _ = engine(host, daily_loss_limit_pct=4.0, drawdown_liquidation_pct=20.0)
     eng.on_market_data("BTC/USDT", "venue_a", 100.0, T0)

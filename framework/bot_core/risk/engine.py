@@ -91,6 +91,8 @@ class RiskEngine:
         self._state = TradingState.ACTIVE
         self._cause = ""
         self._daily_halt = False
+        self._daily_override_day: dt.date | None = None
+        """Trading day on which an operator lifted the daily-loss halt (no re-trigger that day)."""
         self._drawdown = False
         self._operator_halt = ""
         equity = portfolio.equity
@@ -197,11 +199,21 @@ class RiskEngine:
     def add_state_listener(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 
-    def clear(self, operator_reason: str, ts_ns: int | None = None) -> None:
+    def clear(self, operator_reason: str, ts_ns: int | None = None, *,
+              daily_loss: bool = False) -> None:
         """Operator: end a drawdown liquidation and an operator halt; the equity peak restarts
-        from the current equity. A daily-loss halt stays until the next trading day."""
+        from the current equity.
+
+        A daily-loss halt stays until the next trading day unless ``daily_loss`` is True: then
+        the state machine stops halting for the rest of this trading day (so positions can be
+        reduced), while the ``daily_loss`` check, when enabled, still rejects every order that
+        adds risk. Monitoring resumes with the next trading day.
+        """
         if not operator_reason.strip():
             raise ValueError("clear() needs the operator's reason")
+        if daily_loss and self._daily_halt:
+            self._daily_halt = False
+            self._daily_override_day = self._trading_day
         self._drawdown = False
         self._operator_halt = ""
         self._liquidating.clear()
@@ -333,7 +345,8 @@ class RiskEngine:
             self._set_state(self._target_state(), "drawdown_liquidation", ts_ns)
         start = self._day_start_equity
         if not self._daily_halt and start > 0.0 and \
-                (start - equity) * 100.0 >= self._daily_limit_pct * start:
+                (start - equity) * 100.0 >= self._daily_limit_pct * start and \
+                self._daily_override_day != self._trading_day:
             self._daily_halt = True
             self._set_state(self._target_state(), "daily_loss_limit", ts_ns)
 
@@ -471,6 +484,8 @@ class RiskEngine:
             "state": self._state.value,
             "cause": self._cause,
             "daily_halt": self._daily_halt,
+            "daily_override_day": (self._daily_override_day.isoformat()
+                                   if self._daily_override_day else None),
             "drawdown": self._drawdown,
             "operator_halt": self._operator_halt,
             "equity_peak": self._peak,
@@ -491,6 +506,8 @@ class RiskEngine:
         self._state = TradingState(data["state"])
         self._cause = str(data["cause"])
         self._daily_halt = bool(data["daily_halt"])
+        override = data.get("daily_override_day")
+        self._daily_override_day = dt.date.fromisoformat(override) if override else None
         self._drawdown = bool(data["drawdown"])
         self._operator_halt = str(data["operator_halt"])
         self._peak = float(data["equity_peak"])
