@@ -17,7 +17,9 @@ Every order intent of every strategy (and the engine's own liquidation orders) g
 It also watches equity on every market event and fill (O(1) each): the equity peak, the equity
 at the start of the trading day and the trading-day boundary (``runtime.timezone`` and
 ``runtime.trading_day_start``, DST-safe). A loss since the day start at or beyond
-``risk.daily_loss_limit_pct`` halts trading until the next trading day; a drawdown from the peak
+``risk.daily_loss_limit_pct`` halts trading until the next trading day (an operator may lift it
+for the rest of the day with ``clear(..., daily_loss=True)`` to reduce positions; the
+``daily_loss`` check still blocks new risk); a drawdown from the peak
 at or beyond ``risk.drawdown_liquidation_pct`` switches to ``REDUCING`` and makes
 :meth:`liquidation_intents` return the closing orders, until an operator calls :meth:`clear`.
 These two monitors are host duties and run whatever checks the profile enables (the
