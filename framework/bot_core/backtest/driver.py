@@ -235,7 +235,14 @@ class _Run:
                 risk.state is not TradingState.REDUCING, not risk.daily_loss_halted,
                 self.equity, self.in_market)
             if 0 <= peak_step < hit:
-                self.process(peak_step)
+                # a new equity high in the skipped stretch: the engine must know its true peak.
+                # No limit can trigger at a new high, so marking is enough (no venue, no
+                # strategy): the engine marks the portfolio and updates the peak itself.
+                peak_ts = int(tl.ts[peak_step])
+                for row, (venue, instrument) in enumerate(keys):
+                    price = float(marks[row, peak_step])
+                    if price == price:
+                        risk.on_market_data(instrument, venue, price, peak_ts)
             if hit < stop:
                 self.process(hit)
                 step = hit + 1
@@ -385,6 +392,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     trades = recorder.book.closed + recorder.book.open_trades(marks)
     trades.sort(key=lambda t: (t.entry_ns, t.exit_ns or 0))
     equity = state.equity
+    verdicts, reasons = Recorder.tally(pipeline.verdicts)
     metrics = compute_metrics(
         state.tl.ts, equity, initial_equity=config.runtime.initial_equity, trades=trades,
         fees=recorder.book.fees, traded_notional=recorder.book.traded_notional,
@@ -394,7 +402,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         preset=plan.preset, strategies=list(plan.strategies), datasets=list(plan.datasets),
         bars=int(state.tl.ev_feed.shape[0]), ts_ns=state.tl.ts, equity=equity, trades=trades,
         metrics=metrics, elapsed_s=time.perf_counter() - started,
-        verdicts=dict(recorder.verdicts), reject_reasons=dict(recorder.reasons),
+        verdicts=verdicts, reject_reasons=reasons,
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
         fast_path=bool(fast_list),
     )

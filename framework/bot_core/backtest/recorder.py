@@ -14,27 +14,33 @@ from bot_core.backtest.trades import TradeBook
 from bot_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from bot_core.orders import Fill, OrderIntent
-    from bot_core.risk.check import TradingState, Verdict
+    from bot_core.orders import Fill
+    from bot_core.risk.check import TradingState
     from bot_core.runinfo import RunInfo
 
 __all__ = ["Recorder"]
 
 
 class Recorder:
+    """Fills (into round trips) and trading-state changes. Verdict counts come from the
+    pipeline's own tally, so no per-verdict hook call is added to the hot path."""
+
     def __init__(self) -> None:
         self.book = TradeBook()
-        self.verdicts: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
         self.state_changes: list[dict[str, Any]] = []
         self.fills = 0
 
-    @hookimpl
-    def bot_core_on_risk_verdict(self, run: RunInfo, intent: OrderIntent,
-                                 verdict: Verdict) -> None:
-        self.verdicts[verdict.action.value] += 1
-        if verdict.action.value != "approve":
-            self.reasons[verdict.reason] += 1
+    @staticmethod
+    def tally(pipeline_verdicts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+        """``action:reason`` counts -> (count per action, count per non-approve reason)."""
+        actions: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        for key, count in pipeline_verdicts.items():
+            action, _, reason = key.partition(":")
+            actions[action] += count
+            if action != "approve":
+                reasons[reason] += count
+        return dict(actions), dict(reasons)
 
     @hookimpl
     def bot_core_on_fill(self, run: RunInfo, fill: Fill) -> None:
