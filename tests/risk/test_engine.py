@@ -395,3 +395,27 @@ def test_snapshot_restore_keeps_day_and_state(host: Any) -> None:
         "duplicate_client_order_id"  # the check's memory survived the restart
     with pytest.raises(ValueError, match="version"):
         eng2.restore({"version": 99})
+
+
+def test_committed_orders_release_on_partial_fills_and_close() -> None:
+    from bot_core.risk.committed import CommittedOrders
+
+    book_ = CommittedOrders()
+    assert not book_
+    book_.add("a", "venue_a", "BTC/USDT", 1.0, 2.0, 100.0)
+    book_.add("b", "venue_b", "BTC/USDT", -1.0, 1.0, 110.0)
+    assert book_.quantity("BTC/USDT", 1.0) == 2.0
+    assert book_.quantity("BTC/USDT", -1.0, "venue_b") == 1.0
+    assert book_.quantity("BTC/USDT", -1.0, "venue_a") == 0.0
+    assert book_.notional == pytest.approx(310.0)
+    book_.release("a", 0.5)  # partial fill
+    assert book_.quantity("BTC/USDT", 1.0, "venue_a") == 1.5
+    assert book_.notional == pytest.approx(260.0)
+    copy = CommittedOrders()
+    copy.restore(json.loads(json.dumps(book_.snapshot())))
+    assert copy.snapshot() == book_.snapshot() and copy.notional == pytest.approx(260.0)
+    book_.release("a", 5.0)  # overfill: released in full, never negative
+    book_.release("unknown")
+    assert book_.quantity("BTC/USDT", 1.0) == 0.0 and bool(book_)
+    book_.release("b")
+    assert not book_ and book_.notional == 0.0

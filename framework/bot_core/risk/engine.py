@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot_core.orders import OrderIntent, OrderType, Side
 from bot_core.risk.check import RiskCheck, TradingState, Verdict, VerdictAction
+from bot_core.risk.committed import CommittedOrders
 from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
 from bot_core.risk.tradingday import TradingCalendar
 
@@ -112,11 +113,7 @@ class RiskEngine:
         self.position = portfolio.position  # type: ignore[method-assign]
         self.last_price = portfolio.last_price  # type: ignore[method-assign]
         self.last_update_ns = portfolio.last_update_ns  # type: ignore[method-assign]
-        self._open: dict[str, list[Any]] = {}
-        """Approved order still open: client id -> [venue, instrument, sign, remaining, price]."""
-        self._pending_venue: dict[tuple[str, str, int], float] = {}
-        self._pending_instr: dict[tuple[str, int], float] = {}
-        self._pending_notional = 0.0
+        self._committed = CommittedOrders()
 
     # -- RiskContext --------------------------------------------------------------------------
 
@@ -163,15 +160,12 @@ class RiskEngine:
 
     def pending_quantity(self, instrument: str, side_sign: float, venue: str | None = None) -> float:
         """Unfilled quantity of approved, still open orders in one direction (>= 0)."""
-        sign = 1 if side_sign > 0 else -1
-        if venue is None:
-            return self._pending_instr.get((instrument, sign), 0.0)
-        return self._pending_venue.get((venue, instrument, sign), 0.0)
+        return self._committed.quantity(instrument, side_sign, venue)
 
     @property
     def pending_notional(self) -> float:
         """Notional of the unfilled part of every open approved order, at approval prices."""
-        return self._pending_notional
+        return self._committed.notional
 
     # -- state --------------------------------------------------------------------------------
 
@@ -265,7 +259,7 @@ class RiskEngine:
         """A fill was booked into the portfolio (the pipeline books it first)."""
         if fill.ts_ns >= self._next_boundary_ns:
             self._roll_day(fill.ts_ns)
-        self._release(fill.client_order_id, fill.quantity)
+        self._committed.release(fill.client_order_id, fill.quantity)
         key = self._liquidating.get(fill.client_order_id)
         if key is not None and self.portfolio.position(key[2], key[1], key[0]) == 0.0:
             del self._liquidating[fill.client_order_id]
@@ -279,39 +273,7 @@ class RiskEngine:
     def on_order_closed(self, client_order_id: str) -> None:
         """An order reached a final status (filled, cancelled, rejected, expired)."""
         self._liquidating.pop(client_order_id, None)
-        self._release(client_order_id, math.inf)
-
-    def _add_pending(self, intent: OrderIntent, quantity: float, price: float) -> None:
-        sign = 1 if intent.side > 0 else -1
-        self._release(intent.client_order_id, math.inf)
-        self._open[intent.client_order_id] = [intent.venue, intent.instrument, sign, quantity,
-                                              price]
-        vkey = (intent.venue, intent.instrument, sign)
-        self._pending_venue[vkey] = self._pending_venue.get(vkey, 0.0) + quantity
-        ikey = (intent.instrument, sign)
-        self._pending_instr[ikey] = self._pending_instr.get(ikey, 0.0) + quantity
-        self._pending_notional += quantity * price
-
-    def _release(self, client_order_id: str, quantity: float) -> None:
-        entry = self._open.get(client_order_id)
-        if entry is None:
-            return
-        venue, instrument, sign, remaining, price = entry
-        released = min(quantity, remaining)
-        entry[3] = remaining - released
-        if entry[3] <= QTY_EPSILON * max(remaining, 1.0):
-            released = remaining
-            del self._open[client_order_id]
-        vkey = (venue, instrument, sign)
-        self._pending_venue[vkey] = max(self._pending_venue[vkey] - released, 0.0)
-        ikey = (instrument, sign)
-        self._pending_instr[ikey] = max(self._pending_instr[ikey] - released, 0.0)
-        if self._open:
-            self._pending_notional = max(self._pending_notional - released * price, 0.0)
-        else:  # nothing open: drop float residue
-            self._pending_venue.clear()
-            self._pending_instr.clear()
-            self._pending_notional = 0.0
+        self._committed.release(client_order_id)
 
     def _roll_day(self, ts_ns: int) -> None:
         day = self._calendar.day_of(ts_ns)
@@ -431,7 +393,8 @@ class RiskEngine:
                 check.on_accepted(current, current.quantity, self)
             except Exception as exc:
                 self._broken[check.id] = f"on_accepted failed: {type(exc).__name__}: {exc}"
-        self._add_pending(current, current.quantity, price)
+        self._committed.add(current.client_order_id, current.venue, current.instrument,
+                            float(current.side), current.quantity, price)
         if reduced is None:
             return _APPROVED
         return Verdict(VerdictAction.REDUCE, reduced[0], reduced[1], current.quantity, reduced[2])
@@ -497,7 +460,7 @@ class RiskEngine:
             "now_ns": self._now_ns,
             "liq_seq": self._liq_seq,
             "liquidating": {k: list(v) for k, v in self._liquidating.items()},
-            "open_orders": {k: list(v) for k, v in self._open.items()},
+            "open_orders": self._committed.snapshot(),
             "checks": {c.id: c.snapshot() for c in self.checks},
         }
 
@@ -522,13 +485,7 @@ class RiskEngine:
         self._now_ns = int(data["now_ns"])
         self._liq_seq = int(data["liq_seq"])
         self._liquidating = {k: (v[0], v[1], v[2]) for k, v in data["liquidating"].items()}
-        self._open, self._pending_venue, self._pending_instr = {}, {}, {}
-        self._pending_notional = 0.0
-        for client_id, (venue, instrument, sign, remaining, price) in data.get(
-                "open_orders", {}).items():
-            side = Side.BUY if sign > 0 else Side.SELL
-            self._add_pending(OrderIntent("", venue, instrument, side, remaining, client_id),
-                              float(remaining), float(price))
+        self._committed.restore(data.get("open_orders", {}))
         states = data.get("checks", {})
         for check in self.checks:
             if check.id in states:
