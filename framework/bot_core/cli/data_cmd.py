@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _entry_row(entry: Any) -> dict[str, Any]:
-    record = entry.model_dump(mode="json")
+    record: dict[str, Any] = entry.model_dump(mode="json")
     record["path"] = str(entry.path)
     return record
 

@@ -176,7 +176,7 @@ def _quotes(spec: BarSpec, bars: Table, sigmas: np.ndarray,
     magnitudes = rng.uniform(30e-4, 55e-4, events.size) * rng.choice([-1.0, 1.0], events.size)
     durations = rng.integers(2, 7, events.size)
     ramp = np.arange(1, RAMP_SECONDS + 1) / RAMP_SECONDS
-    for at, size, hold in zip(events, magnitudes, durations, strict=True):
+    for at, size, hold in zip(events.tolist(), magnitudes.tolist(), durations.tolist(), strict=True):
         # venue_b drifts away over a few seconds, sits there, then comes back: a lagging venue,
         # not a bad tick, so no single 1-second move is an outlier.
         profile = np.concatenate((ramp, np.ones(hold), ramp[::-1][1:], [0.0]))
@@ -206,7 +206,7 @@ def _entry(table: Table, path: Path, dataset_id: str, venue: str, symbol: str,
            timeframe: str) -> DatasetEntry:
     first = datetime.fromtimestamp(int(table.ts_ms[0]) / 1000, tz=UTC)
     last = datetime.fromtimestamp(int(table.ts_ms[-1]) / 1000, tz=UTC)
-    return DatasetEntry(id=dataset_id, kind=table.kind, venue=venue, instrument=symbol,  # type: ignore[arg-type]
+    return DatasetEntry(id=dataset_id, kind=table.kind, venue=venue, instrument=symbol,
                         timeframe=timeframe, first_timestamp=first, last_timestamp=last,
                         rows=table.rows, columns=schema_of(table.kind), sha256=sha256_file(path),
                         source=SOURCE, licence=LICENCE, path=path, library="shipped")

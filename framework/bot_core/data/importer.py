@@ -30,6 +30,9 @@ from bot_core.errors import DataError, DataQualityError
 from bot_core.market import split_symbol
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from bot_core.data.quality import DataQualityValidator
 
 __all__ = ["ImportResult", "import_csv", "parse_export"]
@@ -150,12 +153,14 @@ def _skip_nonblank(text: str, count: int) -> list[int]:
     return skipped
 
 
-def _numbers(column, rows, name: str, delimiter: str, label: str):
+def _numbers(column: pd.Series, rows: np.ndarray, name: str, delimiter: str,
+             label: str) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
     if column.dtype.kind in "iuf":
-        return column.to_numpy(dtype="float64")
+        floats: np.ndarray = column.to_numpy(dtype="float64")
+        return floats
     if column.dtype.kind == "b":
         raise DataError(f"{label}: row {int(rows[0])}, column {name}: "
                         f"{column.iat[0]!r} is not a number", path=label)
@@ -174,7 +179,8 @@ def _numbers(column, rows, name: str, delimiter: str, label: str):
         first = int(np.flatnonzero(bad)[0])
         raise DataError(f"{label}: row {int(rows[first])}, column {name}: "
                         f"{text.iat[first]!r} is not a number", path=label)
-    return parsed
+    result: np.ndarray = parsed
+    return result
 
 
 def _check_timeframe(table: Table, timeframe: str | None, label: str) -> None:
@@ -245,7 +251,7 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
     stored = Table(kind, table.ts_ms, table.values)
     path = write_table(stored, library / f"{dataset_id}.{output_format}")
     entry = DatasetEntry(
-        id=dataset_id, kind=kind, venue=venue, instrument=instrument,  # type: ignore[arg-type]
+        id=dataset_id, kind=kind, venue=venue, instrument=instrument,
         timeframe=timeframe,
         first_timestamp=datetime.fromtimestamp(int(table.ts_ms[0]) / 1000, tz=UTC),
         last_timestamp=datetime.fromtimestamp(int(table.ts_ms[-1]) / 1000, tz=UTC),

@@ -7,6 +7,7 @@ million rows validate in well under a second; messages are formatted only for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,7 +118,8 @@ class _Run:
         value = int(self.table.ts_ms[position])
         return None if value == NO_TS else iso_ms(value)
 
-    def emit(self, check: str, positions: np.ndarray, describe, expected: str) -> None:
+    def emit(self, check: str, positions: np.ndarray, describe: Callable[[int], str],
+             expected: str) -> None:
         """One finding per position (capped), then one summary finding with the count."""
         severity = CHECKS[check][0]
         cap = self.settings.max_findings_per_check
@@ -135,7 +137,7 @@ class _Run:
     def nan_values(self) -> None:
         for column, values in self.table.values.items():
             bad = np.flatnonzero(np.isnan(values))
-            self.emit("nan_value", bad, lambda p, c=column: f"{c} is NaN or empty",
+            self.emit("nan_value", bad, _constant(f"{column} is NaN or empty"),
                       f"a number in {column}")
 
     def timestamps(self, step_ms: int | None) -> None:
@@ -191,7 +193,7 @@ class _Run:
         for column in ("bid_size", "ask_size"):
             size = v[column]
             self.emit("non_positive_size", np.flatnonzero(size <= 0),
-                      lambda p, c=column, s=size: f"{c} is {s[p]:g}", f"{column} > 0")
+                      _value_of(column, size), f"{column} > 0")
 
     def non_positive_prices(self) -> None:
         from bot_core.data.schema import PRICE_COLUMNS
@@ -199,13 +201,14 @@ class _Run:
         for column in PRICE_COLUMNS[self.table.kind]:
             values = self.table.values[column]
             self.emit("non_positive_price", np.flatnonzero(values <= 0),
-                      lambda p, c=column, x=values: f"{c} is {x[p]:g}", f"{column} > 0")
+                      _value_of(column, values), f"{column} > 0")
 
     def _price(self) -> np.ndarray:
         v = self.table.values
         if self.table.kind == "ohlcv":
             return v["close"]
-        return (v["bid"] + v["ask"]) / 2.0
+        mid: np.ndarray = (v["bid"] + v["ask"]) / 2.0
+        return mid
 
     def outlier_returns(self) -> None:
         price = self._price()
@@ -260,6 +263,14 @@ class _Run:
         self.emit("stale_run", starts[long_runs],
                   lambda p: f"{runs[p]} consecutive rows with identical prices ({price[p]:g}) "
                             f"starting here", f"fewer than {limit} identical rows in a row")
+
+
+def _constant(message: str) -> Callable[[int], str]:
+    return lambda _position: message
+
+
+def _value_of(column: str, values: np.ndarray) -> Callable[[int], str]:
+    return lambda position: f"{column} is {values[position]:g}"
 
 
 def _duration(ms: int) -> str:
