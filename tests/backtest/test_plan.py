@@ -1,0 +1,142 @@
+"""Backtest planning (strategies, datasets, params, venue options) and the CLI handlers run
+in-process, with the installed plugins and the shipped data."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot_core
+from bot_core.backtest.plan import DataSpec, parse_params, plan_backtest
+from bot_core.cli import main
+from bot_core.errors import UsageError
+
+from .conftest import make_bars
+
+
+@pytest.fixture(scope="module")
+def installed() -> bot_core.PluginHost:
+    return bot_core.load_plugins()
+
+
+def test_parse_params_reads_json_values_and_keeps_text() -> None:
+    assert parse_params(["a=1", "b=2.5", "c=true", "d=abc", "e=[1,2]"]) == \
+        {"a": 1, "b": 2.5, "c": True, "d": "abc", "e": [1, 2]}
+    with pytest.raises(UsageError, match="key=value"):
+        parse_params(["=3"])
+
+
+def test_plan_narrows_strategies_to_the_data_and_applies_options(installed) -> None:
+    plan = plan_backtest(installed, strategies=["mean_reversion"],
+                         datasets=["demo-btc-usdt-1m"], preset="balanced",
+                         params={"mean_reversion.window_bars": 90, "entry_z": 2.5},
+                         fee_bps=1.5, fill_on_close=True)
+    config = plan.resolved.config
+    assert plan.strategies == ["mean_reversion"]
+    assert config.strategies["mean_reversion"].instruments == ["BTC/USDT"]
+    assert not config.strategies["vol_target"].enabled
+    settings = plan.resolved.strategy_settings["mean_reversion"]
+    assert (settings.window_bars, settings.entry_z) == (90, 2.5)
+    venue = config.venues["venue_a"].settings
+    assert venue["taker_fee_bps"] == venue["maker_fee_bps"] == 1.5
+    assert venue["fill_on_close"] is True
+    assert venue["initial_balances"] == {"USDT": config.runtime.initial_equity}
+    assert [f.dataset for f in plan.feeds] == ["demo-btc-usdt-1m"]
+    assert plan.feeds[0].venue == "venue_a"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"strategies": [], "datasets": ["demo-btc-usdt-1m"]}, "at least one strategy"),
+    ({"strategies": ["mean_reversion"], "datasets": []}, "at least one dataset"),
+    ({"strategies": ["mean_reversion"], "datasets": ["demo-btc-usdt-1m", "demo-btc-usdt-1m"]},
+     "already feeds"),
+    ({"strategies": ["mean_reversion", "cross_arb"], "datasets": ["demo-btc-usdt-1m"]},
+     "needs quotes data"),
+    ({"strategies": ["mean_reversion"], "datasets": ["demo-btc-usdt-1m"],
+      "params": {"vol_target.window_bars": 5}}, "no selected strategy has this parameter"),
+])
+def test_plan_refuses_what_cannot_run(installed, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        plan_backtest(installed, preset="balanced", **kwargs)
+
+
+def test_plan_names_the_venue_setting_that_is_invalid(installed, tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('extends = "balanced"\n[venues.venue_a.settings]\nlatency_ms = 5.0\n',
+                    encoding="utf-8")
+    with pytest.raises(UsageError, match=r"venue venue_a: .*fill_on_close"):
+        plan_backtest(installed, strategies=["mean_reversion"], datasets=["demo-btc-usdt-1m"],
+                      preset=None, config_path=path, fill_on_close=True)
+
+
+def test_plan_accepts_frames_given_directly(installed) -> None:
+    frame = make_bars(500, start=40_000.0)
+    plan = plan_backtest(installed, strategies=["mean_reversion"], preset="balanced",
+                         datasets={"mine": DataSpec(frame, "ohlcv", "ETH/USDT")})
+    assert plan.feeds[0].venue == "venue_a" and plan.feeds[0].instrument == "ETH/USDT"
+    assert plan.resolved.config.strategies["mean_reversion"].instruments == ["ETH/USDT"]
+
+
+def test_cli_backtest_in_process_json_and_table(capsys, tmp_path: Path) -> None:
+    code = main(["backtest", "--strategy", "mean_reversion", "--dataset", "demo-ada-usdt-1m",
+                 "--json", "--report", str(tmp_path / "r")])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["dataset"] == "demo-ada-usdt-1m"
+    assert set(out["report"]) == {"trades", "equity_csv", "equity", "drawdown"}
+    assert main(["backtest", "--strategy", "mean_reversion", "--dataset", "demo-ada-usdt-1m",
+                 "--no-fast", "--report", str(tmp_path / "r2")]) == 0
+    text = capsys.readouterr().out
+    assert "win rate" in text and "report:" in text
+
+
+def test_cli_rejects_preset_and_config_together(capsys, tmp_path: Path) -> None:
+    code = main(["backtest", "--preset", "balanced", "--config", str(tmp_path / "x.toml"),
+                 "--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m"])
+    assert code == 2
+    assert "give one" in capsys.readouterr().err
+
+
+def test_progress_bar_is_shown_on_a_terminal(monkeypatch, capsys) -> None:
+    import sys
+
+    from bot_core.cli import backtest_cmd
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    fake = Tty()
+    monkeypatch.setattr(sys, "stderr", fake)
+    monkeypatch.setattr(backtest_cmd, "PROGRESS_MIN_STEPS", 1)
+    assert main(["backtest", "--strategy", "mean_reversion", "--dataset",
+                 "demo-sol-usdt-1m"]) == 0
+    assert "backtest" in capsys.readouterr().out
+    assert backtest_cmd.progress_bar("steps") is not None
+
+
+def test_demo_in_process_renders_tables(monkeypatch, capsys, tmp_path: Path) -> None:
+    from bot_core.cli import demo_cmd
+
+    chosen: list[list[str]] = []
+    real = demo_cmd.demo_datasets
+
+    def fewer(config: Any, host: Any, names: list[str]) -> list[str]:
+        ids = real(config, host, names)
+        chosen.append(ids)
+        return [i for i in ids if i.startswith(("demo-btc", "demo-eth"))]
+
+    monkeypatch.setattr(demo_cmd, "demo_datasets", fewer)
+    assert main(["demo", "--report", str(tmp_path / "demo")]) == 0
+    text = capsys.readouterr().out
+    assert "bot-core demo" in text and "mean_reversion" in text and "cross_arb" in text
+    assert len(chosen[0]) == 8
+    assert (tmp_path / "demo" / "equity.png").is_file()
+
+
+def test_demo_refuses_a_preset_without_strategies(capsys) -> None:
+    assert main(["demo", "--preset", "manual"]) == 2
+    assert "error:" in capsys.readouterr().err
