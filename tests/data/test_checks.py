@@ -156,6 +156,7 @@ def test_unparsable_cell(clean_bars: Table, tmp_path: Path) -> None:
     finding = _only(findings, "unparsable_cell")
     assert finding.row == 51 and "high" in finding.message and "12x.5" in finding.message
     assert finding.timestamp == "2024-01-01T00:50:00Z"
+    assert _found(findings, "nan_value") == []  # reported once, as unparsable
 
 
 def test_truncated_line_is_found(clean_bars: Table, tmp_path: Path) -> None:

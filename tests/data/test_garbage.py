@@ -53,6 +53,16 @@ def test_bad_files_give_one_clear_error(tmp_path: Path, content: bytes, message:
     assert findings and findings[0].severity == "error"
 
 
+def test_windows_line_ends_and_bom_are_fine(tmp_path: Path, clean_bars: Table) -> None:
+    text = write_table(clean_bars, tmp_path / "a.csv").read_bytes().replace(b"\n", b"\r\n")
+    path = _garbage(tmp_path, "crlf.csv", b"\xef\xbb\xbf" + text)
+    for engine in ("pyarrow", "c"):
+        table = read_table(path, "ohlcv", engine=engine)  # type: ignore[arg-type]
+        assert table.rows == clean_bars.rows
+        assert (table.values["close"] == clean_bars.values["close"]).all()
+    assert validate_dataset(path) == []
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         read_table(tmp_path / "nope.csv", "ohlcv")

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot_core.data.findings import Finding, iso_ms
-from bot_core.data.reader import Table, _check_header, check_size, read_head, read_table, read_table_tolerant
+from bot_core.data.reader import (
+    Table,
+    _check_header,
+    check_size,
+    read_head,
+    read_table,
+    read_table_fast,
+    read_table_tolerant,
+)
 from bot_core.data.schema import COLUMNS, TIMEFRAME_MS, TIMESTAMP
 from bot_core.errors import DataError
 
@@ -81,12 +89,12 @@ def read_for_validation(path: Path, kind: str | None, timeframe: str | None,
             return None, [Finding(name, "schema", "error", 0, None, str(exc),
                                   f"the normalized {kind} header")], kind, timeframe
     try:
-        table = read_table(path, kind)
+        table = read_table(path, kind) if is_parquet else read_table_fast(path, kind)
     except DataError as exc:
-        if is_parquet:
-            return None, [Finding(name, "schema", "error", None, None, str(exc),
-                                  f"a Parquet file with the normalized {kind} columns")], \
-                kind, timeframe
+        return None, [Finding(name, "schema", "error", None, None, str(exc),
+                              f"a Parquet file with the normalized {kind} columns")], \
+            kind, timeframe
+    if table is None:
         try:
             result = read_table_tolerant(path, kind)
         except DataError as unreadable:

@@ -135,8 +135,11 @@ class _Run:
                 f"only the first {cap} are listed)", expected))
 
     def nan_values(self) -> None:
+        reported = self.table.bad_cells or {}
         for column, values in self.table.values.items():
             bad = np.flatnonzero(np.isnan(values))
+            if column in reported and reported[column].size:
+                bad = np.setdiff1d(bad, reported[column], assume_unique=True)
             self.emit("nan_value", bad, _constant(f"{column} is NaN or empty"),
                       f"a number in {column}")
 

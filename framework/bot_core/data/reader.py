@@ -41,6 +41,8 @@ class Table:
     values: dict[str, np.ndarray]
     row_numbers: np.ndarray | None = None
     """1-based file data rows of each position, when lines were dropped (else position + 1)."""
+    bad_cells: dict[str, np.ndarray] | None = None
+    """Positions of unparsable cells per column (already reported; NaN in ``values``)."""
 
     def row_of(self, position: int) -> int:
         """The 1-based data row of array ``position``."""
@@ -192,13 +194,8 @@ def read_table(path: Path, kind: str, *, engine: Engine = "auto", limit_bytes: i
     if path.name.lower().endswith(".parquet"):
         return _read_parquet(path, kind, dataset)
     _check_header(path, kind, read_head(path, dataset=dataset), dataset)
-    chosen = resolve_engine(engine)
-    try:
-        table = _read_pyarrow(path, kind) if chosen == "pyarrow" else _read_c(path, kind)
-    except (ValueError, TypeError, OSError, EOFError, UnicodeDecodeError, IndexError):
-        # pyarrow.ArrowInvalid and pandas' ParserError are ValueErrors.
-        table = None
-    if table is None or table.rows == 0:
+    table = read_table_fast(path, kind, engine=engine)
+    if table is None:
         result = read_table_tolerant(path, kind, limit_bytes=limit_bytes, dataset=dataset)
         label = f"dataset {dataset}: " if dataset else ""
         if result.problems:
@@ -213,6 +210,17 @@ def read_table(path: Path, kind: str, *, engine: Engine = "auto", limit_bytes: i
                             path=str(path))
         table = result.table  # the fast engine failed on something the tolerant one accepts
     return table
+
+
+def read_table_fast(path: Path, kind: str, *, engine: Engine = "auto") -> Table | None:
+    """The fast parse alone: the table, or None when the file needs the tolerant reader."""
+    chosen = resolve_engine(engine)
+    try:
+        table = _read_pyarrow(path, kind) if chosen == "pyarrow" else _read_c(path, kind)
+    except (ValueError, TypeError, OSError, EOFError, UnicodeDecodeError, IndexError):
+        # pyarrow.ArrowInvalid and pandas' ParserError are ValueErrors.
+        return None
+    return table if table.rows else None
 
 
 def _read_pyarrow(path: Path, kind: str) -> Table:
@@ -285,8 +293,10 @@ def read_table_tolerant(path: Path, kind: str, *, limit_bytes: int | None = None
                         dataset: str | None = None) -> TolerantResult:
     """Read what can be read; every bad line or cell becomes a :class:`CellProblem`.
 
-    Bad cells become NaN (NaN timestamps become the int64 minimum and their row is reported),
-    so the validator can still run its other checks on the rest of the file.
+    Lines with the wrong number of fields are found with numpy over the raw bytes and left out;
+    the rest is parsed by pandas' C engine, and only columns it cannot make numeric are looked
+    at cell by cell. Bad cells become NaN (bad timestamps the int64 minimum) so the validator can
+    still run its other checks on the rest of the file.
     """
     import io
 
@@ -299,50 +309,63 @@ def read_table_tolerant(path: Path, kind: str, *, limit_bytes: int | None = None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     names = [TIMESTAMP, *columns_of(kind)]
-    lines = raw.split(b"\n")
-    if lines and not lines[-1].strip():
-        lines.pop()
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [buf.size]))
+    if starts[-1] >= buf.size:  # the file ends with a newline: no last line
+        starts, ends = starts[:-1], ends[:-1]
+    commas = np.flatnonzero(buf == 44)
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    ok = fields == len(names)
+    ok[0] = False  # the header
     problems: list[CellProblem] = []
-    expected_commas = len(names) - 1
-    good_rows: list[int] = []
-    good_lines: list[bytes] = []
-    for row, line in enumerate(lines[1:], start=1):
-        line = line.rstrip(b"\r")
-        commas = line.count(b",")
-        if commas == expected_commas:
-            good_rows.append(row)
-            good_lines.append(line)
-        else:
-            shown = line[:60].decode("utf-8", "replace")
-            problems.append(CellProblem(row, "*", shown, f"line has {commas + 1} fields, expected "
-                                        f"{len(names)} (truncated or wrong delimiter?)"))
-    if not good_lines:
+    for line in np.flatnonzero(~ok[1:])[:1000] + 1:
+        shown = raw[starts[line]:min(ends[line], starts[line] + 60)].decode("utf-8", "replace")
+        problems.append(CellProblem(int(line), "*", shown.rstrip("\r"),
+                                    f"line has {int(fields[line])} fields, expected {len(names)} "
+                                    f"(truncated or wrong delimiter?)"))
+    row_numbers = np.flatnonzero(ok)
+    if row_numbers.size == 0:
         empty = {c: np.empty(0, "float64") for c in names[1:]}
         return TolerantResult(Table(kind, np.empty(0, "int64"), empty), problems)
-    cells = pd.read_csv(io.BytesIO(b"\n".join(good_lines)), header=None, names=names, dtype=str,
-                        na_filter=False, engine="c", quoting=3)
-    row_numbers = np.asarray(good_rows)
+    spans = np.concatenate((starts[1:], [buf.size])) - starts
+    clean = buf[np.repeat(ok, spans)].tobytes() if not ok[1:].all() else raw[int(starts[1]):]
+    cells = pd.read_csv(io.BytesIO(clean), header=None, names=names, engine="c", quoting=3,
+                        na_values=["", "nan", "NaN", "NA", "null", "None"], keep_default_na=False,
+                        low_memory=False)
     values: dict[str, np.ndarray] = {}
-    ts_ms = np.full(len(good_rows), np.iinfo(np.int64).min, dtype="int64")
+    bad_cells: dict[str, np.ndarray] = {}
+    ts_ms = np.full(row_numbers.size, np.iinfo(np.int64).min, dtype="int64")
     for column in names:
-        text = cells[column].str.strip()
-        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        lowered = text.str.lower()
-        blank_or_nan = (text == "").to_numpy() | lowered.isin(["nan", "na", "null", "none"]).to_numpy()
-        bad = np.isnan(numbers) & ~blank_or_nan
+        series = cells[column]
+        if series.dtype.kind in "iuf":
+            numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+            text = None
+            bad = np.zeros(numbers.size, dtype=bool)
+        else:
+            text = series.astype(str).str.strip()
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64",
+                                                                    na_value=np.nan)
+            nulls = series.isna().to_numpy() | text.str.lower().isin(
+                ["", "nan", "na", "null", "none"]).to_numpy()
+            bad = np.isnan(numbers) & ~nulls
         if column == TIMESTAMP:
-            finite = np.isfinite(numbers)
-            fractional = finite & (np.floor(numbers) != numbers)
-            bad = (bad | fractional | blank_or_nan)
-            ok = finite & ~bad
-            ts_ms[ok] = numbers[ok].astype("int64")
+            if series.dtype.kind in "iu":
+                ts_ms = series.to_numpy(dtype="int64")
+            else:
+                finite = np.isfinite(numbers)
+                bad |= ~finite | (finite & (np.floor(numbers) != numbers))
+                good = finite & ~bad
+                ts_ms[good] = numbers[good].astype("int64")
         else:
             values[column] = numbers
-        for position in np.flatnonzero(bad)[:1000]:
-            value = str(text.iat[position])
+        bad_cells[column] = np.flatnonzero(bad)
+        for position in bad_cells[column][:1000]:
+            value = str(text.iat[position]) if text is not None else repr(float(numbers[position]))
             message = (f"timestamp {value!r} is not an integer epoch-ms value"
                        if column == TIMESTAMP else f"{value!r} is not a number")
             problems.append(CellProblem(int(row_numbers[position]), column, value[:60], message))
     problems.sort(key=lambda p: p.row)
-    table = Table(kind, ts_ms, values, row_numbers=row_numbers)
+    table = Table(kind, ts_ms, values, row_numbers=row_numbers, bad_cells=bad_cells)
     return TolerantResult(table, problems)
