@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot_core.data.file_checks import validate_dataset
 from bot_core.data.importer import import_csv
-from bot_core.data.reader import Table, check_size, read_table
+from bot_core.data.reader import Table, check_size, open_bytes, read_table, read_table_tolerant
 from bot_core.data.schema import max_bytes
 from bot_core.data.writer import write_table
 from bot_core.errors import DataError, DataQualityError
@@ -102,6 +102,16 @@ def test_gzip_bomb_refused_by_its_trailer(tmp_path: Path) -> None:
     path.write_bytes(payload[:-4] + struct.pack("<I", 2**32 - 1))
     with pytest.raises(DataError, match="gzip file inflates to 4,096 MiB"):
         check_size(path)
+
+
+def test_gzip_bomb_with_a_lying_trailer_stops_at_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.csv.gz"
+    payload = gzip.compress((HEADER + "1704067200000,1,2,0.5,1.5,3\n" * 200_000).encode())
+    path.write_bytes(payload[:-4] + struct.pack("<I", 10))  # claims 10 bytes
+    with pytest.raises(DataError, match="inflates beyond the 0 MiB limit"):
+        read_table_tolerant(path, "ohlcv", limit_bytes=50_000)
+    with pytest.raises(DataError, match="inflates beyond"):
+        open_bytes(path, limit_bytes=50_000)
 
 
 ROW = st.tuples(

@@ -24,7 +24,7 @@ from bot_core.data.manifest import (
     sha256_file,
     write_manifest,
 )
-from bot_core.data.reader import Table, check_size, read_head
+from bot_core.data.reader import Table, check_size, open_bytes, read_head
 from bot_core.data.schema import KINDS, PRICE_COLUMNS, TIMEFRAME_MS, columns_of
 from bot_core.errors import DataError, DataQualityError
 from bot_core.market import split_symbol
@@ -67,11 +67,7 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
     check_size(src)
     head = read_head(src)
     layout = detect_layout(head, kind, label)
-    raw = src.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        import gzip
-
-        raw = gzip.decompress(raw)
+    raw = open_bytes(src)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

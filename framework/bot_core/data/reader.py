@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["CellProblem", "Engine", "Table", "check_size", "read_head", "read_table",
-           "read_table_tolerant", "resolve_engine"]
+__all__ = ["CellProblem", "Engine", "Table", "check_size", "open_bytes", "read_head",
+           "read_table", "read_table_fast", "read_table_tolerant", "resolve_engine"]
 
 Engine = Literal["auto", "pyarrow", "c"]
 HEAD_BYTES = 64 * 1024
@@ -131,23 +131,34 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
-def _open_bytes(path: Path, size: int | None = None, *, dataset: str | None = None) -> bytes:
-    """The file's (decompressed) bytes, at most ``size`` of them."""
+def open_bytes(path: Path, size: int | None = None, *, dataset: str | None = None,
+               limit_bytes: int | None = None) -> bytes:
+    """The file's (decompressed) bytes, at most ``size`` of them.
+
+    Reading a whole gzip file stops one byte past the size limit, so an archive whose trailer
+    lies about its inflated size still cannot fill the memory.
+    """
+    label = f"dataset {dataset}: " if dataset else ""
     try:
         if _is_gzip(path):
+            limit = max_bytes() if limit_bytes is None else limit_bytes
             with gzip.open(path, "rb") as handle:
-                return handle.read(-1 if size is None else size)
+                data = handle.read(limit + 1 if size is None else size)
+            if size is None and len(data) > limit:
+                raise DataError(f"{label}{path}: gzip file inflates beyond the "
+                                f"{limit / 2**20:,.0f} MiB limit (set BOT_CORE_DATA_MAX_MB to "
+                                f"raise it)", dataset=dataset, path=str(path))
+            return data
         with open(path, "rb") as handle:
             return handle.read(-1 if size is None else size)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        label = f"dataset {dataset}: " if dataset else ""
         raise DataError(f"{label}{path}: not a readable gzip file ({exc})", dataset=dataset,
                         path=str(path)) from None
 
 
 def read_head(path: Path, *, dataset: str | None = None) -> str:
     """The first 64 KiB as text; refuses binary content and non-UTF-8 bytes."""
-    head = _open_bytes(path, HEAD_BYTES, dataset=dataset)
+    head = open_bytes(path, HEAD_BYTES, dataset=dataset)
     label = f"dataset {dataset}: " if dataset else ""
     if not head.strip():
         raise DataError(f"{label}{path}: file is empty (no header line)", dataset=dataset,
@@ -305,7 +316,7 @@ def read_table_tolerant(path: Path, kind: str, *, limit_bytes: int | None = None
 
     check_size(path, limit_bytes, dataset=dataset)
     read_head(path, dataset=dataset)
-    raw = _open_bytes(path, dataset=dataset)
+    raw = open_bytes(path, dataset=dataset, limit_bytes=limit_bytes)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     names = [TIMESTAMP, *columns_of(kind)]
