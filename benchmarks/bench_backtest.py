@@ -23,6 +23,14 @@ The data is synthetic, seeded and mean-reverting (an Ornstein-Uhlenbeck deviatio
 slow random walk), so the rule trades about once every 50 bars and does not hit the drawdown
 limit (after a forced liquidation a target strategy keeps re-sending rejected orders on every
 bar, which is the per-bar path; see docs/performance.md).
+
+The multi run (``--multi``) is balanced-like limits with sizes chosen so that the three
+strategies fit inside them together: long-only mean reversion (8 % and 3 % of equity per
+instrument) and volatility targeting capped at 5 % per instrument, 10 instruments in one bucket,
+total exposure up to 200 %. Sizes that do not fit (the plugins' balanced defaults: 10 % short
+and long mean reversion next to 150 % volatility targeting, against a 20 % position cap) make
+the strategies re-send reduced or rejected orders on every bar, which measures the per-bar path
+instead of the backtest.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ def synthetic_bars(n: int, seed: int, start: float = 50_000.0):  # -> pd.DataFra
 
     rng = np.random.default_rng(seed)
     trend = np.cumsum(rng.normal(0.0, 0.0003, n))
-    eps = rng.normal(0.0, 0.0015, n)
+    eps = rng.normal(0.0, 0.0006, n)
     deviation = np.empty(n)
     acc = 0.0
     # closed form of x[i] = 0.95 x[i-1] + eps[i] via a scan (vectorised with lfilter would pull
@@ -86,26 +94,28 @@ instruments = [{instruments}]
 plugin = "mean_reversion"
 instruments = [{instruments}]
 venues = ["venue_a"]
+params = {{ allow_short = false, equity_pct = 8.0 }}
 
 [strategies.mean_reversion_slow]
 plugin = "mean_reversion"
 instruments = [{instruments}]
 venues = ["venue_a"]
-params = {{ window_bars = 240, entry_z = 2.5, equity_pct = 3.0 }}
+params = {{ window_bars = 240, entry_z = 2.5, equity_pct = 3.0, allow_short = false }}
 
 [strategies.vol_target]
 plugin = "vol_target"
 instruments = [{instruments}]
 venues = ["venue_a"]
+params = {{ max_leverage = 0.05, target_vol_pct = 5.0 }}
 
 [risk]
 max_position_pct = 20.0
-max_total_position_pct = 100.0
-max_bucket_exposure_pct = 100.0
+max_total_position_pct = 200.0
+max_bucket_exposure_pct = 200.0
 daily_loss_limit_pct = 4.0
 drawdown_liquidation_pct = 20.0
 max_leverage = 2.0
-max_orders_per_minute = 60
+max_orders_per_minute = 120
 checks = ["max_position", "bucket_exposure", "max_leverage", "daily_loss", "drawdown",
           "order_rate", "duplicate_order", "fat_finger", "stale_data"]
 """
