@@ -28,7 +28,8 @@ def test_on_bar_intents_follow_the_rule(mr: SimpleNamespace) -> None:
     assert entry.quantity == pytest.approx(0.1 * 100_000 / 92.0)
     assert entry.order_type is OrderType.MARKET and entry.time_in_force is TimeInForce.IOC
     assert entry.strategy_id == "mr" and entry.venue == "venue_a" and not entry.reduce_only
-    assert exit_.side is Side.SELL and exit_.tag == "exit_z" and exit_.reduce_only
+    assert exit_.side is Side.SELL and exit_.tag == "exit_z"
+    assert not exit_.reduce_only  # positions are per strategy; reduce_only is per account
     assert exit_.quantity == pytest.approx(entry.quantity)
     assert entry.client_order_id != exit_.client_order_id
     assert path[-1] == 0.0
@@ -43,6 +44,18 @@ def test_missing_position_is_resynced_on_the_next_bar(mr: SimpleNamespace) -> No
         out.append(strategy.on_bar(bar, ctx))  # never filled
     assert out[4][0].tag == "entry_long"
     assert out[5][0].tag == "resync" and out[5][0].quantity == out[4][0].quantity
+
+
+def test_an_order_that_changes_nothing_is_retried_with_back_off(mr: SimpleNamespace) -> None:
+    strategy = make(window_bars=5, entry_z=1.5)
+    ctx = mr.FillingContext()  # never filled: as if risk rejected every order
+    closes = [100.0, 101.0, 99.0, 100.0, 92.0] + [92.0 - 0.5 * i for i in range(1, 41)]
+    sent = [i for i, bar in enumerate(mr.bars(mr.frame_from_closes(closes)))
+            if strategy.on_bar(bar, ctx)]
+    assert sent[:6] == [4, 5, 7, 11, 19, 35]
+    ctx.positions[("BTC/USDT", "venue_a")] = 1.0  # the position moved: back-off resets
+    bar = mr.bars(mr.frame_from_closes([92.0], start="2024-02-01"))[0]
+    assert strategy.on_bar(bar, ctx)
 
 
 @pytest.mark.parametrize("profile", ["conservative", "balanced", "aggressive"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from types import SimpleNamespace
 
@@ -44,7 +45,16 @@ def test_on_bar_intents(vt: SimpleNamespace) -> None:
     assert first.order_type is OrderType.MARKET and first.time_in_force is TimeInForce.IOC
     assert first.strategy_id == "vt" and first.venue == "venue_a"
     assert first.instrument == "BTC/USDT"  # the bar's instrument
-    assert any(i.side is Side.SELL and i.reduce_only for i in intents)
+    assert any(i.side is Side.SELL for i in intents)
+
+
+def test_rejected_rebalance_is_retried_with_back_off(vt: SimpleNamespace) -> None:
+    strategy = make(rebalance_band_pct=1.0, min_periods_bars=5)
+    ctx = vt.FillingContext()  # never filled
+    frame = vt.frame_from_closes([100.0, 100.5, 99.8, 100.2, 100.1, 99.9] + [99.9] * 30)
+    sent = [i for i, bar in enumerate(vt.bars(frame)) if strategy.on_bar(bar, ctx)]
+    assert sent[:4] == [5, 6, 8, 12]
+    assert all(b - a >= 1 for a, b in itertools.pairwise(sent))
 
 
 def test_realized_vol_is_annualized_and_matches_batch(vt: SimpleNamespace) -> None:

@@ -20,12 +20,47 @@ __all__ = ["VolTargetStrategy"]
 
 _DUST = 1e-12
 """Relative size below which a position difference is rounding, not a trade."""
+MAX_RETRY_WAIT_BARS = 64
+"""Longest pause between re-sends of an order that changed nothing (rejected by risk)."""
+
+
+class _Retry:
+    """Exponential back-off for an order that did not move the position.
+
+    The host does not tell a strategy about intents that risk rejected, so a bar strategy that
+    trades ``target - position`` would re-send a rejected order on every bar. When the position
+    has not moved since the last send and the order would go the same way, the next sends wait
+    1, 3, 7, ... bars (at most ``MAX_RETRY_WAIT_BARS``); a moved position or a reversed
+    direction resets it.
+    """
+
+    __slots__ = ("position", "retries", "side", "wait")
+
+    def __init__(self) -> None:
+        self.position = float("nan")
+        self.side = 0
+        self.retries = 0
+        self.wait = 0
+
+    def allow(self, target: float, position: float) -> bool:
+        side = 1 if target > position else -1
+        if side == self.side and position == self.position:
+            if self.wait > 0:
+                self.wait -= 1
+                return False
+            self.retries += 1
+            self.wait = min(2 ** self.retries, MAX_RETRY_WAIT_BARS) - 1
+        else:
+            self.retries = 0
+            self.wait = 0
+        self.side, self.position = side, position
+        return True
 
 
 class _Book:
     """Per-instrument live state: the incremental volatility estimators."""
 
-    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "rolling")
+    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "retry", "rolling")
 
     def __init__(self, cfg: VolTargetSettings) -> None:
         from bot_core.kernels import EwmaVol, RollingVol, alpha_from_halflife
@@ -36,6 +71,7 @@ class _Book:
                                   cfg.log_returns)
         self.ever_valid = False
         self.last_reason = 0
+        self.retry = _Retry()
         self.last_vol = math.nan
 
 
@@ -139,13 +175,15 @@ class VolTargetStrategy(Strategy):
         book.last_reason = int(reason)
         delta = float(target) - current
         if abs(delta) <= _DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
+            book.retry = _Retry()
+            return ()
+        if not book.retry.allow(float(target), current):
             return ()
         return (OrderIntent(
             strategy_id=self.name, venue=venue, instrument=bar.instrument,
             side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
             client_order_id=ctx.new_client_order_id(), order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC, reduce_only=abs(target) < abs(current),
-            ts_ns=bar.ts_ns, tag=REASONS[reason],
+            time_in_force=TimeInForce.IOC, ts_ns=bar.ts_ns, tag=REASONS[reason],
         ),)
 
     def realized_vol(self, instrument: str) -> float:
