@@ -68,6 +68,13 @@ def test_values_survive_exactly(fixtures_dir: Path) -> None:
     assert (frame.index.asi8 // 10**9 == raw[0].to_numpy()).all()
 
 
+def test_tz_is_not_applied_to_absolute_times(fixtures_dir: Path) -> None:
+    result = import_csv(fixtures_dir / "iso_offset_eth_1m.csv", dataset_id="iso", venue="v",
+                        instrument="ETH/USD", timeframe="1m", tz="Asia/Tokyo")
+    assert any("--tz Asia/Tokyo not used" in note for note in result.notes)
+    assert data.load_dataset("iso").index[0] == _ts("2024-01-02 00:00")
+
+
 def test_newest_first_is_reversed(fixtures_dir: Path) -> None:
     result = import_csv(fixtures_dir / "coinbase_btc_usd_1h.csv", dataset_id="cb", venue="coinbase",
                         instrument="BTC/USD", timeframe="1h")

@@ -173,7 +173,12 @@ def validate_dataset(target: str | Path | DatasetEntry,
     checker = validator or DataQualityValidator()
     if isinstance(target, DatasetEntry):
         return validate_entry(target, checker)
-    path = Path(target)
-    if isinstance(target, str) and not path.exists():
-        return validate_entry(get_dataset(target), checker)
-    return checker.validate_file(path)
+    if isinstance(target, str):
+        from bot_core.data.library import list_datasets
+
+        known = {e.id: e for e in list_datasets()}
+        if target in known:
+            return validate_entry(known[target], checker)
+        if not Path(target).exists():
+            return validate_entry(get_dataset(target), checker)  # unknown: lists the known ids
+    return checker.validate_file(Path(target))

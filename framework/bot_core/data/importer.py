@@ -125,6 +125,8 @@ def parse_export(src: Path, *, kind: str = "ohlcv", tz: str | None = None,
         time_text = time_text.str.strip() + " " + clock
     ts_ms, time_format = parse_timestamps(time_text.reset_index(drop=True), rows, src=label, tz=tz,
                                           date_format=date_format)
+    if tz is not None and "--tz" not in time_format:
+        notes.append(f"--tz {tz} not used: the timestamps are {time_format}, already absolute")
     if ts_ms.size > 1 and bool((np.diff(ts_ms) < 0).all()):
         ts_ms, rows = ts_ms[::-1].copy(), rows[::-1].copy()
         values = {k: v[::-1].copy() for k, v in values.items()}
