@@ -200,3 +200,18 @@ def test_quotes_without_timeframe(fixtures_dir: Path) -> None:
     assert entry.timeframe is None and entry.kind == "quotes"
     frame = data.load_dataset("bt")
     assert frame["bid_size"].iloc[0] == 2.402 and frame["ask"].iloc[0] == 42300.1
+
+
+def test_concurrent_imports_keep_every_entry(fixtures_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = fixtures_dir / "kraken_xbtusd_1m.csv"
+
+    def run(number: int) -> str:
+        return import_csv(src, dataset_id=f"k{number}", venue="kraken", instrument="BTC/USD",
+                          timeframe="1m").entry.id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(run, range(8)))
+    listed = {e.id for e in data.list_datasets() if e.library == "user"}
+    assert listed == set(ids) == {f"k{n}" for n in range(8)}

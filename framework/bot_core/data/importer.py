@@ -19,6 +19,7 @@ from bot_core.data.findings import Finding
 from bot_core.data.manifest import (
     ID_PATTERN,
     DatasetEntry,
+    manifest_lock,
     read_manifest,
     schema_of,
     sha256_file,
@@ -256,9 +257,11 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
         rows=table.rows, columns=schema_of(kind), sha256=sha256_file(path),
         source=source or f"imported from {src.name}", licence=licence or "", path=path,
         library="user")
-    entries = [e for e in read_manifest(library, "user") if e.id != dataset_id]
-    for old in read_manifest(library, "user"):
-        if old.id == dataset_id and old.path != path:
-            old.path.unlink(missing_ok=True)  # replaced with another format
-    write_manifest(library, [*entries, entry])
+    with manifest_lock(library):
+        current = read_manifest(library, "user")
+        entries = [e for e in current if e.id != dataset_id]
+        for old in current:
+            if old.id == dataset_id and old.path != path:
+                old.path.unlink(missing_ok=True)  # replaced with another format
+        write_manifest(library, [*entries, entry])
     return ImportResult(entry, layout, notes, [f for f in findings if f.severity == "warning"])

@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +31,7 @@ __all__ = [
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "DatasetEntry",
+    "manifest_lock",
     "read_manifest",
     "sha256_file",
     "write_manifest",
@@ -180,6 +183,27 @@ def read_manifest(directory: Path, library: Literal["shipped", "user"]) -> list[
         seen.add(entry.id)
         entries.append(entry)
     return entries
+
+
+@contextmanager
+def manifest_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory/.manifest.lock`` (POSIX ``flock``).
+
+    Two imports running at once would otherwise both read the old manifest and the second
+    write would drop the first one's entry. Where ``fcntl`` does not exist (Windows) this is a
+    no-op and concurrent imports into one library are not supported.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(directory / ".manifest.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_manifest(directory: Path, entries: list[DatasetEntry],
