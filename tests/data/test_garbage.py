@@ -47,8 +47,9 @@ def _garbage(tmp_path: Path, name: str, content: bytes) -> Path:
 ])
 def test_bad_files_give_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
     path = _garbage(tmp_path, "x.csv", content)
-    with pytest.raises(DataError, match=message):
-        read_table(path, "ohlcv")
+    for engine in ("pyarrow", "c"):
+        with pytest.raises(DataError, match=message):
+            read_table(path, "ohlcv", engine=engine)  # type: ignore[arg-type]
     findings = validate_dataset(path)
     assert findings and findings[0].severity == "error"
 
@@ -163,3 +164,12 @@ def test_sparse_file_was_not_read(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         check_size(path)
     assert os.stat(path).st_atime_ns == before
+
+
+def test_empty_cells_load_as_nan_with_either_engine(tmp_path: Path) -> None:
+    path = _garbage(tmp_path, "x.csv", (HEADER + "1704067200000,1,2,0.5,1.5,\n").encode())
+    for engine in ("pyarrow", "c"):
+        table = read_table(path, "ohlcv", engine=engine)  # type: ignore[arg-type]
+        assert table.rows == 1 and table.values["close"][0] == 1.5
+        assert table.values["volume"][0] != table.values["volume"][0]  # NaN
+    assert [f.check for f in validate_dataset(path)] == ["nan_value"]
