@@ -169,3 +169,26 @@ def test_package_import_stays_light() -> None:
     code = "import sys, bot_core.data; print('pandas' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_without_pyarrow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+    import sys
+
+    from bot_core.data.reader import resolve_engine
+    from bot_core.data.writer import write_table
+
+    table = load_table("demo-ada-usdt-1m")
+    parquet = write_table(table, tmp_path / "a.parquet")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a))
+    assert resolve_engine("auto") == "c"
+    assert len(data.load_dataset("demo-ada-usdt-1m")) == 43_200
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(DataError, match=r"reading Parquet needs pyarrow"):
+        read_table(parquet, "ohlcv")
+    with pytest.raises(DataError, match=r"writing Parquet needs pyarrow"):
+        write_table(table, tmp_path / "b.parquet")
+    assert validate_dataset(parquet)[0].check == "unreadable"
