@@ -267,7 +267,7 @@ def rolling_zscore(x: object, window: int, min_periods: int | None = None) -> np
     zero-variance semantics.
     """
     arr, minp = _check(x, window, min_periods)
-    return _rolling_kernel(arr, int(window), minp, True)[0]  # type: ignore[no-any-return]
+    return _rolling_kernel(arr, int(window), minp, True)[0]
 
 
 def rolling_mean_std(
@@ -275,7 +275,7 @@ def rolling_mean_std(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rolling mean and sample standard deviation (ddof=1) over ``window`` bars."""
     arr, minp = _check(x, window, min_periods)
-    return _rolling_kernel(arr, int(window), minp, False)  # type: ignore[no-any-return]
+    return _rolling_kernel(arr, int(window), minp, False)
 
 
 class RollingMoments:

@@ -88,7 +88,7 @@ def _bar_returns(prices: np.ndarray, log_returns: bool) -> np.ndarray:
 
 def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
     """Bar-to-bar returns of ``prices`` (first element NaN), as the kernels compute them."""
-    return _bar_returns(np.ascontiguousarray(prices, dtype=np.float64), bool(log_returns))  # type: ignore[no-any-return]
+    return _bar_returns(np.ascontiguousarray(prices, dtype=np.float64), bool(log_returns))
 
 
 # -- EWMA --------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bo
     """
     _check_alpha(alpha, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
-    return _ewma_vol(arr, float(alpha), int(min_periods), bool(log_returns))  # type: ignore[no-any-return]
+    return _ewma_vol(arr, float(alpha), int(min_periods), bool(log_returns))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -157,7 +157,7 @@ def _ewma_update(state: np.ndarray, price: float, decay: float, min_periods: int
     state[1] = den
     state[2] = count
     state[3] = price
-    return ewma_output(num, den, count, min_periods)  # type: ignore[no-any-return]
+    return ewma_output(num, den, count, min_periods)
 
 
 class EwmaVol:
@@ -229,7 +229,7 @@ def rolling_vol(prices: object, window: int, min_periods: int | None = None,
     """Rolling volatility per bar: sample std (ddof=1) of the last ``window`` returns."""
     minp = _check_window(window, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
-    return _rolling_vol(arr, int(window), minp, bool(log_returns))  # type: ignore[no-any-return]
+    return _rolling_vol(arr, int(window), minp, bool(log_returns))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -241,7 +241,7 @@ def _rolling_vol_update(state: np.ndarray, ring: np.ndarray, price: float, min_p
     inv_n, inv_dof = reciprocals(state[5])
     _, _, variance = moments_scalars(state[0], state[5], inv_n, inv_dof, state[1], state[2],
                                      state[3], state[4], min_periods)
-    return std_from_variance(variance)  # type: ignore[no-any-return]
+    return std_from_variance(variance)
 
 
 class RollingVol:

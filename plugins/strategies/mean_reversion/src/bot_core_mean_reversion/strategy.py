@@ -196,7 +196,7 @@ class MeanReversionStrategy(Strategy):
         close = frame["close"].to_numpy(dtype=np.float64)
         targets, _ = target_path(self.signal(frame), np.ascontiguousarray(close),
                                  self._rule_params(), float(equity))
-        return targets  # type: ignore[no-any-return]
+        return targets
 
     def decisions(self, frame: pd.DataFrame, equity: float) -> pd.DataFrame:
         """Per bar: z-score, target position and the reason tag (for analysis and docs)."""

@@ -210,13 +210,13 @@ class VolTargetStrategy(Strategy):
         if cfg.estimator in ("rolling", "max"):
             rolling = rolling_vol(close, cfg.rolling_window_bars, cfg.min_periods_bars,
                                   cfg.log_returns)
-        if ewma is None:
-            vol = rolling
-        elif rolling is None:
-            vol = ewma
-        else:
+        if ewma is not None and rolling is not None:
             vol = np.maximum(ewma, rolling)  # NaN when either is NaN, as _combine
-        return vol * self.annualization  # type: ignore[no-any-return,operator]
+        else:
+            vol = ewma if ewma is not None else rolling
+        assert vol is not None  # the estimator is one of ewma, rolling, max
+        annual: np.ndarray = vol * self.annualization
+        return annual
 
     def target_positions(self, frame: pd.DataFrame, equity: float) -> np.ndarray:
         """Signed target position (base units) of every bar of ``frame``, starting flat."""
@@ -227,7 +227,7 @@ class VolTargetStrategy(Strategy):
         close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
         positions, _ = target_path(self.signal(frame), close, self._rule_params(),
                                    float(equity))
-        return positions  # type: ignore[no-any-return]
+        return positions
 
     def decisions(self, frame: pd.DataFrame, equity: float) -> pd.DataFrame:
         """Per bar: annualized volatility, position and the reason tag."""
