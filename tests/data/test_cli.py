@@ -93,3 +93,28 @@ def test_import_garbage_is_one_line(run_cli, tmp_path: Path) -> None:
 def test_import_missing_required_option_exits_2(run_cli, fixtures_dir: Path) -> None:
     result = run_cli("data", "import", str(fixtures_dir / "naive_ada_1m.csv"), "--id", "x")
     assert result.returncode == 2 and "--venue" in result.stderr
+
+
+def test_commands_in_process(capsys, fixtures_dir: Path, tmp_path: Path) -> None:
+    """The same handlers called in-process (keeps their coverage independent of subprocesses)."""
+    from bot_core.cli import main
+
+    assert main(["data", "list"]) == 0
+    assert "demo-ada-usdt-1m" in capsys.readouterr().out
+    assert main(["data", "import", str(fixtures_dir / "tradingview_btcusd_1h.csv"), "--id", "tv",
+                 "--venue", "tradingview", "--instrument", "BTC/USD", "--timeframe", "1h"]) == 0
+    assert "imported tv: 48 ohlcv rows" in capsys.readouterr().out
+    assert main(["data", "validate", "tv", "demo-ada-usdt-1m"]) == 0
+    assert "2 dataset(s) checked: 0 error(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n1704067200000,1,2,0.5,1.5,-1\n")
+    assert main(["data", "validate", str(bad), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["errors"] == 1
+    assert main(["data", "validate", "nope"]) == 2
+    assert "neither a dataset id" in capsys.readouterr().err
+    many = tmp_path / "gaps.csv"
+    rows = "".join(f"{1704067200000 + i * 120_000},1,2,0.5,1.5,1\n" for i in range(30))
+    many.write_text("timestamp,open,high,low,close,volume\n" + rows)
+    assert main(["data", "import", str(many), "--id", "gappy", "--venue", "v", "--instrument",
+                 "BTC/USD", "--timeframe", "1m"]) == 1  # rows are 2m apart
+    assert "rows are mostly 2m apart" in capsys.readouterr().err

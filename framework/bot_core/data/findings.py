@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["CHECKS", "Finding", "Severity", "has_errors", "iso_ms"]
+__all__ = ["CHECKS", "Finding", "Severity", "format_duration", "has_errors", "iso_ms"]
 
 Severity = Literal["error", "warning"]
 
@@ -75,3 +75,15 @@ def iso_ms(ms: int) -> str:
     if ms % 1000:
         text += f".{ms % 1000:03d}"
     return text + "Z"
+
+
+def format_duration(ms: int) -> str:
+    """``90000`` -> ``90s``, ``120000`` -> ``2m``, ``7200000`` -> ``2h``, days as ``d``."""
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:g}s"
+    if seconds < 7200:
+        return f"{seconds / 60:g}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:g}h"
+    return f"{seconds / 86400:g}d"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from bot_core.data.findings import Finding
+from bot_core.data.findings import Finding, format_duration
 from bot_core.data.manifest import (
     ID_PATTERN,
     DatasetEntry,
@@ -190,7 +190,7 @@ def _check_timeframe(table: Table, timeframe: str | None, label: str) -> None:
     step = int(np.median(np.diff(table.ts_ms)))
     expected = TIMEFRAME_MS[timeframe]
     if step != expected:
-        shown = next((k for k, v in TIMEFRAME_MS.items() if v == step), f"{step / 1000:g}s")
+        shown = next((k for k, v in TIMEFRAME_MS.items() if v == step), format_duration(step))
         raise DataError(f"{label}: rows are mostly {shown} apart but --timeframe is {timeframe}",
                         path=label)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot_core.data.findings import CHECKS, Finding, iso_ms
+from bot_core.data.findings import CHECKS, Finding, format_duration, iso_ms
 from bot_core.data.reader import Table
 from bot_core.data.schema import columns_of, timeframe_ms
 
@@ -168,12 +168,12 @@ class _Run:
         self.findings.append(Finding(
             self.dataset, "gap", "warning", self.table.row_of(largest), self._ts(largest),
             f"{gaps.size} gaps, {int(missing.sum())} missing rows in total; the largest is "
-            f"{_duration(int(ts[largest] - ts[largest - 1]))} before this row",
-            f"rows every {_duration(step_ms)}"))
+            f"{format_duration(int(ts[largest] - ts[largest - 1]))} before this row",
+            f"rows every {format_duration(step_ms)}"))
         self.emit("gap", gaps,
-                  lambda p: f"{_duration(int(ts[p] - ts[p - 1]))} since the previous row "
+                  lambda p: f"{format_duration(int(ts[p] - ts[p - 1]))} since the previous row "
                             f"({int((ts[p] - ts[p - 1]) // step_ms - 1)} missing)",
-                  f"rows every {_duration(step_ms)}")
+                  f"rows every {format_duration(step_ms)}")
 
     def ohlc(self) -> None:
         v = self.table.values
@@ -274,14 +274,3 @@ def _constant(message: str) -> Callable[[int], str]:
 
 def _value_of(column: str, values: np.ndarray) -> Callable[[int], str]:
     return lambda position: f"{column} is {values[position]:g}"
-
-
-def _duration(ms: int) -> str:
-    seconds = ms / 1000
-    if seconds < 120:
-        return f"{seconds:g}s"
-    if seconds < 7200:
-        return f"{seconds / 60:g}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:g}h"
-    return f"{seconds / 86400:g}d"
