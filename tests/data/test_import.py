@@ -36,6 +36,8 @@ VENDOR_FORMATS = [
     ("cryptodatadownload_btcusdt_1h.csv", "ohlcv", "1h", None, 24, "2024-01-02 00:00", None, None),
     ("semicolon_eurusd_1h.csv", "ohlcv", "1h", "Europe/Berlin", 24, "2024-01-14 23:00", 1.09512, None),
     ("binance_bookticker_btcusdt.csv", "quotes", "1s", None, 60, "2024-01-02 00:00", 42300.0, None),
+    ("dukascopy_eurusd_1m.csv", "ohlcv", "1m", "UTC", 30, "2024-01-02 08:00", None, None),
+    ("histdata_gbpusd_m1.csv", "ohlcv", "1m", "Etc/GMT+5", 30, "2024-01-03 14:00", None, None),
 ]
 
 
