@@ -127,7 +127,7 @@ def test_demo_in_process_renders_tables(monkeypatch, capsys, tmp_path: Path) -> 
     def fewer(config: Any, host: Any, names: list[str]) -> list[str]:
         ids = real(config, host, names)
         chosen.append(ids)
-        return [i for i in ids if i.startswith(("demo-btc", "demo-eth"))]
+        return [i for i in ids if i.startswith("demo-btc")]
 
     monkeypatch.setattr(demo_cmd, "demo_datasets", fewer)
     assert main(["demo", "--report", str(tmp_path / "demo")]) == 0
