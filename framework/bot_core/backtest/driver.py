@@ -39,6 +39,7 @@ from bot_core.backtest.results import BacktestResult
 from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.runinfo import RunInfo
+from bot_core.strategy import StrategySettings
 
 if TYPE_CHECKING:
     from bot_core.backtest.feeds import Feed
@@ -360,8 +361,12 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         for name in fast_names:
             strat_cfg = config.strategies[name]
             cls = host.strategy(strat_cfg.plugin)
-            strategy = cls(plan.resolved.strategy_settings[name], name=name,
-                           instruments=strat_cfg.instruments, venues=strat_cfg.venues)
+            settings = plan.resolved.strategy_settings[name]
+            if not isinstance(settings, StrategySettings):
+                raise TypeError(f"strategy {name}: settings are {type(settings).__name__}, "
+                                "not a StrategySettings model")
+            strategy = cls(settings, name=name, instruments=strat_cfg.instruments,
+                           venues=strat_cfg.venues)
             fast_list.append(_FastStrategy(name, strategy, PipelineStrategyContext(pipeline, name)))
         state = _Run(plan, host, pipeline, fast_list)
         for fs in fast_list:

@@ -54,7 +54,8 @@ class Feed:
         """The price positions are marked at after each row: close, or the mid quote."""
         if self.kind == "ohlcv":
             return self.columns["close"]
-        return 0.5 * (self.columns["bid"] + self.columns["ask"])
+        mid: np.ndarray = 0.5 * (self.columns["bid"] + self.columns["ask"])
+        return mid
 
 
 def feed_from_frame(frame: pd.DataFrame, *, dataset: str, kind: Literal["ohlcv", "quotes"],

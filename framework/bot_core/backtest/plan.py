@@ -112,14 +112,15 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
             venues = [v for n in users for v in config.strategies[n].venues]
             venue = venues[0] if venues else venue
         users = [n for n in users if venue in config.strategies[n].venues]
-        if not users:
+        if not users or venue is None:
             raise UsageError(
                 f"--dataset {dataset_id}: {kind} data for {instrument} on {venue} is not used by "
                 f"the selected strategies ({', '.join(names)})")
         if any((f.venue, f.instrument, f.kind) == (venue, instrument, kind) for f in feeds):
             raise UsageError(f"--dataset {dataset_id}: another dataset already feeds {kind} "
                              f"of {instrument} on {venue}")
-        feeds.append(feed_from_frame(frame, dataset=dataset_id, kind=kind,  # type: ignore[arg-type]
+        feeds.append(feed_from_frame(frame, dataset=dataset_id,
+                                     kind=kind,  # type: ignore[arg-type]
                                      venue=venue, instrument=instrument))
     return feeds
 
