@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ START_NS = 1_704_067_200 * 1_000_000_000
 MULTI_SYMBOLS = ["BTC", "ETH", "SOL", "ADA", "XRP", "DOGE", "DOT", "LTC", "LINK", "AVAX"]
 
 
-def synthetic_bars(n: int, seed: int, start: float = 50_000.0):  # -> pd.DataFrame
+def synthetic_bars(n: int, seed: int, start: float = 50_000.0) -> Any:
     """Seeded OHLCV minute bars: slow random walk + OU deviation (theta 0.05)."""
     import pandas as pd
 
@@ -148,7 +149,7 @@ def run_bot_core(frames: dict[str, object], *, multi: bool) -> tuple[float, obje
 # -- backtesting.py ---------------------------------------------------------------------------
 
 
-def run_backtesting_py(frame) -> tuple[float, int]:  # noqa: ANN001 - pandas frame
+def run_backtesting_py(frame: Any) -> tuple[float, int, float]:
     import warnings
 
     import pandas as pd
