@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot_core.data.findings import Finding, iso_ms
 from bot_core.data.reader import (
     Table,
-    _check_header,
+    check_header,
     check_size,
     read_head,
     read_table,
@@ -84,7 +84,7 @@ def read_for_validation(path: Path, kind: str | None, timeframe: str | None,
     table: Table | None = None
     if not is_parquet:
         try:
-            _check_header(path, kind, head, None)
+            check_header(path, kind, head, None)
         except DataError as exc:
             return None, [Finding(name, "schema", "error", 0, None, str(exc),
                                   f"the normalized {kind} header")], kind, timeframe

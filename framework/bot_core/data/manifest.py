@@ -105,10 +105,6 @@ class DatasetEntry(BaseModel):
             return "parquet"
         return "csv.gz" if name.endswith(".gz") else "csv"
 
-    def expected_columns(self) -> dict[str, str]:
-        """The schema a file of this entry's kind must have."""
-        return schema_of(self.kind)
-
     def manifest_record(self, base: Path) -> dict[str, Any]:
         """JSON form stored in ``manifest.json`` (path relative to ``base``, no ``library``)."""
         record = self.model_dump(mode="json", exclude={"library"})

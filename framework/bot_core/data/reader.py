@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["CellProblem", "Engine", "Table", "check_size", "open_bytes", "read_head",
+__all__ = ["CellProblem", "Engine", "Table", "check_header", "check_size", "open_bytes", "read_head",
            "read_table", "read_table_fast", "read_table_tolerant", "resolve_engine"]
 
 Engine = Literal["auto", "pyarrow", "c"]
@@ -177,7 +177,8 @@ def read_head(path: Path, *, dataset: str | None = None) -> str:
     return text
 
 
-def _check_header(path: Path, kind: str, head: str, dataset: str | None) -> None:
+def check_header(path: Path, kind: str, head: str, dataset: str | None) -> None:
+    """Refuse a header that is not the normalized one, naming a wrong delimiter if that is it."""
     expected = [TIMESTAMP, *columns_of(kind)]
     label = f"dataset {dataset}: " if dataset else ""
     lines = head.splitlines() or [""]
@@ -204,7 +205,7 @@ def read_table(path: Path, kind: str, *, engine: Engine = "auto", limit_bytes: i
     check_size(path, limit_bytes, dataset=dataset)
     if path.name.lower().endswith(".parquet"):
         return _read_parquet(path, kind, dataset)
-    _check_header(path, kind, read_head(path, dataset=dataset), dataset)
+    check_header(path, kind, read_head(path, dataset=dataset), dataset)
     table = read_table_fast(path, kind, engine=engine)
     if table is None:
         result = read_table_tolerant(path, kind, limit_bytes=limit_bytes, dataset=dataset)
