@@ -20,16 +20,31 @@ class Probe:
     """Observer plugin: every verdict and fill, as a journal would see them."""
 
     def __init__(self) -> None:
-        self.verdicts: list[tuple[Any, Any]] = []
-        self.fills: list[Any] = []
+        self.all_verdicts: list[tuple[str, Any, Any]] = []
+        self.all_fills: list[tuple[str, Any]] = []
+        self.run_id = ""
 
     @bot_core.hookimpl
     def bot_core_on_risk_verdict(self, run: Any, intent: Any, verdict: Any) -> None:
-        self.verdicts.append((intent, verdict))
+        self.all_verdicts.append((run.run_id, intent, verdict))
 
     @bot_core.hookimpl
     def bot_core_on_fill(self, run: Any, fill: Any) -> None:
-        self.fills.append(fill)
+        self.all_fills.append((run.run_id, fill))
+
+    def of(self, result: Any) -> Probe:
+        """Keep only what the run behind ``result`` produced (an abandoned fast run has its
+        own run id, and observers see it too)."""
+        self.run_id = result.run_id
+        return self
+
+    @property
+    def verdicts(self) -> list[tuple[Any, Any]]:
+        return [(i, v) for r, i, v in self.all_verdicts if r == self.run_id]
+
+    @property
+    def fills(self) -> list[Any]:
+        return [f for r, f in self.all_fills if r == self.run_id]
 
 
 def _same_trades(a: list[Any], b: list[Any]) -> None:
@@ -58,7 +73,7 @@ def test_market_order_decided_on_bar_close_fills_at_next_bar_open(host, write_co
     frame = data["btc"].frame
     probe = Probe()
     host.register_observer(probe)
-    run_backtest(_plan(host, write_config(), data), host, fast=False)
+    probe.of(run_backtest(_plan(host, write_config(), data), host, fast=False))
     assert probe.fills
     for fill in probe.fills:
         intent = next(i for i, _ in probe.verdicts if i.client_order_id == fill.client_order_id)
@@ -72,7 +87,8 @@ def test_fill_on_close_fills_at_the_deciding_bars_close(host, write_config) -> N
     frame = data["btc"].frame
     probe = Probe()
     host.register_observer(probe)
-    run_backtest(_plan(host, write_config(), data, fill_on_close=True), host, fast=False)
+    probe.of(run_backtest(_plan(host, write_config(), data, fill_on_close=True), host,
+                          fast=False))
     assert probe.fills
     for fill in probe.fills:
         intent = next(i for i, _ in probe.verdicts if i.client_order_id == fill.client_order_id)
@@ -84,11 +100,12 @@ def test_fill_on_close_fills_at_the_deciding_bars_close(host, write_config) -> N
 @pytest.mark.parametrize("fill_on_close", [False, True])
 def test_fast_path_gives_the_event_paths_trades_and_equity(host, write_config,
                                                            fill_on_close: bool) -> None:
-    plan = _plan(host, write_config(slippage=1.0, fee=5.0), _data(), ("cross", "cross_b"),
+    plan = _plan(host, write_config(slippage=1.0, fee=5.0), _data(), ("cross",),
                  fill_on_close=fill_on_close)
     slow = run_backtest(plan, host, fast=False)
     fast = run_backtest(plan, host)
     assert fast.fast_path and not slow.fast_path
+    assert fast.fast_path_note == ""
     assert len(slow.trades) > 20
     _same_trades(fast.trades, slow.trades)
     np.testing.assert_allclose(fast.equity, slow.equity, rtol=1e-12)
@@ -105,6 +122,7 @@ def test_strategies_and_instruments_share_equity_and_position_limits(host, write
     probe = Probe()
     host.register_observer(probe)
     result = run_backtest(_plan(host, path, _data(), ("cross", "cross_b")), host)
+    probe.of(result)
     reasons = [v.reason for _, v in probe.verdicts if v.action.value != "approve"]
     assert "max_position_pct" in reasons
     net: dict[str, float] = defaultdict(float)
@@ -126,11 +144,13 @@ def test_strategies_and_instruments_share_equity_and_position_limits(host, write
 def test_every_order_goes_through_risk_and_a_tight_profile_cuts_them(host, write_config) -> None:
     loose, tight = Probe(), Probe()
     host.register_observer(loose)
-    run_backtest(_plan(host, write_config(notional=10.0, max_position=20.0), _data()), host)
+    loose.of(run_backtest(_plan(host, write_config(notional=10.0, max_position=20.0), _data()),
+                          host))
     host.unregister_observer(loose)
     host.register_observer(tight)
     result = run_backtest(_plan(host, write_config(notional=10.0, max_position=4.0), _data()),
                           host)
+    tight.of(result)
     # every fill belongs to an order the risk engine judged first
     judged = {i.client_order_id for i, _ in tight.verdicts}
     assert tight.fills and all(f.client_order_id in judged for f in tight.fills)
@@ -142,13 +162,15 @@ def test_every_order_goes_through_risk_and_a_tight_profile_cuts_them(host, write
     assert result.reject_reasons.get("max_position_pct", 0) >= len(cut)
 
 
-def test_drawdown_liquidation_is_found_by_the_fast_path_on_the_same_bar(host, write_config):
+def test_drawdown_liquidation_gives_the_event_paths_result(host, write_config) -> None:
     data = _data(3000, drift=-0.0004, vol=0.003)
     plan = _plan(host, write_config(notional=19.0, max_position=20.0, drawdown=0.5,
                                     daily=50.0), data, ("cross", "cross_b"))
     slow = run_backtest(plan, host, fast=False)
     fast = run_backtest(plan, host)
     assert [c["cause"] for c in slow.state_changes][:1] == ["drawdown_liquidation"]
+    # risk stepped in: the fast run was abandoned and the backtest replayed event by event
+    assert not fast.fast_path and "at 2024-" in fast.fast_path_note
     assert fast.state_changes == slow.state_changes
     assert fast.final_state == "reducing"
     _same_trades(fast.trades, slow.trades)
@@ -163,6 +185,17 @@ def test_daily_loss_halt_and_next_day_reset_match_between_paths(host, write_conf
     fast = run_backtest(plan, host)
     causes = [c["cause"] for c in slow.state_changes]
     assert "daily_loss_limit" in causes and "new_trading_day" in causes
+    assert not fast.fast_path and fast.fast_path_note
     assert fast.state_changes == slow.state_changes
     _same_trades(fast.trades, slow.trades)
     assert slow.reject_reasons  # orders during the halt were rejected, not dropped
+
+
+def test_a_reduced_order_sends_the_run_to_the_event_path(host, write_config) -> None:
+    plan = _plan(host, write_config(notional=15.0, max_position=10.0), _data(), ("cross",))
+    fast = run_backtest(plan, host)
+    slow = run_backtest(plan, host, fast=False)
+    assert not fast.fast_path and fast.fast_path_note.startswith("replayed event by event:")
+    assert "reduce:max_position_pct" in fast.fast_path_note
+    _same_trades(fast.trades, slow.trades)
+    assert fast.verdicts == slow.verdicts

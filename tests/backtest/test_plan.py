@@ -140,3 +140,18 @@ def test_demo_in_process_renders_tables(monkeypatch, capsys, tmp_path: Path) -> 
 def test_demo_refuses_a_preset_without_strategies(capsys) -> None:
     assert main(["demo", "--preset", "manual"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_fast_path_equals_event_path_with_the_mean_reversion_plugin(installed) -> None:
+    import numpy as np
+
+    from bot_core.backtest.driver import run_backtest
+
+    plan = plan_backtest(installed, strategies=["mean_reversion"], preset="balanced",
+                         datasets=["demo-btc-usdt-1m", "demo-eth-usdt-1m"])
+    fast = run_backtest(plan, installed)
+    slow = run_backtest(plan, installed, fast=False)
+    assert fast.fast_path and not slow.fast_path
+    assert len(fast.trades) == len(slow.trades) > 100
+    assert fast.verdicts == slow.verdicts
+    np.testing.assert_allclose(fast.equity, slow.equity, rtol=1e-12)

@@ -17,9 +17,14 @@ replays through the pipeline only the steps where something can happen:
 * the step of a new equity peak in a skipped stretch (so the engine's peak is the true one);
 * every quote (quote strategies are always event by event).
 
-The engine itself takes every decision; the scan only tells the driver where to look. Pass
-``fast=False`` to replay every event (both paths give the same trades for bar strategies whose
-kernel matches their ``on_bar``; the host tests check it).
+The engine itself takes every decision; the scan only tells the driver where to look.
+
+The batch targets are a strategy's decisions *when every order fills as decided*. As soon as
+risk steps in (an order reduced or rejected, the trading state leaving ACTIVE, a position left
+short of its target), what the strategy's ``on_bar`` does next depends on its own code, so the
+fast run is abandoned and the backtest is replayed event by event from the start
+(``BacktestResult.fast_path_note`` says why). Either way the result is the event path's; the
+host tests check both paths against each other. ``fast=False`` skips the attempt.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import numpy as np
 
 from bot_core.backtest.metrics import compute_metrics
 from bot_core.backtest.recorder import Recorder
-from bot_core.backtest.results import BacktestResult
+from bot_core.backtest.results import BacktestResult, iso_utc
 from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.runinfo import RunInfo
@@ -55,6 +60,10 @@ ProgressCallback = Callable[[int, int], None]
 
 _QTY_EPS = 1e-12
 _PCT_TOLERANCE = 1e-9
+
+
+class _NotExact(Exception):
+    """The fast path can no longer promise the event path's result (risk stepped in)."""
 
 
 @dataclass(slots=True)
@@ -172,6 +181,9 @@ class _Run:
             ts_ns=ts_ns, tag="target",
         )
         self.pipeline.submit([intent], ts_ns)
+        held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
+        if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
+            self.unsettled.discard(key)  # filled at once (fill_on_close, quotes)
 
     # -- the loops ----------------------------------------------------------------------------
 
@@ -224,6 +236,7 @@ class _Run:
             busy = bool(pipeline.open_orders) or risk.liquidating or bool(self.unsettled)
             if busy or wake[step]:
                 self.process(step)
+                self._still_exact(step)
                 step += 1
                 continue
             while w < len(wake_steps) and wake_steps[w] < step:
@@ -246,9 +259,32 @@ class _Run:
                         risk.on_market_data(instrument, venue, price, peak_ts)
             if hit < stop:
                 self.process(hit)
+                self._still_exact(hit)
                 step = hit + 1
             else:
                 step = stop
+
+    def _still_exact(self, step: int) -> None:
+        """Stop the fast path as soon as its result could differ from the event path's.
+
+        The batch targets are the strategies' decisions *when every order fills as decided*;
+        once risk reduces or rejects an order, the trading state leaves ACTIVE, or a position
+        is left short of its target with nothing in flight (a cut IOC remainder), what a
+        strategy's ``on_bar`` does next depends on its own code, so the run is replayed event by
+        event instead.
+        """
+        pipeline = self.pipeline
+        when = iso_utc(int(self.tl.ts[step]))
+        for key in pipeline.verdicts:
+            if not key.startswith("approve:"):
+                raise _NotExact(f"risk verdict {key} at {when}")
+        state = pipeline.risk.state
+        if state is not TradingState.ACTIVE:
+            raise _NotExact(f"trading state {state.value} at {when}")
+        if self.unsettled and not pipeline.open_orders:
+            name, index = sorted(self.unsettled)[0]
+            raise _NotExact(f"{name} short of its target on {self.feeds[index].instrument} "
+                            f"at {when}")
 
     def _marks_of(self, key: tuple[str, str]) -> np.ndarray:
         """Mark price of one (venue, instrument) at every step: that of its latest event (bars
@@ -330,22 +366,21 @@ def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float)
             fs.decisions.setdefault(step, []).append((index, value))
 
 
-def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
-                 progress: ProgressCallback | None = None) -> BacktestResult:
-    """Run one backtest; see the module docstring for what runs where.
+@dataclass(slots=True)
+class _Outcome:
+    state: _Run
+    pipeline: TradingPipeline
+    recorder: Recorder
+    fast: bool
 
-    :param plan: from :func:`bot_core.backtest.plan.plan_backtest`.
-    :param host: the plugin host (its observer plugins see every decision, verdict and fill).
-    :param fast: None: use the fast path when every bar strategy offers ``target_positions``;
-        False: replay every event; True: same as None (there is no way to force it).
-    :param progress: called with ``(done, total)`` steps.
-    """
+
+def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
+             progress: ProgressCallback | None) -> _Outcome:
+    """One run: a fresh pipeline, portfolio, risk engine and venues."""
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.pipeline import PipelineStrategyContext, build_pipeline
 
-    started = time.perf_counter()
     config = plan.resolved.config
-    fast_names = _fast_strategies(plan, host, fast)
     doc: dict[str, Any] = config.model_dump(mode="json")
     for name in fast_names:
         doc["strategies"][name]["enabled"] = False
@@ -380,6 +415,9 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
                 state.run_fast(progress)
             else:
                 state.run_events(progress)
+        except _NotExact as exc:
+            reason = f"fast path abandoned: {exc}"
+            raise
         except BaseException:
             reason = "error"
             raise
@@ -387,10 +425,34 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
             for fs in fast_list:
                 fs.strategy.on_stop(fs.ctx)
             pipeline.stop(reason)
-        if progress is not None:
-            progress(state.tl.steps, state.tl.steps)
     finally:
         host.unregister_observer(recorder)
+    return _Outcome(state, pipeline, recorder, bool(fast_list))
+
+
+def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
+                 progress: ProgressCallback | None = None) -> BacktestResult:
+    """Run one backtest; see the module docstring for what runs where.
+
+    :param plan: from :func:`bot_core.backtest.plan.plan_backtest`.
+    :param host: the plugin host (its observer plugins see every decision, verdict and fill).
+    :param fast: None: try the fast path when every bar strategy offers ``target_positions``
+        (falling back to the event-by-event replay, from the start, as soon as risk steps in:
+        see ``_Run._still_exact``); False: replay every event.
+    :param progress: called with ``(done, total)`` steps.
+    """
+    started = time.perf_counter()
+    config = plan.resolved.config
+    fast_names = _fast_strategies(plan, host, fast)
+    note = ""
+    try:
+        outcome = _execute(plan, host, fast_names, progress)
+    except _NotExact as exc:
+        note = f"replayed event by event: {exc}"
+        outcome = _execute(plan, host, [], progress)
+    state, pipeline, recorder = outcome.state, outcome.pipeline, outcome.recorder
+    if progress is not None:
+        progress(state.tl.steps, state.tl.steps)
     portfolio = pipeline.portfolio
     marks = {(f.venue, f.instrument): portfolio.last_price(f.instrument, f.venue)
              for f in plan.feeds}
@@ -409,5 +471,5 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         metrics=metrics, elapsed_s=time.perf_counter() - started,
         verdicts=verdicts, reject_reasons=reasons,
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
-        fast_path=bool(fast_list),
+        fast_path=outcome.fast, fast_path_note=note, run_id=pipeline.run.run_id,
     )

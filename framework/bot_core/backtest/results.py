@@ -42,6 +42,10 @@ class BacktestResult:
     final_state: str = "active"
     fast_path: bool = False
     """True when bar strategies ran through their batch kernels (see ``bot_core.backtest``)."""
+    run_id: str = ""
+    """Run id the observer hooks saw (an abandoned fast run had another one)."""
+    fast_path_note: str = ""
+    """Why the fast path was abandoned for the event-by-event replay (empty when it was not)."""
 
     @property
     def closed_trades(self) -> list[RoundTrip]:
@@ -63,7 +67,9 @@ class BacktestResult:
             "bars_per_s": self.bars / self.elapsed_s if self.elapsed_s > 0 else 0.0,
             "risk": {"verdicts": dict(self.verdicts), "reasons": dict(self.reject_reasons),
                      "state_changes": list(self.state_changes), "final_state": self.final_state},
+            "run_id": self.run_id,
             "fast_path": self.fast_path,
+            "fast_path_note": self.fast_path_note,
             "trades": [t.as_dict() for t in self.trades],
         }
         if include_curve:
