@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{ours:,.0f} bars/s; {result.metrics.n_trades} round trips, "
           f"{sum(result.verdicts.values())} orders judged by risk "
           f"({dict(result.verdicts)}), return {100 * result.metrics.total_return:+.1f} %, "
-          f"state {result.final_state}")
+          f"state {result.final_state}, fast path {result.fast_path} {result.fast_path_note}")
     baseline = None
     if not args.no_baseline:
         try:
@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bot-core   3 strategies x 10 instruments: {total:,} bars in {secs:.2f} s = "
               f"{multi:,.0f} bars/s; {result.metrics.n_trades} round trips, "
               f"{sum(result.verdicts.values())} orders judged by risk "
-              f"({dict(result.verdicts)}), state {result.final_state}")
+              f"({dict(result.verdicts)}), state {result.final_state}, "
+              f"fast path {result.fast_path} {result.fast_path_note}")
         if not args.no_baseline:
             bsecs = sum(run_backtesting_py(f)[0] for f in frames.values())
             base_multi = total / bsecs
