@@ -25,6 +25,12 @@ short of its target), what the strategy's ``on_bar`` does next depends on its ow
 fast run is abandoned and the backtest is replayed event by event from the start
 (``BacktestResult.fast_path_note`` says why). Either way the result is the event path's; the
 host tests check both paths against each other. ``fast=False`` skips the attempt.
+
+One approximation remains for runs with several instruments: the scan evaluates equity once per
+step with every instrument marked, while the event path's engine also sees the equity between
+two instruments' events of the same step. A new equity high or a limit reached only at such an
+in-between point is seen by the event path and not by the scan; with one instrument the two
+are identical.
 """
 
 from __future__ import annotations
