@@ -71,7 +71,6 @@ class SmaCross(Strategy):
         return [OrderIntent(self.name, bar.venue, bar.instrument,
                             Side.BUY if delta > 0 else Side.SELL, abs(delta),
                             ctx.new_client_order_id(), time_in_force=TimeInForce.IOC,
-                            reduce_only=abs(target) < abs(held) and target * held >= 0.0,
                             ts_ns=bar.ts_ns)]
 
     def target_positions(self, frame: Any, equity: float) -> np.ndarray:

@@ -166,10 +166,10 @@ class _Run:
         self.processed = step
 
     def _sync(self, fs: _FastStrategy, feed: Feed, feed_index: int, ts_ns: int) -> None:
-        """Trade the difference between the strategy's target and its position, as a
-        target-position strategy's ``on_bar`` does on every bar: a market IOC order, reduce-only
-        when it only shrinks the position. A difference left by a reduced or rejected order is
-        re-sent on the next bar, exactly as ``on_bar`` would."""
+        """Trade the difference between the strategy's target and its position, as the
+        target-position strategies' ``on_bar`` does: a market IOC order for the difference
+        (not reduce-only: positions are per strategy, reduce-only is judged per account). Once
+        an order is cut or refused, :meth:`_still_exact` ends the fast run."""
         target = fs.current.get(feed_index, 0.0)
         held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
         delta = target - held
@@ -182,9 +182,7 @@ class _Run:
             strategy_id=fs.name, venue=feed.venue, instrument=feed.instrument,
             side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
             client_order_id=fs.ctx.new_client_order_id(), order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=abs(target) < abs(held) and target * held >= 0.0,
-            ts_ns=ts_ns, tag="target",
+            time_in_force=TimeInForce.IOC, ts_ns=ts_ns, tag="target",
         )
         self.pipeline.submit([intent], ts_ns)
         held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
