@@ -588,3 +588,17 @@ def test_strategy_context_reads_the_bot(host: Any) -> None:
     assert ctx.last_price("BTC/USDT", "venue_a") == 123.0
     assert math.isnan(ctx.last_price("SOL/USDT"))
     assert dt.datetime.fromtimestamp(ctx.now_ns / 1e9, dt.UTC).year == 2023
+
+
+def test_risk_rejection_reaches_the_strategy_as_a_rejected_report(host: Any, recorder: Recorder) -> None:
+    strat = scripted()
+    strat.plan = [[(Side.BUY, math.nan)]]  # invalid quantity: the engine rejects it
+    venue = SimVenue(name="venue_a")
+    pipe = make_pipeline(host, strategies=[strat], venues=[venue])
+    pipe.on_bar(bar(0, 50_000.0))
+    assert venue.received == []
+    (report,) = strat.updates
+    assert report.status is OrderStatus.REJECTED
+    assert report.client_order_id == "s1-run1-1"
+    assert report.reason == "risk:invalid_quantity"
+    assert report.fill is None

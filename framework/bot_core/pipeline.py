@@ -13,7 +13,9 @@ market event (:meth:`TradingPipeline.on_bar`, :meth:`TradingPipeline.on_quote`),
 
 :meth:`submit` is ``bot_core_on_decision`` -> ``risk.evaluate`` -> ``bot_core_on_risk_verdict``
 -> (approved or reduced only) an :class:`~bot_core.orders.Order` with the allowed quantity ->
-``venue.submit`` -> ``bot_core_on_order`` -> the venue's reports as above. Client order ids are
+``venue.submit`` -> ``bot_core_on_order`` -> the venue's reports as above. A rejected intent
+reaches its strategy as a ``REJECTED`` report (reason ``risk:<code>``) through
+``strategy.on_order_update``. Client order ids are
 idempotent: an id already used never reaches a venue a second time.
 
 When the trading state turns HALTED or REDUCING, resting orders that are not reduce-only are
@@ -234,6 +236,7 @@ class TradingPipeline:
             self.verdicts[key] = self.verdicts.get(key, 0) + 1
             host.on_risk_verdict(run, intent, verdict)
             if venue is None or verdict.action is VerdictAction.REJECT:
+                self._tell_rejected(intent, verdict, now_ns)
                 continue
             quantity = intent.quantity if verdict.quantity is None else verdict.quantity
             order = Order(intent, quantity)
@@ -247,6 +250,17 @@ class TradingPipeline:
             host.on_order(run, order)
             self._process(reports)
         return verdicts
+
+    def _tell_rejected(self, intent: OrderIntent, verdict: Verdict, now_ns: int) -> None:
+        """A strategy learns of a rejection before any venue saw the order, as it would of a
+        venue's reject: a REJECTED report whose reason starts with ``risk:``. Without it a
+        strategy waiting for its order (an arbitrage leg) could not hedge or re-plan."""
+        strategy = self.strategies.get(intent.strategy_id)
+        if strategy is None:
+            return
+        report = ExecutionReport(intent.client_order_id, OrderStatus.REJECTED, now_ns,
+                                 reason=f"risk:{verdict.reason}")
+        self.submit(strategy.on_order_update(report, self.contexts[strategy.name]), now_ns)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Cancel an open order at its venue (cancels never go through risk: allowed even when
