@@ -183,18 +183,26 @@ def read_manifest(directory: Path, library: Literal["shipped", "user"]) -> list[
 
 @contextmanager
 def manifest_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory/.manifest.lock`` (POSIX ``flock``).
+    """Hold an exclusive lock on ``directory/.manifest.lock`` (``flock`` on POSIX, ``msvcrt``
+    byte-range locking on Windows).
 
     Two imports running at once would otherwise both read the old manifest and the second
-    write would drop the first one's entry. Where ``fcntl`` does not exist (Windows) this is a
-    no-op and concurrent imports into one library are not supported.
+    write would drop the first one's entry.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(directory / ".manifest.lock", "w") as handle:
+    with open(directory / ".manifest.lock", "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+            return
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
