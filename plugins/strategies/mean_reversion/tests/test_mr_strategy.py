@@ -60,10 +60,10 @@ def test_an_order_that_changes_nothing_is_retried_with_back_off(mr: SimpleNamesp
 
 @pytest.mark.parametrize("profile", ["conservative", "balanced", "aggressive"])
 def test_live_path_equals_target_positions(mr: SimpleNamespace, profile: str) -> None:
-    closes = mr.random_walk(42, 3000)
+    closes = mr.random_walk(42, 12_000)
     closes[[100, 101, 102, 1500, 2200]] = np.nan
     values = dict(MeanReversionSettings.profile_defaults[profile])
-    values["window_bars"] = 40
+    values["window_bars"] = 40  # short window: many decisions on a short series
     strategy = make(**values)
     frame = mr.frame_from_closes(closes)
     batch = make(**values).target_positions(frame, 100_000.0)

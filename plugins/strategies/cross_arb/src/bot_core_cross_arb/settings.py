@@ -83,13 +83,19 @@ class CrossArbSettings(StrategySettings):
         "(fail closed), [1, 10].",
     )
 
+    # A leg moves the bot's net position in the instrument until its pair fills, so one leg
+    # must fit in the room the bar strategies leave under the preset's risk.max_position_pct
+    # (with them, at most 95 % of it at the demo's 100,000 equity). Inventory per venue and
+    # instrument counts twice in gross exposure (long on one venue, short on the other): four
+    # inventories at the limit stay within what risk.max_total_position_pct leaves after the
+    # bar strategies. See docs/strategies/cross_arb.md, "Defaults per preset".
     profile_defaults = {
-        "conservative": {"min_edge_bps": 10.0, "max_order_notional": 5_000.0,
-                         "max_inventory_notional": 20_000.0, "leg_failure_action": "unwind"},
-        "balanced": {"min_edge_bps": 5.0, "max_order_notional": 10_000.0,
-                     "max_inventory_notional": 50_000.0, "leg_failure_action": "hedge"},
-        "aggressive": {"min_edge_bps": 2.0, "max_order_notional": 20_000.0,
-                       "max_inventory_notional": 100_000.0, "leg_failure_action": "hedge"},
+        "conservative": {"min_edge_bps": 10.0, "max_order_notional": 2_000.0,
+                         "max_inventory_notional": 5_000.0, "leg_failure_action": "unwind"},
+        "balanced": {"min_edge_bps": 5.0, "max_order_notional": 3_000.0,
+                     "max_inventory_notional": 10_000.0, "leg_failure_action": "hedge"},
+        "aggressive": {"min_edge_bps": 2.0, "max_order_notional": 5_000.0,
+                       "max_inventory_notional": 20_000.0, "leg_failure_action": "hedge"},
     }
 
     @model_validator(mode="after")

@@ -66,14 +66,21 @@ class MeanReversionSettings(StrategySettings):
         "fixed_quantity.",
     )
 
+    # Made for 1-minute bars: a window of hours, not minutes, so that the distance to the
+    # mean at entry (entry_z x the window's standard deviation) is several times the
+    # round-trip cost of ~12 bps (2 x (5 bps taker fee + 1 bp slippage) on the paper venue),
+    # and a holding limit of two to three windows (the time a reversion is expected to take).
+    # equity_pct plus vol_target's max_leverage and band on the shared instruments (BTC, ETH)
+    # stays at or below 4/5 of the preset's risk.max_position_pct. See
+    # docs/strategies/mean_reversion.md, "Defaults per preset".
     profile_defaults = {
-        "conservative": {"window_bars": 120, "entry_z": 2.5, "exit_z": 0.0,
-                         "allow_short": False, "stop_loss_pct": 2.0, "max_holding_bars": 240,
-                         "equity_pct": 5.0},
-        "balanced": {"window_bars": 60, "entry_z": 2.0, "exit_z": 0.0, "allow_short": True,
-                     "stop_loss_pct": 3.0, "max_holding_bars": 480, "equity_pct": 10.0},
-        "aggressive": {"window_bars": 30, "entry_z": 1.5, "exit_z": 0.0, "allow_short": True,
-                       "stop_loss_pct": 5.0, "max_holding_bars": 720, "equity_pct": 20.0},
+        "conservative": {"window_bars": 720, "entry_z": 3.0, "exit_z": 0.0,
+                         "allow_short": False, "stop_loss_pct": 3.0, "max_holding_bars": 1440,
+                         "equity_pct": 3.0},
+        "balanced": {"window_bars": 480, "entry_z": 2.5, "exit_z": 0.0, "allow_short": True,
+                     "stop_loss_pct": 4.0, "max_holding_bars": 1440, "equity_pct": 7.0},
+        "aggressive": {"window_bars": 360, "entry_z": 2.0, "exit_z": 0.0, "allow_short": True,
+                       "stop_loss_pct": 6.0, "max_holding_bars": 720, "equity_pct": 11.0},
     }
 
     @model_validator(mode="after")

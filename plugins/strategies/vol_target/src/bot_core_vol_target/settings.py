@@ -60,13 +60,20 @@ class VolTargetSettings(StrategySettings):
         "share of equity (notional), percent, [0, 100].",
     )
 
+    # Per-instrument weight caps (max_leverage) leave room on BTC and ETH for mean_reversion,
+    # which trades the same instruments on the same venue: vol_target's cap and rebalance band
+    # plus mean_reversion's equity_pct stay at or below 4/5 of the preset's
+    # risk.max_position_pct (10 / 20 / 35 %), the rest is headroom for price moves and for
+    # cross_arb's legs. target_vol_pct is this instrument's share of the risk budget: about
+    # max_leverage x a typical crypto volatility of 50 %, so the cap binds only in quiet
+    # markets. See docs/strategies/vol_target.md, "Defaults per preset".
     profile_defaults = {
-        "conservative": {"target_vol_pct": 10.0, "estimator": "max", "max_leverage": 1.0,
-                         "rebalance_band_pct": 5.0, "ewma_halflife_bars": 720.0},
-        "balanced": {"target_vol_pct": 20.0, "estimator": "ewma", "max_leverage": 1.5,
-                     "rebalance_band_pct": 2.0, "ewma_halflife_bars": 360.0},
-        "aggressive": {"target_vol_pct": 40.0, "estimator": "ewma", "max_leverage": 2.0,
-                       "rebalance_band_pct": 1.0, "ewma_halflife_bars": 180.0},
+        "conservative": {"target_vol_pct": 2.0, "estimator": "max", "max_leverage": 0.04,
+                         "rebalance_band_pct": 0.5, "ewma_halflife_bars": 720.0},
+        "balanced": {"target_vol_pct": 4.0, "estimator": "ewma", "max_leverage": 0.08,
+                     "rebalance_band_pct": 1.0, "ewma_halflife_bars": 360.0},
+        "aggressive": {"target_vol_pct": 7.5, "estimator": "ewma", "max_leverage": 0.15,
+                       "rebalance_band_pct": 2.0, "ewma_halflife_bars": 180.0},
     }
 
     @model_validator(mode="after")
