@@ -1,7 +1,8 @@
 """Host test suite fixtures.
 
-Every test gets its own ``BOT_CORE_HOME`` so nothing is written to the real per-user directory
-and tests cannot see each other's imported datasets or state.
+Every test gets its own ``BOT_CORE_HOME`` (the autouse fixture from :mod:`bot_core.testing`,
+the same one plugin authors use), so nothing is written to the real per-user directory and
+tests cannot see each other's imported datasets or state.
 """
 
 from __future__ import annotations
@@ -13,17 +14,11 @@ from pathlib import Path
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def bot_core_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("bot-core-home")
-    monkeypatch.setenv("BOT_CORE_HOME", str(home))
-    monkeypatch.delenv("BOT_CORE_DISABLE_PLUGINS", raising=False)
-    return home
+from bot_core.testing import bot_core_home  # noqa: F401 - autouse fixture
 
 
 @pytest.fixture
-def run_cli(bot_core_home: Path):
+def run_cli(bot_core_home: Path):  # noqa: F811 - depends on the imported fixture
     """Run the real ``bot-core`` CLI in a subprocess; returns the CompletedProcess."""
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

@@ -296,7 +296,7 @@ class CrossArbStrategy(Strategy):
 
         cols = ["bid", "ask", "bid_size", "ask_size"]
         both = pd.concat([quotes_a[cols].assign(_a=True), quotes_b[cols].assign(_a=False)])
-        ts = both.index.asi8 if isinstance(both.index, pd.DatetimeIndex) else \
+        ts = both.index.as_unit("ns").asi8 if isinstance(both.index, pd.DatetimeIndex) else \
             np.asarray(both.index, dtype=np.int64)
         order = np.lexsort((~both["_a"].to_numpy(), ts))  # by time, venue A first
         both = both.iloc[order]

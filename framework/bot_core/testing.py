@@ -1,0 +1,120 @@
+"""Test helpers for plugin authors (and the host's own tests). Needs pytest.
+
+In a plugin's ``tests/conftest.py``::
+
+    from bot_core.testing import bot_core_home  # noqa: F401  (autouse: isolated BOT_CORE_HOME)
+
+and in tests::
+
+    from bot_core.testing import FillingContext, bars_from_frame, run_bars
+
+Only the fixture needs pytest; the rest is plain Python over host types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot_core.market import Bar
+from bot_core.orders import OrderIntent
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from bot_core.strategy import Strategy
+
+__all__ = ["FillingContext", "bars_from_frame", "bot_core_home", "frame_from_closes", "run_bars"]
+
+
+@pytest.fixture(autouse=True)
+def bot_core_home(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own ``BOT_CORE_HOME`` and no inherited plugin blocking, so nothing is
+    written to the real state directory and tests cannot see each other's data."""
+    home = tmp_path_factory.mktemp("bot-core-home")
+    monkeypatch.setenv("BOT_CORE_HOME", str(home))
+    monkeypatch.delenv("BOT_CORE_DISABLE_PLUGINS", raising=False)
+    return home
+
+
+class FillingContext:
+    """A :class:`~bot_core.strategy.StrategyContext` whose orders fill at once and in full.
+
+    ``fill(intents)`` books them; ``position`` is then the sum of what was sent. Useful to test
+    a strategy's rule without a venue; use the paper venue for fills, fees and slippage.
+    """
+
+    def __init__(self, equity: float = 100_000.0, prefix: str = "test") -> None:
+        self.equity = equity
+        self.now_ns = 0
+        self.prices: dict[str, float] = {}
+        self.positions: dict[tuple[str, str], float] = {}
+        self.issued: list[str] = []
+        self._prefix = prefix
+
+    def position(self, instrument: str, venue: str | None = None) -> float:
+        if venue is None:
+            return sum(q for (inst, _), q in self.positions.items() if inst == instrument)
+        return self.positions.get((instrument, venue), 0.0)
+
+    def last_price(self, instrument: str, venue: str | None = None) -> float:
+        return self.prices.get(instrument, float("nan"))
+
+    def new_client_order_id(self) -> str:
+        self.issued.append(f"{self._prefix}-{len(self.issued) + 1}")
+        return self.issued[-1]
+
+    def fill(self, intents: Iterable[OrderIntent]) -> None:
+        for intent in intents:
+            key = (intent.instrument, intent.venue)
+            self.positions[key] = self.positions.get(key, 0.0) + intent.signed_quantity
+
+
+def frame_from_closes(closes: Sequence[float], start: str = "2024-01-01",
+                      freq: str = "1min") -> pd.DataFrame:
+    """An OHLCV frame (UTC index) whose open, high, low and close all equal ``closes``."""
+    import numpy as np
+    import pandas as pd
+
+    close = np.asarray(closes, dtype=np.float64)
+    index = pd.date_range(start, periods=len(close), freq=freq, tz="UTC")
+    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close,
+                         "volume": np.ones(len(close))}, index=index)
+
+
+def bars_from_frame(frame: pd.DataFrame, instrument: str = "BTC/USDT",
+                    venue: str = "venue_a") -> list[Bar]:
+    """The bars of an OHLCV frame, as the live path delivers them."""
+    return [Bar(venue, instrument, int(ts), float(o), float(h), float(lo), float(c), float(v))
+            for ts, o, h, lo, c, v in zip(frame.index.as_unit("ns").asi8, frame["open"], frame["high"],
+                                          frame["low"], frame["close"], frame["volume"],
+                                          strict=True)]
+
+
+def run_bars(strategy: Strategy, frame: pd.DataFrame, equity: float = 100_000.0, *,
+             instrument: str = "BTC/USDT", venue: str = "venue_a"
+             ) -> tuple[np.ndarray, list[OrderIntent]]:
+    """Feed every bar of ``frame`` to ``strategy.on_bar`` with immediate fills.
+
+    :return: the position after each bar, and every intent sent.
+    """
+    import numpy as np
+
+    ctx = FillingContext(equity)
+    path: list[float] = []
+    intents: list[OrderIntent] = []
+    for bar in bars_from_frame(frame, instrument, venue):
+        ctx.now_ns = bar.ts_ns
+        ctx.prices[bar.instrument] = bar.close
+        out = list(strategy.on_bar(bar, ctx))
+        ctx.fill(out)
+        intents += out
+        path.append(ctx.position(bar.instrument, bar.venue))
+    return np.asarray(path, dtype=np.float64), intents
+
+

@@ -1,0 +1,52 @@
+"""bot_core.testing: the helpers plugin authors test with."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot_core import OrderIntent, Side, Strategy, StrategySettings
+from bot_core.testing import FillingContext, bars_from_frame, frame_from_closes, run_bars
+
+
+class _BuyBelow(Strategy):
+    id = "buy_below"
+
+    class Settings(StrategySettings):
+        level: float = 100.0
+
+    def on_bar(self, bar, ctx):  # type: ignore[no-untyped-def]
+        want = 1.0 if bar.close < self.settings.level else 0.0  # type: ignore[attr-defined]
+        delta = want - ctx.position(bar.instrument, bar.venue)
+        if delta == 0:
+            return ()
+        side = Side.BUY if delta > 0 else Side.SELL
+        return (OrderIntent(self.name, bar.venue, bar.instrument, side, abs(delta),
+                            ctx.new_client_order_id(), ts_ns=bar.ts_ns),)
+
+
+def test_home_fixture_isolates_state(bot_core_home: Path) -> None:
+    assert os.environ["BOT_CORE_HOME"] == str(bot_core_home)
+    assert bot_core_home.is_dir() and "BOT_CORE_DISABLE_PLUGINS" not in os.environ
+
+
+def test_run_bars_fills_at_once_and_tracks_positions() -> None:
+    frame = frame_from_closes([101, 99, 98, 102, 97])
+    path, intents = run_bars(_BuyBelow(_BuyBelow.Settings()), frame)
+    assert path.tolist() == [0.0, 1.0, 1.0, 0.0, 1.0]
+    assert [(i.side, i.quantity) for i in intents] == [(Side.BUY, 1.0), (Side.SELL, 1.0),
+                                                       (Side.BUY, 1.0)]
+    assert [i.client_order_id for i in intents] == ["test-1", "test-2", "test-3"]
+
+
+def test_bars_from_frame_and_context_views() -> None:
+    frame = frame_from_closes([10.0, 11.0], freq="1h")
+    bars = bars_from_frame(frame, "ETH/USDT", "venue_b")
+    assert [(b.venue, b.instrument, b.close) for b in bars] == [("venue_b", "ETH/USDT", 10.0),
+                                                                ("venue_b", "ETH/USDT", 11.0)]
+    assert bars[1].ts_ns - bars[0].ts_ns == 3_600 * 10**9
+    ctx = FillingContext(equity=5_000.0)
+    ctx.fill([OrderIntent("s", "a", "ETH/USDT", Side.BUY, 2.0, "x"),
+              OrderIntent("s", "b", "ETH/USDT", Side.SELL, 0.5, "y")])
+    assert ctx.position("ETH/USDT", "a") == 2.0 and ctx.position("ETH/USDT") == 1.5
+    assert ctx.last_price("ETH/USDT") != ctx.last_price("ETH/USDT")  # NaN until a price is set
