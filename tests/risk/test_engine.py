@@ -369,7 +369,39 @@ def test_liquidation_closes_only_net_exposure_per_venue(host: Any) -> None:
     assert len(again) == 1 and again[0].client_order_id != liq[0].client_order_id
     stale_check = eng.evaluate(again[0], T0 + 10**15)  # stale data rejects: may retry later
     assert stale_check.reason == "stale_market_data"
-    assert len(eng.liquidation_intents(T0 + 10**15)) == 1
+    # not on every event while the data stays as old (it would meet the same stale verdict):
+    # other instruments' and other venues' data do not count, new data for it does
+    assert eng.liquidation_intents(T0 + 10**15) == []
+    eng.on_market_data("ETH/USDT", "venue_a", 100.0, T0 + 10**15)
+    eng.on_market_data("BTC/USDT", "venue_b", 70.0, T0 + 10**15)
+    assert eng.liquidation_intents(T0 + 10**15 + 1) == []
+    eng.on_market_data("BTC/USDT", "venue_a", 70.0, T0 + 10**15 + 2)
+    retry = eng.liquidation_intents(T0 + 10**15 + 2)
+    assert [(i.strategy_id, i.instrument, i.quantity) for i in retry] == [("a", "BTC/USDT", 70.0)]
+    assert eng.evaluate(retry[0], T0 + 10**15 + 2).action is APPROVE
+    assert eng.liquidation_intents(T0 + 10**15 + 3) == []  # in flight again
+
+
+def test_operator_clear_forgets_rejected_liquidations(host: Any) -> None:
+    eng, pf, _ = engine(host, drawdown_liquidation_pct=2.0, daily_loss_limit_pct=50.0)
+    for inst in ("BTC/USDT", "ETH/USDT"):
+        eng.on_market_data(inst, "venue_a", 100.0, T0)
+    book(eng, pf, fill(Side.BUY, 100.0, 100.0, tid="t1", strategy="a"))
+    book(eng, pf, fill(Side.BUY, 100.0, 100.0, tid="t2", strategy="a", instrument="ETH/USDT"))
+    eng.on_market_data("BTC/USDT", "venue_a", 70.0, T0 + 1)
+    liq = {i.instrument: i for i in eng.liquidation_intents(T0 + 1)}
+    assert sorted(liq) == ["BTC/USDT", "ETH/USDT"]
+    for i in liq.values():
+        assert eng.evaluate(i, T0 + 10**15).reason == "stale_market_data"
+    eng.on_market_data("ETH/USDT", "venue_a", 100.0, T0 + 10**15)
+    assert [i.instrument for i in eng.liquidation_intents(T0 + 10**15)] == ["ETH/USDT"]
+    eng.clear("reviewed", T0 + 10**15)
+    assert eng.state is TradingState.ACTIVE and eng.liquidation_intents(T0 + 10**15) == []
+    eng.on_market_data("ETH/USDT", "venue_a", 50.0, T0 + 10**15 + 1)  # a new drawdown
+    assert eng.state is TradingState.REDUCING
+    # BTC's data is as old as when its order was rejected, but the operator started afresh
+    assert sorted(i.instrument for i in eng.liquidation_intents(T0 + 10**15 + 1)) == [
+        "BTC/USDT", "ETH/USDT"]
 
 
 def test_snapshot_restore_keeps_day_and_state(host: Any) -> None:

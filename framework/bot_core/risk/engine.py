@@ -109,6 +109,11 @@ class RiskEngine:
         self._liquidating: dict[str, tuple[str, str, str]] = {}
         """Client order id of an in-flight liquidation order -> (strategy, venue, instrument)."""
         self._liq_seq = 0
+        self._liq_retry: dict[tuple[str, str, str], int] = {}
+        """(strategy, venue, instrument) whose liquidation order was rejected -> the time of the
+        market data it was judged on. It is retried once that instrument's data at the venue
+        updates, not on every event of every feed: a venue whose data stopped would otherwise
+        get one stale-data rejection per event until an operator steps in."""
         # the hot read paths of the RiskContext go straight to the portfolio (no extra frame)
         self.position = portfolio.position  # type: ignore[method-assign]
         self.last_price = portfolio.last_price  # type: ignore[method-assign]
@@ -213,6 +218,7 @@ class RiskEngine:
         self._drawdown = False
         self._operator_halt = ""
         self._liquidating.clear()
+        self._liq_retry.clear()
         equity = self.portfolio.equity
         if math.isfinite(equity):
             self._peak = equity
@@ -320,7 +326,8 @@ class RiskEngine:
         """Judge one intent: approve, reduce (``verdict.quantity``) or reject, with a reason."""
         verdict = self._judge(intent, now_ns)
         if verdict.action is VerdictAction.REJECT and intent.client_order_id in self._liquidating:
-            del self._liquidating[intent.client_order_id]
+            key = self._liquidating.pop(intent.client_order_id)
+            self._liq_retry[key] = self.portfolio.last_update_ns(key[2], key[1])
         return verdict
 
     def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
@@ -403,7 +410,9 @@ class RiskEngine:
 
     def liquidation_intents(self, now_ns: int) -> list[OrderIntent]:
         """Market, reduce-only orders closing every open position while a drawdown liquidation
-        is in force; positions that already have a liquidation order in flight are skipped.
+        is in force; positions that already have a liquidation order in flight are skipped, and
+        so are those whose last liquidation order was rejected until their market data at the
+        venue updates.
 
         Per (venue, instrument), only the strategies' positions on the side of the net position
         are closed, up to the net quantity: books of two strategies that offset each other at a
@@ -428,6 +437,11 @@ class RiskEngine:
                 budget -= close
                 if (strategy, venue, instrument) in in_flight:
                     continue
+                judged_ns = self._liq_retry.get((strategy, venue, instrument))
+                if judged_ns is not None:
+                    if self.portfolio.last_update_ns(instrument, venue) <= judged_ns:
+                        continue
+                    del self._liq_retry[(strategy, venue, instrument)]
                 self._liq_seq += 1
                 client_id = f"liq-{now_ns}-{self._liq_seq}"
                 intents.append(OrderIntent(
