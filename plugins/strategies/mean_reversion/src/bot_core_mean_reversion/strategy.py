@@ -27,11 +27,11 @@ MAX_RETRY_WAIT_BARS = 64
 class _Retry:
     """Exponential back-off for an order that did not move the position.
 
-    The host does not tell a strategy about intents that risk rejected, so a bar strategy that
-    trades ``target - position`` would re-send a rejected order on every bar. When the position
-    has not moved since the last send and the order would go the same way, the next sends wait
-    1, 3, 7, ... bars (at most ``MAX_RETRY_WAIT_BARS``); a moved position or a reversed
-    direction resets it.
+    A bar strategy that trades ``target - position`` would re-send an order that risk keeps
+    rejecting (the REJECTED report changes neither the target nor the position) on every bar.
+    When the position has not moved since the last send and the order would go the same way,
+    the next sends wait 1, 3, 7, ... bars (at most ``MAX_RETRY_WAIT_BARS``); a moved position
+    or a reversed direction resets it.
     """
 
     __slots__ = ("position", "retries", "side", "wait")
