@@ -25,13 +25,14 @@ cancelled at their venues, so no order placed before the transition can add risk
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot_core.errors import ConfigError, ConfigProblem
 from bot_core.orders import ExecutionReport, Fill, Order, OrderIntent, OrderStatus
 from bot_core.risk.check import TradingState, Verdict, VerdictAction
+from bot_core.risk.engine import APPROVED
 
 if TYPE_CHECKING:
     from bot_core.config.resolve import ResolvedConfig
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from bot_core.strategy import Strategy
 
 __all__ = ["PIPELINE_CHECK_ID", "PipelineStrategyContext", "TradingPipeline", "build_pipeline"]
+
+_APPROVED_KEY = f"{APPROVED.action.value}:{APPROVED.reason}"
 
 PIPELINE_CHECK_ID = "pipeline"
 """``Verdict.check_id`` of rejections decided by the pipeline before risk (unknown venue,
@@ -112,6 +115,9 @@ class TradingPipeline:
         self.open_orders: dict[str, Order] = {}
         self.verdicts: dict[str, int] = {}
         """Count of verdicts by ``action:reason`` (a cheap summary for results and metrics)."""
+        self.fill_listeners: list[Callable[[Fill], None]] = []
+        """In-process callables given every booked fill right after ``bot_core_on_fill`` (the
+        backtest's trade book): a plain call, without a hook dispatch per fill."""
         self.contexts = {name: PipelineStrategyContext(self, name) for name in self.strategies}
         self._seen_ids: set[str] = set()
         self._bar_subs: dict[tuple[str, str], list[Strategy]] = {}
@@ -162,18 +168,22 @@ class TradingPipeline:
 
     def on_bar(self, bar: Bar) -> None:
         """One closed bar: venue matching, risk update at the close, then the strategies."""
-        self._advance(bar.ts_ns)
+        ts_ns = bar.ts_ns
+        if ts_ns > self.now_ns:
+            self.now_ns = ts_ns
         venue = self.venues.get(bar.venue)
         if venue is not None:
-            self._process(venue.on_market_data(bar))
-        self._risk_update(bar.instrument, bar.venue, bar.close, bar.ts_ns)
+            reports = venue.on_market_data(bar)
+            if reports:
+                self._process(reports)
+        self._risk_update(bar.instrument, bar.venue, bar.close, ts_ns)
         subs = self._bar_subs.get((bar.venue, bar.instrument))
         if subs:
             for strategy in subs:
-                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), bar.ts_ns)
+                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
         for strategy in self._wildcard:
             if strategy.data_kind == "ohlcv":
-                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), bar.ts_ns)
+                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
 
     def on_quote(self, quote: Quote) -> None:
         """One top-of-book update: venue matching, risk update at the mid, then strategies."""
@@ -217,38 +227,41 @@ class TradingPipeline:
     def submit(self, intents: Iterable[OrderIntent], now_ns: int) -> list[Verdict]:
         """Judge each intent and send the approved (or reduced) ones to their venues."""
         verdicts: list[Verdict] = []
-        host, run, risk = self.host, self.run, self.risk
+        host, run, risk, seen, tally = self.host, self.run, self.risk, self._seen_ids, self.verdicts
         for intent in intents:
             host.on_decision(run, intent)
+            client_id = intent.client_order_id
             venue = self.venues.get(intent.venue)
             if venue is None:
                 verdict = Verdict(VerdictAction.REJECT, "unknown_venue",
                                   f"no venue named {intent.venue!r}", None, PIPELINE_CHECK_ID)
-            elif intent.client_order_id in self._seen_ids:
+            elif client_id in seen:
                 verdict = Verdict(VerdictAction.REJECT, "duplicate_client_order_id",
-                                  f"client order id {intent.client_order_id!r} was already used",
+                                  f"client order id {client_id!r} was already used",
                                   None, PIPELINE_CHECK_ID)
             else:
-                self._seen_ids.add(intent.client_order_id)
+                seen.add(client_id)
                 verdict = risk.evaluate(intent, now_ns)
             verdicts.append(verdict)
-            key = f"{verdict.action.value}:{verdict.reason}"
-            self.verdicts[key] = self.verdicts.get(key, 0) + 1
+            key = _APPROVED_KEY if verdict is APPROVED else \
+                f"{verdict.action.value}:{verdict.reason}"
+            tally[key] = tally.get(key, 0) + 1
             host.on_risk_verdict(run, intent, verdict)
             if venue is None or verdict.action is VerdictAction.REJECT:
                 self._tell_rejected(intent, verdict, now_ns)
                 continue
             quantity = intent.quantity if verdict.quantity is None else verdict.quantity
             order = Order(intent, quantity)
-            self.orders[intent.client_order_id] = order
-            self.open_orders[intent.client_order_id] = order
+            self.orders[client_id] = order
+            self.open_orders[client_id] = order
             try:
                 reports = venue.submit(order)
             except Exception as exc:  # a venue failure must not leave an order half-known
-                reports = [ExecutionReport(intent.client_order_id, OrderStatus.REJECTED, now_ns,
+                reports = [ExecutionReport(client_id, OrderStatus.REJECTED, now_ns,
                                            reason=f"venue_error: {type(exc).__name__}: {exc}")]
             host.on_order(run, order)
-            self._process(reports)
+            for report in reports:
+                self._process_one(report)
         return verdicts
 
     def _tell_rejected(self, intent: OrderIntent, verdict: Verdict, now_ns: int) -> None:
@@ -293,7 +306,7 @@ class TradingPipeline:
         order = self.orders.get(report.client_order_id)
         fill = report.fill
         strategy: Strategy | None = None
-        if order is not None:
+        if order is not None and self.strategies:
             strategy = self.strategies.get(order.intent.strategy_id)
         if fill is not None:
             if not fill.strategy_id and order is not None:
@@ -303,6 +316,8 @@ class TradingPipeline:
                     _book_fill(order, fill)
                 self.risk.on_fill(fill)
                 self.host.on_fill(self.run, fill)
+                for listener in self.fill_listeners:
+                    listener(fill)
                 if strategy is not None:
                     self.submit(strategy.on_fill(fill, self.contexts[strategy.name]), fill.ts_ns)
             elif order is None or report.status is order.status:

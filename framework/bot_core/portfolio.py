@@ -29,6 +29,7 @@ from bot_core.orders import Fill
 
 __all__ = ["Portfolio", "PositionRecord"]
 
+_INF = math.inf
 _RESYNC_EVERY = 4096
 """Re-sum the running totals from scratch after this many incremental updates."""
 _QTY_EPSILON = 1e-9
@@ -194,15 +195,24 @@ class Portfolio:
         """Record a market price; revalues the positions in the instrument (on ``venue``, or on
         every venue when None). Non-finite or non-positive prices are ignored: a bad tick must
         not move equity."""
-        if not (price > 0 and math.isfinite(price)):
+        if not 0.0 < price < _INF:  # also False for NaN
             return
         self._mark_any[instrument] = price
         self._mark_ts_any[instrument] = ts_ns
         if venue is not None:
-            self._mark[(venue, instrument)] = price
-            self._mark_ts[(venue, instrument)] = ts_ns
-            if (venue, instrument) in self._value:
-                self._revalue(venue, instrument)
+            vkey = (venue, instrument)
+            self._mark[vkey] = price
+            self._mark_ts[vkey] = ts_ns
+            old = self._value.get(vkey)
+            if old is not None:
+                # _revalue inlined: this runs on every market event of a held instrument
+                value = self._net_venue.get(vkey, 0.0) * price
+                self._value[vkey] = value
+                self._market_value += value - old
+                self._gross += abs(value) - abs(old)
+                self._updates += 1
+                if self._updates >= _RESYNC_EVERY:
+                    self._resync()
             return
         for v in self._venues_of.get(instrument, ()):
             self._mark[(v, instrument)] = price

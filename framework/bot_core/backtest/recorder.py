@@ -1,7 +1,10 @@
-"""An in-process observer that records what a backtest needs from the hooks.
+"""An in-process listener that records what a backtest needs from the run.
 
-Registered on the run's :class:`~bot_core.plugins.PluginHost` like any observer plugin, so the
-backtest sees exactly the fills, verdicts and state changes a journal would see.
+It listens where the observer hooks are called: :meth:`Recorder.on_fill` is a fill listener of
+the pipeline (called right after ``bot_core_on_fill`` with the same fill), and
+:meth:`Recorder.on_trading_state` a state listener of the risk engine (right after
+``bot_core_on_trading_state``), so the backtest sees exactly the fills and state changes a
+journal plugin sees, without a hook dispatch per fill.
 """
 
 from __future__ import annotations
@@ -11,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot_core.backtest.results import iso_utc
 from bot_core.backtest.trades import TradeBook
-from bot_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from bot_core.orders import Fill
     from bot_core.risk.check import TradingState
-    from bot_core.runinfo import RunInfo
 
 __all__ = ["Recorder"]
 
@@ -42,13 +43,11 @@ class Recorder:
                 reasons[reason] += count
         return dict(actions), dict(reasons)
 
-    @hookimpl
-    def bot_core_on_fill(self, run: RunInfo, fill: Fill) -> None:
+    def on_fill(self, fill: Fill) -> None:
         self.fills += 1
         self.book.add(fill)
 
-    @hookimpl
-    def bot_core_on_trading_state(self, run: RunInfo, previous: TradingState,
-                                  current: TradingState, cause: str, ts_ns: int) -> None:
+    def on_trading_state(self, previous: TradingState, current: TradingState, cause: str,
+                         ts_ns: int) -> None:
         self.state_changes.append({"previous": previous.value, "current": current.value,
                                    "cause": cause, "time": iso_utc(ts_ns)})

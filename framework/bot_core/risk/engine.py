@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill
     from bot_core.portfolio import Portfolio
 
-__all__ = ["ENGINE_CHECK_ID", "RiskEngine", "StateListener"]
+__all__ = ["APPROVED", "ENGINE_CHECK_ID", "RiskEngine", "StateListener"]
 
 ENGINE_CHECK_ID = "engine"
 """``Verdict.check_id`` of decisions taken by the engine itself (inputs, trading state)."""
@@ -56,7 +56,10 @@ ENGINE_CHECK_ID = "engine"
 StateListener = Callable[[TradingState, TradingState, str, int], None]
 """``(previous, current, cause, ts_ns)``."""
 
-_APPROVED = Verdict(VerdictAction.APPROVE, "ok")
+APPROVED = Verdict(VerdictAction.APPROVE, "ok")
+"""The one verdict :meth:`RiskEngine.evaluate` returns for an intent every check approved as
+is (shared, immutable: callers may test ``verdict is APPROVED``)."""
+_APPROVED = APPROVED
 _NEVER = -(1 << 62)
 _PCT_TOLERANCE = 1e-9
 """Limits are "at or beyond": a loss of 4% computed as 3.9999999999% still triggers 4%."""
@@ -87,8 +90,13 @@ class RiskEngine:
         self._drawdown_limit_pct = config.risk.drawdown_liquidation_pct - _PCT_TOLERANCE
         self._calendar = TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)
         self._listeners: list[StateListener] = [] if on_state_change is None else [on_state_change]
+        # the optional hooks are called only on the checks that implement them (the base
+        # methods do nothing): no empty call per check on every order and fill
         self._accepting = [c for c in self.checks
                            if type(c).on_accepted is not RiskCheck.on_accepted]
+        self._filling = [c for c in self.checks if type(c).on_fill is not RiskCheck.on_fill]
+        self._resetting = [c for c in self.checks
+                           if type(c).reset_day is not RiskCheck.reset_day]
         self._broken: dict[str, str] = {}
         """Check id -> why it failed outside ``check()``; such a check rejects every order."""
         self._state = TradingState.ACTIVE
@@ -119,6 +127,7 @@ class RiskEngine:
         self.last_price = portfolio.last_price  # type: ignore[method-assign]
         self.last_update_ns = portfolio.last_update_ns  # type: ignore[method-assign]
         self._committed = CommittedOrders()
+        self.pending_quantity = self._committed.quantity  # type: ignore[method-assign]
 
     # -- RiskContext --------------------------------------------------------------------------
 
@@ -269,7 +278,7 @@ class RiskEngine:
         key = self._liquidating.get(fill.client_order_id)
         if key is not None and self.portfolio.position(key[2], key[1], key[0]) == 0.0:
             del self._liquidating[fill.client_order_id]
-        for check in self.checks:
+        for check in self._filling:
             try:
                 check.on_fill(fill, self)
             except Exception as exc:
@@ -294,7 +303,7 @@ class RiskEngine:
         if first:
             return
         self.day_resets += 1
-        for check in self.checks:
+        for check in self._resetting:
             try:
                 check.reset_day(self)
             except Exception as exc:
@@ -373,6 +382,7 @@ class RiskEngine:
                            ENGINE_CHECK_ID)
 
         broken = self._broken
+        approve, reject = VerdictAction.APPROVE, VerdictAction.REJECT
         for check in self.checks:
             if broken and check.id in broken:
                 return _reject("check_error", f"{check.id}: {broken[check.id]}", check.id)
@@ -381,9 +391,9 @@ class RiskEngine:
                 action = verdict.action
             except Exception as exc:
                 return _reject("check_error", f"{check.id}: {type(exc).__name__}: {exc}", check.id)
-            if action is VerdictAction.APPROVE:
+            if action is approve:
                 continue
-            if action is VerdictAction.REJECT:
+            if action is reject:
                 return Verdict(VerdictAction.REJECT, verdict.reason, verdict.detail, None, check.id)
             allowed_qty = verdict.quantity
             if action is not VerdictAction.REDUCE or allowed_qty is None or \
@@ -401,9 +411,9 @@ class RiskEngine:
             except Exception as exc:
                 self._broken[check.id] = f"on_accepted failed: {type(exc).__name__}: {exc}"
         self._committed.add(current.client_order_id, current.venue, current.instrument,
-                            float(current.side), current.quantity, price)
+                            current.side, current.quantity, price)
         if reduced is None:
-            return _APPROVED
+            return APPROVED
         return Verdict(VerdictAction.REDUCE, reduced[0], reduced[1], current.quantity, reduced[2])
 
     # -- liquidation --------------------------------------------------------------------------

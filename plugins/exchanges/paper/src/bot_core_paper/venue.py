@@ -85,6 +85,10 @@ class PaperVenue(ExchangeAdapter):
         """instrument -> (event ts, quantity already filled on that event)."""
         self._trade_seq = itertools.count(1)
         self._clock_ns = 0
+        self._symbols_ok: set[str] = set()
+        """Instruments whose symbol was checked already (the check is a regex match)."""
+        self._latency_ns = int(cfg.latency_ms * _NS_PER_MS)
+        self._taker_rate = cfg.taker_fee_bps / 1e4
 
     # -- contract -----------------------------------------------------------------------------
 
@@ -108,8 +112,7 @@ class PaperVenue(ExchangeAdapter):
         decided_ns = now
         if isinstance(last, Bar):
             decided_ns = max(now, last.ts_ns + self._interval_ns.get(intent.instrument, 0))
-        work = _Working(order, side, decided_ns + int(self.cfg.latency_ms * _NS_PER_MS),
-                        decided_ns // _NS_PER_DAY)
+        work = _Working(order, side, decided_ns + self._latency_ns, decided_ns // _NS_PER_DAY)
         if last is not None and self._clearly_unaffordable(work, last):
             return [ExecutionReport(cid, OrderStatus.REJECTED, now, reason="insufficient_balance",
                                     extra={"account_equity": self.account.equity()})]
@@ -132,16 +135,22 @@ class PaperVenue(ExchangeAdapter):
 
     def on_market_data(self, event: Bar | Quote) -> Sequence[ExecutionReport]:
         instrument = event.instrument
-        previous = self._last.get(instrument)
-        if isinstance(event, Bar) and isinstance(previous, Bar) and event.ts_ns > previous.ts_ns:
-            # the bar length is the smallest spacing seen: gaps (a closed market, bars a
-            # backtest skipped because nothing could happen) must not delay the next fill
-            gap = event.ts_ns - previous.ts_ns
-            known = self._interval_ns.get(instrument, gap)
-            self._interval_ns[instrument] = min(known, gap)
-        self._last[instrument] = event
-        self._clock_ns = max(self._clock_ns, event.ts_ns)
-        mark = event.close if isinstance(event, Bar) else 0.5 * (event.bid + event.ask)
+        ts_ns = event.ts_ns
+        last = self._last
+        if isinstance(event, Bar):
+            previous = last.get(instrument)
+            if isinstance(previous, Bar) and ts_ns > previous.ts_ns:
+                # the bar length is the smallest spacing seen: gaps (a closed market, bars a
+                # backtest skipped because nothing could happen) must not delay the next fill
+                gap = ts_ns - previous.ts_ns
+                known = self._interval_ns.get(instrument, gap)
+                self._interval_ns[instrument] = known if known < gap else gap
+            mark = event.close
+        else:
+            mark = 0.5 * (event.bid + event.ask)
+        last[instrument] = event
+        if ts_ns > self._clock_ns:
+            self._clock_ns = ts_ns
         self.account.mark(instrument, mark)
         if not self._working:
             return ()
@@ -164,10 +173,12 @@ class PaperVenue(ExchangeAdapter):
         intent = order.intent
         if intent.client_order_id in self._known_ids:
             return "duplicate_client_order_id"
-        try:
-            split_symbol(intent.instrument)
-        except ValueError:
-            return "invalid_instrument"
+        if intent.instrument not in self._symbols_ok:
+            try:
+                split_symbol(intent.instrument)
+            except ValueError:
+                return "invalid_instrument"
+            self._symbols_ok.add(intent.instrument)
         if not (math.isfinite(order.quantity) and order.quantity > 0):
             return "invalid_quantity"
         if intent.order_type is OrderType.LIMIT and not (
@@ -185,9 +196,8 @@ class PaperVenue(ExchangeAdapter):
         intent = work.order.intent
         if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
             ref = intent.limit_price if work.side > 0 else max(ref, intent.limit_price)
-        fee_rate = self.cfg.taker_fee_bps / 1e4
         return self.account.affordable(intent.instrument, work.side, work.remaining, ref,
-                                       fee_rate) <= _EPS
+                                       self._taker_rate) <= _EPS
 
     def _available(self, event: Bar | Quote, side: int) -> float:
         if isinstance(event, Bar):
@@ -281,19 +291,11 @@ class PaperVenue(ExchangeAdapter):
         work.filled += quantity
         work.notional += quantity * price
         work.fees += fee
-        fill = Fill(
-            trade_id=f"{self.name}-{next(self._trade_seq)}",
-            client_order_id=intent.client_order_id,
-            venue=self.name,
-            instrument=intent.instrument,
-            side=intent.side,
-            quantity=quantity,
-            price=price,
-            fee=fee,
-            ts_ns=event.ts_ns,
-            liquidity=liquidity,
-            strategy_id=intent.strategy_id,
-        )
+        # positional (trade id, client id, venue, instrument, side, quantity, price, fee, ts,
+        # liquidity, strategy): the keyword form of a frozen dataclass costs more per fill
+        fill = Fill(f"{self.name}-{next(self._trade_seq)}", intent.client_order_id, self.name,
+                    intent.instrument, intent.side, quantity, price, fee, event.ts_ns, liquidity,
+                    intent.strategy_id)
         status = OrderStatus.FILLED if work.remaining <= _EPS else OrderStatus.PARTIALLY_FILLED
         return ExecutionReport(intent.client_order_id, status, event.ts_ns, fill=fill,
                                extra=self._progress(work))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from bot_core import OrderIntent, RiskContext, Verdict
-from bot_core.risk.exposure import QTY_EPSILON, is_finite_positive, reducing_quantity
+from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
 
-__all__ = ["OK", "finite_price", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
+__all__ = ["OK", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
 
 OK = Verdict.approve()
 """The one approval verdict (immutable, shared: no allocation per order)."""
@@ -17,12 +15,6 @@ def missing(what: str, intent: OrderIntent) -> Verdict:
     """The rejection for a missing, NaN or non-positive input."""
     return Verdict.reject(f"{what}_unavailable",
                           f"{what} for {intent.instrument} on {intent.venue} is missing or NaN")
-
-
-def finite_price(intent: OrderIntent, ctx: RiskContext) -> float:
-    """The instrument's last price at the intent's venue, or NaN when unusable."""
-    price = ctx.last_price(intent.instrument, intent.venue)
-    return price if is_finite_positive(price) else math.nan
 
 
 def reducible_quantity(intent: OrderIntent, ctx: RiskContext) -> float:

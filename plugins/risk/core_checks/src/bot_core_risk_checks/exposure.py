@@ -27,12 +27,13 @@ from pydantic import BaseModel
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
 from bot_core.config.models import BucketConfig
-from bot_core.risk.exposure import capped_quantity, is_finite_positive
-from bot_core_risk_checks._common import finite_price, missing, verdict_for
+from bot_core.risk.exposure import capped_quantity
+from bot_core_risk_checks._common import OK, missing, verdict_for
 
 __all__ = ["BucketExposureCheck", "MaxLeverageCheck", "MaxPositionCheck"]
 
 _NO_BUCKET = Verdict.approve("no_bucket")
+_INF = math.inf
 
 
 def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: float,
@@ -50,11 +51,6 @@ def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: flo
                            max((cap_notional - others) / price, 0.0))
 
 
-def committed_position(ctx: RiskContext, instrument: str, sign: float) -> float:
-    """Position over all venues plus open approved orders in direction ``sign``."""
-    return ctx.position(instrument) + sign * ctx.pending_quantity(instrument, sign)
-
-
 class MaxPositionCheck(RiskCheck):
     """Per-instrument position and total gross exposure, in % of equity
     (``risk.max_position_pct``, ``risk.max_total_position_pct``). Reduces to what fits."""
@@ -62,23 +58,30 @@ class MaxPositionCheck(RiskCheck):
     id: ClassVar[str] = "max_position"
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+        # plain compares instead of helper calls, and the detail text formatted only for a
+        # reduction: every order of a backtest comes through here
         equity = ctx.equity
-        if not is_finite_positive(equity):
+        if not 0.0 < equity < _INF:  # also False for NaN
             return missing("equity", intent)
-        price = finite_price(intent, ctx)
-        if math.isnan(price):
+        instrument = intent.instrument
+        price = ctx.last_price(instrument, intent.venue)
+        if not 0.0 < price < _INF:
             return missing("price", intent)
         limits = ctx.limits
+        qty = intent.quantity
         cap_qty = limits.max_position_pct * equity / (100.0 * price)
         sign = float(intent.side)
-        allowed = capped_quantity(committed_position(ctx, intent.instrument, sign), sign,
-                                  intent.quantity, cap_qty)
-        if allowed < intent.quantity:
+        allowed = capped_quantity(
+            ctx.position(instrument) + sign * ctx.pending_quantity(instrument, sign), sign, qty,
+            cap_qty)
+        if allowed < qty:
             return verdict_for(allowed, intent, "max_position_pct",
-                               f"{intent.instrument} would exceed {limits.max_position_pct:g}% "
+                               f"{instrument} would exceed {limits.max_position_pct:g}% "
                                f"of equity; at most {allowed:g} fits")
         room = gross_room_quantity(intent, ctx, limits.max_total_position_pct * equity / 100.0,
                                    price)
+        if room >= qty:
+            return OK
         if math.isnan(room):
             return missing("gross_exposure", intent)
         return verdict_for(room, intent, "max_total_position_pct",
@@ -93,13 +96,15 @@ class MaxLeverageCheck(RiskCheck):
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         equity = ctx.equity
-        if not is_finite_positive(equity):
+        if not 0.0 < equity < _INF:
             return missing("equity", intent)
-        price = finite_price(intent, ctx)
-        if math.isnan(price):
+        price = ctx.last_price(intent.instrument, intent.venue)
+        if not 0.0 < price < _INF:
             return missing("price", intent)
         leverage = ctx.limits.max_leverage
         room = gross_room_quantity(intent, ctx, leverage * equity, price)
+        if room >= intent.quantity:
+            return OK
         if math.isnan(room):
             return missing("gross_exposure", intent)
         return verdict_for(room, intent, "max_leverage",
@@ -127,15 +132,16 @@ class BucketExposureCheck(RiskCheck):
         return self._bucket_of.get(instrument)
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
-        found = self._lookup(ctx, intent.instrument)
+        instrument = intent.instrument
+        found = self._lookup(ctx, instrument)
         if found is None:
             return _NO_BUCKET
         name, bucket = found
         equity = ctx.equity
-        if not is_finite_positive(equity):
+        if not 0.0 < equity < _INF:
             return missing("equity", intent)
-        price = finite_price(intent, ctx)
-        if math.isnan(price):
+        price = ctx.last_price(instrument, intent.venue)
+        if not 0.0 < price < _INF:
             return missing("price", intent)
         cap_pct = bucket.max_exposure_pct
         if cap_pct is None:
@@ -144,7 +150,7 @@ class BucketExposureCheck(RiskCheck):
         position = ctx.position
         committed = ctx.pending_quantity if ctx.pending_notional > 0.0 else None
         for symbol in bucket.instruments:
-            if symbol == intent.instrument:
+            if symbol == instrument:
                 continue
             pos = position(symbol)
             if committed is None:
@@ -153,13 +159,17 @@ class BucketExposureCheck(RiskCheck):
                 worst = max(abs(pos + committed(symbol, 1.0)), abs(pos - committed(symbol, -1.0)))
             if worst:
                 mark = ctx.last_price(symbol)
-                if not is_finite_positive(mark):
+                if not 0.0 < mark < _INF:
                     return missing("price", intent)
                 others += worst * mark
         cap_qty = max((cap_pct * equity / 100.0 - others) / price, 0.0)
         sign = float(intent.side)
-        allowed = capped_quantity(committed_position(ctx, intent.instrument, sign), sign,
-                                  intent.quantity, cap_qty)
+        qty = intent.quantity
+        allowed = capped_quantity(
+            position(instrument) + sign * ctx.pending_quantity(instrument, sign), sign, qty,
+            cap_qty)
+        if allowed >= qty:
+            return OK
         return verdict_for(allowed, intent, "bucket_exposure_pct",
                            f"bucket {name!r} would exceed {cap_pct:g}% of equity; "
                            f"at most {allowed:g} fits")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict
 from bot_core.risk.exposure import is_finite_positive
-from bot_core_risk_checks._common import OK, finite_price, missing, reducible_quantity
+from bot_core_risk_checks._common import OK, missing, reducible_quantity
 
 __all__ = ["FatFingerCheck", "FatFingerSettings", "StaleDataCheck", "StaleDataSettings"]
 
@@ -49,8 +49,8 @@ class FatFingerCheck(RiskCheck):
         self._max_notional = s.max_notional if s.max_notional is not None else math.inf
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
-        last = finite_price(intent, ctx)
-        if math.isnan(last):
+        last = ctx.last_price(intent.instrument, intent.venue)
+        if not 0.0 < last < math.inf:  # also False for NaN
             return missing("price", intent)
         price = last
         if intent.order_type is OrderType.LIMIT:

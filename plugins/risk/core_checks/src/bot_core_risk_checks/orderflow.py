@@ -37,9 +37,11 @@ class OrderRateCheck(RiskCheck):
             window.popleft()
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
-        self._expire(ctx.now_ns)
+        window = self._accepted_ns
+        if window:
+            self._expire(ctx.now_ns)
         limit = ctx.limits.max_orders_per_minute
-        if len(self._accepted_ns) >= limit:
+        if len(window) >= limit:
             return Verdict.reject("order_rate",
                                   f"{limit} orders already went out in the last 60 s")
         return OK
