@@ -309,6 +309,23 @@ def test_duplicate_fill_reports_are_booked_once(host: Any, recorder: Recorder) -
     assert pipe.orders["s1-run1-1"].filled_quantity == 0.5
 
 
+def test_fill_listeners_get_each_booked_fill_once_after_the_hook(host: Any,
+                                                                  recorder: Recorder) -> None:
+    strat = scripted()
+    strat.plan = [[(Side.BUY, 0.5)]]
+    pipe = make_pipeline(host, strategies=[strat],
+                         venues=[SimVenue(name="venue_a", duplicate_fills=True, fee_rate=0.001)])
+    heard: list[tuple[str, str, int]] = []
+    pipe.fill_listeners.append(
+        lambda fill: heard.append((fill.trade_id, fill.strategy_id, len(recorder.calls))))
+    pipe.on_bar(bar(0, 40_000.0))
+    pipe.on_bar(bar(1, 40_000.0))
+    fill_hooks = [i for i, c in enumerate(recorder.calls) if c[0] == "fill"]
+    # booked once (the venue's duplicate report is dropped), heard right after bot_core_on_fill
+    assert heard == [("venue_a-1", "s1", fill_hooks[0] + 1)]
+    assert len(fill_hooks) == 1
+
+
 def test_reduced_quantity_is_what_reaches_the_venue(host: Any, recorder: Recorder) -> None:
     strat = scripted()
     strat.plan = [[(Side.BUY, 1.0)]]  # 50k notional; max_position_pct 20% of 100k -> 0.4

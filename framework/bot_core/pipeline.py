@@ -176,7 +176,14 @@ class TradingPipeline:
             reports = venue.on_market_data(bar)
             if reports:
                 self._process(reports)
-        self._risk_update(bar.instrument, bar.venue, bar.close, ts_ns)
+        risk = self.risk  # _risk_update, inlined: this runs on every bar
+        risk.on_market_data(bar.instrument, bar.venue, bar.close, ts_ns)
+        if self._pending_cancel:
+            self._cancel_risk_adding(ts_ns)
+        if risk.liquidating:
+            intents = risk.liquidation_intents(ts_ns)
+            if intents:
+                self.submit(intents, ts_ns)
         subs = self._bar_subs.get((bar.venue, bar.instrument))
         if subs:
             for strategy in subs:

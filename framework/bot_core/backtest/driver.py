@@ -144,6 +144,15 @@ class _Run:
             traded = [self.feed_keys[i] for i, t in self.traders.items()
                       if any(other is fs for other in t)]
             fs.always_sync = len(set(traded)) < len(traded)
+        self.any_always_sync = any(fs.always_sync for fs in fast)
+        self.deciding: dict[int, set[int]] = {}
+        """step -> feeds on which some fast strategy's target changes (see :meth:`decided`)."""
+
+    def decided(self) -> None:
+        """Index the strategies' decisions by step, once their targets are known."""
+        for fs in self.fast:
+            for step, changes in fs.decisions.items():
+                self.deciding.setdefault(step, set()).update(index for index, _ in changes)
 
     # -- one step through the pipeline --------------------------------------------------------
 
@@ -160,6 +169,7 @@ class _Run:
         feeds, traders, unsettled = self.feeds, self.traders, self.unsettled
         on_bar, on_quote = pipeline.on_bar, pipeline.on_quote
         ev_feed, ev_row = tl.ev_feed, tl.ev_row
+        deciding = self.deciding.get(step)
         for k in range(int(tl.step_start[step]), int(tl.step_start[step + 1])):
             feed_index = int(ev_feed[k])
             feed = feeds[feed_index]
@@ -172,6 +182,9 @@ class _Run:
             if not trading:
                 continue
             liquidating = pipeline.risk.liquidating
+            if not unsettled and not liquidating and not self.any_always_sync and \
+                    (deciding is None or feed_index not in deciding):
+                continue  # every strategy on this feed holds its target and keeps it
             for fs in trading:
                 decided = fs.decisions.get(step)
                 if decided is not None:
@@ -445,6 +458,7 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     state = _Run(plan, host, pipeline, fast_list)
     for fs in fast_list:
         _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
+    state.decided()
     pipeline.start()
     for fs in fast_list:
         fs.strategy.on_start(fs.ctx)

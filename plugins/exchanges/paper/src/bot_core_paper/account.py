@@ -14,6 +14,7 @@ from bot_core.market import split_symbol
 __all__ = ["PaperAccount"]
 
 _EPS = 1e-12
+_INF = math.inf
 _ASSETS: dict[str, tuple[str, str]] = {}
 
 
@@ -40,21 +41,20 @@ class PaperAccount:
         """base asset -> (quote asset, last price)."""
 
     def mark(self, instrument: str, price: float) -> None:
-        if math.isfinite(price) and price > 0:
-            base, quote = _assets(instrument)
+        if 0.0 < price < _INF:  # also False for NaN
+            base, quote = _ASSETS.get(instrument) or _assets(instrument)
             self._marks[base] = (quote, price)
-
-    def _value(self, asset: str, amount: float) -> float:
-        mark = self._marks.get(asset)
-        return amount if mark is None else amount * mark[1]
 
     def equity(self) -> float:
         """Account value in quote units (assets without a mark count at face value)."""
-        return sum(self._value(asset, amount) for asset, amount in self.balances.items())
+        marks = self._marks
+        return sum(amount if (mark := marks.get(asset)) is None else amount * mark[1]
+                   for asset, amount in self.balances.items())
 
     def gross_exposure(self) -> float:
-        return sum(abs(amount) * self._marks[asset][1]
-                   for asset, amount in self.balances.items() if asset in self._marks)
+        marks = self._marks
+        return sum(abs(amount) * mark[1] for asset, amount in self.balances.items()
+                   if (mark := marks.get(asset)) is not None)
 
     def affordable(self, instrument: str, side: int, quantity: float, price: float,
                    fee_rate: float) -> float:

@@ -9,15 +9,16 @@ at its venue passes; the rest is cut (or the order rejected).
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
-from bot_core.risk.exposure import is_finite_positive
 from bot_core_risk_checks._common import OK, missing, reducible_quantity, verdict_for
 
 __all__ = ["DailyLossCheck", "DrawdownCheck"]
 
 _TOLERANCE_PCT = 1e-9
+_INF = math.inf
 
 
 def _only_reducing(intent: OrderIntent, ctx: RiskContext, reason: str, detail: str) -> Verdict:
@@ -32,7 +33,7 @@ class DailyLossCheck(RiskCheck):
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         start, equity = ctx.day_start_equity, ctx.equity
-        if not (is_finite_positive(start) and is_finite_positive(equity)):
+        if not (0.0 < start < _INF and 0.0 < equity < _INF):  # also False for NaN
             return missing("equity", intent)
         loss_pct = (start - equity) / start * 100.0
         limit = ctx.limits.daily_loss_limit_pct
@@ -51,7 +52,7 @@ class DrawdownCheck(RiskCheck):
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         peak, equity = ctx.equity_peak, ctx.equity
-        if not (is_finite_positive(peak) and is_finite_positive(equity)):
+        if not (0.0 < peak < _INF and 0.0 < equity < _INF):  # also False for NaN
             return missing("equity", intent)
         drawdown_pct = (peak - equity) / peak * 100.0
         limit = ctx.limits.drawdown_liquidation_pct
