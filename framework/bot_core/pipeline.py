@@ -184,7 +184,7 @@ class TradingPipeline:
             intents = risk.liquidation_intents(ts_ns)
             if intents:
                 self.submit(intents, ts_ns)
-        subs = self._bar_subs.get((bar.venue, bar.instrument))
+        subs = self._bar_subs.get((bar.venue, bar.instrument)) if self._bar_subs else None
         if subs:
             for strategy in subs:
                 self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)

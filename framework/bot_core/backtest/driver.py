@@ -272,7 +272,9 @@ class _Run:
         wake[boundaries] = True
         wake[np.maximum(boundaries - 1, 0)] = True
         wake[0] = True
-        wake_steps = np.flatnonzero(wake)
+        wake_steps: list[int] = np.flatnonzero(wake).tolist()  # plain ints: cheap compares
+        n_wake = len(wake_steps)
+        woken = set(wake_steps)
         every = max(n // 100, 1)
         next_report = 0
         step = 0
@@ -281,15 +283,14 @@ class _Run:
             if progress is not None and step >= next_report:
                 progress(step, n)
                 next_report = step + every
-            busy = bool(pipeline.open_orders) or risk.liquidating or bool(self.unsettled)
-            if busy or wake[step]:
+            if pipeline.open_orders or self.unsettled or step in woken or risk.liquidating:
                 self.process(step)
                 self._still_exact(step)
                 step += 1
                 continue
-            while w < len(wake_steps) and wake_steps[w] < step:
+            while w < n_wake and wake_steps[w] < step:
                 w += 1
-            stop = int(wake_steps[w]) if w < len(wake_steps) else n
+            stop = wake_steps[w] if w < n_wake else n
             positions = np.array([pipeline.portfolio.position(i, v) for v, i in keys])
             hit, peak_step, _ = scan_equity(
                 marks, positions, pipeline.portfolio.cash, step, stop, risk.equity_peak,
