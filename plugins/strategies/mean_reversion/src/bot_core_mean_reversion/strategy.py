@@ -6,8 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
+from bot_core.orders import OrderIntent
 from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+from bot_core.targets import TargetTracker
 from bot_core_mean_reversion.settings import MeanReversionSettings
 
 if TYPE_CHECKING:
@@ -18,49 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MeanReversionStrategy"]
 
-_DUST = 1e-12
-"""Relative size below which a position difference is rounding, not a trade."""
-MAX_RETRY_WAIT_BARS = 64
-"""Longest pause between re-sends of an order that changed nothing (rejected by risk)."""
-
-
-class _Retry:
-    """Exponential back-off for an order that did not move the position.
-
-    A bar strategy that trades ``target - position`` would re-send an order that risk keeps
-    rejecting (the REJECTED report changes neither the target nor the position) on every bar.
-    When the position has not moved since the last send and the order would go the same way,
-    the next sends wait 1, 3, 7, ... bars (at most ``MAX_RETRY_WAIT_BARS``); a moved position
-    or a reversed direction resets it.
-    """
-
-    __slots__ = ("position", "retries", "side", "wait")
-
-    def __init__(self) -> None:
-        self.position = float("nan")
-        self.side = 0
-        self.retries = 0
-        self.wait = 0
-
-    def allow(self, target: float, position: float) -> bool:
-        side = 1 if target > position else -1
-        if side == self.side and position == self.position:
-            if self.wait > 0:
-                self.wait -= 1
-                return False
-            self.retries += 1
-            self.wait = min(2 ** self.retries, MAX_RETRY_WAIT_BARS) - 1
-        else:
-            self.retries = 0
-            self.wait = 0
-        self.side, self.position = side, position
-        return True
-
-
 class _Book:
     """Per-instrument live state: the incremental z-score and the rule's state vector."""
 
-    __slots__ = ("last_reason", "moments", "retry", "state")
+    __slots__ = ("last_reason", "moments", "state", "tracker")
 
     def __init__(self, window: int, min_periods: int) -> None:
         from bot_core.kernels import RollingMoments
@@ -69,7 +31,7 @@ class _Book:
         self.moments = RollingMoments(window, min_periods)
         self.state = new_state()
         self.last_reason = 0
-        self.retry = _Retry()
+        self.tracker = TargetTracker()
 
 
 class MeanReversionStrategy(Strategy):
@@ -153,19 +115,8 @@ class MeanReversionStrategy(Strategy):
         book.last_reason = int(reason)
         venue = self.venues[0] if self.venues else bar.venue
         current = float(ctx.position(bar.instrument, venue))
-        delta = float(target) - current
-        if abs(delta) <= _DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
-            book.retry = _Retry()
-            return ()
-        if not book.retry.allow(float(target), current):
-            return ()
-        return (OrderIntent(
-            strategy_id=self.name, venue=venue, instrument=bar.instrument,
-            side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
-            client_order_id=ctx.new_client_order_id(), order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC, ts_ns=bar.ts_ns,
-            tag=REASONS[reason] if reason else "resync",
-        ),)
+        return book.tracker.intents(self.name, venue, bar.instrument, float(target), current,
+                                    ctx, bar.ts_ns, REASONS[reason] if reason else "resync")
 
     def zscore(self, instrument: str) -> float:
         """The latest live z-score of ``instrument`` (NaN before the window is filled)."""

@@ -6,8 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
+from bot_core.orders import OrderIntent
 from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+from bot_core.targets import TargetTracker
 from bot_core_vol_target.settings import VolTargetSettings
 
 if TYPE_CHECKING:
@@ -18,49 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["VolTargetStrategy"]
 
-_DUST = 1e-12
-"""Relative size below which a position difference is rounding, not a trade."""
-MAX_RETRY_WAIT_BARS = 64
-"""Longest pause between re-sends of an order that changed nothing (rejected by risk)."""
-
-
-class _Retry:
-    """Exponential back-off for an order that did not move the position.
-
-    A bar strategy that trades ``target - position`` would re-send an order that risk keeps
-    rejecting (the REJECTED report changes neither the target nor the position) on every bar.
-    When the position has not moved since the last send and the order would go the same way,
-    the next sends wait 1, 3, 7, ... bars (at most ``MAX_RETRY_WAIT_BARS``); a moved position
-    or a reversed direction resets it.
-    """
-
-    __slots__ = ("position", "retries", "side", "wait")
-
-    def __init__(self) -> None:
-        self.position = float("nan")
-        self.side = 0
-        self.retries = 0
-        self.wait = 0
-
-    def allow(self, target: float, position: float) -> bool:
-        side = 1 if target > position else -1
-        if side == self.side and position == self.position:
-            if self.wait > 0:
-                self.wait -= 1
-                return False
-            self.retries += 1
-            self.wait = min(2 ** self.retries, MAX_RETRY_WAIT_BARS) - 1
-        else:
-            self.retries = 0
-            self.wait = 0
-        self.side, self.position = side, position
-        return True
-
-
 class _Book:
     """Per-instrument live state: the incremental volatility estimators."""
 
-    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "retry", "rolling")
+    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "rolling", "tracker")
 
     def __init__(self, cfg: VolTargetSettings) -> None:
         from bot_core.kernels import EwmaVol, RollingVol, alpha_from_halflife
@@ -71,7 +33,7 @@ class _Book:
                                   cfg.log_returns)
         self.ever_valid = False
         self.last_reason = 0
-        self.retry = _Retry()
+        self.tracker = TargetTracker()
         self.last_vol = math.nan
 
 
@@ -173,18 +135,8 @@ class VolTargetStrategy(Strategy):
         target, reason = decide(current, vol_annual, float(bar.close), float(ctx.equity),
                                 self._rule_params(), book.ever_valid)
         book.last_reason = int(reason)
-        delta = float(target) - current
-        if abs(delta) <= _DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
-            book.retry = _Retry()
-            return ()
-        if not book.retry.allow(float(target), current):
-            return ()
-        return (OrderIntent(
-            strategy_id=self.name, venue=venue, instrument=bar.instrument,
-            side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
-            client_order_id=ctx.new_client_order_id(), order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC, ts_ns=bar.ts_ns, tag=REASONS[reason],
-        ),)
+        return book.tracker.intents(self.name, venue, bar.instrument, float(target), current,
+                                    ctx, bar.ts_ns, REASONS[reason])
 
     def realized_vol(self, instrument: str) -> float:
         """The latest live annualized volatility of ``instrument`` (NaN before the first)."""

@@ -1,0 +1,76 @@
+"""Trading toward a target position: the order logic every target-position bar strategy shares.
+
+A bar strategy that decides a target position each bar trades ``target - position`` as one
+market IOC order (nothing rests on the book, so the next bar sees the true position). Risk may
+reject or cut that order; without care the strategy would re-send it on every bar. The
+:class:`TargetTracker` holds one instrument's back-off so the plugins do not each write it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
+from bot_core.strategy import StrategyContext
+
+__all__ = ["DUST", "MAX_RETRY_WAIT_BARS", "TargetTracker"]
+
+DUST = 1e-12
+"""Relative size below which a position difference is rounding, not a trade."""
+MAX_RETRY_WAIT_BARS = 64
+"""Longest pause, in bars, between re-sends of an order that did not move the position."""
+
+
+class TargetTracker:
+    """One instrument's way to its target, with exponential back-off on orders that changed
+    nothing.
+
+    When the position has not moved since the last send and the order would go the same way
+    (risk rejected it, or the venue could not fill it), the next sends wait 1, 3, 7, ... bars
+    (at most :data:`MAX_RETRY_WAIT_BARS`); a moved position, a reversed direction or a reached
+    target resets it.
+    """
+
+    __slots__ = ("position", "retries", "side", "wait")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.position = math.nan
+        self.side = 0
+        self.retries = 0
+        self.wait = 0
+
+    def allow(self, target: float, position: float) -> bool:
+        """Whether an order from ``position`` toward ``target`` may be sent on this bar."""
+        side = 1 if target > position else -1
+        if side == self.side and position == self.position:
+            if self.wait > 0:
+                self.wait -= 1
+                return False
+            self.retries += 1
+            self.wait = min(2 ** self.retries, MAX_RETRY_WAIT_BARS) - 1
+        else:
+            self.retries = 0
+            self.wait = 0
+        self.side, self.position = side, position
+        return True
+
+    def intents(self, strategy_id: str, venue: str, instrument: str, target: float,
+                current: float, ctx: StrategyContext, ts_ns: int, tag: str
+                ) -> tuple[OrderIntent, ...]:
+        """The market IOC order from ``current`` to ``target``, or nothing when the difference
+        is rounding, not finite, or backing off."""
+        delta = target - current
+        if abs(delta) <= DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
+            self.reset()
+            return ()
+        if not self.allow(target, current):
+            return ()
+        return (OrderIntent(
+            strategy_id=strategy_id, venue=venue, instrument=instrument,
+            side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
+            client_order_id=ctx.new_client_order_id(), order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC, ts_ns=ts_ns, tag=tag,
+        ),)
