@@ -68,6 +68,12 @@ class Strategy(ABC):
     ``on_order_update(report, ctx)``        no        status change of one of its orders (reject...)
     ``warm_up(history)``                    no        precompute state from history before the first
                                                       live event; batch kernels belong here
+    ``target_positions(frame, equity)``     no        bar strategies: the target position of every bar
+                                                      at once (batch kernels); the backtest's fast path
+    ``target_positions_exact``              no        False when those targets are not what ``on_bar``
+                                                      decides once equity moves (hysteresis measured
+                                                      in current equity): the backtest then runs the
+                                                      strategy event by event
     ======================================  ========  ================================================
 
     ``name`` is the instance name from the config (several instances of one strategy may run).

@@ -382,7 +382,8 @@ def _fast_strategies(plan: BacktestPlan, host: PluginHost, fast: bool | None) ->
     names = []
     for name in plan.strategies:
         cls = host.strategy(config.strategies[name].plugin)
-        if cls.data_kind == "ohlcv" and callable(getattr(cls, "target_positions", None)):
+        if cls.data_kind == "ohlcv" and callable(getattr(cls, "target_positions", None)) \
+                and getattr(cls, "target_positions_exact", True):
             names.append(name)
     bar_names = [n for n in plan.strategies
                  if host.strategy(config.strategies[n].plugin).data_kind == "ohlcv"]

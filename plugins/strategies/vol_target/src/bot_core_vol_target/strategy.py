@@ -57,6 +57,11 @@ class VolTargetStrategy(Strategy):
     ``equity``.
     """
 
+    target_positions_exact: ClassVar[bool] = False
+    """The rebalancing band is a share of *current* equity, so batch targets computed at one
+    equity rebalance on other bars than ``on_bar`` once equity moves: backtests run this
+    strategy event by event rather than approximately."""
+
     id: ClassVar[str] = "vol_target"
     Settings: ClassVar[type[StrategySettings]] = VolTargetSettings
     data_kind = "ohlcv"
