@@ -50,3 +50,12 @@ def test_bars_from_frame_and_context_views() -> None:
               OrderIntent("s", "b", "ETH/USDT", Side.SELL, 0.5, "y")])
     assert ctx.position("ETH/USDT", "a") == 2.0 and ctx.position("ETH/USDT") == 1.5
     assert ctx.last_price("ETH/USDT") != ctx.last_price("ETH/USDT")  # NaN until a price is set
+
+
+def test_random_walk_is_seeded_and_positive() -> None:
+    from bot_core.testing import random_walk
+
+    first, again, other = random_walk(7, 500), random_walk(7, 500), random_walk(8, 500)
+    assert (first == again).all() and not (first == other).all()
+    assert first.shape == (500,) and (first > 0).all()
+    assert abs(random_walk(1, 1, level=250.0, sigma=0.0)[0] - 250.0) < 1e-12

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
     from bot_core.strategy import Strategy
 
-__all__ = ["FillingContext", "bars_from_frame", "bot_core_home", "frame_from_closes", "run_bars"]
+__all__ = [
+    "FillingContext",
+    "bars_from_frame",
+    "bot_core_home",
+    "frame_from_closes",
+    "random_walk",
+    "run_bars",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +92,14 @@ def frame_from_closes(closes: Sequence[float], start: str = "2024-01-01",
     index = pd.date_range(start, periods=len(close), freq=freq, tz="UTC")
     return pd.DataFrame({"open": close, "high": close, "low": close, "close": close,
                          "volume": np.ones(len(close))}, index=index)
+
+
+def random_walk(seed: int, size: int, level: float = 100.0, sigma: float = 0.002) -> np.ndarray:
+    """Seeded geometric random-walk prices: ``level * exp(cumsum(N(0, sigma)))``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return level * np.exp(np.cumsum(rng.normal(0.0, sigma, size)))
 
 
 def bars_from_frame(frame: pd.DataFrame, instrument: str = "BTC/USDT",

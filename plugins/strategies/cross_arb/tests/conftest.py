@@ -8,7 +8,6 @@ venue that answers every leg as a policy says) reach tests through the session f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,15 +16,7 @@ import pytest
 
 from bot_core.market import Quote
 from bot_core.orders import ExecutionReport, Fill, OrderIntent, OrderStatus
-
-
-@pytest.fixture(autouse=True)
-def bot_core_home(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("bot-core-home")
-    monkeypatch.setenv("BOT_CORE_HOME", str(home))
-    monkeypatch.delenv("BOT_CORE_DISABLE_PLUGINS", raising=False)
-    return home
+from bot_core.testing import bot_core_home  # noqa: F401 - autouse fixture
 
 
 class Context:
