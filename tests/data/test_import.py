@@ -38,6 +38,7 @@ VENDOR_FORMATS = [
     ("binance_bookticker_btcusdt.csv", "quotes", "1s", None, 60, "2024-01-02 00:00", 42300.0, None),
     ("dukascopy_eurusd_1m.csv", "ohlcv", "1m", "UTC", 30, "2024-01-02 08:00", None, None),
     ("histdata_gbpusd_m1.csv", "ohlcv", "1m", "Etc/GMT+5", 30, "2024-01-03 14:00", None, None),
+    ("quoted_thousands_btc_1d.csv", "ohlcv", "1d", "UTC", 5, "2024-01-02 00:00", 42283.58, None),
 ]
 
 
@@ -217,3 +218,10 @@ def test_concurrent_imports_keep_every_entry(fixtures_dir: Path) -> None:
         ids = list(pool.map(run, range(8)))
     listed = {e.id for e in data.list_datasets() if e.library == "user"}
     assert listed == set(ids) == {f"k{n}" for n in range(8)}
+
+
+def test_quoted_decimal_commas_in_a_comma_file_are_refused_not_guessed(fixtures_dir: Path) -> None:
+    # "1,5" could be 1.5 or 15: refusing beats importing prices off by a factor of ten
+    with pytest.raises(DataError, match=r"row 1, column open: '1,5' is not a number"):
+        import_csv(fixtures_dir / "quoted_decimal_comma_ambiguous.csv", dataset_id="amb",
+                   venue="v", instrument="BTC/USD", timeframe="1d", tz="UTC")

@@ -168,6 +168,16 @@ def _numbers(column: pd.Series, rows: np.ndarray, name: str, delimiter: str,
     parsed = pd.to_numeric(text.where(~nulls, "nan"), errors="coerce").to_numpy(
         dtype="float64", na_value=np.nan)
     bad = np.isnan(parsed) & ~nulls
+    if bad.any() and delimiter == ",":
+        # a comma inside a comma-separated field was quoted: a thousands separator ("42,283.58")
+        # only where every comma groups three digits, never "1,5" (a decimal comma: ambiguous)
+        with_comma = text.str.contains(",", regex=False)
+        grouping_ok = ~with_comma | text.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+        grouped = text.str.replace(",", "", regex=False)
+        retry = pd.to_numeric(grouped.where(~nulls, "nan"), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan)
+        if grouping_ok.all() and not (np.isnan(retry) & ~nulls).any():
+            parsed, bad = retry, np.zeros_like(bad)
     if bad.any() and delimiter != ",":
         comma = text.str.replace(",", ".", regex=False)  # decimal comma (European exports)
         retry = pd.to_numeric(comma.where(~nulls, "nan"), errors="coerce").to_numpy(

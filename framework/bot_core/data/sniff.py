@@ -9,6 +9,7 @@ pandas index, ...), whatever their order.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 
@@ -65,8 +66,15 @@ class Layout:
                 f"time in column(s) {[c + 1 for c in self.time_columns]}")
 
 
+def split_fields(line: str, delimiter: str) -> list[str]:
+    """The fields of one line, honouring double quotes (``"42,283.58"`` is one field)."""
+    if '"' not in line:
+        return line.split(delimiter)
+    return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+
+
 def _count_fields(line: str, delimiter: str) -> int:
-    return line.count(delimiter) + 1 if delimiter in line else 1
+    return len(split_fields(line, delimiter)) if delimiter in line else 1
 
 
 def _pick_delimiter(lines: list[str], src: str) -> tuple[str, int]:
@@ -111,7 +119,7 @@ def detect_layout(sample: str, kind: str, src: str) -> Layout:
     if len(lines) > 1 and sample and not sample.endswith("\n"):
         lines = lines[:-1]  # the sample may cut the last line
     delimiter, skip = _pick_delimiter(lines[:50], src)
-    first = [c.strip() for c in lines[skip].split(delimiter)]
+    first = [c.strip() for c in split_fields(lines[skip], delimiter)]
     names = [normalize_name(c) for c in first]
     known = {a for aliases in ALIASES.values() for a in aliases} | set(TIME_NAMES)
     matched = sum(1 for n in names if n and n in known and not _is_number(first[names.index(n)]))
