@@ -31,14 +31,22 @@ import math
 import numpy as np
 from numba import njit
 
+from bot_core.kernels._segments import ANCHOR, run_segments, segment_count
+from bot_core.kernels._sums import fma
 from bot_core.kernels.rolling import (
+    _C1,
+    _C2,
+    _K,
+    _N,
+    _S1,
+    _S2,
+    BLOCK,
+    MODE_STD,
     STATE_SIZE,
     moments_scalars,
-    needs_rebuild,
-    push_scalars,
-    rebuild_scalars,
     reciprocals,
     rolling_push,
+    scan,
     std_from_variance,
 )
 
@@ -49,6 +57,7 @@ __all__ = [
     "annualization_factor",
     "bar_returns",
     "ewma_vol",
+    "log1p",
     "rolling_vol",
 ]
 
@@ -69,65 +78,118 @@ def alpha_from_halflife(halflife_bars: float) -> float:
     return 1.0 - math.exp(math.log(0.5) / halflife_bars)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def bar_return(previous: float, price: float, log_returns: bool) -> float:
-    """Return from ``previous`` to ``price`` (NaN when either is missing)."""
-    simple = (price - previous) / previous
-    return math.log1p(simple) if log_returns else simple
+# -- returns -----------------------------------------------------------------------------------
+
+_SMALL = 0.0625
+"""``|u|`` below which :func:`log1p` uses its series (nearly every bar-to-bar return)."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bar_returns(prices: np.ndarray, log_returns: bool) -> np.ndarray:
-    out = np.empty(prices.shape[0])
-    if prices.shape[0]:
-        out[0] = math.nan
-    for i in range(1, prices.shape[0]):
-        out[i] = bar_return(prices[i - 1], prices[i], log_returns)
-    return out
+def _log1p_series(u: float) -> float:
+    """``log(1 + u)`` for ``|u| < 1/16`` as ``2 atanh(s)``, ``s = u / (2 + u)``.
+
+    ``s**2 < 1.1e-3``, so seven terms leave a truncation error below 1e-20 and the result is
+    within a few ulps of the true value. Plain arithmetic, so it runs in vector registers
+    (a call to the C library's ``log1p`` does not).
+    """
+    s = u / (2.0 + u)
+    z = s * s
+    p = ((((((z * (1.0 / 13.0) + 1.0 / 11.0) * z + 1.0 / 9.0) * z + 1.0 / 7.0) * z + 1.0 / 5.0)
+          * z + 1.0 / 3.0) * z + 1.0)
+    return (s + s) * p
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def log1p(u: float) -> float:
+    """``log(1 + u)``: the series for small ``|u|``, the C library's ``log1p`` otherwise."""
+    return _log1p_series(u) if abs(u) < _SMALL else math.log1p(u)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def bar_return(previous: float, price: float, log_returns: bool) -> float:
+    """Return from ``previous`` to ``price`` (NaN when either is missing)."""
+    simple = (price - previous) / previous
+    return log1p(simple) if log_returns else simple
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def returns_into(prices: np.ndarray, lo: int, hi: int, log_returns: bool, out: np.ndarray,
+                 base: int) -> None:
+    """Returns of bars ``lo .. hi - 1`` into ``out[i - base]``; bar 0 has none (NaN).
+
+    Equal to :func:`bar_return` bar by bar: the series runs over all of them in vector
+    registers, then the few large or missing returns are redone with the scalar call.
+    """
+    start = lo
+    if lo == 0 and hi > 0:
+        out[-base] = math.nan
+        start = 1
+    if not log_returns:
+        for i in range(start, hi):
+            previous = prices[i - 1]
+            out[i - base] = (prices[i] - previous) / previous
+        return
+    others = 0
+    for i in range(start, hi):
+        previous = prices[i - 1]
+        u = (prices[i] - previous) / previous
+        others += not abs(u) < _SMALL
+        out[i - base] = _log1p_series(u)
+    if others:
+        for i in range(start, hi):
+            previous = prices[i - 1]
+            u = (prices[i] - previous) / previous
+            if not abs(u) < _SMALL:
+                out[i - base] = math.log1p(u)
 
 
 def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
     """Bar-to-bar returns of ``prices`` (first element NaN), as the kernels compute them."""
-    return _bar_returns(np.ascontiguousarray(prices, dtype=np.float64), bool(log_returns))
+    arr = np.ascontiguousarray(prices, dtype=np.float64)
+    out = np.empty(arr.shape[0])
+    returns_into(arr, 0, arr.shape[0], bool(log_returns), out, 0)
+    return out
 
 
 # -- EWMA --------------------------------------------------------------------------------------
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def ewma_step(num: float, den: float, count: float, r: float, decay: float
-              ) -> tuple[float, float, float]:
-    """One bar of the EWMA of squared returns: both sums decay, a valid return is added."""
-    num *= decay
-    den *= decay
-    if r == r:
-        num += r * r
-        den += 1.0
-        count += 1.0
-    return num, den, count
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def ewma_output(num: float, den: float, count: float, min_periods: int) -> float:
-    if count < min_periods or not den > 0.0:
-        return math.nan
-    return math.sqrt(num / den)
+@njit(cache=True, nogil=True, error_model="numpy")
+def ewma_terms(r: float) -> tuple[float, float]:
+    """What a return adds to the two sums: ``(r * r, 1)``, or ``(0, 0)`` when it is missing."""
+    return (r * r, 1.0) if r == r else (0.0, 0.0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _ewma_vol(prices: np.ndarray, alpha: float, min_periods: int, log_returns: bool
-              ) -> np.ndarray:
+def ewma_output(num: float, den: float, count: float, min_periods: int) -> float:
+    return math.sqrt(num / den) if count >= min_periods and den > 0.0 else math.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
+              out: np.ndarray) -> None:
+    """Blocks of BLOCK bars: returns (vectorised), the decaying sums (sequential, one fused
+    multiply-add per sum and bar), the outputs (vectorised)."""
     size = prices.shape[0]
-    out = np.empty(size)
-    decay = 1.0 - alpha
+    sq = np.empty(BLOCK)
+    valid = np.empty(BLOCK)
+    nums = np.empty(BLOCK)
+    dens = np.empty(BLOCK)
+    counts = np.empty(BLOCK)
     num = den = count = 0.0
-    previous = math.nan
-    for i in range(size):
-        price = prices[i]
-        num, den, count = ewma_step(num, den, count, bar_return(previous, price, log_returns),
-                                    decay)
-        previous = price
-        out[i] = ewma_output(num, den, count, min_periods)
-    return out
+    for lo in range(0, size, BLOCK):
+        m = min(BLOCK, size - lo)
+        returns_into(prices, lo, lo + m, log_returns, sq, lo)
+        for j in range(m):
+            sq[j], valid[j] = ewma_terms(sq[j])
+        for j in range(m):
+            num = fma(num, decay, sq[j])
+            den = fma(den, decay, valid[j])
+            count += valid[j]
+            nums[j] = num
+            dens[j] = den
+            counts[j] = count
+        for j in range(m):
+            out[lo + j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
 
 
 def _check_alpha(alpha: float, min_periods: int) -> None:
@@ -145,23 +207,25 @@ def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bo
     """
     _check_alpha(alpha, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
-    return _ewma_vol(arr, float(alpha), int(min_periods), bool(log_returns))
+    out = np.empty(arr.shape[0])
+    _ewma_vol(arr, 1.0 - float(alpha), int(min_periods), bool(log_returns), out)
+    return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _ewma_update(state: np.ndarray, price: float, decay: float, min_periods: int,
                  log_returns: bool) -> float:
-    num, den, count = ewma_step(state[0], state[1], state[2],
-                                bar_return(state[3], price, log_returns), decay)
-    state[0] = num
-    state[1] = den
-    state[2] = count
+    sq, valid = ewma_terms(bar_return(state[3], price, log_returns))
+    state[0] = fma(state[0], decay, sq)
+    state[1] = fma(state[1], decay, valid)
+    state[2] += valid
     state[3] = price
-    return ewma_output(num, den, count, min_periods)
+    return ewma_output(state[0], state[1], state[2], min_periods)
 
 
 class EwmaVol:
-    """Incremental EWMA volatility per bar: O(1) per price, equal to :func:`ewma_vol`."""
+    """Incremental EWMA volatility per bar: O(1) per price, equal bit for bit to
+    :func:`ewma_vol`."""
 
     __slots__ = ("_decay", "_state", "alpha", "log_returns", "min_periods", "value")
 
@@ -184,35 +248,19 @@ class EwmaVol:
 # -- rolling -----------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rolling_vol(prices: np.ndarray, window: int, min_periods: int, log_returns: bool
-                 ) -> np.ndarray:
+def _rolling_vol_segments(prices: np.ndarray, window: int, min_periods: int, log_returns: bool,
+                          out: np.ndarray, first_segment: int, last_segment: int) -> None:
+    """Each segment computes the returns it needs (its bars and the window before them) into a
+    buffer that stays in cache, then runs the rolling scan of :mod:`bot_core.kernels.rolling`."""
     size = prices.shape[0]
-    out = np.empty(size)
-    ring = np.full(window, math.nan)
-    pos = 0
-    k = math.nan
-    n = s1 = c1 = s2 = c2 = 0.0
-    n_seen = -1.0
-    inv_n = inv_dof = math.nan
-    previous = math.nan
-    for i in range(size):
-        price = prices[i]
-        r = bar_return(previous, price, log_returns)
-        previous = price
-        old = ring[pos]
-        ring[pos] = r
-        pos += 1
-        if pos == window:
-            pos = 0
-        k, n, s1, c1, s2, c2 = push_scalars(k, n, s1, c1, s2, c2, old, r)
-        if n != n_seen:
-            inv_n, inv_dof = reciprocals(n)
-            n_seen = n
-        if needs_rebuild(n, inv_n, s1, c1, s2, c2):
-            k, s1, c1, s2, c2 = rebuild_scalars(ring, pos, window)
-        _, _, variance = moments_scalars(k, n, inv_n, inv_dof, s1, c1, s2, c2, min_periods)
-        out[i] = std_from_variance(variance)
-    return out
+    unused = np.empty(0)
+    returns = np.empty(min(size, ANCHOR + window))
+    for seg in range(first_segment, last_segment):
+        lo = seg * ANCHOR
+        hi = min(size, lo + ANCHOR)
+        base = max(0, lo - window)
+        returns_into(prices, base, hi, log_returns, returns, base)
+        scan(returns, base, lo, hi, window, min_periods, MODE_STD, out, unused)
 
 
 def _check_window(window: int, min_periods: int | None) -> int:
@@ -225,11 +273,22 @@ def _check_window(window: int, min_periods: int | None) -> int:
 
 
 def rolling_vol(prices: object, window: int, min_periods: int | None = None,
-                log_returns: bool = True) -> np.ndarray:
-    """Rolling volatility per bar: sample std (ddof=1) of the last ``window`` returns."""
+                log_returns: bool = True, *, workers: int | None = None) -> np.ndarray:
+    """Rolling volatility per bar: sample std (ddof=1) of the last ``window`` returns.
+
+    ``workers``: threads to use (default: one below a million bars, else the CPU count); the
+    result does not depend on it.
+    """
     minp = _check_window(window, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
-    return _rolling_vol(arr, int(window), minp, bool(log_returns))
+    out = np.empty(arr.shape[0])
+    w, log = int(window), bool(log_returns)
+
+    def segments(first: int, last: int) -> None:
+        _rolling_vol_segments(arr, w, minp, log, out, first, last)
+
+    run_segments(segments, segment_count(arr.shape[0]), workers)
+    return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -238,14 +297,15 @@ def _rolling_vol_update(state: np.ndarray, ring: np.ndarray, price: float, min_p
     r = bar_return(state[STATE_SIZE], price, log_returns)
     state[STATE_SIZE] = price
     rolling_push(state, ring, r)
-    inv_n, inv_dof = reciprocals(state[5])
-    _, _, variance = moments_scalars(state[0], state[5], inv_n, inv_dof, state[1], state[2],
-                                     state[3], state[4], min_periods)
+    n = state[_N]
+    inv_n, inv_dof = reciprocals(n)
+    _, _, variance = moments_scalars(state[_K], n, inv_n, inv_dof, state[_S1], state[_C1],
+                                     state[_S2], state[_C2], min_periods)
     return std_from_variance(variance)
 
 
 class RollingVol:
-    """Incremental rolling volatility per bar: O(1) amortised per price, equal to
+    """Incremental rolling volatility per bar: O(1) amortised per price, equal bit for bit to
     :func:`rolling_vol`."""
 
     __slots__ = ("_ring", "_state", "log_returns", "min_periods", "value", "window")
@@ -256,7 +316,7 @@ class RollingVol:
         self.window = int(window)
         self.log_returns = bool(log_returns)
         self._state = np.zeros(STATE_SIZE + 1)
-        self._state[0] = math.nan  # shift k: unset
+        self._state[_K] = math.nan  # shift k: unset
         self._state[STATE_SIZE] = math.nan  # previous price
         self._ring = np.full(self.window, math.nan)
         self.value = math.nan

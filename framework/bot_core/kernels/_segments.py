@@ -1,0 +1,61 @@
+"""Split a batch kernel's work into anchor-aligned segments and run them on several threads.
+
+The rolling kernels rebuild their state from the window at every multiple of :data:`ANCHOR`
+bars (see :mod:`bot_core.kernels.rolling`), so a segment that starts there does not depend on
+the bars before its window. Segments are handed out in contiguous runs, one per thread; the
+compiled kernels release the GIL (``nogil=True``), so the threads run in parallel, and the
+result is the same for any number of them.
+
+Plain threads rather than Numba's ``parallel=True``: they need no threading layer (Numba's
+default one aborts when two Python threads start parallel kernels at once, as a Dask worker
+would) and add no compile time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["ANCHOR", "ANCHOR_BITS", "PARALLEL_MIN_BARS", "run_segments", "segment_count"]
+
+ANCHOR_BITS = 16
+ANCHOR = 1 << ANCHOR_BITS
+"""Bars between two anchors (65,536)."""
+
+PARALLEL_MIN_BARS = 1 << 20
+"""Below this many bars a kernel runs on the calling thread unless told otherwise."""
+
+_MAX_AUTO_WORKERS = 8
+
+
+def segment_count(bars: int) -> int:
+    """Segments of :data:`ANCHOR` bars (the last one may be shorter) covering ``bars``."""
+    return (bars + ANCHOR - 1) >> ANCHOR_BITS
+
+
+def default_workers(segments: int) -> int:
+    """Threads for ``segments`` segments when the caller did not choose: one for small inputs."""
+    if segments * ANCHOR < PARALLEL_MIN_BARS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, _MAX_AUTO_WORKERS, segments))
+
+
+def run_segments(kernel: Callable[[int, int], None], segments: int,
+                 workers: int | None = None) -> None:
+    """Call ``kernel(first, last)`` over contiguous runs covering ``range(segments)``.
+
+    ``workers`` threads (``None``: :func:`default_workers`); 1 runs on the calling thread.
+    Exceptions from any run propagate.
+    """
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    count = default_workers(segments) if workers is None else min(int(workers), max(segments, 1))
+    if count <= 1:
+        kernel(0, segments)
+        return
+    bounds = [segments * t // count for t in range(count + 1)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(kernel, bounds[t], bounds[t + 1]) for t in range(count)]
+        for future in futures:
+            future.result()
