@@ -187,3 +187,29 @@ def test_missing_config_file_is_one_line(run_cli, tmp_path: Path) -> None:
     assert result.returncode == 2
     missing = tmp_path / "missing.toml"
     assert result.stderr.strip() == f"error: {missing}: file not found: {missing}"
+
+
+def test_run_is_main_then_freezes_the_heap_for_a_quick_exit(monkeypatch, capsys,
+                                                           bot_core_home: Path) -> None:
+    import gc
+
+    from bot_core.cli import run
+
+    monkeypatch.setattr(sys, "argv", ["bot-core", "presets", "list", "--json"])
+    try:
+        assert run() == 0
+        # everything alive is in the permanent generation: the exit skips collecting it
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "balanced" in {p["name"] for p in json.loads(capsys.readouterr().out)}
+
+
+def test_python_dash_m_and_the_console_script_use_run() -> None:
+    import tomllib
+
+    main_module = Path(__file__).resolve().parents[1] / "framework" / "bot_core" / "__main__.py"
+    assert "sys.exit(run())" in main_module.read_text(encoding="utf-8")
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml")
+                            .read_text(encoding="utf-8"))
+    assert project["project"]["scripts"]["bot-core"] == "bot_core.cli:run"

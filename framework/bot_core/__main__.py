@@ -2,6 +2,6 @@
 
 import sys
 
-from bot_core.cli import main
+from bot_core.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -8,13 +8,14 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
 
 from bot_core.errors import BotCoreError
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 # Command modules, imported when the parser is built; each must stay cheap to import.
 COMMAND_MODULES = (
@@ -61,3 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+
+
+def run() -> int:
+    """The ``bot-core`` process: :func:`main`, then a quick interpreter exit.
+
+    At exit CPython runs full garbage collections over everything still alive: with pandas,
+    numba, pyarrow and pydantic loaded that takes ~0.15 s, a tenth of a warm backtest. The
+    process is ending, so its objects are moved to the permanent generation
+    (:func:`gc.freeze`) first. Everything else about the exit is unchanged: ``atexit``
+    handlers run, streams are flushed and modules are torn down; only objects kept alive by
+    reference cycles are left to the operating system instead of being finalised one by one
+    (Python never promises ``__del__`` for objects alive at exit). Tests call :func:`main`.
+    """
+    code = main()
+    gc.freeze()
+    return code
