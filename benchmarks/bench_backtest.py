@@ -6,6 +6,8 @@ and copy the figures into docs/performance.md ("## Backtest").
     python benchmarks/bench_backtest.py                  # 1M bars, 1 strategy x 1 instrument
     python benchmarks/bench_backtest.py --multi          # also 3 strategies x 10 instruments
     python benchmarks/bench_backtest.py --bars 100000 --multi --no-baseline
+    python benchmarks/bench_backtest.py --warm-start     # process start to result, warm cache
+    python benchmarks/bench_backtest.py --cold-start     # the same into an empty Numba cache
 
 What is compared
 ----------------
@@ -32,12 +34,22 @@ total exposure up to 200 %. Sizes that do not fit (the plugins' balanced default
 and long mean reversion next to 150 % volatility targeting, against a 20 % position cap) make
 the strategies re-send reduced or rejected orders on every bar, which measures the per-bar path
 instead of the backtest.
+
+Start-up (``--warm-start``, ``--cold-start``) times whole ``bot-core backtest`` processes on the
+shipped demo data (BTC, ETH and SOL minute bars: 129,600 bars), from process start to exit,
+with the demo defaults and with the rule above. Each round runs the baselines in fresh
+processes too (``python -c pass`` and ``python -c "import pandas, numba"``: the part of the
+figure no backtest code can remove), interleaved with the backtests so that a busy machine
+slows both alike. ``--warm-start`` reuses the on-disk Numba cache (one untimed run fills it
+first); ``--cold-start`` gives every process an empty one (``NUMBA_CACHE_DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -232,6 +244,53 @@ def run_backtesting_py(frame: Any) -> tuple[float, int, float]:
     return time.perf_counter() - started, int(stats["# Trades"]), float(stats["Return [%]"])
 
 
+# -- start-up -----------------------------------------------------------------------------------
+
+DEMO_DATASETS = "demo-btc-usdt-1m,demo-eth-usdt-1m,demo-sol-usdt-1m"
+STARTUP_COMMANDS: dict[str, list[str]] = {
+    "baseline: python -c pass": ["-c", "pass"],
+    "baseline: import pandas, numba": ["-c", "import pandas, numba"],
+    "backtest, demo defaults": ["-m", "bot_core", "backtest", "--strategy", "mean_reversion",
+                                "--dataset", DEMO_DATASETS, "--json"],
+    "backtest, the rule above": [
+        "-m", "bot_core", "backtest", "--strategy", "mean_reversion", "--dataset", DEMO_DATASETS,
+        *(arg for key in ("window_bars", "entry_z", "exit_z", "stop_loss_pct",
+                          "max_holding_bars", "equity_pct")
+          for arg in ("--param", f"{key}={SINGLE_PARAMS[key]}")),
+        "--json"],
+}
+
+
+def _run_seconds(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
+    return time.perf_counter() - started
+
+
+def run_startup(repeat: int, *, cold: bool) -> None:
+    """Wall clock of whole processes (see the module docstring), min and median of ``repeat``."""
+    env = dict(os.environ)
+    if not cold:
+        for label, args in STARTUP_COMMANDS.items():
+            if "backtest" in label:
+                _run_seconds(args, env)  # fills the Numba cache if it is empty
+    times: dict[str, list[float]] = {label: [] for label in STARTUP_COMMANDS}
+    for _ in range(repeat):
+        for label, args in STARTUP_COMMANDS.items():
+            if cold:
+                with tempfile.TemporaryDirectory(prefix="bot-core-numba-") as cache:
+                    times[label].append(_run_seconds(args, {**env, "NUMBA_CACHE_DIR": cache}))
+            else:
+                times[label].append(_run_seconds(args, env))
+    imports = statistics.median(times["baseline: import pandas, numba"])
+    kind = "cold (empty Numba cache)" if cold else "warm (Numba cache on disk)"
+    print(f"start-up, {kind}, {repeat} rounds; process start to exit, seconds")
+    print(f"{'command':34} {'min':>6} {'median':>7} {'median - import pandas, numba':>30}")
+    for label, values in times.items():
+        median = statistics.median(values)
+        print(f"{label:34} {min(values):6.2f} {median:7.2f} {median - imports:30.2f}")
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -241,8 +300,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--multi", action="store_true",
                         help="also run 3 strategies on 10 instruments (bars/10 each)")
     parser.add_argument("--no-baseline", action="store_true", help="skip backtesting.py")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="time whole backtest processes on the demo data (warm Numba cache) "
+                        "instead")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="the same with an empty Numba cache for every process")
+    parser.add_argument("--repeat", type=int, default=7,
+                        help="rounds for --warm-start / --cold-start")
     args = parser.parse_args(argv)
     os.environ.setdefault("BOT_CORE_HOME", tempfile.mkdtemp(prefix="bot-core-bench-"))
+    if args.warm_start or args.cold_start:
+        if args.warm_start:
+            run_startup(args.repeat, cold=False)
+        if args.cold_start:
+            run_startup(args.repeat, cold=True)
+        return 0
 
     frame = synthetic_bars(args.bars, seed=1)
     rows = []
