@@ -23,7 +23,7 @@ from bot_core.kernels import (
     rolling_zscore,
 )
 from bot_core.kernels._segments import ANCHOR, default_workers, run_segments, segment_count
-from bot_core.kernels.volatility import bar_returns, log1p
+from bot_core.kernels.volatility import bar_returns, log_return
 
 SIZE = 2 * ANCHOR + 5_000  # three segments: 0, ANCHOR, 2 * ANCHOR
 
@@ -122,25 +122,27 @@ def test_bad_worker_count_is_rejected(bad: float) -> None:
         rolling_zscore(np.ones(10), 3, workers=bad)  # type: ignore[arg-type]
 
 
-def test_log1p_series_is_within_a_few_ulps_of_the_c_library() -> None:
+def test_log_return_is_within_a_few_ulps_of_log1p() -> None:
     rng = np.random.default_rng(1)
-    small = np.concatenate([
-        rng.uniform(-0.0625, 0.0625, 20_000), rng.normal(0, 1e-4, 20_000),
-        [1e-300, -1e-300, 1e-17, 5e-324, 0.0, -0.0, 0.06249999999, -0.06249999999],
-    ])
-    for u in small:
-        expected = math.log1p(float(u))
-        assert abs(log1p(float(u)) - expected) <= 4 * math.ulp(expected), u
-    for u in (0.0625, -0.5, 3.0, 1e10):  # outside the series: the C library, exactly
-        assert log1p(u) == math.log1p(u)
-    assert math.isnan(log1p(math.nan))
+    previous = 1e5 * np.exp(rng.uniform(-5, 5, 30_000))
+    moves = np.concatenate([rng.uniform(-0.07, 0.07, 10_000), rng.normal(0, 1e-4, 10_000),
+                            rng.normal(0, 1e-9, 10_000)])
+    for q, u in zip(previous, moves, strict=True):
+        p = float(q * (1.0 + u))
+        expected = math.log1p((p - q) / q)
+        assert abs(log_return(float(q), p) - expected) <= 4 * math.ulp(expected) + 1e-300, (q, p)
+    for q, p in ((100.0, 107.0), (100.0, 50.0), (1.0, 1e10)):  # far moves: log1p itself
+        assert log_return(q, p) == math.log1p((p - q) / q)
+    assert log_return(100.0, 100.0) == 0.0
+    assert math.isnan(log_return(math.nan, 1.0)) and math.isnan(log_return(1.0, math.nan))
 
 
 def test_returns_kernel_equals_the_scalar_return_bar_by_bar() -> None:
     p = awkward_prices(3)[:20_000]
     p[100] = p[99] * 1.5  # a return far outside the series' range
     r = bar_returns(p)
-    assert math.isnan(r[0])
+    simple = bar_returns(p, log_returns=False)
+    assert math.isnan(r[0]) and math.isnan(simple[0])
     for i in range(1, len(p)):
-        u = (p[i] - p[i - 1]) / p[i - 1]
-        assert r[i] == log1p(u) or (math.isnan(r[i]) and math.isnan(u))
+        assert r[i] == log_return(p[i - 1], p[i]) or (math.isnan(r[i]) and math.isnan(p[i] - p[i - 1]))
+        assert simple[i] == (p[i] - p[i - 1]) / p[i - 1] or math.isnan(simple[i])

@@ -17,7 +17,15 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["ANCHOR", "ANCHOR_BITS", "PARALLEL_MIN_BARS", "run_segments", "segment_count"]
+__all__ = [
+    "ANCHOR",
+    "ANCHOR_BITS",
+    "PARALLEL_MIN_BARS",
+    "check_workers",
+    "default_workers",
+    "run_segments",
+    "segment_count",
+]
 
 ANCHOR_BITS = 16
 ANCHOR = 1 << ANCHOR_BITS
@@ -41,6 +49,13 @@ def default_workers(segments: int) -> int:
     return max(1, min(os.cpu_count() or 1, _MAX_AUTO_WORKERS, segments))
 
 
+def check_workers(workers: int) -> int:
+    """``workers`` as a thread count, or a ValueError naming the bad value."""
+    if int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    return int(workers)
+
+
 def run_segments(kernel: Callable[[int, int], None], segments: int,
                  workers: int | None = None) -> None:
     """Call ``kernel(first, last)`` over contiguous runs covering ``range(segments)``.
@@ -48,9 +63,8 @@ def run_segments(kernel: Callable[[int, int], None], segments: int,
     ``workers`` threads (``None``: :func:`default_workers`); 1 runs on the calling thread.
     Exceptions from any run propagate.
     """
-    if workers is not None and (int(workers) != workers or workers < 1):
-        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
-    count = default_workers(segments) if workers is None else min(int(workers), max(segments, 1))
+    count = default_workers(segments) if workers is None else check_workers(workers)
+    count = min(count, max(segments, 1))
     if count <= 1:
         kernel(0, segments)
         return

@@ -2,9 +2,9 @@
 
 Both estimators work on the returns of one price series, bar to bar:
 
-* ``log_returns=True``: ``r_t = log(p_t / p_{t-1})``, computed as
-  ``log1p((p_t - p_{t-1}) / p_{t-1})``: the difference of two nearby prices is exact, so a
-  return of 1e-7 keeps its digits (``log(p_t / p_{t-1})`` would not);
+* ``log_returns=True``: ``r_t = log(p_t / p_{t-1})``, computed from the exact difference of
+  the two prices (see :func:`log_return`), so a return of 1e-7 keeps its digits
+  (``log(p_t / p_{t-1})`` would not);
 * ``log_returns=False``: ``r_t = (p_t - p_{t-1}) / p_{t-1}`` (simple returns).
 
 A return is missing (NaN) when either price is (the first bar, NaN gaps), as
@@ -57,7 +57,7 @@ __all__ = [
     "annualization_factor",
     "bar_returns",
     "ewma_vol",
-    "log1p",
+    "log_return",
     "rolling_vol",
 ]
 
@@ -80,19 +80,19 @@ def alpha_from_halflife(halflife_bars: float) -> float:
 
 # -- returns -----------------------------------------------------------------------------------
 
-_SMALL = 0.0625
-"""``|u|`` below which :func:`log1p` uses its series (nearly every bar-to-bar return)."""
+_SMALL = 1.0 / 32.0
+"""``|s|`` below which :func:`log_return` uses its series: prices within about 6 % of each
+other, i.e. nearly every bar-to-bar move."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _log1p_series(u: float) -> float:
-    """``log(1 + u)`` for ``|u| < 1/16`` as ``2 atanh(s)``, ``s = u / (2 + u)``.
+def _atanh2_series(s: float) -> float:
+    """``2 atanh(s)`` for ``|s| < 1/32``.
 
-    ``s**2 < 1.1e-3``, so seven terms leave a truncation error below 1e-20 and the result is
+    ``s**2 < 1e-3``, so seven terms leave a truncation error below 1e-21 and the result is
     within a few ulps of the true value. Plain arithmetic, so it runs in vector registers
     (a call to the C library's ``log1p`` does not).
     """
-    s = u / (2.0 + u)
     z = s * s
     p = ((((((z * (1.0 / 13.0) + 1.0 / 11.0) * z + 1.0 / 9.0) * z + 1.0 / 7.0) * z + 1.0 / 5.0)
           * z + 1.0 / 3.0) * z + 1.0)
@@ -100,16 +100,25 @@ def _log1p_series(u: float) -> float:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def log1p(u: float) -> float:
-    """``log(1 + u)``: the series for small ``|u|``, the C library's ``log1p`` otherwise."""
-    return _log1p_series(u) if abs(u) < _SMALL else math.log1p(u)
+def log_return(previous: float, price: float) -> float:
+    """``log(price / previous)`` (NaN when either is missing).
+
+    As ``2 atanh(s)`` with ``s = (price - previous) / (price + previous)``: the difference of
+    two nearby prices is exact, so a return of 1e-7 keeps its digits, and it takes one
+    division. Far moves (``|s| >= 1/32``) use ``log1p((price - previous) / previous)``.
+    """
+    s = (price - previous) / (price + previous)
+    if abs(s) < _SMALL:
+        return _atanh2_series(s)
+    return math.log1p((price - previous) / previous)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def bar_return(previous: float, price: float, log_returns: bool) -> float:
     """Return from ``previous`` to ``price`` (NaN when either is missing)."""
-    simple = (price - previous) / previous
-    return log1p(simple) if log_returns else simple
+    if log_returns:
+        return log_return(previous, price)
+    return (price - previous) / previous
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -118,7 +127,7 @@ def returns_into(prices: np.ndarray, lo: int, hi: int, log_returns: bool, out: n
     """Returns of bars ``lo .. hi - 1`` into ``out[i - base]``; bar 0 has none (NaN).
 
     Equal to :func:`bar_return` bar by bar: the series runs over all of them in vector
-    registers, then the few large or missing returns are redone with the scalar call.
+    registers, then the few far or missing returns are redone with the scalar call.
     """
     start = lo
     if lo == 0 and hi > 0:
@@ -131,16 +140,17 @@ def returns_into(prices: np.ndarray, lo: int, hi: int, log_returns: bool, out: n
         return
     others = 0
     for i in range(start, hi):
+        price = prices[i]
         previous = prices[i - 1]
-        u = (prices[i] - previous) / previous
-        others += not abs(u) < _SMALL
-        out[i - base] = _log1p_series(u)
+        s = (price - previous) / (price + previous)
+        others += not abs(s) < _SMALL
+        out[i - base] = _atanh2_series(s)
     if others:
         for i in range(start, hi):
+            price = prices[i]
             previous = prices[i - 1]
-            u = (prices[i] - previous) / previous
-            if not abs(u) < _SMALL:
-                out[i - base] = math.log1p(u)
+            if not abs((price - previous) / (price + previous)) < _SMALL:
+                out[i - base] = math.log1p((price - previous) / previous)
 
 
 def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
