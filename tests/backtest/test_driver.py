@@ -199,3 +199,19 @@ def test_a_reduced_order_sends_the_run_to_the_event_path(host, write_config) -> 
     assert "reduce:max_position_pct" in fast.fast_path_note
     _same_trades(fast.trades, slow.trades)
     assert fast.verdicts == slow.verdicts
+
+
+@pytest.mark.parametrize("fast", [None, False])
+def test_exposure_counts_the_steps_that_end_with_an_open_position(host, write_config,
+                                                                  fast: bool | None) -> None:
+    result = run_backtest(_plan(host, write_config(), _data()), host, fast=fast)
+    assert result.fast_path is (fast is None)
+    trades = result.trades
+    assert len(trades) > 20
+    # a step is in the market when a trade entered at or before it has not exited by its end
+    # (fills happen at a step's open, the position is looked at after the step)
+    ends = [t.exit_ns if t.exit_ns is not None else np.iinfo(np.int64).max for t in trades]
+    held = np.zeros(len(result.ts_ns), dtype=bool)
+    for trade, end in zip(trades, ends, strict=True):
+        held |= (result.ts_ns >= trade.entry_ns) & (result.ts_ns < end)
+    assert result.metrics.exposure == pytest.approx(float(np.mean(held)), abs=1e-12)

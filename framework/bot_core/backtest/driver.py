@@ -132,6 +132,12 @@ class _Run:
         self.equity = np.full(n, np.nan)
         self.in_market = np.zeros(n, dtype=np.bool_)
         self.processed = -1
+        self.fills = 0
+        """Fills booked so far (positions change only with a fill)."""
+        self._market_fills = -1
+        self._holding = False
+        """Whether any feed's (venue, instrument) is held, as of ``_market_fills`` fills."""
+        pipeline.fill_listeners.append(self._count_fill)
         self.feed_keys = [(f.venue, f.instrument) for f in self.feeds]
         self.unsettled: set[tuple[str, int]] = set()
         """(strategy, feed) pairs whose position differs from their target."""
@@ -170,10 +176,10 @@ class _Run:
         on_bar, on_quote = pipeline.on_bar, pipeline.on_quote
         ev_feed, ev_row = tl.ev_feed, tl.ev_row
         deciding = self.deciding.get(step)
-        for k in range(int(tl.step_start[step]), int(tl.step_start[step + 1])):
-            feed_index = int(ev_feed[k])
+        for k in range(tl.step_start.item(step), tl.step_start.item(step + 1)):
+            feed_index = ev_feed.item(k)
             feed = feeds[feed_index]
-            event = feed.event(int(ev_row[k]))
+            event = feed.event(ev_row.item(k))
             if feed.kind == "ohlcv":
                 on_bar(event)  # type: ignore[arg-type]
             else:
@@ -199,14 +205,16 @@ class _Run:
                 self._sync(fs, feed, feed_index, event.ts_ns)
         portfolio = pipeline.portfolio
         self.equity[step] = portfolio.equity
-        position = portfolio.position
-        in_market = False
-        for venue, instrument in self.feed_keys:
-            if position(instrument, venue) != 0.0:
-                in_market = True
-                break
-        self.in_market[step] = in_market
+        if self.fills != self._market_fills:  # no fill, no position changed
+            self._market_fills = self.fills
+            position = portfolio.position
+            self._holding = any(position(instrument, venue) != 0.0
+                                for venue, instrument in self.feed_keys)
+        self.in_market[step] = self._holding
         self.processed = step
+
+    def _count_fill(self, fill: object) -> None:
+        self.fills += 1
 
     def _sync(self, fs: _FastStrategy, feed: Feed, feed_index: int, ts_ns: int) -> None:
         """Trade the difference between the strategy's target and its position, as the

@@ -7,7 +7,7 @@ order they were given in, so a run is deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -36,19 +36,21 @@ class Feed:
     """float64 columns of the kind (open..volume or bid..ask_size)."""
     frame: pd.DataFrame | None = None
     """The source frame (bar strategies' batch kernels read it)."""
+    _rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The kind's columns side by side (one row per event), built on the first event."""
 
     def __len__(self) -> int:
         return int(self.ts_ns.shape[0])
 
     def event(self, row: int) -> Bar | Quote:
-        c = self.columns
-        ts = int(self.ts_ns[row])
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = np.column_stack([self.columns[c] for c in COLUMNS[self.kind]])
+        # one row as Python floats in one call (a numpy scalar per column costs twice as much)
+        values = rows[row].tolist()
         if self.kind == "ohlcv":
-            return Bar(self.venue, self.instrument, ts, float(c["open"][row]),
-                       float(c["high"][row]), float(c["low"][row]), float(c["close"][row]),
-                       float(c["volume"][row]))
-        return Quote(self.venue, self.instrument, ts, float(c["bid"][row]), float(c["ask"][row]),
-                     float(c["bid_size"][row]), float(c["ask_size"][row]))
+            return Bar(self.venue, self.instrument, self.ts_ns.item(row), *values)
+        return Quote(self.venue, self.instrument, self.ts_ns.item(row), *values)
 
     def mark_prices(self) -> np.ndarray:
         """The price positions are marked at after each row: close, or the mid quote."""
