@@ -94,6 +94,16 @@ def test_thread_count_does_not_change_results() -> None:
         assert_same(rolling_vol(x, 30, workers=workers), rolling_vol(x, 30, workers=1))
 
 
+@pytest.mark.parametrize("log_returns", [True, False])
+def test_threaded_ewma_equals_the_single_thread_kernel(log_returns: bool) -> None:
+    x = awkward_prices(4, 2 * (1 << 20) + 12_345)  # three chunks of the threaded path
+    for alpha, minp in [(0.01, 1), (0.3, (1 << 20) + 7)]:  # ready inside the second chunk
+        assert_same(ewma_vol(x, alpha, minp, log_returns, workers=2),
+                    ewma_vol(x, alpha, minp, log_returns, workers=1))
+    missing = np.full(2 * (1 << 20) + 1, np.nan)
+    assert np.isnan(ewma_vol(missing, 0.1, workers=2)).all()
+
+
 def test_segments_cover_every_bar_once_whatever_the_thread_count() -> None:
     def covered(segments: int, workers: int) -> list[int]:
         seen: list[int] = []

@@ -303,11 +303,15 @@ def scan(v: np.ndarray, base: int, lo: int, hi: int, window: int, min_periods: i
         m = end - i
         off = i - base
         fast = i & _ANCHOR_MASK != 0 and i >= window and n >= full
+        # (loops index views from 0: an index Numba cannot prove non-negative gets a
+        # wrap-around test, which keeps LLVM from vectorising the loop)
+        xs = v[off:off + m]
         if fast:
+            olds = v[off - window:off - window + m]
             gaps = 0
             for j in range(m):  # vectorised: no dependence between bars
-                xv = v[off + j]
-                ov = v[off + j - window]
+                xv = xs[j]
+                ov = olds[j]
                 gaps += (xv != xv) | (ov != ov)
                 a1s[j], e1s[j], a2s[j], e2s[j] = window_terms(xv, ov, k)
             fast = gaps == 0
@@ -331,23 +335,25 @@ def scan(v: np.ndarray, base: int, lo: int, hi: int, window: int, min_periods: i
             t2s[j] = s2 + c2
         inv_n, inv_dof = reciprocals(n)  # n == window all through a fast block
         flags = 0
+        oa = out_a[i:end]
         if mode == MODE_ZSCORE:
             for j in range(m):
                 t1 = t1s[j]
                 flags += cancels(t1, t2s[j], inv_n)
-                out_a[i + j] = zscore_from((v[off + j] - k) - t1 * inv_n,
-                                           variance_of(t1, t2s[j], inv_n, inv_dof))
+                oa[j] = zscore_from((xs[j] - k) - t1 * inv_n,
+                                    variance_of(t1, t2s[j], inv_n, inv_dof))
         elif mode == MODE_MEAN_STD:
+            ob = out_b[i:end]
             for j in range(m):
                 t1 = t1s[j]
                 flags += cancels(t1, t2s[j], inv_n)
-                out_a[i + j] = k + t1 * inv_n
-                out_b[i + j] = std_from_variance(variance_of(t1, t2s[j], inv_n, inv_dof))
+                oa[j] = k + t1 * inv_n
+                ob[j] = std_from_variance(variance_of(t1, t2s[j], inv_n, inv_dof))
         else:
             for j in range(m):
                 t1 = t1s[j]
                 flags += cancels(t1, t2s[j], inv_n)
-                out_a[i + j] = std_from_variance(variance_of(t1, t2s[j], inv_n, inv_dof))
+                oa[j] = std_from_variance(variance_of(t1, t2s[j], inv_n, inv_dof))
         if flags == 0:
             i = end
             continue

@@ -27,11 +27,18 @@ The kernels return volatility *per bar*; multiply by ``sqrt(bars per year)`` to 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-from bot_core.kernels._segments import ANCHOR, run_segments, segment_count
+from bot_core.kernels._segments import (
+    ANCHOR,
+    check_workers,
+    default_workers,
+    run_segments,
+    segment_count,
+)
 from bot_core.kernels._sums import fma
 from bot_core.kernels.rolling import (
     _C1,
@@ -133,24 +140,31 @@ def returns_into(prices: np.ndarray, lo: int, hi: int, log_returns: bool, out: n
     if lo == 0 and hi > 0:
         out[-base] = math.nan
         start = 1
+    if hi <= start:
+        return
+    # views indexed from 0, so that LLVM vectorises the loops (see rolling.scan)
+    prices_now = prices[start:hi]
+    prices_before = prices[start - 1:hi - 1]
+    dst = out[start - base:hi - base]
+    m = hi - start
     if not log_returns:
-        for i in range(start, hi):
-            previous = prices[i - 1]
-            out[i - base] = (prices[i] - previous) / previous
+        for j in range(m):
+            previous = prices_before[j]
+            dst[j] = (prices_now[j] - previous) / previous
         return
     others = 0
-    for i in range(start, hi):
-        price = prices[i]
-        previous = prices[i - 1]
+    for j in range(m):
+        price = prices_now[j]
+        previous = prices_before[j]
         s = (price - previous) / (price + previous)
         others += not abs(s) < _SMALL
-        out[i - base] = _atanh2_series(s)
+        dst[j] = _atanh2_series(s)
     if others:
-        for i in range(start, hi):
-            price = prices[i]
-            previous = prices[i - 1]
+        for j in range(m):
+            price = prices_now[j]
+            previous = prices_before[j]
             if not abs((price - previous) / (price + previous)) < _SMALL:
-                out[i - base] = math.log1p((price - previous) / previous)
+                dst[j] = math.log1p((price - previous) / previous)
 
 
 def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
@@ -198,8 +212,69 @@ def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: b
             nums[j] = num
             dens[j] = den
             counts[j] = count
+        dst = out[lo:lo + m]
         for j in range(m):
-            out[lo + j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
+            dst[j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
+
+
+# The threaded EWMA: a helper thread computes the squared returns of the chunks ahead; the
+# calling thread runs the recurrence and the outputs over them, block by block, exactly as
+# _ewma_vol does (the returns are a third of the work; the recurrence cannot be split).
+_CHUNK = 1 << 20
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ewma_terms_sq(sq: float) -> tuple[float, float]:
+    """:func:`ewma_terms` from ``r * r`` (NaN when the return is missing): the same values."""
+    return (sq, 1.0) if sq == sq else (0.0, 0.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _squared_returns(prices: np.ndarray, lo: int, hi: int, log_returns: bool,
+                     out: np.ndarray) -> None:
+    """``out[i] = r_i ** 2`` (NaN where the return is missing) for bars ``lo .. hi - 1``."""
+    returns_into(prices, lo, hi, log_returns, out, 0)
+    sq = out[lo:hi]
+    for j in range(hi - lo):
+        sq[j] = sq[j] * sq[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ewma_from_squares(out: np.ndarray, lo: int, hi: int, decay: float, min_periods: int,
+                       state: np.ndarray) -> None:
+    """Bars ``lo .. hi - 1``: the squared returns in ``out`` become the volatility. ``state``
+    carries ``(num, den, count)`` from chunk to chunk."""
+    nums = np.empty(BLOCK)
+    dens = np.empty(BLOCK)
+    counts = np.empty(BLOCK)
+    num, den, count = state[0], state[1], state[2]
+    for start in range(lo, hi, BLOCK):
+        m = min(BLOCK, hi - start)
+        dst = out[start:start + m]
+        for j in range(m):
+            sq, valid = ewma_terms_sq(dst[j])
+            num = fma(num, decay, sq)
+            den = fma(den, decay, valid)
+            count += valid
+            nums[j] = num
+            dens[j] = den
+            counts[j] = count
+        for j in range(m):
+            dst[j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
+    state[0], state[1], state[2] = num, den, count
+
+
+def _ewma_vol_threaded(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
+                       out: np.ndarray) -> None:
+    size = prices.shape[0]
+    chunks = [(lo, min(size, lo + _CHUNK)) for lo in range(0, size, _CHUNK)]
+    state = np.zeros(3)
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        prepared = [helper.submit(_squared_returns, prices, lo, hi, log_returns, out)
+                    for lo, hi in chunks]
+        for (lo, hi), squares in zip(chunks, prepared, strict=True):
+            squares.result()
+            _ewma_from_squares(out, lo, hi, decay, min_periods, state)
 
 
 def _check_alpha(alpha: float, min_periods: int) -> None:
@@ -209,16 +284,25 @@ def _check_alpha(alpha: float, min_periods: int) -> None:
         raise ValueError(f"min_periods must be a whole number >= 1, got {min_periods!r}")
 
 
-def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bool = True
-             ) -> np.ndarray:
+def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bool = True, *,
+             workers: int | None = None) -> np.ndarray:
     """EWMA volatility per bar of the returns of ``prices`` (see the module docstring).
 
-    ``min_periods`` counts valid returns; before that the output is NaN.
+    ``min_periods`` counts valid returns; before that the output is NaN. The recurrence is
+    sequential; with ``workers`` > 1 (default: one below a million bars, else two when the
+    machine has two cores) a second thread computes the returns ahead of it and the square
+    roots behind it. The result does not depend on ``workers``.
     """
     _check_alpha(alpha, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
     out = np.empty(arr.shape[0])
-    _ewma_vol(arr, 1.0 - float(alpha), int(min_periods), bool(log_returns), out)
+    decay, minp, log = 1.0 - float(alpha), int(min_periods), bool(log_returns)
+    threads = (default_workers(segment_count(arr.shape[0])) if workers is None
+               else check_workers(workers))
+    if threads > 1 and arr.shape[0] > _CHUNK:
+        _ewma_vol_threaded(arr, decay, minp, log, out)
+    else:
+        _ewma_vol(arr, decay, minp, log, out)
     return out
 
 
