@@ -8,13 +8,14 @@ repetitions, after warming the JIT), and prints the ratios:
 * ``vs copy``: kernel time / copy time (target: <= 3x; a copy is the floor of any pass that
   reads and writes the array).
 
-Kernels run with their default thread count (one below a million bars, else the CPU count:
-the rolling kernels split the series at their anchors; the EWMA recurrence is sequential, a
-second thread computes the returns ahead of it) and again on one thread (``1 thread``). Three floors, measured in the same run, say what no
-implementation can beat here: a numpy copy; filling a fresh output array from all cores (the
-memory floor of any kernel that returns a new array); and the sequential recurrences themselves
-(one dependent addition per element, and the EWMA's one fused multiply-add per element, whose
-latency bounds any exact EWMA: every bar's value depends on the previous one).
+Kernels run with their default thread count (one below a million bars, else the CPU count: the
+rolling kernels split the series at their anchors; the EWMA recurrence is sequential, a second
+thread computes the returns ahead of it) and again on one thread (``1 thread``). Three floors,
+measured in the same run, say what no implementation can beat here: a numpy copy; filling a
+fresh output array from all cores (the memory floor of any kernel that returns a new array);
+and the sequential recurrences themselves (one dependent addition per element, and the EWMA's
+one fused multiply-add per element, whose latency bounds any exact EWMA: every bar's value
+depends on the previous one).
 
 Usage::
 
