@@ -22,7 +22,13 @@ from bot_core.kernels import (
     rolling_vol,
     rolling_zscore,
 )
-from bot_core.kernels._segments import ANCHOR, default_workers, run_segments, segment_count
+from bot_core.kernels._segments import (
+    ANCHOR,
+    default_workers,
+    run_segments,
+    segment_count,
+    usable_cpus,
+)
 from bot_core.kernels.volatility import bar_returns, log_return
 
 SIZE = 2 * ANCHOR + 5_000  # three segments: 0, ANCHOR, 2 * ANCHOR
@@ -115,6 +121,7 @@ def test_segments_cover_every_bar_once_whatever_the_thread_count() -> None:
             assert covered(segments, workers) == list(range(segments))
     assert segment_count(0) == 0 and segment_count(1) == 1 and segment_count(ANCHOR + 1) == 2
     assert default_workers(segment_count(100_000)) == 1  # small inputs stay on one thread
+    assert 1 <= default_workers(segment_count(10_000_000)) <= min(usable_cpus(), 8)
 
 
 def test_errors_in_a_thread_reach_the_caller() -> None:

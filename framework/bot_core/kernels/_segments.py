@@ -25,6 +25,7 @@ __all__ = [
     "default_workers",
     "run_segments",
     "segment_count",
+    "usable_cpus",
 ]
 
 ANCHOR_BITS = 16
@@ -42,11 +43,18 @@ def segment_count(bars: int) -> int:
     return (bars + ANCHOR - 1) >> ANCHOR_BITS
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def default_workers(segments: int) -> int:
     """Threads for ``segments`` segments when the caller did not choose: one for small inputs."""
     if segments * ANCHOR < PARALLEL_MIN_BARS:
         return 1
-    return max(1, min(os.cpu_count() or 1, _MAX_AUTO_WORKERS, segments))
+    return max(1, min(usable_cpus(), _MAX_AUTO_WORKERS, segments))
 
 
 def check_workers(workers: int) -> int:
