@@ -561,6 +561,37 @@ max_age_s = 90
     assert pipe.portfolio.equity == resolved.config.runtime.initial_equity
 
 
+def test_build_pipeline_takes_given_strategies_in_the_configs_order(tmp_path: Path) -> None:
+    host = _plugin_host_with_scripted()
+    path = _write_config(tmp_path, """
+[strategies.first]
+plugin = "scripted"
+instruments = ["BTC/USDT"]
+venues = ["venue_a"]
+
+[strategies.second]
+plugin = "scripted"
+instruments = ["BTC/USDT"]
+venues = ["venue_a"]
+
+[strategies.third]
+plugin = "scripted"
+instruments = ["BTC/USDT"]
+venues = ["venue_a"]
+""")
+    resolved = resolve_config(path, environ={})
+    given = Scripted(NoParams(), name="second", instruments=["BTC/USDT"], venues=["venue_a"])
+    pipe = build_pipeline(resolved, host, RunInfo("r", "backtest", T0, resolved.config),
+                          strategy_overrides={"second": given})
+    assert list(pipe.strategies) == ["first", "second", "third"]
+    assert pipe.strategies["second"] is given
+    # the given strategy is subscribed and started like the ones built from the config
+    pipe.start()
+    pipe.on_bar(Bar("venue_a", "BTC/USDT", T0, 100.0, 101.0, 99.0, 100.0, 1e6))
+    assert given.started == 1 and len(given.seen) == 1
+    assert [len(s.seen) for s in pipe.strategies.values()] == [1, 1, 1]
+
+
 def test_build_pipeline_names_every_unknown_component(tmp_path: Path) -> None:
     host = _plugin_host_with_scripted()
     path = _write_config(tmp_path, """

@@ -368,14 +368,16 @@ def _book_fill(order: Order, fill: Fill) -> None:
 
 
 def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
-                   venue_overrides: Mapping[str, ExchangeAdapter] | None = None) -> TradingPipeline:
+                   venue_overrides: Mapping[str, ExchangeAdapter] | None = None,
+                   strategy_overrides: Mapping[str, Strategy] | None = None) -> TradingPipeline:
     """Instantiate everything a config describes and wire it into one pipeline.
 
     Enabled strategies get their validated settings (``resolved.strategy_settings``, or the
     plugin's ``Settings`` with its profile defaults when the config was resolved without
-    plugins); venues their adapter with settings from ``venues.<name>.settings`` (a venue in
-    ``venue_overrides`` is used as given); the risk checks of ``risk.checks``, in order, with
-    ``risk.check_settings``.
+    plugins); an enabled strategy in ``strategy_overrides`` is used as given, in its place in
+    the config's order (the order strategies see each event in). Venues get their adapter with
+    settings from ``venues.<name>.settings`` (a venue in ``venue_overrides`` is used as given);
+    the risk checks of ``risk.checks``, in order, with ``risk.check_settings``.
 
     :raises ConfigError: for a component id no installed plugin provides, or invalid settings.
     """
@@ -406,8 +408,12 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
             return None
 
     strategies: dict[str, Strategy] = {}
+    given = strategy_overrides or {}
     for name, strat in config.strategies.items():
         if not strat.enabled:
+            continue
+        if name in given:
+            strategies[name] = given[name]
             continue
         cls = host.strategies.get(strat.plugin)
         if cls is None:

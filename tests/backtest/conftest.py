@@ -40,11 +40,20 @@ class SmaCross(Strategy):
     Settings = CrossSettings
     data_kind = "ohlcv"
 
+    lifecycle: list[tuple[str, str]] = []
+    """(``on_start`` or ``on_stop``, instance name), in call order, across instances."""
+
     def __init__(self, settings: Any, **kw: Any) -> None:
         super().__init__(settings, **kw)
         self._closes: dict[str, deque[float]] = {}
         self._signals: dict[str, int] = {}
         self._targets: dict[str, float] = {}
+
+    def on_start(self, ctx: Any) -> None:
+        SmaCross.lifecycle.append(("on_start", self.name))
+
+    def on_stop(self, ctx: Any) -> None:
+        SmaCross.lifecycle.append(("on_stop", self.name))
 
     def _signal(self, close: float, mean: float) -> int:
         if close > mean:
@@ -85,6 +94,13 @@ class SmaCross(Strategy):
         return pd_ffill(size)
 
 
+class SmaCrossInexact(SmaCross):
+    """The same rule declaring its batch targets inexact: backtests must run its ``on_bar``."""
+
+    id = "sma_cross_inexact"
+    target_positions_exact = False
+
+
 def pd_ffill(values: np.ndarray) -> np.ndarray:
     idx = np.where(np.isfinite(values), np.arange(len(values)), 0)
     np.maximum.accumulate(idx, out=idx)
@@ -95,6 +111,7 @@ def _plugin_module() -> types.SimpleNamespace:
     @bot_core.hookimpl
     def bot_core_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
         register(SmaCross)
+        register(SmaCrossInexact)
 
     return types.SimpleNamespace(BOT_CORE_API=">=1.0,<2", __name__="tests.sma_cross",
                                  bot_core_register_strategies=bot_core_register_strategies)
@@ -135,13 +152,13 @@ settings = {{ slippage_bps = {slippage}, taker_fee_bps = {fee}, maker_fee_bps = 
 instruments = ["BTC/USDT", "ETH/USDT"]
 
 [strategies.cross]
-plugin = "sma_cross"
+plugin = "{plugin}"
 instruments = ["BTC/USDT", "ETH/USDT"]
 venues = ["venue_a"]
 params = {{ window = 10, notional_pct = {notional} }}
 
 [strategies.cross_b]
-plugin = "sma_cross"
+plugin = "{plugin_b}"
 instruments = ["BTC/USDT", "ETH/USDT"]
 venues = ["venue_a"]
 params = {{ window = 30, notional_pct = {notional_b}, short = true }}
@@ -167,13 +184,14 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def write(*, notional: float = 10.0, notional_b: float | None = None,
               max_position: float = 20.0, daily: float = 4.0, drawdown: float = 20.0,
               checks: list[str] | None = None, slippage: float = 0.0, fee: float = 0.0,
-              second: bool = True) -> Path:
+              second: bool = True, plugin: str = "sma_cross",
+              plugin_b: str = "sma_cross") -> Path:
         path = tmp_path / f"bt-{len(list(tmp_path.glob('bt-*.toml')))}.toml"
         text = CONFIG.format(
             notional=notional, notional_b=notional if notional_b is None else notional_b,
             max_position=max_position, daily=daily, drawdown=drawdown,
             checks=checks if checks is not None else ALL_CHECKS, slippage=slippage, fee=fee,
-            second="true" if second else "false")
+            second="true" if second else "false", plugin=plugin, plugin_b=plugin_b)
         path.write_text(text.replace("'", '"'), encoding="utf-8")
         return path
 

@@ -215,3 +215,52 @@ def test_exposure_counts_the_steps_that_end_with_an_open_position(host, write_co
     for trade, end in zip(trades, ends, strict=True):
         held |= (result.ts_ns >= trade.entry_ns) & (result.ts_ns < end)
     assert result.metrics.exposure == pytest.approx(float(np.mean(held)), abs=1e-12)
+
+
+@pytest.mark.parametrize("inexact", ["cross", "cross_b"])
+def test_mixed_run_gives_the_event_paths_trades_and_equity(host, write_config,
+                                                           inexact: str) -> None:
+    from .conftest import SmaCross
+
+    plugins = {"plugin": "sma_cross", "plugin_b": "sma_cross"}
+    plugins["plugin" if inexact == "cross" else "plugin_b"] = "sma_cross_inexact"
+    exact = "cross_b" if inexact == "cross" else "cross"
+    plan = _plan(host, write_config(notional=5.0, slippage=1.0, fee=5.0, **plugins), _data(),
+                 ("cross", "cross_b"))
+    slow = run_backtest(plan, host, fast=False)
+    SmaCross.lifecycle.clear()
+    mixed = run_backtest(plan, host)
+    # the exact strategy answered from its batch targets, the other ran its own on_bar
+    assert mixed.fast_path and not slow.fast_path
+    assert mixed.fast_path_note == (f"mixed: {inexact} event by event (batch targets not "
+                                    f"exact), {exact} from batch targets")
+    assert sorted(SmaCross.lifecycle) == sorted([("on_start", "cross"), ("on_start", "cross_b"),
+                                                 ("on_stop", "cross"), ("on_stop", "cross_b")])
+    assert len(slow.trades) > 40 and {t.strategy for t in slow.trades} == {"cross", "cross_b"}
+    _same_trades(mixed.trades, slow.trades)
+    np.testing.assert_allclose(mixed.equity, slow.equity, rtol=1e-12)
+    assert mixed.verdicts == slow.verdicts == {"approve": sum(slow.verdicts.values())}
+    assert mixed.metrics.exposure == slow.metrics.exposure
+
+
+def test_mixed_run_falls_back_to_the_event_path_when_risk_steps_in(host, write_config) -> None:
+    plan = _plan(host, write_config(notional=15.0, max_position=20.0,
+                                    plugin_b="sma_cross_inexact"), _data(), ("cross", "cross_b"))
+    mixed = run_backtest(plan, host)
+    slow = run_backtest(plan, host, fast=False)
+    assert not mixed.fast_path
+    assert mixed.fast_path_note.startswith("replayed event by event: risk verdict reduce:")
+    _same_trades(mixed.trades, slow.trades)
+    np.testing.assert_array_equal(mixed.equity, slow.equity)
+
+
+def test_no_mixed_run_when_a_strategy_trades_one_instrument_through_two_feeds(
+        host, write_config) -> None:
+    from bot_core.backtest.driver import _fast_strategies
+
+    plan = _plan(host, write_config(plugin_b="sma_cross_inexact"), _data(),
+                 ("cross", "cross_b"))
+    assert _fast_strategies(plan, host, None) == (["cross"], ["cross_b"])
+    assert _fast_strategies(plan, host, False) == ([], [])
+    plan.feeds.append(plan.feeds[0])  # a second BTC/USDT feed on venue_a
+    assert _fast_strategies(plan, host, None) == ([], ["cross_b"])

@@ -171,3 +171,22 @@ def test_strategy_whose_batch_targets_are_not_exact_runs_event_by_event(installe
     assert not default.fast_path
     assert len(default.trades) == len(slow.trades) > 5
     np.testing.assert_array_equal(default.equity, slow.equity)
+
+
+def test_mean_reversion_from_batch_targets_next_to_vol_target_event_by_event(installed) -> None:
+    import numpy as np
+
+    from bot_core.backtest.driver import run_backtest
+
+    plan = plan_backtest(installed, strategies=["mean_reversion", "vol_target"],
+                         preset="balanced", datasets=["demo-btc-usdt-1m", "demo-eth-usdt-1m"])
+    mixed = run_backtest(plan, installed)
+    slow = run_backtest(plan, installed, fast=False)
+    assert mixed.fast_path and mixed.fast_path_note.startswith("mixed: vol_target event by event")
+    assert {t.strategy for t in slow.trades} == {"mean_reversion", "vol_target"}
+    key = [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns) for t in slow.trades]
+    assert [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns) for t in mixed.trades] == key
+    np.testing.assert_allclose([t.pnl for t in mixed.trades], [t.pnl for t in slow.trades],
+                               rtol=1e-9, atol=1e-9)
+    assert mixed.verdicts == slow.verdicts
+    np.testing.assert_allclose(mixed.equity, slow.equity, rtol=1e-12)

@@ -19,6 +19,13 @@ replays through the pipeline only the steps where something can happen:
 
 The engine itself takes every decision; the scan only tells the driver where to look.
 
+**Mixed runs.** A bar strategy without exact batch targets (no ``target_positions``, or
+``target_positions_exact = False``: vol_target's rebalance band is a share of the current
+equity) needs its ``on_bar`` on every bar, so every step is replayed. The exact strategies still
+answer from their batch targets: a :class:`_BatchTargets` stands in for each inside the pipeline,
+in the strategy's place in the config's order, and sends what the fast path's sync would. The
+run is checked after every step as below and replayed event by event when risk steps in.
+
 The batch targets are a strategy's decisions *when every order fills as decided*. As soon as
 risk steps in (an order reduced or rejected, the trading state leaving ACTIVE, a position left
 short of its target), what the strategy's ``on_bar`` does next depends on its own code, so the
@@ -38,9 +45,9 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -51,14 +58,16 @@ from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED
 from bot_core.runinfo import RunInfo
-from bot_core.strategy import StrategySettings
+from bot_core.strategy import Strategy, StrategySettings
 
 if TYPE_CHECKING:
     from bot_core.backtest.feeds import Feed
     from bot_core.backtest.plan import BacktestPlan
+    from bot_core.market import Bar
+    from bot_core.orders import Fill
     from bot_core.pipeline import PipelineStrategyContext, TradingPipeline
     from bot_core.plugins import PluginHost
-    from bot_core.strategy import Strategy
+    from bot_core.strategy import StrategyContext
 
 __all__ = ["ProgressCallback", "run_backtest"]
 
@@ -103,7 +112,8 @@ def _timeline(feeds: list[Feed]) -> _Timeline:
 class _FastStrategy:
     name: str
     strategy: Strategy
-    ctx: PipelineStrategyContext
+    ctx: PipelineStrategyContext | None = None
+    """Its context in the pipeline (set once the pipeline exists)."""
     sizing_equity: float = 1.0
     """Equity the batch targets were computed with."""
     proportional: bool = False
@@ -117,17 +127,97 @@ class _FastStrategy:
     """Two of its feeds are the same (venue, instrument): sync it on every bar it trades."""
 
 
+@dataclass(slots=True)
+class _Replay:
+    """What the replay shares with the strategies answering from batch targets."""
+
+    step: int = -1
+    """The step being replayed."""
+    unsettled: set[tuple[str, int]] = field(default_factory=set)
+    """(strategy, feed) pairs whose position differs from their target."""
+
+
+class _BatchTargets(Strategy):
+    """An exact bar strategy inside the pipeline of a mixed run, answering from its batch
+    targets.
+
+    It sits where the strategy itself would (the config's order, so every strategy sees each
+    bar in the event path's order) and does what the fast path's sync does for it: when its
+    target changes on this bar, scale it by the equity now if it sizes in % of equity, then
+    trade the difference between target and position as a market IOC order. Its lifecycle
+    calls go to the strategy.
+    """
+
+    id: ClassVar[str] = "batch_targets"
+    Settings: ClassVar[type[StrategySettings]] = StrategySettings
+    data_kind: ClassVar[Literal["ohlcv", "quotes"]] = "ohlcv"
+
+    def __init__(self, fs: _FastStrategy, feeds: list[Feed], replay: _Replay) -> None:
+        inner = fs.strategy
+        super().__init__(inner.settings, name=fs.name, instruments=inner.instruments,
+                         venues=inner.venues)
+        self._fs = fs
+        self._replay = replay
+        self._feed_of = {(feed.venue, feed.instrument): index for index, feed in enumerate(feeds)
+                         if feed.kind == "ohlcv" and feed.venue in inner.venues
+                         and feed.instrument in inner.instruments}
+
+    def on_start(self, ctx: StrategyContext) -> None:
+        self._fs.strategy.on_start(ctx)
+
+    def on_stop(self, ctx: StrategyContext) -> None:
+        self._fs.strategy.on_stop(ctx)
+
+    def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
+        index = self._feed_of.get((bar.venue, bar.instrument))
+        if index is None:
+            return ()
+        fs = self._fs
+        decided = fs.decisions.get(self._replay.step)
+        if decided is not None:
+            for feed_index, value in decided:
+                if feed_index == index:
+                    scale = ctx.equity / fs.sizing_equity if fs.proportional else 1.0
+                    fs.current[index] = value * scale
+        return self._settle(index, bar.venue, bar.instrument, bar.ts_ns, ctx)
+
+    def on_fill(self, fill: Fill, ctx: StrategyContext) -> Sequence[OrderIntent]:
+        index = self._feed_of.get((fill.venue, fill.instrument))
+        if index is not None:
+            target = self._fs.current.get(index, 0.0)
+            held = ctx.position(fill.instrument, fill.venue)
+            if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
+                self._replay.unsettled.discard((self.name, index))  # filled at once
+        return ()
+
+    def _settle(self, index: int, venue: str, instrument: str, ts_ns: int,
+                ctx: StrategyContext) -> Sequence[OrderIntent]:
+        """As :meth:`_Run._sync`, returning the intent instead of submitting it."""
+        target = self._fs.current.get(index, 0.0)
+        held = ctx.position(instrument, venue)
+        delta = target - held
+        key = (self.name, index)
+        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
+            self._replay.unsettled.discard(key)
+            return ()
+        self._replay.unsettled.add(key)
+        return (OrderIntent(self.name, venue, instrument, Side.BUY if delta > 0 else Side.SELL,
+                            abs(delta), ctx.new_client_order_id(), OrderType.MARKET, None,
+                            TimeInForce.IOC, False, None, ts_ns, "target"),)
+
+
 class _Run:
     """State of one backtest run (kept out of ``run_backtest`` to keep each step readable)."""
 
     def __init__(self, plan: BacktestPlan, host: PluginHost, pipeline: TradingPipeline,
-                 fast: list[_FastStrategy]) -> None:
+                 fast: list[_FastStrategy], tl: _Timeline, replay: _Replay) -> None:
         self.plan = plan
         self.host = host
         self.pipeline = pipeline
         self.fast = fast
         self.feeds = plan.feeds
-        self.tl = _timeline(self.feeds)
+        self.tl = tl
+        self.replay = replay
         n = self.tl.steps
         self.equity = np.full(n, np.nan)
         self.in_market = np.zeros(n, dtype=np.bool_)
@@ -139,7 +229,7 @@ class _Run:
         """Whether any feed's (venue, instrument) is held, as of ``_market_fills`` fills."""
         pipeline.fill_listeners.append(self._count_fill)
         self.feed_keys = [(f.venue, f.instrument) for f in self.feeds]
-        self.unsettled: set[tuple[str, int]] = set()
+        self.unsettled = replay.unsettled
         """(strategy, feed) pairs whose position differs from their target."""
         self.traders: dict[int, list[_FastStrategy]] = {}
         for fs in fast:
@@ -176,14 +266,15 @@ class _Run:
         on_bar, on_quote = pipeline.on_bar, pipeline.on_quote
         ev_feed, ev_row = tl.ev_feed, tl.ev_row
         deciding = self.deciding.get(step)
+        self.replay.step = step
         for k in range(tl.step_start.item(step), tl.step_start.item(step + 1)):
             feed_index = ev_feed.item(k)
             feed = feeds[feed_index]
             event = feed.event(ev_row.item(k))
             if feed.kind == "ohlcv":
-                on_bar(event)  # type: ignore[arg-type]
+                on_bar(event)
             else:
-                on_quote(event)  # type: ignore[arg-type]
+                on_quote(event)
             trading = traders.get(feed_index)
             if not trading:
                 continue
@@ -229,12 +320,14 @@ class _Run:
             self.unsettled.discard(key)
             return
         self.unsettled.add(key)
+        ctx = fs.ctx
+        assert ctx is not None  # set by _execute before the run
         # positional: (strategy, venue, instrument, side, quantity, client id, type, limit
         # price, time in force, reduce only, group, ts, tag); a frozen dataclass's keyword
         # call costs a microsecond more per order
         intent = OrderIntent(fs.name, feed.venue, feed.instrument,
                              Side.BUY if delta > 0 else Side.SELL, abs(delta),
-                             fs.ctx.new_client_order_id(), OrderType.MARKET, None,
+                             ctx.new_client_order_id(), OrderType.MARKET, None,
                              TimeInForce.IOC, False, None, ts_ns, "target")
         self.pipeline.submit((intent,), ts_ns)
         held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
@@ -248,6 +341,17 @@ class _Run:
         every = max(n // 100, 1)
         for step in range(n):
             self.process(step)
+            if progress is not None and step % every == 0:
+                progress(step, n)
+
+    def run_mixed(self, progress: ProgressCallback | None) -> None:
+        """Every step through the pipeline, where :class:`_BatchTargets` stand in for the exact
+        strategies; checked after every step like the fast path."""
+        n = self.tl.steps
+        every = max(n // 100, 1)
+        for step in range(n):
+            self.process(step)
+            self._still_exact(step)
             if progress is not None and step % every == 0:
                 progress(step, n)
 
@@ -383,20 +487,34 @@ class _Run:
         return np.asarray(out, dtype=np.int64)
 
 
-def _fast_strategies(plan: BacktestPlan, host: PluginHost, fast: bool | None) -> list[str]:
+def _fast_strategies(plan: BacktestPlan, host: PluginHost, fast: bool | None
+                     ) -> tuple[list[str], list[str]]:
+    """``(exact, inexact)`` bar strategies: those that may answer from batch targets, and those
+    that must run their ``on_bar`` (no ``target_positions``, or ``target_positions_exact`` is
+    False). Both non-empty is a mixed run."""
     if fast is False:
-        return []
+        return [], []
     config = plan.resolved.config
-    names = []
+    names, inexact = [], []
     for name in plan.strategies:
         cls = host.strategy(config.strategies[name].plugin)
-        if cls.data_kind == "ohlcv" and callable(getattr(cls, "target_positions", None)) \
+        if cls.data_kind != "ohlcv":
+            continue
+        if callable(getattr(cls, "target_positions", None)) \
                 and getattr(cls, "target_positions_exact", True):
             names.append(name)
-    bar_names = [n for n in plan.strategies
-                 if host.strategy(config.strategies[n].plugin).data_kind == "ohlcv"]
-    # all bar strategies or none: a bar strategy run event by event needs every bar anyway
-    return names if names == bar_names else []
+        else:
+            inexact.append(name)
+    if names and inexact:
+        # a mixed run syncs a strategy per bar event: one (venue, instrument) fed by two
+        # datasets would have two targets for one position
+        for name in names:
+            strat = config.strategies[name]
+            keys = [(f.venue, f.instrument) for f in plan.feeds if f.kind == "ohlcv"
+                    and f.venue in strat.venues and f.instrument in strat.instruments]
+            if len(set(keys)) < len(keys):
+                return [], inexact
+    return names, inexact
 
 
 def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float) -> None:
@@ -437,23 +555,25 @@ class _Outcome:
 
 
 def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
-             progress: ProgressCallback | None) -> _Outcome:
-    """One run: a fresh pipeline, portfolio, risk engine and venues."""
+             progress: ProgressCallback | None, *, mixed: bool = False) -> _Outcome:
+    """One run: a fresh pipeline, portfolio, risk engine and venues.
+
+    ``fast_names`` answer from their batch targets: synced by the driver on the steps it
+    replays (fast path), or, when ``mixed``, as :class:`_BatchTargets` inside the pipeline while
+    every step is replayed (the other bar strategies run their own ``on_bar``)."""
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.pipeline import PipelineStrategyContext, build_pipeline
 
     config = plan.resolved.config
     doc: dict[str, Any] = config.model_dump(mode="json")
-    for name in fast_names:
-        doc["strategies"][name]["enabled"] = False
+    if not mixed:
+        for name in fast_names:
+            doc["strategies"][name]["enabled"] = False
     event_config = type(config).model_validate(doc)
     resolved = ResolvedConfig(event_config, plan.resolved.sources, plan.resolved.strategy_settings)
     run = RunInfo(f"bt{uuid.uuid4().hex[:10]}", "backtest", time.time_ns(), config)
-    pipeline = build_pipeline(resolved, host, run)
-    recorder = Recorder()
-    pipeline.fill_listeners.append(recorder.on_fill)
-    pipeline.risk.add_state_listener(recorder.on_trading_state)
-    host.configure(config)
+    tl = _timeline(plan.feeds)
+    replay = _Replay()
     fast_list: list[_FastStrategy] = []
     for name in fast_names:
         strat_cfg = config.strategies[name]
@@ -464,17 +584,30 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
                             "not a StrategySettings model")
         strategy = cls(settings, name=name, instruments=strat_cfg.instruments,
                        venues=strat_cfg.venues)
-        fast_list.append(_FastStrategy(name, strategy, PipelineStrategyContext(pipeline, name)))
-    state = _Run(plan, host, pipeline, fast_list)
+        fast_list.append(_FastStrategy(name, strategy))
+    stand_ins: dict[str, Strategy] = {fs.name: _BatchTargets(fs, plan.feeds, replay)
+                                      for fs in fast_list} if mixed else {}
+    pipeline = build_pipeline(resolved, host, run, strategy_overrides=stand_ins)
+    recorder = Recorder()
+    pipeline.fill_listeners.append(recorder.on_fill)
+    pipeline.risk.add_state_listener(recorder.on_trading_state)
+    host.configure(config)
+    for fs in fast_list:
+        fs.ctx = pipeline.contexts[fs.name] if mixed else \
+            PipelineStrategyContext(pipeline, fs.name)
+    synced = [] if mixed else fast_list  # stand-ins are the pipeline's to call
+    state = _Run(plan, host, pipeline, synced, tl, replay)
     for fs in fast_list:
         _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
     state.decided()
     pipeline.start()
-    for fs in fast_list:
-        fs.strategy.on_start(fs.ctx)
+    for fs in synced:
+        fs.strategy.on_start(fs.ctx)  # type: ignore[arg-type]
     reason = "end_of_data"
     try:
-        if fast_list:
+        if mixed:
+            state.run_mixed(progress)
+        elif fast_list:
             state.run_fast(progress)
         else:
             state.run_events(progress)
@@ -485,8 +618,8 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
         reason = "error"
         raise
     finally:
-        for fs in fast_list:
-            fs.strategy.on_stop(fs.ctx)
+        for fs in synced:
+            fs.strategy.on_stop(fs.ctx)  # type: ignore[arg-type]
         pipeline.stop(reason)
     return _Outcome(state, pipeline, recorder, bool(fast_list))
 
@@ -504,10 +637,14 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     """
     started = time.perf_counter()
     config = plan.resolved.config
-    fast_names = _fast_strategies(plan, host, fast)
+    fast_names, inexact = _fast_strategies(plan, host, fast)
+    mixed = bool(fast_names and inexact)
     note = ""
+    if mixed:
+        note = (f"mixed: {', '.join(inexact)} event by event (batch targets not exact), "
+                f"{', '.join(fast_names)} from batch targets")
     try:
-        outcome = _execute(plan, host, fast_names, progress)
+        outcome = _execute(plan, host, fast_names, progress, mixed=mixed)
     except _NotExact as exc:
         note = f"replayed event by event: {exc}"
         outcome = _execute(plan, host, [], progress)

@@ -41,11 +41,13 @@ class BacktestResult:
     """Trading-state transitions: previous, current, cause, time."""
     final_state: str = "active"
     fast_path: bool = False
-    """True when bar strategies ran through their batch kernels (see ``bot_core.backtest``)."""
+    """True when bar strategies ran through their batch kernels (all of them, or in a mixed run
+    those whose targets are exact; see ``bot_core.backtest.driver``)."""
     run_id: str = ""
     """Run id the observer hooks saw (an abandoned fast run had another one)."""
     fast_path_note: str = ""
-    """Why the fast path was abandoned for the event-by-event replay (empty when it was not)."""
+    """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
+    mixed run ran event by event (empty for a plain fast or event-by-event run)."""
 
     @property
     def closed_trades(self) -> list[RoundTrip]:

@@ -105,8 +105,8 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
         ("rejected/reduced by", ", ".join(f"{k} {v}" for k, v in
                                           sorted(result.reject_reasons.items())) or "none"),
         ("trading state", result.final_state),
-        ("fast path", "yes" if result.fast_path else
-         (result.fast_path_note or "no (event by event)")),
+        ("fast path", result.fast_path_note or
+         ("yes" if result.fast_path else "no (event by event)")),
         ("elapsed", f"{result.elapsed_s:.2f} s ({result.bars / max(result.elapsed_s, 1e-9):,.0f}"
                     " events/s)"),
     ]
