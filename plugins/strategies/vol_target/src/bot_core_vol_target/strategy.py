@@ -75,13 +75,20 @@ class VolTargetStrategy(Strategy):
         self.cfg: VolTargetSettings = settings
         self._books: dict[str, _Book] = {}
         self._params: np.ndarray | None = None
+        self._annualization: float | None = None
+        self._rule: tuple[Any, tuple[str, ...]] | None = None
+        """``rules.decide`` and ``rules.REASONS``, imported on the first bar (importing them
+        imports numba; an import statement on every bar cost more than the rule itself)."""
 
     @property
     def annualization(self) -> float:
         """Multiplier from per-bar to annualized volatility."""
-        from bot_core.kernels import annualization_factor
+        if self._annualization is None:
+            from bot_core.kernels import annualization_factor
 
-        return annualization_factor(self.cfg.bar_seconds, self.cfg.days_per_year)
+            self._annualization = annualization_factor(self.cfg.bar_seconds,
+                                                       self.cfg.days_per_year)
+        return self._annualization
 
     def _rule_params(self) -> np.ndarray:
         if self._params is None:
@@ -127,8 +134,11 @@ class VolTargetStrategy(Strategy):
                 book.ever_valid = book.ever_valid or vol == vol
 
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
-        from bot_core_vol_target.rules import REASONS, decide
+        if self._rule is None:
+            from bot_core_vol_target.rules import REASONS, decide
 
+            self._rule = (decide, REASONS)
+        decide, reasons = self._rule
         book = self._book(bar.instrument)
         price = self._clean(float(bar.close))
         vol = self._combine(book.ewma.update(price), book.rolling.update(price))
@@ -141,7 +151,7 @@ class VolTargetStrategy(Strategy):
                                 self._rule_params(), book.ever_valid)
         book.last_reason = int(reason)
         return book.tracker.intents(self.name, venue, bar.instrument, float(target), current,
-                                    ctx, bar.ts_ns, REASONS[reason])
+                                    ctx, bar.ts_ns, reasons[reason])
 
     def realized_vol(self, instrument: str) -> float:
         """The latest live annualized volatility of ``instrument`` (NaN before the first)."""
