@@ -174,7 +174,12 @@ class _BatchTargets(Strategy):
             return ()
         fs = self._fs
         decided = fs.decisions.get(self._replay.step)
-        if decided is not None:
+        if decided is None:
+            if (self.name, index) not in self._replay.unsettled:
+                # its position already equals its target (positions move only with its own
+                # fills, and on_fill settles those): the sync would send nothing
+                return ()
+        else:
             for feed_index, value in decided:
                 if feed_index == index:
                     scale = ctx.equity / fs.sizing_equity if fs.proportional else 1.0
