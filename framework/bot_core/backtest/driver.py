@@ -191,8 +191,11 @@ class _BatchTargets(Strategy):
         if index is not None:
             target = self._fs.current.get(index, 0.0)
             held = ctx.position(fill.instrument, fill.venue)
+            key = (self.name, index)
             if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
-                self._replay.unsettled.discard((self.name, index))  # filled at once
+                self._replay.unsettled.discard(key)  # filled (at once, or at the next open)
+            else:
+                self._replay.unsettled.add(key)  # partly, or by an order not its own
         return ()
 
     def _settle(self, index: int, venue: str, instrument: str, ts_ns: int,
