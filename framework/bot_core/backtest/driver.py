@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from bot_core.backtest.feeds import merge_timeline
 from bot_core.backtest.metrics import compute_metrics
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestResult, iso_utc
@@ -99,11 +100,7 @@ class _Timeline:
 
 
 def _timeline(feeds: list[Feed]) -> _Timeline:
-    ts = np.concatenate([f.ts_ns for f in feeds])
-    which = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, f in enumerate(feeds)])
-    rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in feeds])
-    order = np.lexsort((which, ts))
-    ts, which, rows = ts[order], which[order], rows[order]
+    ts, which, rows = merge_timeline(feeds)
     starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
     return _Timeline(ts[starts], which, rows, np.append(starts, len(ts)).astype(np.int64))
 
