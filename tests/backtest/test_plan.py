@@ -190,3 +190,27 @@ def test_mean_reversion_from_batch_targets_next_to_vol_target_event_by_event(ins
                                rtol=1e-9, atol=1e-9)
     assert mixed.verdicts == slow.verdicts
     np.testing.assert_allclose(mixed.equity, slow.equity, rtol=1e-12)
+
+
+def test_bars_that_trade_nothing_send_the_run_to_the_event_path(installed) -> None:
+    import numpy as np
+
+    from bot_core.backtest.driver import run_backtest
+    from bot_core.backtest.plan import DataSpec
+    from bot_core.data.library import load_dataset
+
+    # four bars in ten trade nothing: an order decided before them is not filled, and the
+    # strategy backs off re-sending it (bot_core.targets), which its batch targets cannot know
+    frame = load_dataset("demo-btc-usdt-1m")
+    volume = frame["volume"].to_numpy().copy()
+    volume[np.arange(len(volume)) % 10 < 4] = 0.0
+    frame["volume"] = volume
+    plan = plan_backtest(installed, strategies=["mean_reversion"], preset="balanced",
+                         datasets={"btc": DataSpec(frame, "ohlcv", "BTC/USDT", "venue_a")})
+    tried = run_backtest(plan, installed)
+    slow = run_backtest(plan, installed, fast=False)
+    assert not tried.fast_path and "order filled 0 of" in tried.fast_path_note
+    assert tried.verdicts == slow.verdicts
+    assert [(t.entry_ns, t.exit_ns, t.side) for t in tried.trades] == \
+        [(t.entry_ns, t.exit_ns, t.side) for t in slow.trades]
+    np.testing.assert_array_equal(tried.equity, slow.equity)

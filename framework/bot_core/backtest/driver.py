@@ -27,11 +27,12 @@ in the strategy's place in the config's order, and sends what the fast path's sy
 run is checked after every step as below and replayed event by event when risk steps in.
 
 The batch targets are a strategy's decisions *when every order fills as decided*. As soon as
-risk steps in (an order reduced or rejected, the trading state leaving ACTIVE, a position left
-short of its target), what the strategy's ``on_bar`` does next depends on its own code, so the
-fast run is abandoned and the backtest is replayed event by event from the start
-(``BacktestResult.fast_path_note`` says why). Either way the result is the event path's; the
-host tests check both paths against each other. ``fast=False`` skips the attempt.
+risk steps in (an order reduced or rejected, the trading state leaving ACTIVE) or an order does
+not fill completely (bar volume, a venue reject), what the strategy's ``on_bar`` does next
+depends on its own code, so the fast run is abandoned and the backtest is replayed event by
+event from the start (``BacktestResult.fast_path_note`` says why). Either way the result is
+the event path's; the host tests check both paths against each other. ``fast=False`` skips the
+attempt.
 
 One approximation remains for runs with several instruments: the scan evaluates equity once per
 step with every instrument marked, while the event path's engine also sees the equity between
@@ -132,6 +133,8 @@ class _Replay:
     """The step being replayed."""
     unsettled: set[tuple[str, int]] = field(default_factory=set)
     """(strategy, feed) pairs whose position differs from their target."""
+    sent: list[str] = field(default_factory=list)
+    """Client ids of the orders sent for batch targets that were not yet seen final."""
 
 
 class _BatchTargets(Strategy):
@@ -206,9 +209,11 @@ class _BatchTargets(Strategy):
             self._replay.unsettled.discard(key)
             return ()
         self._replay.unsettled.add(key)
+        client_id = ctx.new_client_order_id()
+        self._replay.sent.append(client_id)
         return (OrderIntent(self.name, venue, instrument, Side.BUY if delta > 0 else Side.SELL,
-                            abs(delta), ctx.new_client_order_id(), OrderType.MARKET, None,
-                            TimeInForce.IOC, False, None, ts_ns, "target"),)
+                            abs(delta), client_id, OrderType.MARKET, None, TimeInForce.IOC,
+                            False, None, ts_ns, "target"),)
 
 
 class _Run:
@@ -334,6 +339,7 @@ class _Run:
                              Side.BUY if delta > 0 else Side.SELL, abs(delta),
                              ctx.new_client_order_id(), OrderType.MARKET, None,
                              TimeInForce.IOC, False, None, ts_ns, "target")
+        self.replay.sent.append(intent.client_order_id)
         self.pipeline.submit((intent,), ts_ns)
         held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
         if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
@@ -434,10 +440,11 @@ class _Run:
         """Stop the fast path as soon as its result could differ from the event path's.
 
         The batch targets are the strategies' decisions *when every order fills as decided*;
-        once risk reduces or rejects an order, the trading state leaves ACTIVE, or a position
-        is left short of its target with nothing in flight (a cut IOC remainder), what a
-        strategy's ``on_bar`` does next depends on its own code, so the run is replayed event by
-        event instead.
+        once risk reduces or rejects an order, the trading state leaves ACTIVE, an order sent
+        for a batch target ends without filling completely (bar volume, a venue reject), or a
+        position is left short of its target with nothing in flight, what a strategy's
+        ``on_bar`` does next depends on its own code (a target strategy backs off re-sending an
+        order that did not fill), so the run is replayed event by event instead.
         """
         pipeline = self.pipeline
         verdicts = pipeline.verdicts
@@ -448,6 +455,20 @@ class _Run:
         state = pipeline.risk.state
         if state is not TradingState.ACTIVE:
             raise _NotExact(f"trading state {state.value} at {self._when(step)}")
+        sent = self.replay.sent
+        if sent:
+            orders, in_flight = pipeline.orders, []
+            for client_id in sent:
+                order = orders.get(client_id)
+                if order is None:
+                    continue  # refused before any venue saw it: a verdict above says so
+                if not order.status.is_final:
+                    in_flight.append(client_id)
+                elif order.quantity - order.filled_quantity > _QTY_EPS * order.quantity:
+                    raise _NotExact(f"{order.intent.strategy_id} order filled "
+                                    f"{order.filled_quantity:g} of {order.quantity:g} "
+                                    f"{order.intent.instrument} at {self._when(step)}")
+            sent[:] = in_flight
         if self.unsettled and not pipeline.open_orders:
             name, index = sorted(self.unsettled)[0]
             raise _NotExact(f"{name} short of its target on {self.feeds[index].instrument} "
