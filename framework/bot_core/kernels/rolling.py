@@ -369,15 +369,6 @@ def scan(v: np.ndarray, base: int, lo: int, hi: int, window: int, min_periods: i
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _scan_segments(x: np.ndarray, window: int, min_periods: int, mode: int, out_a: np.ndarray,
-                   out_b: np.ndarray, first_segment: int, last_segment: int) -> None:
-    size = x.shape[0]
-    for seg in range(first_segment, last_segment):
-        lo = seg * ANCHOR
-        scan(x, 0, lo, min(size, lo + ANCHOR), window, min_periods, mode, out_a, out_b)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _rolling_update(state: np.ndarray, ring: np.ndarray, x: float, min_periods: int,
                     out: np.ndarray) -> None:
     rolling_push(state, ring, x)
@@ -405,10 +396,14 @@ def _run(x: object, window: int, min_periods: int | None, mode: int, workers: in
     arr, minp = _check(x, window, min_periods)
     out_a = np.empty(arr.shape[0])
     out_b = np.empty(arr.shape[0] if mode == MODE_MEAN_STD else 0)
-    w = int(window)
+    w, size = int(window), arr.shape[0]
 
+    # A Python loop over segments: a compiled one would compile scan into itself a second
+    # time (1.6 s of a cold start), and a segment is long enough to hide the call.
     def segments(first: int, last: int) -> None:
-        _scan_segments(arr, w, minp, mode, out_a, out_b, first, last)
+        for seg in range(first, last):
+            lo = seg * ANCHOR
+            scan(arr, 0, lo, min(size, lo + ANCHOR), w, minp, mode, out_a, out_b)
 
     run_segments(segments, segment_count(arr.shape[0]), workers)
     return out_a, out_b

@@ -341,22 +341,6 @@ class EwmaVol:
 
 # -- rolling -----------------------------------------------------------------------------------
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _rolling_vol_segments(prices: np.ndarray, window: int, min_periods: int, log_returns: bool,
-                          out: np.ndarray, first_segment: int, last_segment: int) -> None:
-    """Each segment computes the returns it needs (its bars and the window before them) into a
-    buffer that stays in cache, then runs the rolling scan of :mod:`bot_core.kernels.rolling`."""
-    size = prices.shape[0]
-    unused = np.empty(0)
-    returns = np.empty(min(size, ANCHOR + window))
-    for seg in range(first_segment, last_segment):
-        lo = seg * ANCHOR
-        hi = min(size, lo + ANCHOR)
-        base = max(0, lo - window)
-        returns_into(prices, base, hi, log_returns, returns, base)
-        scan(returns, base, lo, hi, window, min_periods, MODE_STD, out, unused)
-
-
 def _check_window(window: int, min_periods: int | None) -> int:
     if int(window) != window or window < 2:
         raise ValueError(f"window must be a whole number of bars >= 2, got {window!r}")
@@ -376,10 +360,20 @@ def rolling_vol(prices: object, window: int, min_periods: int | None = None,
     minp = _check_window(window, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
     out = np.empty(arr.shape[0])
-    w, log = int(window), bool(log_returns)
+    w, log, size = int(window), bool(log_returns), arr.shape[0]
+    unused = np.empty(0)
 
+    # Each segment computes the returns it needs (its bars and the window before them) into a
+    # buffer that stays in cache, then runs the rolling scan of bot_core.kernels.rolling. The
+    # loop is Python's so that scan is compiled once for all rolling kernels.
     def segments(first: int, last: int) -> None:
-        _rolling_vol_segments(arr, w, minp, log, out, first, last)
+        returns = np.empty(min(size, ANCHOR + w))
+        for seg in range(first, last):
+            lo = seg * ANCHOR
+            hi = min(size, lo + ANCHOR)
+            base = max(0, lo - w)
+            returns_into(arr, base, hi, log, returns, base)
+            scan(returns, base, lo, hi, w, minp, MODE_STD, out, unused)
 
     run_segments(segments, segment_count(arr.shape[0]), workers)
     return out
