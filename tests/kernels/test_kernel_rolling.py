@@ -210,8 +210,9 @@ def test_incremental_equals_batch(values: list[float], window: int) -> None:
         stds.append(live.std)
     mean, std = rolling_mean_std(x, window, minp)
     z = rolling_zscore(x, window, minp)
-    assert_close(np.array(zs), z, rtol=1e-12)
-    assert_close(np.array(means), mean, rtol=1e-12)
-    assert_close(np.array(stds), std, rtol=1e-12)
+    # the issue asks for 1e-12; the same compiled step makes them equal bit for bit
+    np.testing.assert_array_equal(np.array(zs), z)
+    np.testing.assert_array_equal(np.array(means), mean)
+    np.testing.assert_array_equal(np.array(stds), std)
     assert live.zscore == zs[-1] or math.isnan(zs[-1])
     assert 0 <= live.count <= window

@@ -159,7 +159,8 @@ def test_incremental_equals_batch(values: list[float], window: int, alpha: float
     ewm = EwmaVol(alpha, 1, log_returns)
     live_roll = np.array([roll.update(v) for v in p])
     live_ewm = np.array([ewm.update(v) for v in p])
-    assert_close(live_roll, rolling_vol(p, window, 2, log_returns), rtol=1e-12)
-    assert_close(live_ewm, ewma_vol(p, alpha, 1, log_returns), rtol=1e-12)
+    # the issue asks for 1e-12; the same compiled steps make them equal bit for bit
+    np.testing.assert_array_equal(live_roll, rolling_vol(p, window, 2, log_returns))
+    np.testing.assert_array_equal(live_ewm, ewma_vol(p, alpha, 1, log_returns))
     assert roll.value == live_roll[-1] or math.isnan(live_roll[-1])
     assert ewm.value == live_ewm[-1] or math.isnan(live_ewm[-1])
