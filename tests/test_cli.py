@@ -200,9 +200,50 @@ def test_run_is_main_then_freezes_the_heap_for_a_quick_exit(monkeypatch, capsys,
         assert run() == 0
         # everything alive is in the permanent generation: the exit skips collecting it
         assert gc.get_freeze_count() > 0
+        assert gc.isenabled()  # run() turned it off for the start-up only
     finally:
         gc.unfreeze()
     assert "balanced" in {p["name"] for p in json.loads(capsys.readouterr().out)}
+
+
+def test_settle_heap_freezes_what_start_up_built_and_turns_collection_back_on() -> None:
+    import gc
+
+    from bot_core.cli import settle_heap
+
+    built_at_start_up = [[] for _ in range(1000)]
+    gc.disable()
+    try:
+        settle_heap()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(built_at_start_up)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_backtest_command_settles_the_heap_before_running(monkeypatch, bot_core_home: Path,
+                                                          capsys) -> None:
+    import gc
+
+    import bot_core.backtest.driver as driver
+    from bot_core.cli import run
+
+    seen: dict[str, object] = {}
+
+    def fake_run_backtest(*args: object, **kwargs: object) -> None:
+        seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+        raise KeyboardInterrupt  # stop here: the command's start-up is what is tested
+
+    monkeypatch.setattr(driver, "run_backtest", fake_run_backtest)
+    monkeypatch.setattr(sys, "argv", ["bot-core", "backtest", "--strategy", "mean_reversion",
+                                      "--dataset", "demo-btc-usdt-1m"])
+    try:
+        assert run() == 130
+    finally:
+        gc.unfreeze()
+    assert seen["enabled"] is True and int(seen["frozen"]) > 0  # type: ignore[call-overload]
+    assert "interrupted" in capsys.readouterr().err
 
 
 def test_python_dash_m_and_the_console_script_use_run() -> None:

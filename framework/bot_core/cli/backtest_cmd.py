@@ -68,7 +68,9 @@ def progress_bar(total_hint: str) -> Any:
 
 def run_with_progress(plan: Any, host: Any, *, fast: bool | None) -> BacktestResult:
     from bot_core.backtest.driver import run_backtest
+    from bot_core.cli import settle_heap
 
+    settle_heap()
     steps = sum(len(f) for f in plan.feeds)
     bar = progress_bar("steps") if steps >= PROGRESS_MIN_STEPS else None
     if bar is None:
