@@ -4,7 +4,10 @@ Every estimator comes twice, computed by the same compiled arithmetic:
 
 * a *batch* kernel over a whole float64 array (backtests, ``warm_up``, vectorised fast paths);
 * an *incremental* class with an O(1) ``update(x)`` per bar (live trading), whose outputs equal
-  the batch kernel's on the same sequence.
+  the batch kernel's on the same sequence, bit for bit.
+
+Batch kernels take ``workers=`` (threads; by default one below a million bars, else the CPUs
+this process may use, at most 8); the result does not depend on it.
 
 They are causal (the value at bar ``t`` uses bars ``<= t`` only), treat NaN as a missing bar
 and never return inf: a flat window has standard deviation 0 and z-score 0.

@@ -14,7 +14,10 @@ EWMA (``ewma_vol``): the zero-mean RiskMetrics estimator with pandas' ``adjust=T
 ``var_t = sum_i w_i r_{t-i}^2 / sum_i w_i`` with ``w_i = (1 - alpha)^i`` over the *positions*
 ``i`` (a missing return still ages the older ones, as ``ignore_na=False``); the same as
 ``np.sqrt((r ** 2).ewm(alpha=alpha, min_periods=m).mean())``. Both sums decay by the same
-factor, so during a gap the estimate holds its last value.
+factor, so during a gap the estimate holds its last value. Each bar updates each sum with one
+fused multiply-add (:func:`~bot_core.kernels._sums.fma`), in the batch kernel and in
+:class:`EwmaVol` alike; the recurrence is sequential, so above a million bars only the returns
+before it run on a second thread.
 
 Rolling (``rolling_vol``): the sample standard deviation (ddof=1) of the last ``window`` returns,
 as ``r.rolling(window, min_periods).std()``, with the accurate O(1) update of
