@@ -124,6 +124,44 @@ class _FastStrategy:
     always_sync: bool = False
     """Two of its feeds are the same (venue, instrument): sync it on every bar it trades."""
 
+    def take(self, decided: list[tuple[int, float]], feed_index: int, equity: float) -> None:
+        """Put in force the target ``decided`` on this step for ``feed_index`` (if any),
+        scaled by ``equity`` now when it sizes in % of equity."""
+        for index, value in decided:
+            if index == feed_index:
+                scale = equity / self.sizing_equity if self.proportional else 1.0
+                self.current[feed_index] = value * scale
+
+
+def _settled(target: float, held: float) -> bool:
+    """The position equals the target, to the rounding of the quantities."""
+    return abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0)
+
+
+def _target_intent(fs: _FastStrategy, feed_index: int, venue: str, instrument: str,
+                   held: float, ts_ns: int, ctx: StrategyContext, replay: _Replay
+                   ) -> OrderIntent | None:
+    """What a target-position strategy's ``on_bar`` sends: a market IOC order for the
+    difference between its target and ``held`` (not reduce-only: positions are per strategy,
+    reduce-only is judged per account), or None when they are equal. Keeps the replay's
+    ``unsettled`` and ``sent`` up to date; the fast path submits the intent, a mixed run's
+    stand-in returns it."""
+    target = fs.current.get(feed_index, 0.0)
+    delta = target - held
+    key = (fs.name, feed_index)
+    if not math.isfinite(delta) or _settled(target, held):
+        replay.unsettled.discard(key)
+        return None
+    replay.unsettled.add(key)
+    # positional: (strategy, venue, instrument, side, quantity, client id, type, limit
+    # price, time in force, reduce only, group, ts, tag); a frozen dataclass's keyword
+    # call costs a microsecond more per order
+    intent = OrderIntent(fs.name, venue, instrument, Side.BUY if delta > 0 else Side.SELL,
+                         abs(delta), ctx.new_client_order_id(), OrderType.MARKET, None,
+                         TimeInForce.IOC, False, None, ts_ns, "target")
+    replay.sent.append(intent.client_order_id)
+    return intent
+
 
 @dataclass(slots=True)
 class _Replay:
@@ -180,11 +218,11 @@ class _BatchTargets(Strategy):
                 # fills, and on_fill settles those): the sync would send nothing
                 return ()
         else:
-            for feed_index, value in decided:
-                if feed_index == index:
-                    scale = ctx.equity / fs.sizing_equity if fs.proportional else 1.0
-                    fs.current[index] = value * scale
-        return self._settle(index, bar.venue, bar.instrument, bar.ts_ns, ctx)
+            fs.take(decided, index, ctx.equity)
+        intent = _target_intent(fs, index, bar.venue, bar.instrument,
+                                ctx.position(bar.instrument, bar.venue), bar.ts_ns, ctx,
+                                self._replay)
+        return () if intent is None else (intent,)
 
     def on_fill(self, fill: Fill, ctx: StrategyContext) -> Sequence[OrderIntent]:
         index = self._feed_of.get((fill.venue, fill.instrument))
@@ -192,28 +230,12 @@ class _BatchTargets(Strategy):
             target = self._fs.current.get(index, 0.0)
             held = ctx.position(fill.instrument, fill.venue)
             key = (self.name, index)
-            if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
+            if _settled(target, held):
                 self._replay.unsettled.discard(key)  # filled (at once, or at the next open)
             else:
                 self._replay.unsettled.add(key)  # partly, or by an order not its own
         return ()
 
-    def _settle(self, index: int, venue: str, instrument: str, ts_ns: int,
-                ctx: StrategyContext) -> Sequence[OrderIntent]:
-        """As :meth:`_Run._sync`, returning the intent instead of submitting it."""
-        target = self._fs.current.get(index, 0.0)
-        held = ctx.position(instrument, venue)
-        delta = target - held
-        key = (self.name, index)
-        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
-            self._replay.unsettled.discard(key)
-            return ()
-        self._replay.unsettled.add(key)
-        client_id = ctx.new_client_order_id()
-        self._replay.sent.append(client_id)
-        return (OrderIntent(self.name, venue, instrument, Side.BUY if delta > 0 else Side.SELL,
-                            abs(delta), client_id, OrderType.MARKET, None, TimeInForce.IOC,
-                            False, None, ts_ns, "target"),)
 
 
 class _Run:
@@ -295,11 +317,7 @@ class _Run:
             for fs in trading:
                 decided = fs.decisions.get(step)
                 if decided is not None:
-                    for index, value in decided:
-                        if index == feed_index:
-                            scale = (pipeline.portfolio.equity / fs.sizing_equity
-                                     if fs.proportional else 1.0)
-                            fs.current[feed_index] = value * scale
+                    fs.take(decided, feed_index, pipeline.portfolio.equity)
                 elif not (unsettled and (fs.name, feed_index) in unsettled) and \
                         not liquidating and not fs.always_sync:
                     continue
@@ -319,31 +337,20 @@ class _Run:
 
     def _sync(self, fs: _FastStrategy, feed: Feed, feed_index: int, ts_ns: int) -> None:
         """Trade the difference between the strategy's target and its position, as the
-        target-position strategies' ``on_bar`` does: a market IOC order for the difference
-        (not reduce-only: positions are per strategy, reduce-only is judged per account). Once
-        an order is cut or refused, :meth:`_still_exact` ends the fast run."""
-        target = fs.current.get(feed_index, 0.0)
-        held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
-        delta = target - held
-        key = (fs.name, feed_index)
-        if not math.isfinite(delta) or abs(delta) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
-            self.unsettled.discard(key)
-            return
-        self.unsettled.add(key)
+        target-position strategies' ``on_bar`` does (see :func:`_target_intent`). Once an order
+        is cut or refused, :meth:`_still_exact` ends the fast run."""
         ctx = fs.ctx
         assert ctx is not None  # set by _execute before the run
-        # positional: (strategy, venue, instrument, side, quantity, client id, type, limit
-        # price, time in force, reduce only, group, ts, tag); a frozen dataclass's keyword
-        # call costs a microsecond more per order
-        intent = OrderIntent(fs.name, feed.venue, feed.instrument,
-                             Side.BUY if delta > 0 else Side.SELL, abs(delta),
-                             ctx.new_client_order_id(), OrderType.MARKET, None,
-                             TimeInForce.IOC, False, None, ts_ns, "target")
-        self.replay.sent.append(intent.client_order_id)
+        position = self.pipeline.portfolio.position
+        intent = _target_intent(fs, feed_index, feed.venue, feed.instrument,
+                                position(feed.instrument, feed.venue, fs.name), ts_ns, ctx,
+                                self.replay)
+        if intent is None:
+            return
         self.pipeline.submit((intent,), ts_ns)
-        held = self.pipeline.portfolio.position(feed.instrument, feed.venue, fs.name)
-        if abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0):
-            self.unsettled.discard(key)  # filled at once (fill_on_close, quotes)
+        target = fs.current.get(feed_index, 0.0)
+        if _settled(target, position(feed.instrument, feed.venue, fs.name)):
+            self.unsettled.discard((fs.name, feed_index))  # filled at once (fill_on_close, quotes)
 
     # -- the loops ----------------------------------------------------------------------------
 
