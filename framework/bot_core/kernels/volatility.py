@@ -167,7 +167,7 @@ def returns_into(prices: np.ndarray, lo: int, hi: int, log_returns: bool, out: n
             price = prices_now[j]
             previous = prices_before[j]
             if not abs((price - previous) / (price + previous)) < _SMALL:
-                dst[j] = math.log1p((price - previous) / previous)
+                dst[j] = log_return(previous, price)
 
 
 def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
@@ -181,9 +181,10 @@ def bar_returns(prices: object, log_returns: bool = True) -> np.ndarray:
 # -- EWMA --------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ewma_terms(r: float) -> tuple[float, float]:
-    """What a return adds to the two sums: ``(r * r, 1)``, or ``(0, 0)`` when it is missing."""
-    return (r * r, 1.0) if r == r else (0.0, 0.0)
+def ewma_terms(sq: float) -> tuple[float, float]:
+    """What a squared return ``r * r`` adds to the two sums: ``(r * r, 1)``, or ``(0, 0)`` when
+    the return is missing (NaN)."""
+    return (sq, 1.0) if sq == sq else (0.0, 0.0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -191,45 +192,12 @@ def ewma_output(num: float, den: float, count: float, min_periods: int) -> float
     return math.sqrt(num / den) if count >= min_periods and den > 0.0 else math.nan
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
-              out: np.ndarray) -> None:
-    """Blocks of BLOCK bars: returns (vectorised), the decaying sums (sequential, one fused
-    multiply-add per sum and bar), the outputs (vectorised)."""
-    size = prices.shape[0]
-    sq = np.empty(BLOCK)
-    valid = np.empty(BLOCK)
-    nums = np.empty(BLOCK)
-    dens = np.empty(BLOCK)
-    counts = np.empty(BLOCK)
-    num = den = count = 0.0
-    for lo in range(0, size, BLOCK):
-        m = min(BLOCK, size - lo)
-        returns_into(prices, lo, lo + m, log_returns, sq, lo)
-        for j in range(m):
-            sq[j], valid[j] = ewma_terms(sq[j])
-        for j in range(m):
-            num = fma(num, decay, sq[j])
-            den = fma(den, decay, valid[j])
-            count += valid[j]
-            nums[j] = num
-            dens[j] = den
-            counts[j] = count
-        dst = out[lo:lo + m]
-        for j in range(m):
-            dst[j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
-
-
 # The threaded EWMA: a helper thread computes the squared returns of the chunks ahead; the
-# calling thread runs the recurrence and the outputs over them, block by block, exactly as
-# _ewma_vol does (the returns are a third of the work; the recurrence cannot be split).
+# calling thread runs the recurrence and the outputs over them (the returns are a third of the
+# work; the recurrence cannot be split).
 _CHUNK = 1 << 20
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def ewma_terms_sq(sq: float) -> tuple[float, float]:
-    """:func:`ewma_terms` from ``r * r`` (NaN when the return is missing): the same values."""
-    return (sq, 1.0) if sq == sq else (0.0, 0.0)
+_SPAN = 4096
+"""Bars per span of the one-thread EWMA: 32 KB of squared returns, still in cache when read."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -255,7 +223,7 @@ def _ewma_from_squares(out: np.ndarray, lo: int, hi: int, decay: float, min_peri
         m = min(BLOCK, hi - start)
         dst = out[start:start + m]
         for j in range(m):
-            sq, valid = ewma_terms_sq(dst[j])
+            sq, valid = ewma_terms(dst[j])
             num = fma(num, decay, sq)
             den = fma(den, decay, valid)
             count += valid
@@ -265,6 +233,18 @@ def _ewma_from_squares(out: np.ndarray, lo: int, hi: int, decay: float, min_peri
         for j in range(m):
             dst[j] = ewma_output(nums[j], dens[j], counts[j], min_periods)
     state[0], state[1], state[2] = num, den, count
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
+              out: np.ndarray) -> None:
+    """One thread, spans of _SPAN bars: the squared returns (vectorised), then
+    :func:`_ewma_from_squares` on them while they are in cache."""
+    state = np.zeros(3)
+    for lo in range(0, prices.shape[0], _SPAN):
+        hi = min(prices.shape[0], lo + _SPAN)
+        _squared_returns(prices, lo, hi, log_returns, out)
+        _ewma_from_squares(out, lo, hi, decay, min_periods, state)
 
 
 def _ewma_vol_threaded(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
@@ -292,9 +272,9 @@ def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bo
     """EWMA volatility per bar of the returns of ``prices`` (see the module docstring).
 
     ``min_periods`` counts valid returns; before that the output is NaN. The recurrence is
-    sequential; with ``workers`` > 1 (default: one below a million bars, else two when the
-    machine has two cores) a second thread computes the returns ahead of it and the square
-    roots behind it. The result does not depend on ``workers``.
+    sequential; with ``workers`` > 1 (default: one below a million bars, else the CPUs this
+    process may use) a second thread computes the returns ahead of it, chunk by chunk. The
+    result does not depend on ``workers``.
     """
     _check_alpha(alpha, min_periods)
     arr = np.ascontiguousarray(prices, dtype=np.float64)
@@ -312,7 +292,8 @@ def ewma_vol(prices: object, alpha: float, min_periods: int = 1, log_returns: bo
 @njit(cache=True, nogil=True, error_model="numpy")
 def _ewma_update(state: np.ndarray, price: float, decay: float, min_periods: int,
                  log_returns: bool) -> float:
-    sq, valid = ewma_terms(bar_return(state[3], price, log_returns))
+    r = bar_return(state[3], price, log_returns)
+    sq, valid = ewma_terms(r * r)
     state[0] = fma(state[0], decay, sq)
     state[1] = fma(state[1], decay, valid)
     state[2] += valid
