@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from bot_core.data import load_dataset
+from bot_core.testing import run_bars
 from bot_core_mean_reversion import MeanReversionSettings, MeanReversionStrategy
 
 DATASETS = ["demo-btc-usdt-1m", "demo-eth-usdt-1m", "demo-sol-usdt-1m", "demo-ada-usdt-1m"]
@@ -27,10 +26,10 @@ def test_signals_on_shipped_data(dataset: str, profile: str) -> None:
     assert np.isfinite(decisions["target"]).all()
 
 
-def test_live_equals_batch_on_shipped_data(mr: SimpleNamespace) -> None:
+def test_live_equals_batch_on_shipped_data() -> None:
     frame = load_dataset("demo-btc-usdt-1m").iloc[:4000]
     values = MeanReversionSettings.profile_defaults["aggressive"]
-    live, intents = mr.run_live(
+    live, intents = run_bars(
         MeanReversionStrategy(MeanReversionSettings(**values), venues=["venue_a"]), frame)
     batch = MeanReversionStrategy(MeanReversionSettings(**values)).target_positions(
         frame, 100_000.0)

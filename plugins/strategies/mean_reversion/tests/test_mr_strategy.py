@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot_core.orders import OrderType, Side, TimeInForce
+from bot_core.testing import FillingContext, bars_from_frame, frame_from_closes, random_walk, run_bars
 from bot_core_mean_reversion import MeanReversionSettings, MeanReversionStrategy
 
 
@@ -19,10 +19,10 @@ def make(**values: object) -> MeanReversionStrategy:
                                  instruments=["BTC/USDT"], venues=["venue_a"])
 
 
-def test_on_bar_intents_follow_the_rule(mr: SimpleNamespace) -> None:
+def test_on_bar_intents_follow_the_rule() -> None:
     closes = [100.0] * 5 + [100.0, 101.0, 99.0, 100.0, 92.0, 100.0, 101.0]
     strategy = make(window_bars=5, entry_z=1.5, equity_pct=10.0)
-    path, intents = mr.run_live(strategy, mr.frame_from_closes(closes))
+    path, intents = run_bars(strategy, frame_from_closes(closes))
     entry, exit_ = intents
     assert entry.side is Side.BUY and entry.tag == "entry_long"
     assert entry.quantity == pytest.approx(0.1 * 100_000 / 92.0)
@@ -35,39 +35,39 @@ def test_on_bar_intents_follow_the_rule(mr: SimpleNamespace) -> None:
     assert path[-1] == 0.0
 
 
-def test_missing_position_is_resynced_on_the_next_bar(mr: SimpleNamespace) -> None:
+def test_missing_position_is_resynced_on_the_next_bar() -> None:
     strategy = make(window_bars=5, entry_z=1.5)
-    ctx = mr.FillingContext()
-    frame = mr.frame_from_closes([100.0, 101.0, 99.0, 100.0, 92.0, 92.5])
+    ctx = FillingContext()
+    frame = frame_from_closes([100.0, 101.0, 99.0, 100.0, 92.0, 92.5])
     out = []
-    for bar in mr.bars(frame):
+    for bar in bars_from_frame(frame):
         out.append(strategy.on_bar(bar, ctx))  # never filled
     assert out[4][0].tag == "entry_long"
     assert out[5][0].tag == "resync" and out[5][0].quantity == out[4][0].quantity
 
 
-def test_an_order_that_changes_nothing_is_retried_with_back_off(mr: SimpleNamespace) -> None:
+def test_an_order_that_changes_nothing_is_retried_with_back_off() -> None:
     strategy = make(window_bars=5, entry_z=1.5)
-    ctx = mr.FillingContext()  # never filled: as if risk rejected every order
+    ctx = FillingContext()  # never filled: as if risk rejected every order
     closes = [100.0, 101.0, 99.0, 100.0, 92.0] + [92.0 - 0.5 * i for i in range(1, 41)]
-    sent = [i for i, bar in enumerate(mr.bars(mr.frame_from_closes(closes)))
+    sent = [i for i, bar in enumerate(bars_from_frame(frame_from_closes(closes)))
             if strategy.on_bar(bar, ctx)]
     assert sent[:6] == [4, 5, 7, 11, 19, 35]
     ctx.positions[("BTC/USDT", "venue_a")] = 1.0  # the position moved: back-off resets
-    bar = mr.bars(mr.frame_from_closes([92.0], start="2024-02-01"))[0]
+    bar = bars_from_frame(frame_from_closes([92.0], start="2024-02-01"))[0]
     assert strategy.on_bar(bar, ctx)
 
 
 @pytest.mark.parametrize("profile", ["conservative", "balanced", "aggressive"])
-def test_live_path_equals_target_positions(mr: SimpleNamespace, profile: str) -> None:
-    closes = mr.random_walk(42, 12_000)
+def test_live_path_equals_target_positions(profile: str) -> None:
+    closes = random_walk(42, 12_000)
     closes[[100, 101, 102, 1500, 2200]] = np.nan
     values = dict(MeanReversionSettings.profile_defaults[profile])
     values["window_bars"] = 40  # short window: many decisions on a short series
     strategy = make(**values)
-    frame = mr.frame_from_closes(closes)
+    frame = frame_from_closes(closes)
     batch = make(**values).target_positions(frame, 100_000.0)
-    live, intents = mr.run_live(strategy, frame)
+    live, intents = run_bars(strategy, frame)
     assert len(intents) > 10
     np.testing.assert_allclose(live, batch, rtol=1e-12, atol=0.0)
     assert strategy.zscore("BTC/USDT") == pytest.approx(make(**values).signal(frame)[-1],
@@ -80,10 +80,10 @@ closes_st = st.lists(st.one_of(st.floats(min_value=50.0, max_value=150.0), st.ju
 
 @settings(max_examples=40, deadline=None)
 @given(closes=closes_st, data=st.data())
-def test_target_positions_are_causal(mr: SimpleNamespace, closes: list[float], data: st.DataObject) -> None:
+def test_target_positions_are_causal(closes: list[float], data: st.DataObject) -> None:
     strategy = make(window_bars=5, entry_z=1.0, allow_short=True, stop_loss_pct=1.0,
                     max_holding_bars=7)
-    frame = mr.frame_from_closes(closes)
+    frame = frame_from_closes(closes)
     t = data.draw(st.integers(min_value=0, max_value=len(closes) - 1))
     whole = strategy.target_positions(frame, 50_000.0)
     prefix = strategy.target_positions(frame.iloc[:t + 1], 50_000.0)
@@ -92,21 +92,21 @@ def test_target_positions_are_causal(mr: SimpleNamespace, closes: list[float], d
 
 @settings(max_examples=25, deadline=None)
 @given(closes=closes_st)
-def test_incremental_equals_batch_on_arbitrary_paths(mr: SimpleNamespace, closes: list[float]) -> None:
+def test_incremental_equals_batch_on_arbitrary_paths(closes: list[float]) -> None:
     values = dict(window_bars=4, entry_z=1.0, allow_short=True, stop_loss_pct=1.0,
                   max_holding_bars=5)
-    frame = mr.frame_from_closes(closes)
-    live, _ = mr.run_live(make(**values), frame, 50_000.0)
+    frame = frame_from_closes(closes)
+    live, _ = run_bars(make(**values), frame, 50_000.0)
     np.testing.assert_allclose(live, make(**values).target_positions(frame, 50_000.0),
                                rtol=1e-12, atol=0.0)
 
 
-def test_numerically_sound_at_high_price_with_tiny_variance(mr: SimpleNamespace) -> None:
+def test_numerically_sound_at_high_price_with_tiny_variance() -> None:
     rng = np.random.default_rng(5)
     closes = 1e5 + 1e-6 * rng.standard_normal(500)
     closes[200:300] = 1e5  # constant stretch
     strategy = make(window_bars=50, use_log_price=False)
-    z = strategy.signal(mr.frame_from_closes(closes))
+    z = strategy.signal(frame_from_closes(closes))
     assert not np.isinf(z).any()
     assert np.all(z[249:300] == 0.0)  # windows wholly inside the constant stretch
     for t in (120, 260, 420):
@@ -117,13 +117,13 @@ def test_numerically_sound_at_high_price_with_tiny_variance(mr: SimpleNamespace)
         assert z[t] == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
-def test_constant_prices_never_trade(mr: SimpleNamespace) -> None:
+def test_constant_prices_never_trade() -> None:
     strategy = make(window_bars=10)
-    assert not strategy.target_positions(mr.frame_from_closes([250.0] * 100), 1e5).any()
+    assert not strategy.target_positions(frame_from_closes([250.0] * 100), 1e5).any()
 
 
-def test_warm_up_primes_the_signal_without_positions(mr: SimpleNamespace) -> None:
-    history = mr.frame_from_closes(mr.random_walk(1, 100))
+def test_warm_up_primes_the_signal_without_positions() -> None:
+    history = frame_from_closes(random_walk(1, 100))
     strategy = make(window_bars=20)
     assert math.isnan(strategy.zscore("BTC/USDT"))
     strategy.warm_up({"BTC/USDT": history})
@@ -133,8 +133,8 @@ def test_warm_up_primes_the_signal_without_positions(mr: SimpleNamespace) -> Non
     assert other.zscore("BTC/USDT") == strategy.zscore("BTC/USDT")
 
 
-def test_decisions_frame(mr: SimpleNamespace) -> None:
-    frame = mr.frame_from_closes(mr.random_walk(9, 500))
+def test_decisions_frame() -> None:
+    frame = frame_from_closes(random_walk(9, 500))
     out = make(window_bars=20, allow_short=True).decisions(frame, 1e5)
     assert list(out.columns) == ["zscore", "target", "reason"]
     assert set(out["reason"]) >= {"hold", "entry_long", "exit_z"}

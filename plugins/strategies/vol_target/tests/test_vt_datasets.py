@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from bot_core.data import load_dataset
+from bot_core.testing import run_bars
 from bot_core_vol_target import VolTargetSettings, VolTargetStrategy
 
 DATASETS = ["demo-btc-usdt-1m", "demo-eth-usdt-1m", "demo-sol-usdt-1m", "demo-ada-usdt-1m"]
@@ -30,10 +29,10 @@ def test_signals_on_shipped_data(dataset: str, profile: str) -> None:
     assert notional <= bound * (1 + 1e-12)
 
 
-def test_live_equals_batch_on_shipped_data(vt: SimpleNamespace) -> None:
+def test_live_equals_batch_on_shipped_data() -> None:
     frame = load_dataset("demo-eth-usdt-1m").iloc[:10_000]
     values = VolTargetSettings.profile_defaults["aggressive"]
-    live, intents = vt.run_live(VolTargetStrategy(VolTargetSettings(**values)), frame)
+    live, intents = run_bars(VolTargetStrategy(VolTargetSettings(**values)), frame)
     batch = VolTargetStrategy(VolTargetSettings(**values)).target_positions(frame, 100_000.0)
     assert len(intents) > 20
     np.testing.assert_allclose(live, batch, rtol=1e-12, atol=0.0)
