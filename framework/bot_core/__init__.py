@@ -12,7 +12,7 @@ from bot_core.errors import (
     PluginError,
     UsageError,
 )
-from bot_core.exchange import ExchangeAdapter
+from bot_core.exchange import BarFillModel, ExchangeAdapter
 from bot_core.hookspecs import hookimpl
 from bot_core.market import Bar, Quote
 from bot_core.orders import (
@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PLUGIN_API_VERSION",
     "Bar",
+    "BarFillModel",
     "BotCoreError",
     "ConfigError",
     "DataError",

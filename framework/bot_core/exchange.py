@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
@@ -20,7 +21,33 @@ if TYPE_CHECKING:
     from bot_core.market import Bar, Quote
     from bot_core.orders import ExecutionReport, Order
 
-__all__ = ["ExchangeAdapter"]
+__all__ = ["BarFillModel", "ExchangeAdapter"]
+
+
+@dataclass(frozen=True, slots=True)
+class BarFillModel:
+    """How a simulated venue fills market IOC orders on bars, stated as numbers so that the
+    backtest's compiled replay (:mod:`bot_core.backtest.compiled`) can do it without the adapter.
+
+    A venue returning one from :meth:`ExchangeAdapter.bar_fill_model` promises that its own
+    ``submit`` and ``on_market_data`` fill such orders exactly so: eligible from the deciding
+    bar's close + ``latency_ms`` (or at once at that close with ``fill_on_close``), at the bar's
+    open moved against the order by ``slippage_bps`` plus ``volume_impact_bps`` x participation,
+    at most ``participation_rate`` x the bar's volume over all fills of a bar, paying
+    ``taker_fee_bps``, within the account's buying power (``margin`` up to ``max_leverage``,
+    else spot), starting from ``cash`` of ``cash_asset`` and nothing else.
+    """
+
+    taker_fee_bps: float
+    slippage_bps: float
+    volume_impact_bps: float
+    participation_rate: float
+    latency_ms: float
+    fill_on_close: bool
+    margin: bool
+    max_leverage: float
+    cash_asset: str
+    cash: float
 
 
 class ExchangeAdapter(ABC):
@@ -38,6 +65,7 @@ class ExchangeAdapter(ABC):
     ``on_market_data(event)``           no        simulated venues fill resting orders here
     ``poll()``                          no        live venues: reports that arrived since the last
     ``connect()`` / ``close()``         no        open and release sessions
+    ``bar_fill_model()``                no        simulated venues: their fill rule as numbers
     ==================================  ========  ===================================================
     """
 
@@ -74,3 +102,9 @@ class ExchangeAdapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Optional: release connections; called once at shutdown."""
+
+    def bar_fill_model(self) -> BarFillModel | None:
+        """Optional: the venue's fill rule for market orders on bars (see
+        :class:`BarFillModel`), or None (the default) when it has none or its state does not
+        fit one; backtests then replay its orders through ``submit`` and ``on_market_data``."""
+        return None

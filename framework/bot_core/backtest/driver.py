@@ -19,6 +19,14 @@ replays through the pipeline only the steps where something can happen:
 
 The engine itself takes every decision; the scan only tells the driver where to look.
 
+**Compiled replay.** Before the fast path, a run whose bars all go to venues with a
+:class:`~bot_core.exchange.BarFillModel` (the paper venue) and that no observer plugin watches
+tries :mod:`bot_core.backtest.compiled`: a Numba kernel does the venue's fills, the portfolio and
+the engine's monitors for the whole run, and a real risk engine judges every order from the
+kernel's log. It gives way to the fast path (an order open past the next bar) or straight to
+the event path (risk stepped in, an order that would not fill completely) with the reason in
+``BacktestResult.fast_path_note``; ``BacktestResult.path`` says which path produced the result.
+
 **Mixed runs.** A bar strategy without exact batch targets (no ``target_positions``, or
 ``target_positions_exact = False``: vol_target's rebalance band is a share of the current
 equity) needs its ``on_bar`` on every bar, so every step is replayed. The exact strategies still
@@ -585,15 +593,19 @@ class _Outcome:
     pipeline: TradingPipeline
     recorder: Recorder
     fast: bool
+    path: str
 
 
 def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
-             progress: ProgressCallback | None, *, mixed: bool = False) -> _Outcome:
+             progress: ProgressCallback | None, *, mixed: bool = False,
+             compiled: bool = False) -> _Outcome:
     """One run: a fresh pipeline, portfolio, risk engine and venues.
 
     ``fast_names`` answer from their batch targets: synced by the driver on the steps it
     replays (fast path), or, when ``mixed``, as :class:`_BatchTargets` inside the pipeline while
-    every step is replayed (the other bar strategies run their own ``on_bar``)."""
+    every step is replayed (the other bar strategies run their own ``on_bar``). ``compiled``
+    tries the compiled replay first (:mod:`bot_core.backtest.compiled`); where it cannot run,
+    or gives way, :class:`~bot_core.backtest.compiled.CompiledStop` says why."""
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.pipeline import PipelineStrategyContext, build_pipeline
 
@@ -630,6 +642,12 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
             PipelineStrategyContext(pipeline, fs.name)
     synced = [] if mixed else fast_list  # stand-ins are the pipeline's to call
     state = _Run(plan, host, pipeline, synced, tl, replay)
+    if compiled:
+        from bot_core.backtest.compiled import CompiledUnavailable, why_not_compiled
+
+        why = why_not_compiled(state)
+        if why:
+            raise CompiledUnavailable(why)
     for fs in fast_list:
         _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
     state.decided()
@@ -637,8 +655,15 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     for fs in synced:
         fs.strategy.on_start(fs.ctx)  # type: ignore[arg-type]
     reason = "end_of_data"
+    path = "compiled" if compiled else "mixed" if mixed else "fast" if fast_list else "events"
     try:
-        if mixed:
+        if compiled:
+            from bot_core.backtest.compiled import replay_compiled
+
+            if progress is not None:
+                progress(0, state.tl.steps)
+            replay_compiled(state, recorder)
+        elif mixed:
             state.run_mixed(progress)
         elif fast_list:
             state.run_fast(progress)
@@ -647,6 +672,11 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     except _NotExact as exc:
         reason = f"fast path abandoned: {exc}"
         raise
+    except Exception as exc:
+        from bot_core.backtest.compiled import CompiledStop
+
+        reason = f"compiled replay gave way: {exc}" if isinstance(exc, CompiledStop) else "error"
+        raise
     except BaseException:
         reason = "error"
         raise
@@ -654,10 +684,11 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
         for fs in synced:
             fs.strategy.on_stop(fs.ctx)  # type: ignore[arg-type]
         pipeline.stop(reason)
-    return _Outcome(state, pipeline, recorder, bool(fast_list))
+    return _Outcome(state, pipeline, recorder, bool(fast_list), path)
 
 
 def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
+                 compiled: bool | None = None,
                  progress: ProgressCallback | None = None) -> BacktestResult:
     """Run one backtest; see the module docstring for what runs where.
 
@@ -666,6 +697,9 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     :param fast: None: try the fast path when every bar strategy offers ``target_positions``
         (falling back to the event-by-event replay, from the start, as soon as risk steps in:
         see ``_Run._still_exact``); False: replay every event.
+    :param compiled: None: a fast run tries the compiled replay first
+        (:mod:`bot_core.backtest.compiled`), and takes the Python fast path when it cannot run
+        or gives way (``fast_path_note`` says why); False: never.
     :param progress: called with ``(done, total)`` steps.
     """
     started = time.perf_counter()
@@ -676,10 +710,27 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     if mixed:
         note = (f"mixed: {', '.join(inexact)} event by event (batch targets not exact), "
                 f"{', '.join(fast_names)} from batch targets")
+    from bot_core.backtest.compiled import CompiledStop, CompiledUnavailable
+
+    outcome = None
+    if fast_names and not mixed and compiled is not False:
+        try:
+            outcome = _execute(plan, host, fast_names, progress, compiled=True)
+        except CompiledUnavailable:
+            pass  # the Python fast path handles every run the compiled replay does not
+        except CompiledStop as exc:
+            if exc.final:
+                note = f"replayed event by event: {exc}"
+                outcome = _execute(plan, host, [], progress)
+            else:
+                note = f"compiled replay gave way: {exc}"
     try:
-        outcome = _execute(plan, host, fast_names, progress, mixed=mixed)
+        if outcome is None:
+            outcome = _execute(plan, host, fast_names, progress, mixed=mixed)
     except _NotExact as exc:
-        note = f"replayed event by event: {exc}"
+        handed = note if note.startswith("compiled replay gave way") else ""
+        note = f"{handed}; replayed event by event: {exc}" if handed else \
+            f"replayed event by event: {exc}"
         outcome = _execute(plan, host, [], progress)
     state, pipeline, recorder = outcome.state, outcome.pipeline, outcome.recorder
     if progress is not None:
@@ -703,4 +754,5 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         verdicts=verdicts, reject_reasons=reasons,
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
         fast_path=outcome.fast, fast_path_note=note, run_id=pipeline.run.run_id,
+        path=outcome.path,
     )

@@ -45,6 +45,10 @@ class BacktestResult:
     those whose targets are exact; see ``bot_core.backtest.driver``)."""
     run_id: str = ""
     """Run id the observer hooks saw (an abandoned fast run had another one)."""
+    path: str = "events"
+    """How the run was replayed: ``compiled`` (the compiled replay, see
+    ``bot_core.backtest.compiled``), ``fast`` (the driver's fast path), ``mixed`` or
+    ``events`` (every event through the pipeline)."""
     fast_path_note: str = ""
     """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
     mixed run ran event by event (empty for a plain fast or event-by-event run)."""
@@ -71,6 +75,7 @@ class BacktestResult:
                      "state_changes": list(self.state_changes), "final_state": self.final_state},
             "run_id": self.run_id,
             "fast_path": self.fast_path,
+            "path": self.path,
             "fast_path_note": self.fast_path_note,
             "trades": [t.as_dict() for t in self.trades],
         }

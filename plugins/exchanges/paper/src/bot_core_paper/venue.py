@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from bot_core.exchange import ExchangeAdapter
+from bot_core.exchange import BarFillModel, ExchangeAdapter
 from bot_core.market import Bar, Quote, split_symbol
 from bot_core.orders import ExecutionReport, Fill, OrderStatus, OrderType, TimeInForce
 from bot_core_paper.account import PaperAccount
@@ -166,6 +166,17 @@ class PaperVenue(ExchangeAdapter):
                 continue
             reports += self._match(work, event, on_close=False)
         return reports
+
+    def bar_fill_model(self) -> BarFillModel | None:
+        """The rule of :meth:`_match` for market IOC orders on bars, as numbers; None once the
+        venue holds orders, or when the account starts with more than one asset."""
+        cfg = self.cfg
+        if self._working or self._known_ids or len(cfg.initial_balances) != 1:
+            return None
+        (asset, cash), = cfg.initial_balances.items()
+        return BarFillModel(cfg.taker_fee_bps, cfg.slippage_bps, cfg.volume_impact_bps,
+                            cfg.participation_rate, cfg.latency_ms, cfg.fill_on_close,
+                            cfg.account == "margin", cfg.max_leverage, asset, cash)
 
     # -- matching -----------------------------------------------------------------------------
 

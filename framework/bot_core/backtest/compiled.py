@@ -1,0 +1,347 @@
+"""The compiled replay: a fast-path run whose order path runs in Numba, judged by the real engine.
+
+On the fast path (see :mod:`bot_core.backtest.driver`) every order still goes through the
+Python pipeline: risk engine, paper venue, portfolio, trade book, about 150 us per order. When a
+run is simple enough, :func:`bot_core.kernels.bar_replay.replay_bars` does the venue's fills,
+the portfolio's booking and the engine's equity monitors for the whole run at once, and writes
+every order and fill, in event order, into an entry log with what the risk engine reads at that
+moment. This module then walks the log through a real :class:`~bot_core.risk.engine.RiskEngine`
+with the run's own check instances, reading a :class:`SnapshotBook` loaded from each entry:
+every order is judged by every enabled check, fills reach the checks' ``on_fill`` and release
+the engine's committed exposure, trading days roll where the event path rolls them.
+
+The compiled replay is a *proof* that the run is a plain sequence of approved, completely filled
+orders. It gives way (the driver runs the Python fast path, which falls back to the event path
+in turn) as soon as that stops being true: a verdict other than a plain approval, a partial or
+unaffordable fill, a limit reached, an order open when its strategy sees the next bar. It runs
+only where its model is the venue's own: bar feeds only, every venue offering a
+:class:`~bot_core.exchange.BarFillModel`, no observer plugin watching orders or fills (they
+would see nothing of the kernel's work), one feed per (venue, instrument) and strategy.
+
+Results equal the event path's up to float rounding (the kernel sums equity in another order
+than the portfolio's running sums): the same trades and verdicts, equity within 1e-12 relative
+(``tests/backtest/test_compiled.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from bot_core.market import split_symbol
+from bot_core.orders import Fill, OrderIntent, OrderType, Side, TimeInForce
+from bot_core.risk.check import TradingState
+from bot_core.risk.engine import APPROVED, RiskEngine
+
+if TYPE_CHECKING:
+    from bot_core.backtest.driver import _FastStrategy, _Run
+    from bot_core.backtest.recorder import Recorder
+    from bot_core.exchange import BarFillModel
+    from bot_core.portfolio import Portfolio
+
+__all__ = ["CompiledStop", "CompiledUnavailable", "SnapshotBook", "replay_compiled", "why_not_compiled"]
+
+_OBSERVED = ("bot_core_on_decision", "bot_core_on_risk_verdict", "bot_core_on_order",
+             "bot_core_on_fill", "bot_core_on_trading_state")
+_PCT_TOLERANCE = 1e-9
+
+
+class CompiledStop(Exception):
+    """The compiled replay cannot promise the event path's result from here on.
+
+    ``final`` when the Python fast path would give way at the same point (risk stepped in, an
+    order did not fill completely): the backtest then goes straight to the event path."""
+
+    def __init__(self, message: str, *, final: bool = True) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+class CompiledUnavailable(CompiledStop):
+    """The run is not one the compiled replay models (see :func:`why_not_compiled`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, final=False)
+
+
+class SnapshotBook:
+    """The portfolio as the risk engine reads it, at one entry of the kernel's log.
+
+    It answers the engine's and the checks' questions (equity, gross exposure, positions, marks,
+    data times) from the entry's snapshot; marking is the kernel's job, so :meth:`mark` does
+    nothing, and there are no per-strategy books (the engine reads them only to liquidate,
+    which the compiled replay never does).
+    """
+
+    __slots__ = ("_instr", "_keys", "_ni", "_nk", "_row", "_ts", "equity", "gross_exposure")
+
+    def __init__(self, keys: list[tuple[str, str]], instruments: list[str],
+                 initial_cash: float) -> None:
+        self._keys = {key: k for k, key in enumerate(keys)}
+        self._instr = {name: i for i, name in enumerate(instruments)}
+        self._nk = len(keys)
+        self._ni = len(instruments)
+        width = 2 + 2 * self._nk + 2 * self._ni
+        self._row: list[float] = [initial_cash, 0.0] + [0.0] * (width - 2)
+        self._ts: list[int] = [0] * (self._nk + self._ni)
+        self.equity = initial_cash
+        self.gross_exposure = 0.0
+
+    def load(self, row: list[float], ts: list[int]) -> None:
+        self._row = row
+        self._ts = ts
+        self.equity = row[0]
+        self.gross_exposure = row[1]
+
+    def position(self, instrument: str, venue: str | None = None,
+                 strategy: str | None = None) -> float:
+        if strategy is not None:
+            raise CompiledStop("a per-strategy position was asked for", final=False)
+        if venue is None:
+            i = self._instr.get(instrument)
+            return 0.0 if i is None else self._row[2 + 2 * self._nk + i]
+        k = self._keys.get((venue, instrument))
+        return 0.0 if k is None else self._row[2 + k]
+
+    def last_price(self, instrument: str, venue: str | None = None) -> float:
+        if venue is not None:
+            k = self._keys.get((venue, instrument))
+            if k is not None and self._row[2 + self._nk + k] > 0.0:
+                return self._row[2 + self._nk + k]
+        i = self._instr.get(instrument)
+        if i is None:
+            return math.nan
+        price = self._row[2 + 2 * self._nk + self._ni + i]
+        return price if price > 0.0 else math.nan
+
+    def last_update_ns(self, instrument: str, venue: str | None = None) -> int:
+        if venue is not None:
+            k = self._keys.get((venue, instrument))
+            if k is not None and self._row[2 + self._nk + k] > 0.0:
+                return self._ts[k]
+        i = self._instr.get(instrument)
+        return 0 if i is None else self._ts[self._nk + i]
+
+    def mark(self, instrument: str, price: float, ts_ns: int, venue: str | None = None) -> None:
+        """Marks are the kernel's (a no-op here)."""
+
+
+def why_not_compiled(run: _Run) -> str:
+    """Why ``run`` cannot take the compiled replay ("" when it can)."""
+    if not run.fast:
+        return "no strategy answers from batch targets"
+    if any(feed.kind != "ohlcv" for feed in run.feeds):
+        return "quote feeds"
+    if run.any_always_sync:
+        return "a strategy trades one (venue, instrument) through two feeds"
+    watched = [hook for hook in _OBSERVED if run.host.implements(hook)]
+    if watched:
+        return f"observer plugins implement {', '.join(watched)}"
+    for feed in run.feeds:
+        venue = run.pipeline.venues.get(feed.venue)
+        model = venue.bar_fill_model() if venue is not None else None
+        if model is None:
+            return f"venue {feed.venue} has no bar fill model"
+        if split_symbol(feed.instrument)[1] != model.cash_asset:
+            return f"{feed.instrument} is not quoted in {feed.venue}'s cash asset"
+    return ""
+
+
+@dataclass(slots=True)
+class _Layout:
+    """The run as the kernel's arrays, and the names behind their indices."""
+
+    keys: list[tuple[str, str]]
+    instruments: list[str]
+    slots: list[tuple[_FastStrategy, int]]
+    """(strategy, feed index) per slot."""
+    args: tuple[Any, ...]
+    n_decisions: int
+    n_days: int
+
+
+def _layout(run: _Run) -> _Layout:
+    from bot_core.risk.tradingday import TradingCalendar
+
+    feeds, tl = run.feeds, run.tl
+    keys = list(dict.fromkeys((f.venue, f.instrument) for f in feeds))
+    key_index = {key: k for k, key in enumerate(keys)}
+    instruments = list(dict.fromkeys(instrument for _, instrument in keys))
+    venue_names = list(dict.fromkeys(venue for venue, _ in keys))
+    models: list[BarFillModel] = []
+    for name in venue_names:
+        model = run.pipeline.venues[name].bar_fill_model()
+        assert model is not None  # why_not_compiled checked it
+        models.append(model)
+    venues = np.array([[m.taker_fee_bps / 1e4, m.slippage_bps / 1e4, m.volume_impact_bps,
+                        m.participation_rate, float(int(m.latency_ms * 1_000_000)),
+                        float(m.fill_on_close), float(m.margin), m.max_leverage, m.cash]
+                       for m in models], dtype=np.float64)
+    assets: dict[tuple[str, str], int] = {}
+    key_asset = []
+    for venue, instrument in keys:
+        key_asset.append(assets.setdefault((venue, split_symbol(instrument)[0]), len(assets)))
+    if len(assets) < len(keys):
+        raise CompiledStop("two instruments of one venue share a base asset")
+    asset_venue = np.array([venue_names.index(venue) for venue, _ in assets], dtype=np.int64)
+
+    # events: open, close, volume of every bar in timeline order
+    offsets = np.cumsum([0] + [len(f) for f in feeds])[:-1]
+    flat = {c: np.concatenate([f.columns[c] for f in feeds]) for c in ("open", "close", "volume")}
+    where = offsets[tl.ev_feed] + tl.ev_row
+    ev_bar = np.column_stack([flat["open"][where], flat["close"][where], flat["volume"][where]])
+    ev_ts = np.concatenate([f.ts_ns for f in feeds])[where]
+
+    # slots: strategy x feed, per feed in the strategies' order
+    slots: list[tuple[_FastStrategy, int]] = []
+    feed_slot_start = [0]
+    feed_slots: list[int] = []
+    for index in range(len(feeds)):
+        for fs in run.traders.get(index, []):
+            feed_slots.append(len(slots))
+            slots.append((fs, index))
+        feed_slot_start.append(len(feed_slots))
+    dec_start, dec_step, dec_value = [0], [], []
+    for fs, index in slots:
+        for step in sorted(fs.decisions):
+            for feed_index, value in fs.decisions[step]:
+                if feed_index == index:
+                    dec_step.append(step)
+                    dec_value.append(value)
+        dec_start.append(len(dec_step))
+
+    runtime = run.plan.resolved.config.runtime
+    cal = TradingCalendar(runtime.timezone, runtime.trading_day_start)
+    first, last = int(tl.ts[0]), int(tl.ts[-1])
+    boundaries = [cal.next_boundary_ns(cal.day_of(first))]
+    while boundaries[-1] <= last:
+        boundaries.append(cal.next_boundary_ns(cal.day_of(boundaries[-1])))
+    risk = run.plan.resolved.config.risk
+    args = (
+        tl.step_start, tl.ev_feed, ev_ts, np.ascontiguousarray(ev_bar),
+        np.array([key_index[(f.venue, f.instrument)] for f in feeds], dtype=np.int64),
+        np.array(feed_slot_start, dtype=np.int64), np.array(feed_slots, dtype=np.int64),
+        np.array([key_index[(feeds[i].venue, feeds[i].instrument)] for _, i in slots],
+                 dtype=np.int64),
+        np.array([fs.sizing_equity if fs.proportional else 0.0 for fs, _ in slots]),
+        np.array(dec_start, dtype=np.int64), np.array(dec_step, dtype=np.int64),
+        np.array(dec_value, dtype=np.float64),
+        np.array([instruments.index(i) for _, i in keys], dtype=np.int64),
+        np.array([venue_names.index(v) for v, _ in keys], dtype=np.int64),
+        np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
+        float(runtime.initial_equity), np.array(boundaries, dtype=np.int64),
+        risk.drawdown_liquidation_pct - _PCT_TOLERANCE, risk.daily_loss_limit_pct - _PCT_TOLERANCE,
+    )
+    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries))
+
+
+def replay_compiled(run: _Run, recorder: Recorder) -> None:
+    """Fill ``run.equity`` and ``run.in_market``, book every fill into ``recorder`` and count
+    the verdicts in the pipeline's tally, with every order judged by a real risk engine.
+
+    :raises CompiledStop: when the run is not a plain sequence of approved, complete fills
+        (nothing of the pipeline's own state was touched but its final marks).
+    """
+    from bot_core.kernels.bar_replay import (
+        ENTRY_DAY,
+        ENTRY_FILL,
+        ENTRY_ORDER,
+        STOP_OPEN_ORDER,
+        STOP_REASONS,
+        replay_bars,
+    )
+
+    layout = _layout(run)
+    nk, ni = len(layout.keys), len(layout.instruments)
+    cap = 3 * layout.n_decisions + 2 * layout.n_days + 2
+    ent_kind = np.empty(cap, dtype=np.int64)
+    ent_ts = np.empty(cap, dtype=np.int64)
+    ent_ref = np.empty((cap, 3), dtype=np.int64)
+    ent_val = np.empty((cap, 3))
+    snap = np.empty((cap, 2 + 2 * nk + 2 * ni))
+    snap_ts = np.empty((cap, nk + ni), dtype=np.int64)
+    kernel: Callable[..., tuple[int, int, int]] = replay_bars
+    status, n, event = kernel(*layout.args, run.equity, run.in_market, ent_kind, ent_ts,
+                                   ent_ref, ent_val, snap, snap_ts)
+    if status:
+        step = int(np.searchsorted(run.tl.step_start, event, side="right")) - 1
+        # an order open when its strategy sees the next bar (latency) is one the fast path
+        # re-syncs; every other stop is one where it gives way too
+        raise CompiledStop(f"{STOP_REASONS[status]} at {run._when(step)}",
+                           final=status != STOP_OPEN_ORDER)
+
+    pipeline = run.pipeline
+    config = run.plan.resolved.config
+    book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
+    engine = RiskEngine(config, pipeline.risk.checks, cast("Portfolio", book))
+    kinds, stamps = ent_kind[:n].tolist(), ent_ts[:n].tolist()
+    refs, values = ent_ref[:n].tolist(), ent_val[:n].tolist()
+    rows, row_ts = snap[:n].tolist(), snap_ts[:n].tolist()
+    intents: list[OrderIntent] = []
+    trade_seq = dict.fromkeys((venue for venue, _ in layout.keys), 0)
+    keys, slots, feeds = layout.keys, layout.slots, run.feeds
+    evaluate, on_fill, on_closed, record = (engine.evaluate, engine.on_fill,
+                                            engine.on_order_closed, recorder.on_fill)
+    for e in range(n):
+        kind, ts, ref = kinds[e], stamps[e], refs[e]
+        book.load(rows[e], row_ts[e])
+        if kind == ENTRY_ORDER:
+            fs, index = slots[ref[0]]
+            feed = feeds[index]
+            ctx = fs.ctx
+            assert ctx is not None
+            # positional, as the fast path's _target_intent builds it
+            intent = OrderIntent(fs.name, feed.venue, feed.instrument,
+                                 Side.BUY if ref[1] > 0 else Side.SELL, values[e][0],
+                                 ctx.new_client_order_id(), OrderType.MARKET, None,
+                                 TimeInForce.IOC, False, None, ts, "target")
+            verdict = evaluate(intent, ts)
+            if verdict is not APPROVED:
+                raise CompiledStop(f"risk verdict {verdict.action.value}:{verdict.reason} at "
+                                   f"{run._when(_step_of(run, ts))}")
+            intents.append(intent)
+        elif kind == ENTRY_FILL:
+            intent = intents[ref[0]]
+            venue = intent.venue
+            trade_seq[venue] += 1
+            qty, price, fee = values[e]
+            fill = Fill(f"{venue}-{trade_seq[venue]}", intent.client_order_id, venue,
+                        intent.instrument, intent.side, qty, price, fee, ts, "taker",
+                        intent.strategy_id)
+            on_fill(fill)
+            record(fill)
+            on_closed(intent.client_order_id)
+        else:
+            venue, instrument = keys[ref[2]] if kind == ENTRY_DAY else keys[0]
+            price = values[e][0] if kind == ENTRY_DAY else math.nan
+            engine.on_market_data(instrument, venue, price, ts)
+        if engine.state is not TradingState.ACTIVE:
+            raise CompiledStop(f"trading state {engine.state.value} at "
+                               f"{run._when(_step_of(run, ts))}")
+    run.fills = recorder.fills
+    tally = pipeline.verdicts
+    approved = f"{APPROVED.action.value}:{APPROVED.reason}"
+    if intents:
+        tally[approved] = tally.get(approved, 0) + len(intents)
+    # the pipeline's portfolio gives the results their final marks (open trades)
+    latest: dict[tuple[str, str], tuple[int, float]] = {}
+    for feed in feeds:  # the later feed wins at equal times, as in the timeline
+        closes = feed.columns["close"]
+        valid = np.flatnonzero((closes > 0.0) & np.isfinite(closes))
+        if len(valid):
+            row = int(valid[-1])
+            key = (feed.venue, feed.instrument)
+            mark = (int(feed.ts_ns[row]), float(closes[row]))
+            if key not in latest or mark[0] >= latest[key][0]:
+                latest[key] = mark
+    for (venue, instrument), (ts, price) in latest.items():
+        pipeline.portfolio.mark(instrument, price, ts, venue)
+    run.processed = run.tl.steps - 1
+
+
+def _step_of(run: _Run, ts: int) -> int:
+    return max(int(np.searchsorted(run.tl.ts, ts, side="left")), 0)

@@ -1,0 +1,484 @@
+"""The order path of a bar backtest, compiled: venue fills, portfolio and equity monitors.
+
+The backtest driver's compiled replay (:mod:`bot_core.backtest.compiled`) hands this kernel
+every bar of the run and the batch targets of its strategies. It does, event by event and in
+the pipeline's order, what the paper venue, the portfolio and the risk engine's monitors do:
+
+1. the venue sees the bar: it learns the bar length, marks its account at the close and fills
+   the market orders that became eligible (bar open, slippage, volume impact, taker fee, the
+   account's buying power);
+2. the portfolio books the fills and is marked at the close; the engine's monitors roll the
+   trading day, track the equity peak and watch the drawdown and daily-loss limits;
+3. each strategy trading the bar puts its new target in force (scaled by the equity now when it
+   sizes in % of equity) and trades the difference to its position as a market IOC order, filled
+   at the next bar's open (or at once, at the close, with ``fill_on_close``).
+
+It takes no risk decision. Every order and fill goes into an *entry log*, in event order, with
+a snapshot of what the risk engine reads (equity, gross exposure, positions, marks, data times),
+and the driver walks that log through the real :class:`~bot_core.risk.engine.RiskEngine` and its
+checks. The kernel stops (a non-zero status) at the first event where the run stops being a
+plain sequence of complete fills: a partial fill, a fill the account cannot carry, a market that
+cannot trade, an order still open when its strategy sees the next bar, a position left short of
+its target, or an equity path that hits a limit. The driver then runs the Python paths, which
+handle all of those.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "ENTRY_DAY",
+    "ENTRY_FILL",
+    "ENTRY_ORDER",
+    "ENTRY_PEAK",
+    "STOP_OPEN_ORDER",
+    "STOP_REASONS",
+    "VENUE_FIELDS",
+    "replay_bars",
+]
+
+ENTRY_DAY = 0
+"""A trading-day boundary seen at a bar (``ts``, ``key``; equity before the bar's mark)."""
+ENTRY_PEAK = 1
+"""A new equity peak since the last entry (``ts`` of the peak; ``value`` the peak)."""
+ENTRY_ORDER = 2
+"""A market order (``ref`` its slot, ``side``, ``qty``); snapshot before the order."""
+ENTRY_FILL = 3
+"""A complete fill (``ref`` its order, ``qty``, ``price``, ``fee``); snapshot after it."""
+
+STOP_REASONS = (
+    "",
+    "the market price of a bar cannot trade",
+    "a fill limited by the bar's volume",
+    "a fill the venue account cannot carry",
+    "an order the venue would reject for the account's balance",
+    "an order still open when its strategy saw the next bar",
+    "a position left short of its target",
+    "the drawdown limit",
+    "the daily loss limit",
+)
+"""Why the kernel stopped, by status code (0: it ran to the end)."""
+STOP_OPEN_ORDER = 5
+
+VENUE_FIELDS = ("taker_fee_rate", "slippage_rate", "volume_impact_bps", "participation_rate",
+                "latency_ns", "fill_on_close", "margin", "max_leverage", "quote_balance")
+"""Columns of the ``venues`` parameter (one row per venue)."""
+
+_EPS = 1e-12
+_QTY_SETTLED = 1e-12
+_QTY_FLAT = 1e-9
+_NEVER = -(1 << 62)
+
+
+@njit(cache=True, nogil=True)
+def _account_equity(venue: int, quote: np.ndarray, base: np.ndarray, base_mark: np.ndarray,
+                    asset_venue: np.ndarray) -> tuple[float, float]:
+    """(equity, gross exposure) of one venue's account: unmarked assets at face value."""
+    equity = quote[venue]
+    gross = 0.0
+    for a in range(base.shape[0]):
+        if asset_venue[a] == venue:
+            m = base_mark[a]
+            if m > 0.0:
+                equity += base[a] * m
+                gross += abs(base[a]) * m
+            else:
+                equity += base[a]
+    return equity, gross
+
+
+@njit(cache=True, nogil=True)
+def _affordable(venue: int, asset: int, side: int, quantity: float, price: float,
+                fee_rate: float, margin: bool, max_leverage: float, quote: np.ndarray,
+                base: np.ndarray, base_mark: np.ndarray, asset_venue: np.ndarray) -> float:
+    """The paper account's buying power (``PaperAccount.affordable``): the largest part of
+    ``quantity`` it can fill at ``price``. A margin account marks the asset at ``price``."""
+    if not (np.isfinite(price) and price > 0.0 and quantity > 0.0):
+        return 0.0
+    held = base[asset]
+    if not margin:
+        if side > 0:
+            return float(max(min(quantity, quote[venue] / (price * (1.0 + max(fee_rate, 0.0)))),
+                             0.0))
+        return float(max(min(quantity, held), 0.0))
+    reducing = min(quantity, abs(held)) if held * side < 0 else 0.0
+    rest = quantity - reducing
+    if rest <= _EPS:
+        return quantity
+    base_mark[asset] = price
+    equity, gross = _account_equity(venue, quote, base, base_mark, asset_venue)
+    equity -= reducing * price * abs(fee_rate)
+    room = max_leverage * equity - (gross - reducing * price)
+    per_unit = price * (1.0 + max_leverage * max(fee_rate, 0.0))
+    extra = max(min(rest, room / per_unit), 0.0) if equity > 0.0 else 0.0
+    return reducing + extra
+
+
+@njit(cache=True, nogil=True)
+def _equity(cash: float, net_key: np.ndarray, mark_key: np.ndarray) -> tuple[float, float]:
+    equity = cash
+    gross = 0.0
+    for k in range(net_key.shape[0]):
+        q = net_key[k]
+        if q != 0.0:
+            value = q * mark_key[k]
+            equity += value
+            gross += abs(value)
+    return equity, gross
+
+
+
+# scalar state, kept in two small arrays so the helpers can update it in place
+_CASH, _PEAK, _DAY_START, _TOLD_PEAK = 0, 1, 2, 3
+_PEAK_TS, _NEXT_BOUNDARY, _BOUNDARY, _ENTRIES = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True)
+def _record(kind: int, ts: int, r0: int, r1: int, r2: int, v0: float, v1: float, v2: float,
+            equity: float, gross: float, book: np.ndarray, key_ts: np.ndarray,
+            instr: np.ndarray, instr_ts: np.ndarray, ent_kind: np.ndarray, ent_ts: np.ndarray,
+            ent_ref: np.ndarray, ent_val: np.ndarray, snap: np.ndarray, snap_ts: np.ndarray,
+            si: np.ndarray) -> None:
+    """Append one entry and the snapshot the risk engine reads at it."""
+    n = si[_ENTRIES]
+    ent_kind[n] = kind
+    ent_ts[n] = ts
+    ent_ref[n, 0] = r0
+    ent_ref[n, 1] = r1
+    ent_ref[n, 2] = r2
+    ent_val[n, 0] = v0
+    ent_val[n, 1] = v1
+    ent_val[n, 2] = v2
+    nk = book.shape[1]
+    ni = instr.shape[1]
+    snap[n, 0] = equity
+    snap[n, 1] = gross
+    for k in range(nk):
+        snap[n, 2 + k] = book[0, k]
+        snap[n, 2 + nk + k] = book[1, k]
+        snap_ts[n, k] = key_ts[k]
+    for i in range(ni):
+        snap[n, 2 + 2 * nk + i] = instr[0, i]
+        snap[n, 2 + 2 * nk + ni + i] = instr[1, i]
+        snap_ts[n, nk + i] = instr_ts[i]
+    si[_ENTRIES] = n + 1
+
+
+@njit(cache=True, nogil=True)
+def _tell_peak(sf: np.ndarray, si: np.ndarray, book: np.ndarray, key_ts: np.ndarray,
+               instr: np.ndarray, instr_ts: np.ndarray, ent_kind: np.ndarray,
+               ent_ts: np.ndarray, ent_ref: np.ndarray, ent_val: np.ndarray, snap: np.ndarray,
+               snap_ts: np.ndarray) -> None:
+    """Before an entry the engine judges by, a PEAK entry if equity rose above what the
+    engine has seen (its peak is the highest equity it watched, fills and marks alike)."""
+    if sf[_PEAK] > sf[_TOLD_PEAK]:
+        _record(ENTRY_PEAK, si[_PEAK_TS], -1, 0, -1, sf[_PEAK], 0.0, 0.0, sf[_PEAK], 0.0, book,
+                key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
+        sf[_TOLD_PEAK] = sf[_PEAK]
+
+
+@njit(cache=True, nogil=True)
+def _watch(equity: float, ts: int, sf: np.ndarray, si: np.ndarray, drawdown_pct: float,
+           daily_pct: float) -> int:
+    """The engine's ``_watch_equity``: new peak, then 7 for a drawdown hit, 8 for a daily-loss
+    hit, else 0."""
+    if equity > sf[_PEAK]:
+        sf[_PEAK] = equity
+        si[_PEAK_TS] = ts
+    peak = sf[_PEAK]
+    if peak > 0.0 and (peak - equity) * 100.0 >= drawdown_pct * peak:
+        return 7
+    start = sf[_DAY_START]
+    if start > 0.0 and (start - equity) * 100.0 >= daily_pct * start:
+        return 8
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _roll_day(ts: int, equity: float, boundaries: np.ndarray, sf: np.ndarray,
+              si: np.ndarray) -> bool:
+    """The engine's day roll when ``ts`` reached the next boundary: the day starts at
+    ``equity``. Returns whether it rolled."""
+    if ts < si[_NEXT_BOUNDARY]:
+        return False
+    b = si[_BOUNDARY]
+    while b < boundaries.shape[0] and boundaries[b] <= ts:
+        b += 1
+    si[_BOUNDARY] = b
+    si[_NEXT_BOUNDARY] = boundaries[b] if b < boundaries.shape[0] else 1 << 62
+    sf[_DAY_START] = equity
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, volume: float,
+           side: int, qty: float, venues: np.ndarray, quote: np.ndarray, base: np.ndarray,
+           base_mark: np.ndarray, asset_venue: np.ndarray, used_ts: np.ndarray,
+           used: np.ndarray, held: np.ndarray, avg: np.ndarray, key_instr: np.ndarray,
+           book: np.ndarray, instr: np.ndarray, sf: np.ndarray) -> tuple[int, float, float]:
+    """Fill market order ``o`` of slot ``j`` completely at ``market`` (bar open, or close with
+    ``fill_on_close``) as the paper venue does, and book it into the portfolio. Returns
+    ``(status, price, fee)``; a non-zero status changes nothing."""
+    if not (np.isfinite(market) and market > 0.0):
+        return 1, 0.0, 0.0
+    price = market * (1.0 + side * venues[v, 1])
+    room = venues[v, 3] * max(volume if np.isfinite(volume) else 0.0, 0.0)
+    if used_ts[k] == ts:
+        room -= used[k]
+    if max(room, 0.0) < qty:
+        return 2, 0.0, 0.0
+    if venues[v, 2] > 0.0:
+        share = qty / volume if volume > 0.0 else 1.0
+        price *= 1.0 + side * venues[v, 2] * share / 1e4
+    if _affordable(v, asset, side, qty, price, venues[v, 0], venues[v, 6] > 0.0, venues[v, 7],
+                   quote, base, base_mark, asset_venue) < qty - _EPS:
+        return 3, 0.0, 0.0
+    # the venue's account (PaperAccount.apply_fill)
+    fee = abs(qty * price) * venues[v, 0]
+    base[asset] += side * qty
+    quote[v] -= side * qty * price + fee
+    if abs(base[asset]) < _EPS:
+        base[asset] = 0.0
+    if used_ts[k] == ts:
+        used[k] += qty
+    else:
+        used_ts[k] = ts
+        used[k] = qty
+    # the portfolio (Portfolio.apply_fill): average cost, flat below float residue
+    signed = side * qty
+    old = held[j]
+    if old == 0.0 or (old > 0.0) == (signed > 0.0):
+        new = old + signed
+        avg[j] = (abs(old) * avg[j] + qty * price) / abs(new)
+    else:
+        new = old + signed
+        if abs(new) <= _QTY_FLAT * max(abs(old), qty):
+            new = 0.0
+            avg[j] = 0.0
+        elif (new > 0.0) != (old > 0.0):
+            avg[j] = price
+    held[j] = new
+    sf[_CASH] += -signed * price - fee
+    net = book[0, k] + (new - old)
+    book[0, k] = net if abs(net) > _QTY_FLAT * qty else 0.0
+    i = key_instr[k]
+    net = instr[0, i] + (new - old)
+    instr[0, i] = net if abs(net) > _QTY_FLAT * qty else 0.0
+    return 0, price, fee
+
+
+@njit(cache=True, nogil=True)
+def _settled(target: float, held: float) -> bool:
+    return abs(target - held) <= _QTY_SETTLED * max(abs(target), abs(held), 1.0)
+
+
+@njit(cache=True, nogil=True)
+def replay_bars(
+    step_start: np.ndarray, ev_feed: np.ndarray, ev_ts: np.ndarray, ev_bar: np.ndarray,
+    feed_key: np.ndarray, feed_slot_start: np.ndarray, feed_slots: np.ndarray,
+    slot_key: np.ndarray, slot_sizing: np.ndarray, dec_start: np.ndarray, dec_step: np.ndarray,
+    dec_value: np.ndarray, key_instr: np.ndarray, key_venue: np.ndarray, key_asset: np.ndarray,
+    asset_venue: np.ndarray, n_instr: int, venues: np.ndarray, initial_cash: float,
+    boundaries: np.ndarray, drawdown_pct: float, daily_pct: float,
+    equity_out: np.ndarray, in_market_out: np.ndarray,
+    ent_kind: np.ndarray, ent_ts: np.ndarray, ent_ref: np.ndarray, ent_val: np.ndarray,
+    snap: np.ndarray, snap_ts: np.ndarray,
+) -> tuple[int, int, int]:
+    """Replay every bar; return ``(status, entries, event)``.
+
+    :param step_start: events of step ``s`` are ``step_start[s]:step_start[s + 1]``.
+    :param ev_feed: feed of each event; ``ev_ts`` its time (int64 ns); ``ev_bar`` (events, 3)
+        its open, close and volume.
+    :param feed_key: (venue, instrument) key of each feed.
+    :param feed_slot_start: the slots (strategy x feed) trading feed ``f`` are
+        ``feed_slots[feed_slot_start[f]:feed_slot_start[f + 1]]``, in the strategies' order.
+    :param slot_key: key of each slot; ``slot_sizing`` the equity its targets were computed
+        with, or 0 when its targets do not scale with equity.
+    :param dec_start: the decisions of slot ``j`` are ``dec_step/dec_value[dec_start[j]:
+        dec_start[j + 1]]``: from that step on, its target is that value.
+    :param key_instr: instrument index of each key (``n_instr`` in all); ``key_venue`` its
+        venue; ``key_asset`` its base asset in that venue's account (``asset_venue``).
+    :param venues: (venues, len(VENUE_FIELDS)) the paper venues' parameters.
+    :param boundaries: trading-day boundaries (int64 ns, increasing) from the day of the first
+        event to past the last.
+    :param drawdown_pct: the engine's drawdown limit, tolerance subtracted; ``daily_pct`` its
+        daily-loss limit.
+    :param equity_out: (steps,) equity after each step; ``in_market_out`` whether any feed's key
+        is held after it.
+    :param ent_kind: the entry log (``ENTRY_*``): kind, ``ent_ts`` time, ``ent_ref`` (entries, 3)
+        slot (ORDER) or order (FILL), side, key; ``ent_val`` (entries, 3) quantity, price, fee
+        (FILL), quantity and last close (ORDER), close (DAY), the peak (PEAK).
+    :param snap: (entries, 2 + 2 * keys + 2 * instruments) what the risk engine reads at each
+        entry: equity, gross exposure, net position and mark per key, net position and last mark
+        on any venue per instrument; ``snap_ts`` (entries, keys + instruments) the marks' times.
+        Capacity: three entries per decision and two per trading day, plus two.
+    :return: status 0 and the number of entries, or the ``STOP_REASONS`` code, the entries so
+        far and the event where it stopped.
+    """
+    n_keys = key_instr.shape[0]
+    n_slots = slot_key.shape[0]
+    n_venues = venues.shape[0]
+    n_assets = asset_venue.shape[0]
+    # the venues
+    quote = np.empty(n_venues)
+    for v in range(n_venues):
+        quote[v] = venues[v, 8]
+    base = np.zeros(n_assets)
+    base_mark = np.zeros(n_assets)
+    clock = np.full(n_venues, _NEVER, dtype=np.int64)
+    last_ts = np.full(n_keys, _NEVER, dtype=np.int64)
+    interval = np.full(n_keys, -1, dtype=np.int64)
+    used_ts = np.full(n_keys, _NEVER, dtype=np.int64)
+    used = np.zeros(n_keys)
+    # the portfolio: net position and mark per key and per instrument, each strategy's book
+    book = np.zeros((2, n_keys))
+    key_ts = np.zeros(n_keys, dtype=np.int64)
+    instr = np.zeros((2, n_instr))
+    instr_ts = np.zeros(n_instr, dtype=np.int64)
+    held = np.zeros(n_slots)
+    avg = np.zeros(n_slots)
+    target = np.zeros(n_slots)
+    cursor = dec_start[:-1].copy()
+    # orders in flight: at most one per slot, matched in arrival order
+    order_slot = np.empty(max(dec_step.shape[0], 1), dtype=np.int64)
+    order_side = np.empty_like(order_slot)
+    order_eligible = np.empty_like(order_slot)
+    order_qty = np.empty(order_slot.shape[0])
+    inflight = np.full(n_slots, -1, dtype=np.int64)
+    fifo = np.empty(n_slots, dtype=np.int64)
+    n_fifo = 0
+    n_orders = 0
+    # the engine's monitors
+    sf = np.array([initial_cash, initial_cash, initial_cash, initial_cash])
+    si = np.array([0, _NEVER, 0, 0], dtype=np.int64)
+
+    for s in range(step_start.shape[0] - 1):
+        for e in range(step_start[s], step_start[s + 1]):
+            f = ev_feed[e]
+            k = feed_key[f]
+            v = key_venue[k]
+            asset = key_asset[k]
+            ts = ev_ts[e]
+            close = ev_bar[e, 1]
+            volume = ev_bar[e, 2]
+            # -- 1. the venue: bar length, account mark, the orders now eligible -------------
+            if last_ts[k] != _NEVER and ts > last_ts[k]:
+                gap = ts - last_ts[k]
+                if interval[k] < 0 or gap < interval[k]:
+                    interval[k] = gap
+            last_ts[k] = ts
+            if ts > clock[v]:
+                clock[v] = ts
+            if 0.0 < close < np.inf:
+                base_mark[asset] = close
+            i = 0
+            while i < n_fifo:
+                o = fifo[i]
+                j = order_slot[o]
+                if slot_key[j] != k or ts < order_eligible[o]:
+                    i += 1
+                    continue
+                status, price, fee = _match(o, j, k, v, asset, ts, ev_bar[e, 0], volume,
+                                            order_side[o], order_qty[o], venues, quote, base,
+                                            base_mark, asset_venue, used_ts, used, held, avg,
+                                            key_instr, book, instr, sf)
+                if status != 0:
+                    return status, si[_ENTRIES], e
+                equity, gross = _equity(sf[_CASH], book[0], book[1])
+                _roll_day(ts, equity, boundaries, sf, si)  # inside on_fill, after booking
+                _record(ENTRY_FILL, ts, o, order_side[o], k, order_qty[o], price, fee, equity,
+                        gross, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
+                        ent_val, snap, snap_ts, si)
+                sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)  # the engine watches it too
+                status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
+                if status != 0:
+                    return status, si[_ENTRIES], e
+                inflight[j] = -1
+                for r in range(i, n_fifo - 1):
+                    fifo[r] = fifo[r + 1]
+                n_fifo -= 1
+                if not _settled(target[j], held[j]):
+                    return 6, si[_ENTRIES], e
+            # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
+            equity, gross = _equity(sf[_CASH], book[0], book[1])
+            if ts >= si[_NEXT_BOUNDARY]:
+                _tell_peak(sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
+                           ent_val, snap, snap_ts)
+                _roll_day(ts, equity, boundaries, sf, si)
+                _record(ENTRY_DAY, ts, -1, 0, k, close, 0.0, 0.0, equity, gross, book, key_ts,
+                        instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
+            if 0.0 < close < np.inf:
+                book[1, k] = close
+                key_ts[k] = ts
+                instr[1, key_instr[k]] = close
+                instr_ts[key_instr[k]] = ts
+                equity, gross = _equity(sf[_CASH], book[0], book[1])
+            status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
+            if status != 0:
+                return status, si[_ENTRIES], e
+            # -- 3. the strategies trading this feed, in the config's order ------------------
+            for q in range(feed_slot_start[f], feed_slot_start[f + 1]):
+                j = feed_slots[q]
+                if inflight[j] >= 0:
+                    return 5, si[_ENTRIES], e
+                c = cursor[j]
+                if c >= dec_start[j + 1] or dec_step[c] != s:
+                    continue
+                cursor[j] = c + 1
+                value = dec_value[c]
+                if slot_sizing[j] > 0.0:
+                    value = value * (equity / slot_sizing[j])
+                target[j] = value
+                delta = value - held[j]
+                if not np.isfinite(delta) or _settled(value, held[j]):
+                    continue
+                side = 1 if delta > 0.0 else -1
+                qty = abs(delta)
+                _tell_peak(sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
+                           ent_val, snap, snap_ts)
+                _record(ENTRY_ORDER, ts, j, side, k, qty, close, 0.0, equity, gross, book,
+                        key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap,
+                        snap_ts, si)
+                # the venue's intake: refused when the account cannot pay for any of it, else
+                # eligible from the deciding bar's close + latency
+                if _affordable(v, asset, side, qty, close, venues[v, 0], venues[v, 6] > 0.0,
+                               venues[v, 7], quote, base, base_mark, asset_venue) <= _EPS:
+                    return 4, si[_ENTRIES], e
+                o = n_orders
+                n_orders += 1
+                order_slot[o] = j
+                order_side[o] = side
+                order_qty[o] = qty
+                decided_ns = max(max(clock[v], ts), ts + max(interval[k], 0))
+                order_eligible[o] = decided_ns + np.int64(venues[v, 4])
+                if venues[v, 5] == 0.0:
+                    inflight[j] = o
+                    fifo[n_fifo] = o
+                    n_fifo += 1
+                    continue
+                # fill_on_close: matched at once at this bar's close
+                status, price, fee = _match(o, j, k, v, asset, ts, close, volume, side, qty,
+                                            venues, quote, base, base_mark, asset_venue,
+                                            used_ts, used, held, avg, key_instr, book, instr, sf)
+                if status != 0:
+                    return status, si[_ENTRIES], e
+                equity, gross = _equity(sf[_CASH], book[0], book[1])
+                _record(ENTRY_FILL, ts, o, side, k, qty, price, fee, equity, gross, book,
+                        key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap,
+                        snap_ts, si)
+                sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)
+                status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
+                if status != 0:
+                    return status, si[_ENTRIES], e
+                if not _settled(target[j], held[j]):
+                    return 6, si[_ENTRIES], e
+        equity, _ = _equity(sf[_CASH], book[0], book[1])
+        equity_out[s] = equity
+        holding = False
+        for f in range(feed_key.shape[0]):
+            if book[0, feed_key[f]] != 0.0:
+                holding = True
+        in_market_out[s] = holding
+    return 0, si[_ENTRIES], -1

@@ -1,0 +1,196 @@
+"""The compiled replay: the same trades, equity and verdicts as the event path, every order
+judged by the real risk engine, and a hand-over to the Python paths wherever its model ends."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot_core.backtest.driver import run_backtest
+from bot_core.backtest.plan import DataSpec, plan_backtest
+
+from .conftest import make_bars
+from .test_driver import Probe, _same_trades
+
+
+def _data(n: int = 1500, **kw: Any) -> dict[str, DataSpec]:
+    return {
+        "btc": DataSpec(make_bars(n, seed=11, **kw), "ohlcv", "BTC/USDT", "venue_a"),
+        "eth": DataSpec(make_bars(n, seed=5, start=50.0, **kw), "ohlcv", "ETH/USDT", "venue_a"),
+    }
+
+
+def _venue(path: Path, **extra: object) -> Path:
+    """The config at ``path`` with more paper-venue settings."""
+    text = path.read_text(encoding="utf-8")
+    more = ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in extra.items())
+    text = re.sub(r"(settings = \{ slippage_bps[^}]*)\}", rf"\1, {more} }}", text, count=1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _plan(host: Any, path: Path, data: dict[str, DataSpec], strategies=("cross", "cross_b"),
+          **kw: Any) -> Any:
+    return plan_backtest(host, strategies=list(strategies), datasets=data, preset=None,
+                         config_path=path, **kw)
+
+
+def _same_run(compiled: Any, slow: Any) -> None:
+    assert compiled.path == "compiled" and compiled.fast_path_note == ""
+    assert slow.path == "events"
+    _same_trades(compiled.trades, slow.trades)
+    np.testing.assert_allclose(compiled.equity, slow.equity, rtol=1e-12)
+    assert compiled.verdicts == slow.verdicts
+    assert compiled.metrics.exposure == slow.metrics.exposure
+    assert compiled.final_state == slow.final_state == "active"
+
+
+@pytest.mark.parametrize(("fill_on_close", "account"), [(False, "margin"), (True, "margin"),
+                                                        (False, "spot")])
+def test_compiled_replay_gives_the_event_paths_trades_equity_and_verdicts(
+        host, write_config, fill_on_close: bool, account: str) -> None:
+    # two strategies on two instruments share equity and limits; fees and slippage on
+    path = _venue(write_config(notional=5.0, notional_b=3.0, slippage=2.0, fee=5.0),
+                  account=account, volume_impact_bps=10.0)
+    # a spot account cannot short: cross_b (long and short) needs a margin account
+    names = ("cross", "cross_b") if account == "margin" else ("cross",)
+    plan = _plan(host, path, _data(), names, fill_on_close=fill_on_close)
+    slow = run_backtest(plan, host, fast=False)
+    compiled = run_backtest(plan, host)
+    assert len(slow.trades) > 20 and {t.strategy for t in slow.trades} == set(names)
+    _same_run(compiled, slow)
+    # every order went through the risk engine, and all of them were approved as sent
+    assert compiled.verdicts == {"approve": sum(slow.verdicts.values())}
+
+
+def test_compiled_replay_rolls_trading_days_as_the_engine_does(host, write_config) -> None:
+    # three days in Europe/Berlin with the day starting at 22:00 local: the daily-loss limit
+    # is far, so every boundary only resets the day's start equity
+    path = write_config(notional=5.0, daily=50.0, drawdown=90.0)
+    text = path.read_text(encoding="utf-8").replace(
+        "initial_equity = 100000.0",
+        'initial_equity = 100000.0\ntimezone = "Europe/Berlin"\ntrading_day_start = "22:00"')
+    path.write_text(text, encoding="utf-8")
+    plan = _plan(host, path, _data(3 * 1440 + 100))
+    _same_run(run_backtest(plan, host), run_backtest(plan, host, fast=False))
+
+
+def test_a_risk_rejection_sends_the_run_to_the_event_path(host, write_config) -> None:
+    # one order per minute: the second strategy's order on the same bar is rejected by the
+    # order_rate check, judged by the engine inside the compiled walk
+    path = write_config(notional=5.0)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "max_orders_per_minute = 600", "max_orders_per_minute = 1"), encoding="utf-8")
+    plan = _plan(host, path, _data())
+    tried = run_backtest(plan, host)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.path == "events"
+    assert tried.fast_path_note.startswith("replayed event by event: risk verdict "
+                                           "reject:order_rate at 2024-")
+    assert slow.reject_reasons.get("order_rate", 0) > 0
+    _same_trades(tried.trades, slow.trades)
+    assert tried.verdicts == slow.verdicts
+
+
+def test_a_venue_reject_sends_the_run_to_the_event_path(host, write_config) -> None:
+    # a short sale on a spot account: the paper venue refuses it for the balance
+    path = _venue(write_config(notional=5.0), account="spot")
+    plan = _plan(host, path, _data())
+    tried = run_backtest(plan, host)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.path == "events"
+    assert tried.fast_path_note.startswith("replayed event by event: an order the venue would "
+                                           "reject for the account's balance at 2024-")
+    _same_trades(tried.trades, slow.trades)
+    np.testing.assert_array_equal(tried.equity, slow.equity)
+
+
+def test_an_order_open_past_the_next_bar_hands_over_to_the_python_fast_path(
+        host, write_config) -> None:
+    # with 90 s of latency a market order decided on a minute bar is still working when its
+    # strategy sees the next bar: the fast path's re-sync handles that, the kernel does not
+    path = _venue(write_config(notional=5.0), latency_ms=90_000.0)
+    plan = _plan(host, path, _data(), strategies=("cross",))
+    tried = run_backtest(plan, host)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.fast_path_note.startswith("compiled replay gave way: an order still open when "
+                                           "its strategy saw the next bar at 2024-")
+    # the fast path's re-sent orders then meet the position cap: replayed event by event
+    assert "; replayed event by event: risk verdict" in tried.fast_path_note
+    assert tried.path == "events"
+    _same_trades(tried.trades, slow.trades)
+
+
+def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_config) -> None:
+    plan = _plan(host, write_config(notional=5.0), _data())
+    probe = Probe()
+    host.register_observer(probe)
+    watched = run_backtest(plan, host)
+    host.unregister_observer(probe)
+    compiled = run_backtest(plan, host)
+    assert watched.path == "fast" and watched.fast_path_note == ""
+    assert compiled.path == "compiled"
+    # every order filled completely: one fill per approved order, all seen by the observer
+    assert len(probe.of(watched).fills) == compiled.verdicts["approve"] == \
+        watched.verdicts["approve"] > 40
+    _same_trades(compiled.trades, watched.trades)
+
+
+def test_compiled_false_keeps_the_python_fast_path(host, write_config) -> None:
+    plan = _plan(host, write_config(notional=5.0), _data())
+    python = run_backtest(plan, host, compiled=False)
+    compiled = run_backtest(plan, host)
+    assert python.path == "fast" and compiled.path == "compiled"
+    _same_trades(compiled.trades, python.trades)
+    np.testing.assert_allclose(compiled.equity, python.equity, rtol=1e-12)
+
+
+def test_snapshot_book_answers_as_the_portfolio_does() -> None:
+    from bot_core.backtest.compiled import CompiledStop, SnapshotBook
+
+    book = SnapshotBook([("a", "BTC/USDT"), ("b", "BTC/USDT"), ("a", "ETH/USDT")],
+                        ["BTC/USDT", "ETH/USDT"], 1000.0)
+    assert book.equity == 1000.0 and book.gross_exposure == 0.0
+    assert math.isnan(book.last_price("BTC/USDT", "a")) and book.last_update_ns("BTC/USDT") == 0
+    # equity, gross, net per key (3), mark per key (3), net per instrument (2), last mark (2)
+    book.load([990.0, 50.0, 0.5, -0.2, 0.0, 100.0, 0.0, 0.0, 0.3, 0.0, 101.0, 0.0],
+              [7, 0, 0, 8, 0])
+    assert (book.equity, book.gross_exposure) == (990.0, 50.0)
+    assert book.position("BTC/USDT", "a") == 0.5 and book.position("BTC/USDT", "b") == -0.2
+    assert book.position("BTC/USDT") == 0.3 and book.position("SOL/USDT") == 0.0
+    assert book.last_price("BTC/USDT", "a") == 100.0 and book.last_update_ns("BTC/USDT", "a") == 7
+    # never marked on venue b: the last mark on any venue, as Portfolio.last_price
+    assert book.last_price("BTC/USDT", "b") == 101.0 and book.last_update_ns("BTC/USDT", "b") == 8
+    assert math.isnan(book.last_price("ETH/USDT", "a")) and math.isnan(book.last_price("X/USDT"))
+    with pytest.raises(CompiledStop):
+        book.position("BTC/USDT", "a", "cross")
+
+
+@settings(max_examples=300, deadline=None)
+@given(margin=st.booleans(), side=st.sampled_from([1, -1]),
+       quote=st.floats(-5e4, 2e5), held=st.floats(-3.0, 3.0), mark=st.sampled_from([0.0, 95.0]),
+       quantity=st.floats(1e-6, 5e3), price=st.floats(1.0, 500.0),
+       fee_bps=st.floats(0.0, 50.0), leverage=st.floats(0.5, 5.0))
+def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quote: float,
+                                                   held: float, mark: float, quantity: float,
+                                                   price: float, fee_bps: float,
+                                                   leverage: float) -> None:
+    from bot_core.kernels.bar_replay import _affordable
+    from bot_core_paper.account import PaperAccount
+
+    account = PaperAccount({"USDT": 0.0}, margin=margin, max_leverage=leverage)
+    account.balances = {"USDT": quote, "BTC": held}
+    if mark:
+        account.mark("BTC/USDT", mark)
+    expected = account.affordable("BTC/USDT", side, quantity, price, fee_bps / 1e4)
+    got = _affordable(0, 0, side, quantity, price, fee_bps / 1e4, margin, leverage,
+                      np.array([quote]), np.array([held]), np.array([mark]),
+                      np.zeros(1, dtype=np.int64))
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
