@@ -63,7 +63,7 @@ def test_compiled_replay_gives_the_event_paths_trades_equity_and_verdicts(
     names = ("cross", "cross_b") if account == "margin" else ("cross",)
     plan = _plan(host, path, _data(), names, fill_on_close=fill_on_close)
     slow = run_backtest(plan, host, fast=False)
-    compiled = run_backtest(plan, host)
+    compiled = run_backtest(plan, host, compiled=True)
     assert len(slow.trades) > 20 and {t.strategy for t in slow.trades} == set(names)
     _same_run(compiled, slow)
     # every order went through the risk engine, and all of them were approved as sent
@@ -79,7 +79,7 @@ def test_compiled_replay_rolls_trading_days_as_the_engine_does(host, write_confi
         'initial_equity = 100000.0\ntimezone = "Europe/Berlin"\ntrading_day_start = "22:00"')
     path.write_text(text, encoding="utf-8")
     plan = _plan(host, path, _data(3 * 1440 + 100))
-    _same_run(run_backtest(plan, host), run_backtest(plan, host, fast=False))
+    _same_run(run_backtest(plan, host, compiled=True), run_backtest(plan, host, fast=False))
 
 
 def test_a_risk_rejection_sends_the_run_to_the_event_path(host, write_config) -> None:
@@ -89,7 +89,7 @@ def test_a_risk_rejection_sends_the_run_to_the_event_path(host, write_config) ->
     path.write_text(path.read_text(encoding="utf-8").replace(
         "max_orders_per_minute = 600", "max_orders_per_minute = 1"), encoding="utf-8")
     plan = _plan(host, path, _data())
-    tried = run_backtest(plan, host)
+    tried = run_backtest(plan, host, compiled=True)
     slow = run_backtest(plan, host, fast=False)
     assert tried.path == "events"
     assert tried.fast_path_note.startswith("replayed event by event: risk verdict "
@@ -103,7 +103,7 @@ def test_a_venue_reject_sends_the_run_to_the_event_path(host, write_config) -> N
     # a short sale on a spot account: the paper venue refuses it for the balance
     path = _venue(write_config(notional=5.0), account="spot")
     plan = _plan(host, path, _data())
-    tried = run_backtest(plan, host)
+    tried = run_backtest(plan, host, compiled=True)
     slow = run_backtest(plan, host, fast=False)
     assert tried.path == "events"
     assert tried.fast_path_note.startswith("replayed event by event: an order the venue would "
@@ -118,7 +118,7 @@ def test_an_order_open_past_the_next_bar_hands_over_to_the_python_fast_path(
     # strategy sees the next bar: the fast path's re-sync handles that, the kernel does not
     path = _venue(write_config(notional=5.0), latency_ms=90_000.0)
     plan = _plan(host, path, _data(), strategies=("cross",))
-    tried = run_backtest(plan, host)
+    tried = run_backtest(plan, host, compiled=True)
     slow = run_backtest(plan, host, fast=False)
     assert tried.fast_path_note.startswith("compiled replay gave way: an order still open when "
                                            "its strategy saw the next bar at 2024-")
@@ -132,9 +132,9 @@ def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_co
     plan = _plan(host, write_config(notional=5.0), _data())
     probe = Probe()
     host.register_observer(probe)
-    watched = run_backtest(plan, host)
+    watched = run_backtest(plan, host, compiled=True)
     host.unregister_observer(probe)
-    compiled = run_backtest(plan, host)
+    compiled = run_backtest(plan, host, compiled=True)
     assert watched.path == "fast" and watched.fast_path_note == ""
     assert compiled.path == "compiled"
     # every order filled completely: one fill per approved order, all seen by the observer
@@ -143,13 +143,26 @@ def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_co
     _same_trades(compiled.trades, watched.trades)
 
 
-def test_compiled_false_keeps_the_python_fast_path(host, write_config) -> None:
+def test_the_python_fast_path_is_the_default(host, write_config) -> None:
     plan = _plan(host, write_config(notional=5.0), _data())
-    python = run_backtest(plan, host, compiled=False)
-    compiled = run_backtest(plan, host)
+    python = run_backtest(plan, host)
+    compiled = run_backtest(plan, host, compiled=True)
     assert python.path == "fast" and compiled.path == "compiled"
     _same_trades(compiled.trades, python.trades)
     np.testing.assert_allclose(compiled.equity, python.equity, rtol=1e-12)
+
+
+def test_an_order_the_bar_volume_cuts_sends_the_run_to_the_event_path(host, write_config) -> None:
+    data = {"btc": DataSpec(make_bars(600, seed=11, volume=40.0), "ohlcv", "BTC/USDT",
+                            "venue_a")}
+    plan = _plan(host, write_config(notional=5.0), data)
+    tried = run_backtest(plan, host, compiled=True)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.path == "events"
+    assert tried.fast_path_note == ("replayed event by event: a fill limited by the bar's "
+                                    "volume at 2024-01-01T00:11:00Z")
+    _same_trades(tried.trades, slow.trades)
+    np.testing.assert_array_equal(tried.equity, slow.equity)
 
 
 def test_snapshot_book_answers_as_the_portfolio_does() -> None:

@@ -19,7 +19,8 @@ replays through the pipeline only the steps where something can happen:
 
 The engine itself takes every decision; the scan only tells the driver where to look.
 
-**Compiled replay.** Before the fast path, a run whose bars all go to venues with a
+**Compiled replay** (opt-in: ``compiled=True``, ``bot-core backtest --compiled``). Before the
+fast path, a run whose bars all go to venues with a
 :class:`~bot_core.exchange.BarFillModel` (the paper venue) and that no observer plugin watches
 tries :mod:`bot_core.backtest.compiled`: a Numba kernel does the venue's fills, the portfolio and
 the engine's monitors for the whole run, and a real risk engine judges every order from the
@@ -688,7 +689,7 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
 
 
 def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
-                 compiled: bool | None = None,
+                 compiled: bool = False,
                  progress: ProgressCallback | None = None) -> BacktestResult:
     """Run one backtest; see the module docstring for what runs where.
 
@@ -697,9 +698,10 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     :param fast: None: try the fast path when every bar strategy offers ``target_positions``
         (falling back to the event-by-event replay, from the start, as soon as risk steps in:
         see ``_Run._still_exact``); False: replay every event.
-    :param compiled: None: a fast run tries the compiled replay first
+    :param compiled: True: a fast run tries the compiled replay first
         (:mod:`bot_core.backtest.compiled`), and takes the Python fast path when it cannot run
-        or gives way (``fast_path_note`` says why); False: never.
+        or gives way (``fast_path_note`` says why). Opt-in for now: its kernel takes ~9 s to
+        compile into an empty Numba cache, which the first backtest after an install would pay.
     :param progress: called with ``(done, total)`` steps.
     """
     started = time.perf_counter()
@@ -713,7 +715,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     from bot_core.backtest.compiled import CompiledStop, CompiledUnavailable
 
     outcome = None
-    if fast_names and not mixed and compiled is not False:
+    if fast_names and not mixed and compiled:
         try:
             outcome = _execute(plan, host, fast_names, progress, compiled=True)
         except CompiledUnavailable:

@@ -70,6 +70,7 @@ _EPS = 1e-12
 _QTY_SETTLED = 1e-12
 _QTY_FLAT = 1e-9
 _NEVER = -(1 << 62)
+_LAST = 1 << 62
 
 
 @njit(cache=True, nogil=True)
@@ -95,7 +96,7 @@ def _affordable(venue: int, asset: int, side: int, quantity: float, price: float
                 base: np.ndarray, base_mark: np.ndarray, asset_venue: np.ndarray) -> float:
     """The paper account's buying power (``PaperAccount.affordable``): the largest part of
     ``quantity`` it can fill at ``price``. A margin account marks the asset at ``price``."""
-    if not (np.isfinite(price) and price > 0.0 and quantity > 0.0):
+    if not (price - price == 0.0 and price > 0.0 and quantity > 0.0):  # finite, positive
         return 0.0
     held = base[asset]
     if not margin:
@@ -207,7 +208,7 @@ def _roll_day(ts: int, equity: float, boundaries: np.ndarray, sf: np.ndarray,
     while b < boundaries.shape[0] and boundaries[b] <= ts:
         b += 1
     si[_BOUNDARY] = b
-    si[_NEXT_BOUNDARY] = boundaries[b] if b < boundaries.shape[0] else 1 << 62
+    si[_NEXT_BOUNDARY] = boundaries[b] if b < boundaries.shape[0] else _LAST
     sf[_DAY_START] = equity
     return True
 
@@ -221,10 +222,10 @@ def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, v
     """Fill market order ``o`` of slot ``j`` completely at ``market`` (bar open, or close with
     ``fill_on_close``) as the paper venue does, and book it into the portfolio. Returns
     ``(status, price, fee)``; a non-zero status changes nothing."""
-    if not (np.isfinite(market) and market > 0.0):
+    if not (market - market == 0.0 and market > 0.0):
         return 1, 0.0, 0.0
     price = market * (1.0 + side * venues[v, 1])
-    room = venues[v, 3] * max(volume if np.isfinite(volume) else 0.0, 0.0)
+    room = venues[v, 3] * (volume if volume - volume == 0.0 and volume > 0.0 else 0.0)
     if used_ts[k] == ts:
         room -= used[k]
     if max(room, 0.0) < qty:
@@ -323,14 +324,19 @@ def replay_bars(
     n_assets = asset_venue.shape[0]
     # the venues
     quote = np.empty(n_venues)
+    clock = np.empty(n_venues, np.int64)
     for v in range(n_venues):
         quote[v] = venues[v, 8]
+        clock[v] = _NEVER
     base = np.zeros(n_assets)
     base_mark = np.zeros(n_assets)
-    clock = np.full(n_venues, _NEVER, dtype=np.int64)
-    last_ts = np.full(n_keys, _NEVER, dtype=np.int64)
-    interval = np.full(n_keys, -1, dtype=np.int64)
-    used_ts = np.full(n_keys, _NEVER, dtype=np.int64)
+    last_ts = np.empty(n_keys, np.int64)
+    interval = np.empty(n_keys, np.int64)
+    used_ts = np.empty(n_keys, np.int64)
+    for k in range(n_keys):
+        last_ts[k] = _NEVER
+        interval[k] = -1
+        used_ts[k] = _NEVER
     used = np.zeros(n_keys)
     # the portfolio: net position and mark per key and per instrument, each strategy's book
     book = np.zeros((2, n_keys))
@@ -340,19 +346,25 @@ def replay_bars(
     held = np.zeros(n_slots)
     avg = np.zeros(n_slots)
     target = np.zeros(n_slots)
-    cursor = dec_start[:-1].copy()
+    cursor = np.empty(n_slots, np.int64)
+    inflight = np.empty(n_slots, np.int64)
+    for j in range(n_slots):
+        cursor[j] = dec_start[j]
+        inflight[j] = -1
     # orders in flight: at most one per slot, matched in arrival order
-    order_slot = np.empty(max(dec_step.shape[0], 1), dtype=np.int64)
-    order_side = np.empty_like(order_slot)
-    order_eligible = np.empty_like(order_slot)
-    order_qty = np.empty(order_slot.shape[0])
-    inflight = np.full(n_slots, -1, dtype=np.int64)
-    fifo = np.empty(n_slots, dtype=np.int64)
+    n_max = dec_step.shape[0] + 1
+    order_slot = np.empty(n_max, np.int64)
+    order_side = np.empty(n_max, np.int64)
+    order_eligible = np.empty(n_max, np.int64)
+    order_qty = np.empty(n_max)
+    fifo = np.empty(n_slots, np.int64)
     n_fifo = 0
     n_orders = 0
     # the engine's monitors
-    sf = np.array([initial_cash, initial_cash, initial_cash, initial_cash])
-    si = np.array([0, _NEVER, 0, 0], dtype=np.int64)
+    sf = np.empty(4)
+    sf[:] = initial_cash
+    si = np.zeros(4, np.int64)
+    si[_NEXT_BOUNDARY] = _NEVER
 
     for s in range(step_start.shape[0] - 1):
         for e in range(step_start[s], step_start[s + 1]):
@@ -432,7 +444,7 @@ def replay_bars(
                     value = value * (equity / slot_sizing[j])
                 target[j] = value
                 delta = value - held[j]
-                if not np.isfinite(delta) or _settled(value, held[j]):
+                if delta - delta != 0.0 or _settled(value, held[j]):  # NaN or inf
                     continue
                 side = 1 if delta > 0.0 else -1
                 qty = abs(delta)
@@ -451,7 +463,9 @@ def replay_bars(
                 order_slot[o] = j
                 order_side[o] = side
                 order_qty[o] = qty
-                decided_ns = max(max(clock[v], ts), ts + max(interval[k], 0))
+                decided_ns = clock[v] if clock[v] > ts else ts
+                if interval[k] > 0 and ts + interval[k] > decided_ns:
+                    decided_ns = ts + interval[k]
                 order_eligible[o] = decided_ns + np.int64(venues[v, 4])
                 if venues[v, 5] == 0.0:
                     inflight[j] = o
