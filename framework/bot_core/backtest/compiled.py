@@ -165,6 +165,7 @@ class _Layout:
 
 
 def _layout(run: _Run) -> _Layout:
+    from bot_core.kernels.bar_replay import VENUE_FIELDS  # Numba: imported when it runs
     from bot_core.risk.tradingday import TradingCalendar
 
     feeds, tl = run.feeds, run.tl
@@ -177,10 +178,13 @@ def _layout(run: _Run) -> _Layout:
         model = run.pipeline.venues[name].bar_fill_model()
         assert model is not None  # why_not_compiled checked it
         models.append(model)
-    venues = np.array([[m.taker_fee_bps / 1e4, m.slippage_bps / 1e4, m.volume_impact_bps,
-                        m.participation_rate, float(int(m.latency_ms * 1_000_000)),
-                        float(m.fill_on_close), float(m.margin), m.max_leverage, m.cash]
-                       for m in models], dtype=np.float64)
+    rows = [{"taker_fee_rate": m.taker_fee_bps / 1e4, "slippage_rate": m.slippage_bps / 1e4,
+             "volume_impact_bps": m.volume_impact_bps,
+             "participation_rate": m.participation_rate,
+             "latency_ns": float(int(m.latency_ms * 1_000_000)),
+             "fill_on_close": float(m.fill_on_close), "margin": float(m.margin),
+             "max_leverage": m.max_leverage, "quote_balance": m.cash} for m in models]
+    venues = np.array([[row[name] for name in VENUE_FIELDS] for row in rows], dtype=np.float64)
     assets: dict[tuple[str, str], int] = {}
     key_asset = []
     for venue, instrument in keys:
@@ -322,7 +326,6 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
         if engine.state is not TradingState.ACTIVE:
             raise CompiledStop(f"trading state {engine.state.value} at "
                                f"{run._when(_step_of(run, ts))}")
-    run.fills = recorder.fills
     tally = pipeline.verdicts
     approved = f"{APPROVED.action.value}:{APPROVED.reason}"
     if intents:
@@ -340,7 +343,6 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
                 latest[key] = mark
     for (venue, instrument), (ts, price) in latest.items():
         pipeline.portfolio.mark(instrument, price, ts, venue)
-    run.processed = run.tl.steps - 1
 
 
 def _step_of(run: _Run, ts: int) -> int:

@@ -61,6 +61,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from bot_core.backtest.compiled import (
+    CompiledStop,
+    CompiledUnavailable,
+    replay_compiled,
+    why_not_compiled,
+)
 from bot_core.backtest.feeds import merge_timeline
 from bot_core.backtest.metrics import compute_metrics
 from bot_core.backtest.recorder import Recorder
@@ -262,7 +268,6 @@ class _Run:
         n = self.tl.steps
         self.equity = np.full(n, np.nan)
         self.in_market = np.zeros(n, dtype=np.bool_)
-        self.processed = -1
         self.fills = 0
         """Fills booked so far (positions change only with a fill)."""
         self._market_fills = -1
@@ -339,7 +344,6 @@ class _Run:
             self._holding = any(position(instrument, venue) != 0.0
                                 for venue, instrument in self.feed_keys)
         self.in_market[step] = self._holding
-        self.processed = step
 
     def _count_fill(self, fill: object) -> None:
         self.fills += 1
@@ -593,7 +597,6 @@ class _Outcome:
     state: _Run
     pipeline: TradingPipeline
     recorder: Recorder
-    fast: bool
     path: str
 
 
@@ -644,8 +647,6 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     synced = [] if mixed else fast_list  # stand-ins are the pipeline's to call
     state = _Run(plan, host, pipeline, synced, tl, replay)
     if compiled:
-        from bot_core.backtest.compiled import CompiledUnavailable, why_not_compiled
-
         why = why_not_compiled(state)
         if why:
             raise CompiledUnavailable(why)
@@ -659,8 +660,6 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     path = "compiled" if compiled else "mixed" if mixed else "fast" if fast_list else "events"
     try:
         if compiled:
-            from bot_core.backtest.compiled import replay_compiled
-
             if progress is not None:
                 progress(0, state.tl.steps)
             replay_compiled(state, recorder)
@@ -673,10 +672,8 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     except _NotExact as exc:
         reason = f"fast path abandoned: {exc}"
         raise
-    except Exception as exc:
-        from bot_core.backtest.compiled import CompiledStop
-
-        reason = f"compiled replay gave way: {exc}" if isinstance(exc, CompiledStop) else "error"
+    except CompiledStop as exc:
+        reason = f"compiled replay gave way: {exc}"
         raise
     except BaseException:
         reason = "error"
@@ -685,7 +682,7 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
         for fs in synced:
             fs.strategy.on_stop(fs.ctx)  # type: ignore[arg-type]
         pipeline.stop(reason)
-    return _Outcome(state, pipeline, recorder, bool(fast_list), path)
+    return _Outcome(state, pipeline, recorder, path)
 
 
 def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
@@ -712,8 +709,6 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     if mixed:
         note = (f"mixed: {', '.join(inexact)} event by event (batch targets not exact), "
                 f"{', '.join(fast_names)} from batch targets")
-    from bot_core.backtest.compiled import CompiledStop, CompiledUnavailable
-
     outcome = None
     if fast_names and not mixed and compiled:
         try:
@@ -755,6 +750,5 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         metrics=metrics, elapsed_s=time.perf_counter() - started,
         verdicts=verdicts, reject_reasons=reasons,
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
-        fast_path=outcome.fast, fast_path_note=note, run_id=pipeline.run.run_id,
-        path=outcome.path,
+        fast_path_note=note, run_id=pipeline.run.run_id, path=outcome.path,
     )

@@ -40,9 +40,6 @@ class BacktestResult:
     state_changes: list[dict[str, Any]] = field(default_factory=list)
     """Trading-state transitions: previous, current, cause, time."""
     final_state: str = "active"
-    fast_path: bool = False
-    """True when bar strategies ran through their batch kernels (all of them, or in a mixed run
-    those whose targets are exact; see ``bot_core.backtest.driver``)."""
     run_id: str = ""
     """Run id the observer hooks saw (an abandoned fast run had another one)."""
     path: str = "events"
@@ -52,6 +49,12 @@ class BacktestResult:
     fast_path_note: str = ""
     """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
     mixed run ran event by event (empty for a plain fast or event-by-event run)."""
+
+    @property
+    def fast_path(self) -> bool:
+        """True when bar strategies ran through their batch kernels (all of them, or in a mixed
+        run those whose targets are exact; see ``bot_core.backtest.driver``)."""
+        return self.path != "events"
 
     @property
     def closed_trades(self) -> list[RoundTrip]:

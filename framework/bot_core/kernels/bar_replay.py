@@ -60,7 +60,8 @@ STOP_REASONS = (
     "the daily loss limit",
 )
 """Why the kernel stopped, by status code (0: it ran to the end)."""
-STOP_OPEN_ORDER = 5
+(STOP_NOT_MARKETABLE, STOP_VOLUME, STOP_UNAFFORDABLE, STOP_VENUE_REJECT, STOP_OPEN_ORDER,
+ STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS) = range(1, len(STOP_REASONS))
 
 VENUE_FIELDS = ("taker_fee_rate", "slippage_rate", "volume_impact_bps", "participation_rate",
                 "latency_ns", "fill_on_close", "margin", "max_leverage", "quote_balance")
@@ -183,17 +184,17 @@ def _tell_peak(sf: np.ndarray, si: np.ndarray, book: np.ndarray, key_ts: np.ndar
 @njit(cache=True, nogil=True)
 def _watch(equity: float, ts: int, sf: np.ndarray, si: np.ndarray, drawdown_pct: float,
            daily_pct: float) -> int:
-    """The engine's ``_watch_equity``: new peak, then 7 for a drawdown hit, 8 for a daily-loss
-    hit, else 0."""
+    """The engine's ``_watch_equity``: new peak, then ``STOP_DRAWDOWN`` or ``STOP_DAILY_LOSS``
+    for a limit hit, else 0."""
     if equity > sf[_PEAK]:
         sf[_PEAK] = equity
         si[_PEAK_TS] = ts
     peak = sf[_PEAK]
     if peak > 0.0 and (peak - equity) * 100.0 >= drawdown_pct * peak:
-        return 7
+        return STOP_DRAWDOWN
     start = sf[_DAY_START]
     if start > 0.0 and (start - equity) * 100.0 >= daily_pct * start:
-        return 8
+        return STOP_DAILY_LOSS
     return 0
 
 
@@ -217,25 +218,25 @@ def _roll_day(ts: int, equity: float, boundaries: np.ndarray, sf: np.ndarray,
 def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, volume: float,
            side: int, qty: float, venues: np.ndarray, quote: np.ndarray, base: np.ndarray,
            base_mark: np.ndarray, asset_venue: np.ndarray, used_ts: np.ndarray,
-           used: np.ndarray, held: np.ndarray, avg: np.ndarray, key_instr: np.ndarray,
+           used: np.ndarray, held: np.ndarray, key_instr: np.ndarray,
            book: np.ndarray, instr: np.ndarray, sf: np.ndarray) -> tuple[int, float, float]:
     """Fill market order ``o`` of slot ``j`` completely at ``market`` (bar open, or close with
     ``fill_on_close``) as the paper venue does, and book it into the portfolio. Returns
     ``(status, price, fee)``; a non-zero status changes nothing."""
     if not (market - market == 0.0 and market > 0.0):
-        return 1, 0.0, 0.0
+        return STOP_NOT_MARKETABLE, 0.0, 0.0
     price = market * (1.0 + side * venues[v, 1])
     room = venues[v, 3] * (volume if volume - volume == 0.0 and volume > 0.0 else 0.0)
     if used_ts[k] == ts:
         room -= used[k]
     if max(room, 0.0) < qty:
-        return 2, 0.0, 0.0
+        return STOP_VOLUME, 0.0, 0.0
     if venues[v, 2] > 0.0:
         share = qty / volume if volume > 0.0 else 1.0
         price *= 1.0 + side * venues[v, 2] * share / 1e4
     if _affordable(v, asset, side, qty, price, venues[v, 0], venues[v, 6] > 0.0, venues[v, 7],
                    quote, base, base_mark, asset_venue) < qty - _EPS:
-        return 3, 0.0, 0.0
+        return STOP_UNAFFORDABLE, 0.0, 0.0
     # the venue's account (PaperAccount.apply_fill)
     fee = abs(qty * price) * venues[v, 0]
     base[asset] += side * qty
@@ -247,19 +248,14 @@ def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, v
     else:
         used_ts[k] = ts
         used[k] = qty
-    # the portfolio (Portfolio.apply_fill): average cost, flat below float residue
+    # the portfolio (Portfolio.apply_fill): a position a reducing fill leaves below float
+    # residue is flat (average prices are the trade book's, from the fills)
     signed = side * qty
     old = held[j]
-    if old == 0.0 or (old > 0.0) == (signed > 0.0):
-        new = old + signed
-        avg[j] = (abs(old) * avg[j] + qty * price) / abs(new)
-    else:
-        new = old + signed
-        if abs(new) <= _QTY_FLAT * max(abs(old), qty):
-            new = 0.0
-            avg[j] = 0.0
-        elif (new > 0.0) != (old > 0.0):
-            avg[j] = price
+    new = old + signed
+    if old != 0.0 and (old > 0.0) != (signed > 0.0) and \
+            abs(new) <= _QTY_FLAT * max(abs(old), qty):
+        new = 0.0
     held[j] = new
     sf[_CASH] += -signed * price - fee
     net = book[0, k] + (new - old)
@@ -273,6 +269,27 @@ def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, v
 @njit(cache=True, nogil=True)
 def _settled(target: float, held: float) -> bool:
     return abs(target - held) <= _QTY_SETTLED * max(abs(target), abs(held), 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _filled(o: int, side: int, k: int, qty: float, price: float, fee: float, ts: int,
+            target: float, held: float, boundaries: np.ndarray, drawdown_pct: float,
+            daily_pct: float, sf: np.ndarray, si: np.ndarray, book: np.ndarray,
+            key_ts: np.ndarray, instr: np.ndarray, instr_ts: np.ndarray, ent_kind: np.ndarray,
+            ent_ts: np.ndarray, ent_ref: np.ndarray, ent_val: np.ndarray, snap: np.ndarray,
+            snap_ts: np.ndarray) -> int:
+    """After :func:`_match` booked order ``o``: what the engine's ``on_fill`` does (day roll
+    after booking, equity watch), the FILL entry, and whether its strategy now holds its
+    target. Returns 0 or a stop code."""
+    equity, gross = _equity(sf[_CASH], book[0], book[1])
+    _roll_day(ts, equity, boundaries, sf, si)
+    _record(ENTRY_FILL, ts, o, side, k, qty, price, fee, equity, gross, book, key_ts, instr,
+            instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
+    sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)  # the engine watches it in on_fill
+    status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
+    if status != 0:
+        return status
+    return 0 if _settled(target, held) else STOP_SHORT_OF_TARGET
 
 
 @njit(cache=True, nogil=True)
@@ -344,7 +361,6 @@ def replay_bars(
     instr = np.zeros((2, n_instr))
     instr_ts = np.zeros(n_instr, dtype=np.int64)
     held = np.zeros(n_slots)
-    avg = np.zeros(n_slots)
     target = np.zeros(n_slots)
     cursor = np.empty(n_slots, np.int64)
     inflight = np.empty(n_slots, np.int64)
@@ -394,25 +410,19 @@ def replay_bars(
                     continue
                 status, price, fee = _match(o, j, k, v, asset, ts, ev_bar[e, 0], volume,
                                             order_side[o], order_qty[o], venues, quote, base,
-                                            base_mark, asset_venue, used_ts, used, held, avg,
+                                            base_mark, asset_venue, used_ts, used, held,
                                             key_instr, book, instr, sf)
-                if status != 0:
-                    return status, si[_ENTRIES], e
-                equity, gross = _equity(sf[_CASH], book[0], book[1])
-                _roll_day(ts, equity, boundaries, sf, si)  # inside on_fill, after booking
-                _record(ENTRY_FILL, ts, o, order_side[o], k, order_qty[o], price, fee, equity,
-                        gross, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
-                        ent_val, snap, snap_ts, si)
-                sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)  # the engine watches it too
-                status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
+                if status == 0:
+                    status = _filled(o, order_side[o], k, order_qty[o], price, fee, ts,
+                                     target[j], held[j], boundaries, drawdown_pct, daily_pct,
+                                     sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts,
+                                     ent_ref, ent_val, snap, snap_ts)
                 if status != 0:
                     return status, si[_ENTRIES], e
                 inflight[j] = -1
                 for r in range(i, n_fifo - 1):
                     fifo[r] = fifo[r + 1]
                 n_fifo -= 1
-                if not _settled(target[j], held[j]):
-                    return 6, si[_ENTRIES], e
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
             equity, gross = _equity(sf[_CASH], book[0], book[1])
             if ts >= si[_NEXT_BOUNDARY]:
@@ -434,7 +444,7 @@ def replay_bars(
             for q in range(feed_slot_start[f], feed_slot_start[f + 1]):
                 j = feed_slots[q]
                 if inflight[j] >= 0:
-                    return 5, si[_ENTRIES], e
+                    return STOP_OPEN_ORDER, si[_ENTRIES], e
                 c = cursor[j]
                 if c >= dec_start[j + 1] or dec_step[c] != s:
                     continue
@@ -457,7 +467,7 @@ def replay_bars(
                 # eligible from the deciding bar's close + latency
                 if _affordable(v, asset, side, qty, close, venues[v, 0], venues[v, 6] > 0.0,
                                venues[v, 7], quote, base, base_mark, asset_venue) <= _EPS:
-                    return 4, si[_ENTRIES], e
+                    return STOP_VENUE_REJECT, si[_ENTRIES], e
                 o = n_orders
                 n_orders += 1
                 order_slot[o] = j
@@ -475,19 +485,15 @@ def replay_bars(
                 # fill_on_close: matched at once at this bar's close
                 status, price, fee = _match(o, j, k, v, asset, ts, close, volume, side, qty,
                                             venues, quote, base, base_mark, asset_venue,
-                                            used_ts, used, held, avg, key_instr, book, instr, sf)
+                                            used_ts, used, held, key_instr, book, instr, sf)
+                if status == 0:
+                    status = _filled(o, side, k, qty, price, fee, ts, target[j], held[j],
+                                     boundaries, drawdown_pct, daily_pct, sf, si, book, key_ts,
+                                     instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap,
+                                     snap_ts)
                 if status != 0:
                     return status, si[_ENTRIES], e
                 equity, gross = _equity(sf[_CASH], book[0], book[1])
-                _record(ENTRY_FILL, ts, o, side, k, qty, price, fee, equity, gross, book,
-                        key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap,
-                        snap_ts, si)
-                sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)
-                status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
-                if status != 0:
-                    return status, si[_ENTRIES], e
-                if not _settled(target[j], held[j]):
-                    return 6, si[_ENTRIES], e
         equity, _ = _equity(sf[_CASH], book[0], book[1])
         equity_out[s] = equity
         holding = False
