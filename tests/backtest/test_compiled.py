@@ -207,3 +207,68 @@ def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quot
                       np.array([quote]), np.array([held]), np.array([mark]),
                       np.zeros(1, dtype=np.int64))
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def _one_instrument() -> dict[str, DataSpec]:
+    return {"btc": _data()["btc"]}
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, cls: Any, name: str) -> list[int]:
+    calls = [0]
+    original = getattr(cls, name)
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+def test_one_order_at_a_time_is_judged_as_one_batch(host, write_config, monkeypatch) -> None:
+    # one strategy on one instrument: every order fills before the next, so the engine judges the whole log at
+    # once through the checks' batch forms, and never one order at a time
+    from bot_core.risk.engine import RiskEngine
+
+    path = write_config(notional=5.0, fee=5.0, slippage=2.0)
+    plan = _plan(host, path, _one_instrument(), ("cross",))
+    slow = run_backtest(plan, host, fast=False)
+    batches = _count_calls(monkeypatch, RiskEngine, "judge_batch")
+    singles = _count_calls(monkeypatch, RiskEngine, "evaluate")
+    compiled = run_backtest(plan, host, compiled=True)
+    _same_run(compiled, slow)
+    assert batches == [1] and singles == [0]
+    assert compiled.verdicts == {"approve": sum(slow.verdicts.values())} and len(slow.trades) > 20
+
+
+def test_a_check_without_a_batch_form_is_asked_order_by_order(host, write_config,
+                                                               monkeypatch) -> None:
+    # a third-party check with no batch form (here: max_position's taken away) keeps the
+    # compiled replay, with every order through evaluate(), and the same result
+    from bot_core.risk.engine import RiskEngine
+    from bot_core_risk_checks import MaxPositionCheck
+
+    path = write_config(notional=5.0)
+    plan = _plan(host, path, _one_instrument(), ("cross",))
+    slow = run_backtest(plan, host, fast=False)
+    monkeypatch.setattr(MaxPositionCheck, "check_batch", lambda self, batch: None)
+    singles = _count_calls(monkeypatch, RiskEngine, "evaluate")
+    compiled = run_backtest(plan, host, compiled=True)
+    _same_run(compiled, slow)
+    assert singles[0] == sum(slow.verdicts.values()) > 20
+
+
+def test_a_batch_the_checks_cut_sends_the_run_to_the_event_path(host, write_config) -> None:
+    # a 3 % position cap under 5 % orders: the batch finds the first order max_position cuts,
+    # and the event path gives the real verdicts
+    path = write_config(notional=5.0, max_position=3.0)
+    plan = _plan(host, path, _one_instrument(), ("cross",))
+    tried = run_backtest(plan, host, compiled=True)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.path == "events"
+    assert tried.fast_path_note.startswith(
+        "replayed event by event: risk (max_position) did not approve an order in full at 2024-")
+    assert slow.reject_reasons.get("max_position_pct", 0) + \
+        slow.verdicts.get("reduce", 0) > 0
+    _same_trades(tried.trades, slow.trades)
+    assert tried.verdicts == slow.verdicts

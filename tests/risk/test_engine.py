@@ -451,3 +451,99 @@ def test_committed_orders_release_on_partial_fills_and_close() -> None:
     assert book_.quantity("BTC/USDT", 1.0) == 0.0 and bool(book_)
     book_.release("b")
     assert not book_ and book_.notional == 0.0
+
+
+# -- batch judging ---------------------------------------------------------------------------------
+
+
+class Batched(RiskCheck):
+    """A check whose batch form answers ``answer`` (a mask, None, or an exception to raise)."""
+
+    id: ClassVar[str] = "batched"
+
+    def __init__(self, answer: Any, ident: str = "batched") -> None:
+        super().__init__()
+        self.answer = answer
+        self.id = ident  # type: ignore[misc]
+        self.accepted = 0
+
+    def check(self, intent: OrderIntent, ctx: Any) -> Verdict:
+        return Verdict.approve()
+
+    def check_batch(self, batch: Any) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def accept_batch(self, batch: Any) -> None:
+        self.accepted += len(batch)
+
+
+def order_batch(n: int = 4, **columns: Any) -> Any:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
+
+    cfg = make_config()
+    values: dict[str, Any] = {
+        "now_ns": T0 + MINUTE * np.arange(n), "instrument": np.zeros(n, dtype=np.int64),
+        "venue": np.zeros(n, dtype=np.int64), "side": np.ones(n), "quantity": np.ones(n),
+        "client_order_id": [f"c{i}" for i in range(n)], "equity": np.full(n, 1e5),
+        "gross_exposure": np.zeros(n), "equity_peak": np.full(n, 1e5),
+        "day_start_equity": np.full(n, 1e5), "price": np.full(n, 100.0),
+        "last_update_ns": T0 + MINUTE * np.arange(n), "position_at_venue": np.zeros(n),
+        "positions": np.zeros((n, 1)), "marks": np.full((n, 1), 100.0)}
+    values.update(columns)
+    return OrderBatch(instruments=["BTC/USDT"], venues=["venue_a"], limits=cfg.risk,
+                      buckets=cfg.buckets, **values)
+
+
+def test_judge_batch_stops_at_the_first_order_any_check_or_gate_refuses() -> None:
+    import numpy as np
+
+    mask = np.array([True, True, False, True])
+    eng, _, _ = engine(checks=[Batched(np.ones(4, dtype=bool), "a"), Batched(mask, "b")])
+    assert eng.judge_batch(order_batch()) == (2, "b")
+    # the engine's own gates come first: a NaN equity at order 1 fails closed there
+    equity = np.array([1e5, math.nan, 1e5, 1e5])
+    assert eng.judge_batch(order_batch(equity=equity)) == (1, ENGINE_CHECK_ID)
+    eng, _, _ = engine(checks=[Batched(np.ones(4, dtype=bool))])
+    assert eng.judge_batch(order_batch(price=np.array([100.0, 100.0, 100.0, 0.0]))) == (
+        3, ENGINE_CHECK_ID)
+    check = Batched(np.ones(4, dtype=bool))
+    eng, _, _ = engine(checks=[check])
+    batch = order_batch()
+    assert eng.judge_batch(batch) == (4, ENGINE_CHECK_ID)
+    assert check.accepted == 0  # judging changes nothing
+    eng.accept_batch(batch)
+    assert check.accepted == 4 and eng.now_ns == int(batch.now_ns[-1])
+
+
+@pytest.mark.parametrize("answer", [None, RuntimeError("boom"), [True] * 4,
+                                    "mask", "short"])
+def test_judge_batch_gives_way_to_order_by_order_judging(answer: Any) -> None:
+    # no batch form, a batch form that raises, or a malformed answer: judge one by one (where
+    # evaluate() turns an exception into check_error), never a silent approval
+    import numpy as np
+
+    if answer == "mask":
+        answer = np.ones(4)  # floats, not booleans
+    elif answer == "short":
+        answer = np.ones(3, dtype=bool)
+    eng, _, _ = engine(checks=[Batched(np.ones(4, dtype=bool), "a"), Batched(answer, "b")])
+    assert eng.judge_batch(order_batch()) is None
+
+
+def test_judge_batch_needs_an_active_engine_and_checks_without_fill_hooks(host: Any) -> None:
+    import numpy as np
+
+    eng, _, _ = engine(checks=[Batched(np.ones(4, dtype=bool))])
+    eng.halt("maintenance", T0)
+    assert eng.judge_batch(order_batch()) is None
+
+    class Watching(Batched):
+        def on_fill(self, fill: Any, ctx: Any) -> None:
+            pass
+
+    eng, _, _ = engine(checks=[Watching(np.ones(4, dtype=bool))])
+    assert eng.judge_batch(order_batch()) is None

@@ -162,6 +162,13 @@ class _Layout:
     args: tuple[Any, ...]
     n_decisions: int
     n_days: int
+    venues: list[str]
+    slot_key: np.ndarray
+    """(venue, instrument) key of each slot."""
+    key_instrument: np.ndarray
+    """Index into ``instruments`` of each key."""
+    key_venue: np.ndarray
+    """Index into ``venues`` of each key."""
 
 
 def _layout(run: _Run) -> _Layout:
@@ -225,22 +232,25 @@ def _layout(run: _Run) -> _Layout:
     while boundaries[-1] <= last:
         boundaries.append(cal.next_boundary_ns(cal.day_of(boundaries[-1])))
     risk = run.plan.resolved.config.risk
+    slot_key = np.array([key_index[(feeds[i].venue, feeds[i].instrument)] for _, i in slots],
+                        dtype=np.int64)
+    key_instrument = np.array([instruments.index(i) for _, i in keys], dtype=np.int64)
+    key_venue = np.array([venue_names.index(v) for v, _ in keys], dtype=np.int64)
     args = (
         tl.step_start, tl.ev_feed, ev_ts, np.ascontiguousarray(ev_bar),
         np.array([key_index[(f.venue, f.instrument)] for f in feeds], dtype=np.int64),
         np.array(feed_slot_start, dtype=np.int64), np.array(feed_slots, dtype=np.int64),
-        np.array([key_index[(feeds[i].venue, feeds[i].instrument)] for _, i in slots],
-                 dtype=np.int64),
+        slot_key,
         np.array([fs.sizing_equity if fs.proportional else 0.0 for fs, _ in slots]),
         np.array(dec_start, dtype=np.int64), np.array(dec_step, dtype=np.int64),
         np.array(dec_value, dtype=np.float64),
-        np.array([instruments.index(i) for _, i in keys], dtype=np.int64),
-        np.array([venue_names.index(v) for v, _ in keys], dtype=np.int64),
+        key_instrument, key_venue,
         np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
         float(runtime.initial_equity), np.array(boundaries, dtype=np.int64),
         risk.drawdown_liquidation_pct - _PCT_TOLERANCE, risk.daily_loss_limit_pct - _PCT_TOLERANCE,
     )
-    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries))
+    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries), venue_names,
+                   slot_key, key_instrument, key_venue)
 
 
 def replay_compiled(run: _Run, recorder: Recorder) -> None:
@@ -250,14 +260,7 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
     :raises CompiledStop: when the run is not a plain sequence of approved, complete fills
         (nothing of the pipeline's own state was touched but its final marks).
     """
-    from bot_core.kernels.bar_replay import (
-        ENTRY_DAY,
-        ENTRY_FILL,
-        ENTRY_ORDER,
-        STOP_OPEN_ORDER,
-        STOP_REASONS,
-        replay_bars,
-    )
+    from bot_core.kernels.bar_replay import STOP_OPEN_ORDER, STOP_REASONS, replay_bars
 
     layout = _layout(run)
     nk, ni = len(layout.keys), len(layout.instruments)
@@ -279,60 +282,27 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
                            final=status != STOP_OPEN_ORDER)
 
     pipeline = run.pipeline
-    config = run.plan.resolved.config
-    book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
-    engine = RiskEngine(config, pipeline.risk.checks, cast("Portfolio", book))
     kinds, stamps = ent_kind[:n].tolist(), ent_ts[:n].tolist()
     refs, values = ent_ref[:n].tolist(), ent_val[:n].tolist()
-    rows, row_ts = snap[:n].tolist(), snap_ts[:n].tolist()
-    intents: list[OrderIntent] = []
-    trade_seq = dict.fromkeys((venue for venue, _ in layout.keys), 0)
-    keys, slots, feeds = layout.keys, layout.slots, run.feeds
-    evaluate, on_fill, on_closed, record = (engine.evaluate, engine.on_fill,
-                                            engine.on_order_closed, recorder.on_fill)
-    for e in range(n):
-        kind, ts, ref = kinds[e], stamps[e], refs[e]
-        book.load(rows[e], row_ts[e])
-        if kind == ENTRY_ORDER:
-            fs, index = slots[ref[0]]
-            feed = feeds[index]
-            ctx = fs.ctx
-            assert ctx is not None
-            # positional, as the fast path's _target_intent builds it
-            intent = OrderIntent(fs.name, feed.venue, feed.instrument,
-                                 Side.BUY if ref[1] > 0 else Side.SELL, values[e][0],
-                                 ctx.new_client_order_id(), OrderType.MARKET, None,
-                                 TimeInForce.IOC, False, None, ts, "target")
-            verdict = evaluate(intent, ts)
-            if verdict is not APPROVED:
-                raise CompiledStop(f"risk verdict {verdict.action.value}:{verdict.reason} at "
-                                   f"{run._when(_step_of(run, ts))}")
-            intents.append(intent)
-        elif kind == ENTRY_FILL:
-            intent = intents[ref[0]]
-            venue = intent.venue
-            trade_seq[venue] += 1
-            qty, price, fee = values[e]
-            fill = Fill(f"{venue}-{trade_seq[venue]}", intent.client_order_id, venue,
-                        intent.instrument, intent.side, qty, price, fee, ts, "taker",
-                        intent.strategy_id)
-            on_fill(fill)
-            record(fill)
-            on_closed(intent.client_order_id)
-        else:
-            venue, instrument = keys[ref[2]] if kind == ENTRY_DAY else keys[0]
-            price = values[e][0] if kind == ENTRY_DAY else math.nan
-            engine.on_market_data(instrument, venue, price, ts)
-        if engine.state is not TradingState.ACTIVE:
-            raise CompiledStop(f"trading state {engine.state.value} at "
-                               f"{run._when(_step_of(run, ts))}")
+    intents = _intents(run, layout, kinds, stamps, refs, values)
+    fills: list[Fill] | None = None
+    if _orders_one_at_a_time(ent_kind[:n]):
+        fills = _walk_batched(run, layout, intents, kinds, stamps, refs, values,
+                              (ent_kind[:n], ent_ts[:n], ent_ref[:n], ent_val[:n], snap[:n],
+                               snap_ts[:n]))
+    if fills is None:  # a check without a batch form: every order through evaluate()
+        fills = _walk(run, layout, intents, kinds, stamps, refs, values, snap[:n].tolist(),
+                      snap_ts[:n].tolist())
+    record = recorder.on_fill
+    for fill in fills:
+        record(fill)
     tally = pipeline.verdicts
     approved = f"{APPROVED.action.value}:{APPROVED.reason}"
     if intents:
         tally[approved] = tally.get(approved, 0) + len(intents)
     # the pipeline's portfolio gives the results their final marks (open trades)
     latest: dict[tuple[str, str], tuple[int, float]] = {}
-    for feed in feeds:  # the later feed wins at equal times, as in the timeline
+    for feed in run.feeds:  # the later feed wins at equal times, as in the timeline
         closes = feed.columns["close"]
         valid = np.flatnonzero((closes > 0.0) & np.isfinite(closes))
         if len(valid):
@@ -343,6 +313,164 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
                 latest[key] = mark
     for (venue, instrument), (ts, price) in latest.items():
         pipeline.portfolio.mark(instrument, price, ts, venue)
+
+
+def _intents(run: _Run, layout: _Layout, kinds: list[int], stamps: list[int],
+             refs: list[list[int]], values: list[list[float]]) -> list[OrderIntent]:
+    """The log's orders as the fast path builds them (client order ids in event order)."""
+    from bot_core.kernels.bar_replay import ENTRY_ORDER
+
+    intents: list[OrderIntent] = []
+    slots, feeds = layout.slots, run.feeds
+    for kind, ts, ref, value in zip(kinds, stamps, refs, values, strict=True):
+        if kind != ENTRY_ORDER:
+            continue
+        fs, index = slots[ref[0]]
+        feed = feeds[index]
+        ctx = fs.ctx
+        assert ctx is not None
+        # positional, as the fast path's _target_intent builds it
+        intents.append(OrderIntent(fs.name, feed.venue, feed.instrument,
+                                   Side.BUY if ref[1] > 0 else Side.SELL, value[0],
+                                   ctx.new_client_order_id(), OrderType.MARKET, None,
+                                   TimeInForce.IOC, False, None, ts, "target"))
+    return intents
+
+
+def _orders_one_at_a_time(kinds: np.ndarray) -> bool:
+    """True when every order of the log is judged with no other order open (each one's fill
+    comes before the next order): the case an :class:`~bot_core.risk.batch.OrderBatch`
+    describes, with nothing pending."""
+    from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
+
+    is_order = kinds == ENTRY_ORDER
+    open_before = np.cumsum(is_order) - np.cumsum(kinds == ENTRY_FILL) - is_order
+    return not bool((open_before[is_order] != 0).any())
+
+
+def _fill(intent: OrderIntent, seq: int, value: list[float], ts: int) -> Fill:
+    qty, price, fee = value
+    return Fill(f"{intent.venue}-{seq}", intent.client_order_id, intent.venue, intent.instrument,
+                intent.side, qty, price, fee, ts, "taker", intent.strategy_id)
+
+
+def _market_entry(engine: RiskEngine, layout: _Layout, kind: int, ts: int, ref: list[int],
+                  value: list[float]) -> None:
+    """A day or peak entry: the market event the engine's monitors saw there."""
+    from bot_core.kernels.bar_replay import ENTRY_DAY
+
+    venue, instrument = layout.keys[ref[2]] if kind == ENTRY_DAY else layout.keys[0]
+    price = value[0] if kind == ENTRY_DAY else math.nan
+    engine.on_market_data(instrument, venue, price, ts)
+
+
+def _walk(run: _Run, layout: _Layout, intents: list[OrderIntent], kinds: list[int],
+          stamps: list[int], refs: list[list[int]], values: list[list[float]],
+          rows: list[list[float]], row_ts: list[list[int]]) -> list[Fill]:
+    """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry."""
+    from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
+
+    config = run.plan.resolved.config
+    book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
+    engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
+    trade_seq = dict.fromkeys((venue for venue, _ in layout.keys), 0)
+    fills: list[Fill] = []
+    evaluate, on_fill, on_closed = engine.evaluate, engine.on_fill, engine.on_order_closed
+    order = 0
+    for e, (kind, ts, ref) in enumerate(zip(kinds, stamps, refs, strict=True)):
+        book.load(rows[e], row_ts[e])
+        if kind == ENTRY_ORDER:
+            verdict = evaluate(intents[order], ts)
+            order += 1
+            if verdict is not APPROVED:
+                raise CompiledStop(f"risk verdict {verdict.action.value}:{verdict.reason} at "
+                                   f"{run._when(_step_of(run, ts))}")
+        elif kind == ENTRY_FILL:
+            intent = intents[ref[0]]
+            trade_seq[intent.venue] += 1
+            fill = _fill(intent, trade_seq[intent.venue], values[e], ts)
+            on_fill(fill)
+            fills.append(fill)
+            on_closed(intent.client_order_id)
+        else:
+            _market_entry(engine, layout, kind, ts, ref, values[e])
+        if engine.state is not TradingState.ACTIVE:
+            raise CompiledStop(f"trading state {engine.state.value} at "
+                               f"{run._when(_step_of(run, ts))}")
+    return fills
+
+
+def _walk_batched(run: _Run, layout: _Layout, intents: list[OrderIntent], kinds: list[int],
+                  stamps: list[int], refs: list[list[int]], values: list[list[float]],
+                  log: tuple[np.ndarray, ...]) -> list[Fill] | None:
+    """The log's market events and fills through the engine's monitors, then every order at
+    once through :meth:`RiskEngine.judge_batch`. None when a check has no batch form (nothing
+    outside this function changed)."""
+    from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
+    from bot_core.risk.batch import OrderBatch
+
+    config = run.plan.resolved.config
+    book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
+    engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
+    trade_seq = dict.fromkeys((venue for venue, _ in layout.keys), 0)
+    fills: list[Fill] = []
+    peaks: list[float] = []
+    starts: list[float] = []
+    ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts = log
+    equities = snap[:, 0].tolist()
+    # the engine reads only the book's equity on market events and fills (marks are the
+    # kernel's); an order reads everything, from the batch below
+    for e, (kind, ts, ref, value) in enumerate(zip(kinds, stamps, refs, values, strict=True)):
+        book.equity = equities[e]
+        if kind == ENTRY_ORDER:
+            engine.advance(ts)
+            peaks.append(engine.equity_peak)
+            starts.append(engine.day_start_equity)
+        elif kind == ENTRY_FILL:
+            intent = intents[ref[0]]
+            trade_seq[intent.venue] += 1
+            fill = _fill(intent, trade_seq[intent.venue], value, ts)
+            engine.on_fill(fill)
+            fills.append(fill)
+        else:
+            _market_entry(engine, layout, kind, ts, ref, value)
+        if engine.state is not TradingState.ACTIVE:
+            raise CompiledStop(f"trading state {engine.state.value} at "
+                               f"{run._when(_step_of(run, ts))}")
+
+    nk, ni = len(layout.keys), len(layout.instruments)
+    rows = np.flatnonzero(ent_kind == ENTRY_ORDER)
+    orders = snap[rows]
+    key = layout.slot_key[ent_ref[rows, 0]]
+    instrument = layout.key_instrument[key]
+    venue_price = orders[np.arange(len(rows)), 2 + nk + key]
+    mark = orders[np.arange(len(rows)), 2 + 2 * nk + ni + instrument]
+    at_venue = venue_price > 0.0  # SnapshotBook.last_price / last_update_ns, venue first
+    marks = orders[:, 2 + 2 * nk + ni:2 + 2 * nk + 2 * ni]
+    batch = OrderBatch(
+        instruments=layout.instruments, venues=layout.venues, limits=config.risk,
+        buckets=config.buckets, now_ns=ent_ts[rows], instrument=instrument,
+        venue=layout.key_venue[key], side=np.where(ent_ref[rows, 1] > 0, 1.0, -1.0),
+        quantity=ent_val[rows, 0], client_order_id=[i.client_order_id for i in intents],
+        equity=orders[:, 0], gross_exposure=orders[:, 1], equity_peak=np.array(peaks),
+        day_start_equity=np.array(starts),
+        price=np.where(at_venue, venue_price, np.where(mark > 0.0, mark, math.nan)),
+        last_update_ns=np.where(at_venue, snap_ts[rows, key], snap_ts[rows, nk + instrument]),
+        position_at_venue=orders[np.arange(len(rows)), 2 + key],
+        positions=orders[:, 2 + 2 * nk:2 + 2 * nk + ni],
+        marks=np.where(marks > 0.0, marks, math.nan),
+    )
+    judged = engine.judge_batch(batch)
+    if judged is None:
+        return None
+    first, check_id = judged
+    if first < len(batch):
+        ts = int(batch.now_ns[first])
+        raise CompiledStop(f"risk ({check_id}) did not approve an order in full at "
+                           f"{run._when(_step_of(run, ts))}")
+    engine.accept_batch(batch)
+    return fills
+
 
 
 def _step_of(run: _Run, ts: int) -> int:

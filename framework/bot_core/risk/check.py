@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bot_core.config.models import BucketConfig, RiskLimits
     from bot_core.orders import Fill, OrderIntent
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["NoSettings", "RiskCheck", "RiskContext", "TradingState", "Verdict", "VerdictAction"]
 
@@ -138,6 +141,8 @@ class RiskCheck(ABC):
     ``reset_day(ctx)``           no        called once per trading-day boundary
     ``on_accepted(i, qty, ctx)`` no        the combined verdict let the intent through
     ``snapshot()``/``restore()`` no        JSON-able state that survives a restart
+    ``check_batch(batch)``       no        judge a whole :class:`~bot_core.risk.batch.OrderBatch`
+    ``accept_batch(batch)``      no        a judged batch went through: update internal state
     ===========================  ========  =====================================================
     """
 
@@ -167,3 +172,21 @@ class RiskCheck(ABC):
 
     def restore(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
         """Optional: reload what :meth:`snapshot` returned."""
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray | None:
+        """Optional: judge every order of ``batch`` at once (see :mod:`bot_core.risk.batch`).
+
+        Return a boolean array: ``True`` at ``i`` exactly when :meth:`check` would return an
+        ``APPROVE`` verdict for order ``i`` in the context the batch gives for it, every earlier
+        order having been approved, accepted and filled. Entries after the first ``False`` are
+        not read. Must not change the check's state (that is :meth:`accept_batch`). Return None
+        (the default) when there is no batch form, or none for this batch: the engine then
+        calls :meth:`check` order by order. A check with a batch form proves it equal to
+        :meth:`check` in its tests.
+        """
+        return None
+
+    def accept_batch(self, batch: OrderBatch) -> None:  # noqa: B027 - optional hook
+        """Optional, with :meth:`check_batch`: every order of ``batch`` was approved, accepted
+        and filled. Leave the state :meth:`check`, :meth:`on_accepted` and :meth:`on_fill` would
+        have left, order by order (a stateless check has nothing to do)."""

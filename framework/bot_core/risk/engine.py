@@ -44,9 +44,12 @@ from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
 from bot_core.risk.tradingday import TradingCalendar
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bot_core.config.models import BotConfig, BucketConfig, RiskLimits
     from bot_core.orders import Fill
     from bot_core.portfolio import Portfolio
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["APPROVED", "ENGINE_CHECK_ID", "RiskEngine", "StateListener"]
 
@@ -64,6 +67,12 @@ _NEVER = -(1 << 62)
 _PCT_TOLERANCE = 1e-9
 """Limits are "at or beyond": a loss of 4% computed as 3.9999999999% still triggers 4%."""
 _SNAPSHOT_VERSION = 1
+
+
+def _first_false(mask: np.ndarray, n: int) -> int:
+    """Index of the first False in ``mask`` (``n`` when there is none)."""
+    misses = (~mask).nonzero()[0]
+    return int(misses[0]) if len(misses) else n
 
 
 def _reject(reason: str, detail: str = "", check_id: str = ENGINE_CHECK_ID) -> Verdict:
@@ -339,10 +348,16 @@ class RiskEngine:
             self._liq_retry[key] = self.portfolio.last_update_ns(key[2], key[1])
         return verdict
 
-    def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
+    def advance(self, now_ns: int) -> None:
+        """The clock reaches ``now_ns`` (an order is about to be judged): roll the trading day
+        if a boundary passed. :meth:`evaluate` does this first; a batch judge calls it at each
+        order's time before reading :attr:`equity_peak` and :attr:`day_start_equity`."""
         self._now_ns = now_ns
         if now_ns >= self._next_boundary_ns:
             self._roll_day(now_ns)
+
+    def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
+        self.advance(now_ns)
         qty = intent.quantity
         if not (qty > QTY_EPSILON and qty != math.inf):
             return _reject("invalid_quantity", f"quantity must be finite and > 0, got {qty!r}")
@@ -415,6 +430,47 @@ class RiskEngine:
         if reduced is None:
             return APPROVED
         return Verdict(VerdictAction.REDUCE, reduced[0], reduced[1], current.quantity, reduced[2])
+
+    def judge_batch(self, batch: OrderBatch) -> tuple[int, str] | None:
+        """Judge the orders of ``batch`` at once (see :mod:`bot_core.risk.batch`): the engine's
+        own input gates, then every check's :meth:`~RiskCheck.check_batch`.
+
+        Returns ``(first, check_id)``: the index of the first order that :meth:`evaluate` would
+        not have approved as is (``len(batch)`` when it would have approved them all) and the
+        id of what stopped it (``engine`` for the engine's gates). Returns None when a check
+        has no batch form, a check is broken, or the state is not ``ACTIVE``: then the orders
+        must be judged one by one. Nothing changes; :meth:`accept_batch` applies the result.
+        """
+        n = len(batch)
+        if self._state is not TradingState.ACTIVE or self._broken:
+            return None
+        qty, equity, price = batch.quantity, batch.equity, batch.price
+        ok = ((qty > QTY_EPSILON) & (qty != math.inf) & (equity > 0.0) & (equity != math.inf)
+              & (price > 0.0) & (price != math.inf))
+        first, stopped = _first_false(ok, n), ENGINE_CHECK_ID
+        for check in self.checks:
+            if type(check).on_fill is not RiskCheck.on_fill:
+                return None  # it would have seen every fill of the batch, one by one
+            try:
+                approved = check.check_batch(batch)
+            except Exception:
+                return None  # the order-by-order judge turns it into check_error
+            if approved is None or getattr(approved, "shape", None) != (n,) or \
+                    str(getattr(approved, "dtype", "")) != "bool":
+                return None  # no batch form here, or a malformed answer: judge one by one
+            at = _first_false(approved[:first], first)
+            if at < first:
+                first, stopped = at, check.id
+        return first, stopped
+
+    def accept_batch(self, batch: OrderBatch) -> None:
+        """Every order of ``batch`` was approved (:meth:`judge_batch`) and filled: the checks
+        update their state as after judging and accepting them one by one."""
+        if not len(batch):
+            return
+        for check in self.checks:
+            check.accept_batch(batch)
+        self._now_ns = max(self._now_ns, int(batch.now_ns[-1]))
 
     # -- liquidation --------------------------------------------------------------------------
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot_core import OrderIntent, RiskContext, Verdict
 from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
 
-__all__ = ["OK", "missing", "reducible_quantity", "relative_dust", "verdict_for"]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
+
+__all__ = ["OK", "finite_positive", "missing", "reducible_quantities", "reducible_quantity",
+           "relative_dust", "verdict_for"]
 
 OK = Verdict.approve()
 """The one approval verdict (immutable, shared: no allocation per order)."""
@@ -24,6 +32,19 @@ def reducible_quantity(intent: OrderIntent, ctx: RiskContext) -> float:
     committed = (ctx.position(intent.instrument, intent.venue)
                  + sign * ctx.pending_quantity(intent.instrument, sign, intent.venue))
     return reducing_quantity(committed, sign, intent.quantity)
+
+
+def reducible_quantities(batch: OrderBatch) -> np.ndarray:
+    """:func:`reducible_quantity` of every order of ``batch`` (nothing is pending there)."""
+    from bot_core.risk.batch import reducing_quantities
+
+    return reducing_quantities(batch.position_at_venue, batch.side, batch.quantity)
+
+
+def finite_positive(values: np.ndarray) -> np.ndarray:
+    """Element-wise ``0 < value < inf`` (False for NaN), the scalar checks' input test."""
+    valid: np.ndarray = (values > 0.0) & (values != float("inf"))
+    return valid
 
 
 def relative_dust(quantity: float, reference: float) -> bool:

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
 from bot_core.config.models import BucketConfig
 from bot_core.risk.exposure import capped_quantity
-from bot_core_risk_checks._common import OK, missing, verdict_for
+from bot_core_risk_checks._common import OK, finite_positive, missing, verdict_for
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["BucketExposureCheck", "MaxLeverageCheck", "MaxPositionCheck"]
 
@@ -49,6 +54,23 @@ def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: flo
     others = gross - (abs(pos_venue) + pending) * price
     return capped_quantity(pos_venue + sign * pending, sign, intent.quantity,
                            max((cap_notional - others) / price, 0.0))
+
+
+def gross_room_quantities(batch: OrderBatch, cap_notional: np.ndarray,
+                          price: np.ndarray) -> np.ndarray:
+    """:func:`gross_room_quantity` of every order of ``batch`` (nothing is pending there)."""
+    import numpy as np
+
+    from bot_core.risk.batch import capped_quantities
+
+    gross = batch.gross_exposure
+    pos_venue = batch.position_at_venue
+    with np.errstate(all="ignore"):
+        others = gross - np.abs(pos_venue) * price
+        cap_qty = (cap_notional - others) / price
+        cap_qty = np.where(cap_qty < 0.0, 0.0, cap_qty)  # max(x, 0.0), NaN kept
+        room = capped_quantities(pos_venue, batch.side, batch.quantity, cap_qty)
+    return np.where((gross >= 0.0) & (gross != _INF), room, math.nan)
 
 
 class MaxPositionCheck(RiskCheck):
@@ -88,6 +110,21 @@ class MaxPositionCheck(RiskCheck):
                            f"total exposure would exceed {limits.max_total_position_pct:g}% of "
                            f"equity; at most {room:g} fits")
 
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        import numpy as np
+
+        from bot_core.risk.batch import capped_quantities
+
+        equity, price, qty, limits = batch.equity, batch.price, batch.quantity, batch.limits
+        with np.errstate(all="ignore"):
+            cap_qty = limits.max_position_pct * equity / (100.0 * price)
+            allowed = capped_quantities(batch.position, batch.side, qty, cap_qty)
+            room = gross_room_quantities(batch, limits.max_total_position_pct * equity / 100.0,
+                                         price)
+        approved: np.ndarray = (finite_positive(equity) & finite_positive(price) & (allowed >= qty)
+                                & (room >= qty))
+        return approved
+
 
 class MaxLeverageCheck(RiskCheck):
     """Gross exposure / equity at most ``risk.max_leverage`` after the order."""
@@ -110,6 +147,16 @@ class MaxLeverageCheck(RiskCheck):
         return verdict_for(room, intent, "max_leverage",
                            f"gross leverage would exceed {leverage:g}x; at most {room:g} fits")
 
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        import numpy as np
+
+        equity, price = batch.equity, batch.price
+        with np.errstate(all="ignore"):
+            room = gross_room_quantities(batch, batch.limits.max_leverage * equity, price)
+        approved: np.ndarray = (finite_positive(equity) & finite_positive(price)
+                                & (room >= batch.quantity))
+        return approved
+
 
 class BucketExposureCheck(RiskCheck):
     """Exposure of an instrument bucket (``buckets.<name>``) within its cap, % of equity
@@ -123,8 +170,8 @@ class BucketExposureCheck(RiskCheck):
         self._source: Mapping[str, BucketConfig] | None = None
         self._bucket_of: dict[str, tuple[str, BucketConfig]] = {}
 
-    def _lookup(self, ctx: RiskContext, instrument: str) -> tuple[str, BucketConfig] | None:
-        buckets = ctx.buckets
+    def _lookup(self, buckets: Mapping[str, BucketConfig],
+                instrument: str) -> tuple[str, BucketConfig] | None:
         if buckets is not self._source:
             self._source = buckets
             self._bucket_of = {sym: (name, b) for name, b in buckets.items()
@@ -133,7 +180,7 @@ class BucketExposureCheck(RiskCheck):
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         instrument = intent.instrument
-        found = self._lookup(ctx, instrument)
+        found = self._lookup(ctx.buckets, instrument)
         if found is None:
             return _NO_BUCKET
         name, bucket = found
@@ -173,3 +220,41 @@ class BucketExposureCheck(RiskCheck):
         return verdict_for(allowed, intent, "bucket_exposure_pct",
                            f"bucket {name!r} would exceed {cap_pct:g}% of equity; "
                            f"at most {allowed:g} fits")
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        import numpy as np
+
+        from bot_core.risk.batch import capped_quantities
+
+        n = len(batch)
+        approved = np.ones(n, dtype=bool)
+        column = {symbol: j for j, symbol in enumerate(batch.instruments)}
+        equity, price, qty = batch.equity, batch.price, batch.quantity
+        valid = finite_positive(equity) & finite_positive(price)
+        zeros = np.zeros(n)
+        for instrument, j in column.items():
+            rows = batch.instrument == j
+            found = self._lookup(batch.buckets, instrument)
+            if found is None or not rows.any():
+                continue  # outside every bucket: approved
+            bucket = found[1]
+            cap_pct = bucket.max_exposure_pct
+            if cap_pct is None:
+                cap_pct = batch.limits.max_bucket_exposure_pct
+            others = zeros.copy()
+            ok = valid.copy()
+            with np.errstate(all="ignore"):
+                for symbol in bucket.instruments:  # the scalar form's order of additions
+                    k = column.get(symbol)
+                    if symbol == instrument or k is None:
+                        continue  # an instrument the batch never holds has no exposure
+                    worst = np.abs(batch.positions[:, k])
+                    mark = batch.marks[:, k]
+                    held = worst != 0.0
+                    ok &= ~held | finite_positive(mark)
+                    others = others + np.where(held, worst * mark, 0.0)
+                cap_qty = (cap_pct * equity / 100.0 - others) / price
+                cap_qty = np.where(cap_qty < 0.0, 0.0, cap_qty)
+                allowed = capped_quantities(batch.positions[:, j], batch.side, qty, cap_qty)
+            approved[rows] = (ok & (allowed >= qty))[rows]
+        return approved

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict
 from bot_core.risk.exposure import is_finite_positive
-from bot_core_risk_checks._common import OK, missing, reducible_quantity
+from bot_core_risk_checks._common import (
+    OK,
+    finite_positive,
+    missing,
+    reducible_quantities,
+    reducible_quantity,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["FatFingerCheck", "FatFingerSettings", "StaleDataCheck", "StaleDataSettings"]
 
@@ -81,6 +92,18 @@ class FatFingerCheck(RiskCheck):
                 f"{equity:,.2f}")
         return OK
 
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        # market orders only (an OrderBatch has no limit prices): the notional caps alone
+        import numpy as np
+
+        last, qty, equity = batch.price, batch.quantity, batch.equity
+        with np.errstate(all="ignore"):
+            notional = qty * last
+            over = ((notional > self._max_notional) | ~finite_positive(equity)
+                    | (notional > self._equity_share * equity))
+        approved: np.ndarray = finite_positive(last) & ((reducible_quantities(batch) >= qty) | ~over)
+        return approved
+
 
 class StaleDataSettings(BaseModel):
     """Settings of ``stale_data``."""
@@ -117,3 +140,8 @@ class StaleDataCheck(RiskCheck):
                 f"market data for {intent.instrument} on {intent.venue} is {age_ns / 1e9:.1f} s "
                 f"old (max {self._max_age_ns / 1e9:g} s)")
         return OK
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        last_ns = batch.last_update_ns
+        approved: np.ndarray = (last_ns > 0) & (batch.now_ns - last_ns <= self._max_age_ns)
+        return approved

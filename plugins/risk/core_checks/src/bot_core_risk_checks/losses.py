@@ -10,10 +10,22 @@ at its venue passes; the rest is cut (or the order rejected).
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
-from bot_core_risk_checks._common import OK, missing, reducible_quantity, verdict_for
+from bot_core_risk_checks._common import (
+    OK,
+    finite_positive,
+    missing,
+    reducible_quantities,
+    reducible_quantity,
+    verdict_for,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["DailyLossCheck", "DrawdownCheck"]
 
@@ -23,6 +35,20 @@ _INF = math.inf
 
 def _only_reducing(intent: OrderIntent, ctx: RiskContext, reason: str, detail: str) -> Verdict:
     return verdict_for(reducible_quantity(intent, ctx), intent, reason, detail)
+
+
+def _within_limit_batch(batch: OrderBatch, reference: np.ndarray, limit: float) -> np.ndarray:
+    """The batch form of both gates: ``reference`` valid, and the loss from it below the limit
+    or the order reducing in full."""
+    import numpy as np
+
+    equity = batch.equity
+    with np.errstate(all="ignore"):
+        loss_pct = (reference - equity) / reference * 100.0
+    below = loss_pct < limit - _TOLERANCE_PCT
+    reducing = reducible_quantities(batch) >= batch.quantity
+    approved: np.ndarray = finite_positive(reference) & finite_positive(equity) & (below | reducing)
+    return approved
 
 
 class DailyLossCheck(RiskCheck):
@@ -43,6 +69,10 @@ class DailyLossCheck(RiskCheck):
                               f"down {loss_pct:.2f}% today (limit {limit:g}%): only reducing "
                               "orders until the next trading day")
 
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        return _within_limit_batch(batch, batch.day_start_equity,
+                                   batch.limits.daily_loss_limit_pct)
+
 
 class DrawdownCheck(RiskCheck):
     """Drawdown from the equity peak at or beyond ``risk.drawdown_liquidation_pct``: only
@@ -61,3 +91,7 @@ class DrawdownCheck(RiskCheck):
         return _only_reducing(intent, ctx, "drawdown_limit",
                               f"drawdown {drawdown_pct:.2f}% from the peak (limit {limit:g}%): "
                               "only reducing orders")
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        return _within_limit_batch(batch, batch.equity_peak,
+                                   batch.limits.drawdown_liquidation_pct)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
 from bot_core_risk_checks._common import OK
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot_core.risk.batch import OrderBatch
 
 __all__ = ["DuplicateOrderCheck", "OrderRateCheck"]
 
@@ -48,6 +53,40 @@ class OrderRateCheck(RiskCheck):
 
     def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:
         self._accepted_ns.append(ctx.now_ns)
+
+    def _batch_times(self, batch: OrderBatch) -> np.ndarray | None:
+        """Earlier accepted times followed by the batch's, or None when they are not in order
+        (the deque's expiry from the left then is not a sliding window: judge one by one)."""
+        import numpy as np
+
+        times = np.concatenate([np.fromiter(self._accepted_ns, dtype=np.int64,
+                                            count=len(self._accepted_ns)),
+                                batch.now_ns.astype(np.int64)])
+        if len(times) > 1 and bool((times[1:] < times[:-1]).any()):
+            return None
+        return times
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray | None:
+        import numpy as np
+
+        times = self._batch_times(batch)
+        if times is None:
+            return None
+        earlier = len(self._accepted_ns)
+        now = times[earlier:]
+        # orders accepted before order i that are still inside its 60 s window
+        oldest = np.searchsorted(times, now - _WINDOW_NS, side="right")
+        in_window = earlier + np.arange(len(now)) - oldest
+        return in_window < batch.limits.max_orders_per_minute
+
+    def accept_batch(self, batch: OrderBatch) -> None:
+        if not len(batch):
+            return
+        times = self._batch_times(batch)
+        if times is None:
+            raise ValueError("accept_batch: a batch check_batch did not judge")
+        horizon = int(batch.now_ns[-1]) - _WINDOW_NS
+        self._accepted_ns = deque(int(ts) for ts in times[times > horizon])
 
     def snapshot(self) -> dict[str, Any]:
         return {"accepted_ns": list(self._accepted_ns)}
@@ -88,11 +127,38 @@ class DuplicateOrderCheck(RiskCheck):
         if client_id in self._seen:
             return Verdict.reject("duplicate_client_order_id",
                                   f"client order id {client_id!r} was already used")
-        seen = self._seen
+        self._remember_id(self._seen, client_id)
+        return OK
+
+    def check_batch(self, batch: OrderBatch) -> np.ndarray:
+        import numpy as np
+
+        approved = np.zeros(len(batch), dtype=bool)
+        ids = batch.client_order_id
+        if len(self._seen) + len(ids) <= self._remember:
+            known, new = self._seen, set()  # nothing is forgotten along the batch
+            for i, client_id in enumerate(ids):
+                if not client_id or client_id in known or client_id in new:
+                    break
+                new.add(client_id)
+                approved[i] = True
+            return approved
+        seen = dict(self._seen)  # ids are forgotten along the batch: follow it on a copy
+        for i, client_id in enumerate(ids):
+            if not client_id or client_id in seen:
+                break
+            self._remember_id(seen, client_id)
+            approved[i] = True
+        return approved
+
+    def accept_batch(self, batch: OrderBatch) -> None:
+        for client_id in batch.client_order_id:
+            self._remember_id(self._seen, client_id)
+
+    def _remember_id(self, seen: dict[str, None], client_id: str) -> None:
         seen[client_id] = None
         if len(seen) > self._remember:
             del seen[next(iter(seen))]
-        return OK
 
     def snapshot(self) -> dict[str, Any]:
         return {"seen": list(self._seen)}
