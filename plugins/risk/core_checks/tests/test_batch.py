@@ -225,6 +225,7 @@ def scenarios(draw: st.DrawFn, max_orders: int = 10) -> Scenario:
     equity0 = draw(st.floats(1e3, 1e7))
     base = {s: draw(st.floats(0.01, 1e5)) for s in instruments}
 
+    dark = draw(st.sampled_from(instruments)) if chance(draw, 20) else None  # never marked
     venue_positions: dict[tuple[str, str], float] = {}
     venue_prices: dict[tuple[str, str], float] = {}
     venue_updates: dict[tuple[str, str], int] = {}
@@ -235,7 +236,7 @@ def scenarios(draw: st.DrawFn, max_orders: int = 10) -> Scenario:
         for s in instruments:
             frac = draw(st.one_of(st.just(0.0), st.floats(-0.5, 0.5)))
             venue_positions[(v, s)] = frac * equity0 / base[s]
-            if not chance(draw, 10):
+            if s != dark and not chance(draw, 10):
                 venue_prices[(v, s)] = base[s]
                 venue_updates[(v, s)] = max(now - draw(st.integers(0, max_age_ns)), 0)
     net_positions = {s: math.fsum(venue_positions[(v, s)] for v in venues) for s in instruments}
@@ -254,6 +255,8 @@ def scenarios(draw: st.DrawFn, max_orders: int = 10) -> Scenario:
         moved = ([(v, s) for v in venues for s in instruments] if chance(draw, 30)
                  else [(venue, inst)])
         for pair in moved:
+            if pair[1] == dark:
+                continue
             venue_prices[pair] = (draw(st.sampled_from(BAD_NUMBERS)) if chance(draw, chaos)
                                   else base[pair[1]] * (1.0 + draw(st.floats(-0.05, 0.05))))
         if chance(draw, chaos):
@@ -308,12 +311,14 @@ def scenarios(draw: st.DrawFn, max_orders: int = 10) -> Scenario:
 def order_size(draw: st.DrawFn, ctx: OrderContext, inst: str, venue: str, base_price: float,
                notional_share: float) -> tuple[Side, float]:
     """Side and quantity of an order: a share of equity, one that closes or flips the position
-    (at the venue or overall), one exactly at a cap's edge, or float dust."""
+    (at the venue or overall), one on (or an ulp beside) a cap's edge, or float dust."""
     at_venue, net = ctx.position(inst, venue), ctx.position(inst)
     against = Side.SELL if (at_venue or net) > 0 else Side.BUY
     side = draw(st.sampled_from([Side.BUY, Side.SELL]))
-    kind = draw(st.integers(0, 8))
+    sign = float(side)
+    kind = draw(st.integers(0, 9))
     equity, price, limits = ctx.equity, ctx.last_price(inst, venue), ctx.limits
+    valid = 0.0 < equity < INF and 0.0 < price < INF
     qty = 0.0
     if kind == 1 and at_venue:
         side, qty = against, abs(at_venue)  # closes it at the venue
@@ -321,20 +326,40 @@ def order_size(draw: st.DrawFn, ctx: OrderContext, inst: str, venue: str, base_p
         side, qty = against, abs(at_venue or net) * draw(st.floats(1.0, 3.0))  # flips it
     elif kind == 3 and net:
         side, qty = against, abs(net)
-    elif kind == 4 and 0.0 < equity < INF and 0.0 < price < INF:
-        cap_qty = limits.max_position_pct * equity / (100.0 * price)
-        qty = cap_qty - float(side) * net  # exactly the room left under max_position
-    elif kind == 5 and 0.0 < equity < INF and 0.0 < price < INF and ctx.gross_exposure >= 0:
+    elif kind == 4 and valid:  # the room under max_position, computed in several ways
+        pct = limits.max_position_pct
+        cap_qty = draw(st.sampled_from([pct * equity / (100.0 * price), pct / 100.0 * equity / price,
+                                        pct * equity / 100.0 / price, pct * (equity / price) / 100.0]))
+        qty = cap_qty - sign * net
+    elif kind == 5 and valid and ctx.gross_exposure >= 0.0:  # the gross room, likewise
         cap = draw(st.sampled_from([limits.max_total_position_pct * equity / 100.0,
                                     limits.max_leverage * equity]))
-        qty = (cap - ctx.gross_exposure) / price  # about the gross room left
+        others = ctx.gross_exposure - abs(at_venue) * price
+        qty = draw(st.sampled_from([(cap - others) / price - sign * at_venue,
+                                    (cap - ctx.gross_exposure) / price]))
     elif kind == 6:
         qty = draw(st.sampled_from([1e-13, 1e-12, 2e-12, 1e-9]))
-    elif kind == 7 and 0.0 < equity < INF and 0.0 < price < INF:
+    elif kind == 7 and valid:
         qty = notional_share * equity / price  # notional on fat_finger's cap (up to rounding)
+    elif kind == 8 and valid:
+        qty = bucket_room(ctx, inst, price) - sign * net
     if not 0.0 < qty < INF:
         qty = draw(st.floats(1e-4, 0.6)) * ctx_equity_scale(ctx) / base_price
     return side, qty
+
+
+def bucket_room(ctx: OrderContext, inst: str, price: float) -> float:
+    """The bucket cap of ``inst`` in units of it, less the rest of the bucket (NaN outside a
+    bucket or when a mark is bad), as bucket_exposure computes it."""
+    found = {s: b for b in ctx.buckets.values() for s in b.instruments}.get(inst)
+    if found is None:
+        return NAN
+    cap_pct = found.max_exposure_pct or ctx.limits.max_bucket_exposure_pct
+    others = 0.0
+    for symbol in found.instruments:
+        if symbol != inst and ctx.position(symbol):
+            others += abs(ctx.position(symbol)) * ctx.last_price(symbol)
+    return max((cap_pct * ctx.equity / 100.0 - others) / price, 0.0)
 
 
 def ctx_equity_scale(ctx: OrderContext) -> float:
