@@ -169,6 +169,8 @@ class _Layout:
     """Index into ``instruments`` of each key."""
     key_venue: np.ndarray
     """Index into ``venues`` of each key."""
+    boundaries: np.ndarray
+    """The trading-day boundaries the run crosses (epoch ns), in order."""
 
 
 def _layout(run: _Run) -> _Layout:
@@ -232,6 +234,7 @@ def _layout(run: _Run) -> _Layout:
     while boundaries[-1] <= last:
         boundaries.append(cal.next_boundary_ns(cal.day_of(boundaries[-1])))
     risk = run.plan.resolved.config.risk
+    day_boundaries = np.array(boundaries, dtype=np.int64)
     slot_key = np.array([key_index[(feeds[i].venue, feeds[i].instrument)] for _, i in slots],
                         dtype=np.int64)
     key_instrument = np.array([instruments.index(i) for _, i in keys], dtype=np.int64)
@@ -246,11 +249,11 @@ def _layout(run: _Run) -> _Layout:
         np.array(dec_value, dtype=np.float64),
         key_instrument, key_venue,
         np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
-        float(runtime.initial_equity), np.array(boundaries, dtype=np.int64),
+        float(runtime.initial_equity), day_boundaries,
         risk.drawdown_liquidation_pct - _PCT_TOLERANCE, risk.daily_loss_limit_pct - _PCT_TOLERANCE,
     )
     return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries), venue_names,
-                   slot_key, key_instrument, key_venue)
+                   slot_key, key_instrument, key_venue, day_boundaries)
 
 
 def replay_compiled(run: _Run, recorder: Recorder) -> None:
@@ -282,24 +285,18 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
                            final=status != STOP_OPEN_ORDER)
 
     pipeline = run.pipeline
-    kinds, stamps = ent_kind[:n].tolist(), ent_ts[:n].tolist()
-    refs, values = ent_ref[:n].tolist(), ent_val[:n].tolist()
-    intents = _intents(run, layout, kinds, stamps, refs, values)
-    fills: list[Fill] | None = None
-    if _orders_one_at_a_time(ent_kind[:n]):
-        fills = _walk_batched(run, layout, intents, kinds, stamps, refs, values,
-                              (ent_kind[:n], ent_ts[:n], ent_ref[:n], ent_val[:n], snap[:n],
-                               snap_ts[:n]))
-    if fills is None:  # a check without a batch form: every order through evaluate()
-        fills = _walk(run, layout, intents, kinds, stamps, refs, values, snap[:n].tolist(),
-                      snap_ts[:n].tolist())
-    record = recorder.on_fill
-    for fill in fills:
-        record(fill)
+    log = (ent_kind[:n], ent_ts[:n], ent_ref[:n], ent_val[:n], snap[:n], snap_ts[:n])
+    client_ids = _client_order_ids(layout, ent_kind[:n], ent_ref[:n])
+    if not (_orders_one_at_a_time(ent_kind[:n]) and _walk_batched(run, layout, client_ids, log,
+                                                                   recorder)):
+        # a check without a batch form, or orders judged while others are open: every order
+        # through evaluate()
+        for fill in _walk(run, layout, client_ids, log):
+            recorder.on_fill(fill)
     tally = pipeline.verdicts
     approved = f"{APPROVED.action.value}:{APPROVED.reason}"
-    if intents:
-        tally[approved] = tally.get(approved, 0) + len(intents)
+    if client_ids:
+        tally[approved] = tally.get(approved, 0) + len(client_ids)
     # the pipeline's portfolio gives the results their final marks (open trades)
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     for feed in run.feeds:  # the later feed wins at equal times, as in the timeline
@@ -315,25 +312,37 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
         pipeline.portfolio.mark(instrument, price, ts, venue)
 
 
-def _intents(run: _Run, layout: _Layout, kinds: list[int], stamps: list[int],
-             refs: list[list[int]], values: list[list[float]]) -> list[OrderIntent]:
-    """The log's orders as the fast path builds them (client order ids in event order)."""
+def _client_order_ids(layout: _Layout, kinds: np.ndarray, refs: np.ndarray) -> list[str]:
+    """Each order's client order id from its strategy's context, in event order (as the fast
+    path asks for them)."""
     from bot_core.kernels.bar_replay import ENTRY_ORDER
 
+    contexts = []
+    for fs, _ in layout.slots:
+        assert fs.ctx is not None
+        contexts.append(fs.ctx.new_client_order_id)
+    return [contexts[slot]() for slot in refs[kinds == ENTRY_ORDER, 0].tolist()]
+
+
+def _intents(run: _Run, layout: _Layout, client_ids: list[str],
+             log: tuple[np.ndarray, ...]) -> list[OrderIntent]:
+    """The log's orders as the fast path builds them."""
+    from bot_core.kernels.bar_replay import ENTRY_ORDER
+
+    kinds, stamps, refs, values = log[:4]
+    rows = kinds == ENTRY_ORDER
     intents: list[OrderIntent] = []
     slots, feeds = layout.slots, run.feeds
-    for kind, ts, ref, value in zip(kinds, stamps, refs, values, strict=True):
-        if kind != ENTRY_ORDER:
-            continue
-        fs, index = slots[ref[0]]
+    for (slot, side), qty, ts, client_id in zip(refs[rows, :2].tolist(),
+                                                values[rows, 0].tolist(),
+                                                stamps[rows].tolist(), client_ids, strict=True):
+        fs, index = slots[slot]
         feed = feeds[index]
-        ctx = fs.ctx
-        assert ctx is not None
         # positional, as the fast path's _target_intent builds it
         intents.append(OrderIntent(fs.name, feed.venue, feed.instrument,
-                                   Side.BUY if ref[1] > 0 else Side.SELL, value[0],
-                                   ctx.new_client_order_id(), OrderType.MARKET, None,
-                                   TimeInForce.IOC, False, None, ts, "target"))
+                                   Side.BUY if side > 0 else Side.SELL, qty, client_id,
+                                   OrderType.MARKET, None, TimeInForce.IOC, False, None, ts,
+                                   "target"))
     return intents
 
 
@@ -348,28 +357,14 @@ def _orders_one_at_a_time(kinds: np.ndarray) -> bool:
     return not bool((open_before[is_order] != 0).any())
 
 
-def _fill(intent: OrderIntent, seq: int, value: list[float], ts: int) -> Fill:
-    qty, price, fee = value
-    return Fill(f"{intent.venue}-{seq}", intent.client_order_id, intent.venue, intent.instrument,
-                intent.side, qty, price, fee, ts, "taker", intent.strategy_id)
-
-
-def _market_entry(engine: RiskEngine, layout: _Layout, kind: int, ts: int, ref: list[int],
-                  value: list[float]) -> None:
-    """A day or peak entry: the market event the engine's monitors saw there."""
-    from bot_core.kernels.bar_replay import ENTRY_DAY
-
-    venue, instrument = layout.keys[ref[2]] if kind == ENTRY_DAY else layout.keys[0]
-    price = value[0] if kind == ENTRY_DAY else math.nan
-    engine.on_market_data(instrument, venue, price, ts)
-
-
-def _walk(run: _Run, layout: _Layout, intents: list[OrderIntent], kinds: list[int],
-          stamps: list[int], refs: list[list[int]], values: list[list[float]],
-          rows: list[list[float]], row_ts: list[list[int]]) -> list[Fill]:
+def _walk(run: _Run, layout: _Layout, client_ids: list[str],
+          log: tuple[np.ndarray, ...]) -> list[Fill]:
     """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry."""
-    from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
+    from bot_core.kernels.bar_replay import ENTRY_DAY, ENTRY_FILL, ENTRY_ORDER
 
+    kinds, stamps, refs, values = (column.tolist() for column in log[:4])
+    rows, row_ts = log[4].tolist(), log[5].tolist()
+    intents = _intents(run, layout, client_ids, log)
     config = run.plan.resolved.config
     book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
     engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
@@ -387,90 +382,129 @@ def _walk(run: _Run, layout: _Layout, intents: list[OrderIntent], kinds: list[in
                                    f"{run._when(_step_of(run, ts))}")
         elif kind == ENTRY_FILL:
             intent = intents[ref[0]]
-            trade_seq[intent.venue] += 1
-            fill = _fill(intent, trade_seq[intent.venue], values[e], ts)
+            venue = intent.venue
+            trade_seq[venue] += 1
+            qty, price, fee = values[e]
+            fill = Fill(f"{venue}-{trade_seq[venue]}", intent.client_order_id, venue,
+                        intent.instrument, intent.side, qty, price, fee, ts, "taker",
+                        intent.strategy_id)
             on_fill(fill)
             fills.append(fill)
             on_closed(intent.client_order_id)
-        else:
-            _market_entry(engine, layout, kind, ts, ref, values[e])
+        else:  # a day or peak entry: the market event the engine's monitors saw there
+            venue, instrument = layout.keys[ref[2]] if kind == ENTRY_DAY else layout.keys[0]
+            engine.on_market_data(instrument, venue,
+                                  values[e][0] if kind == ENTRY_DAY else math.nan, ts)
         if engine.state is not TradingState.ACTIVE:
             raise CompiledStop(f"trading state {engine.state.value} at "
                                f"{run._when(_step_of(run, ts))}")
     return fills
 
 
-def _walk_batched(run: _Run, layout: _Layout, intents: list[OrderIntent], kinds: list[int],
-                  stamps: list[int], refs: list[list[int]], values: list[list[float]],
-                  log: tuple[np.ndarray, ...]) -> list[Fill] | None:
-    """The log's market events and fills through the engine's monitors, then every order at
-    once through :meth:`RiskEngine.judge_batch`. None when a check has no batch form (nothing
-    outside this function changed)."""
+def _monitors(run: _Run, layout: _Layout, kinds: np.ndarray, stamps: np.ndarray,
+              equity: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The equity peak and the day's start equity at every entry, as a fresh
+    :class:`RiskEngine` walking the log keeps them (its ``_roll_day`` and ``_watch_equity``):
+    the day rolls at the first entry of each trading day, taking that entry's equity; the peak
+    rises on every fill, day and peak entry (not on orders). None when the log's times go
+    backwards (the engine's out-of-order rule then applies: walk it).
+
+    :raises CompiledStop: where the engine's monitors would leave ``ACTIVE``.
+    """
+    from bot_core.kernels.bar_replay import ENTRY_ORDER
+
+    n = len(kinds)
+    if n > 1 and bool((stamps[1:] < stamps[:-1]).any()):
+        return None
+    day = np.searchsorted(layout.boundaries, stamps, side="right")
+    rolls = np.ones(n, dtype=bool)
+    rolls[1:] = day[1:] != day[:-1]
+    start = equity[np.maximum.accumulate(np.where(rolls, np.arange(n), 0))]
+    watched = (kinds != ENTRY_ORDER) & np.isfinite(equity)
+    risk = run.plan.resolved.config.risk
+    initial = run.plan.resolved.config.runtime.initial_equity
+    peak = np.maximum(np.maximum.accumulate(np.where(watched, equity, -np.inf)), initial)
+    with np.errstate(invalid="ignore"):
+        drawdown = watched & (peak > 0.0) & (
+            (peak - equity) * 100.0 >= (risk.drawdown_liquidation_pct - _PCT_TOLERANCE) * peak)
+        daily = watched & (start > 0.0) & (
+            (start - equity) * 100.0 >= (risk.daily_loss_limit_pct - _PCT_TOLERANCE) * start)
+    tripped = np.flatnonzero(drawdown | daily)
+    if len(tripped):
+        e = int(tripped[0])
+        state = TradingState.REDUCING if drawdown[e] else TradingState.HALTED
+        raise CompiledStop(f"trading state {state.value} at "
+                           f"{run._when(_step_of(run, int(stamps[e])))}")
+    return peak, start
+
+
+def _walk_batched(run: _Run, layout: _Layout, client_ids: list[str],
+                  log: tuple[np.ndarray, ...], recorder: Recorder) -> bool:
+    """Every order of the log at once through :meth:`RiskEngine.judge_batch`, then the fills
+    into ``recorder``. False when a check has no batch form for it (nothing changed then).
+
+    :raises CompiledStop: at the first order the batch does not approve in full, or where the
+        engine's monitors would leave ``ACTIVE``.
+    """
     from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
     from bot_core.risk.batch import OrderBatch
 
+    kinds, stamps, refs, values, snap, snap_ts = log
+    monitors = _monitors(run, layout, kinds, stamps, snap[:, 0])
+    if monitors is None:
+        return False
+    peak, start = monitors
     config = run.plan.resolved.config
-    book = SnapshotBook(layout.keys, layout.instruments, config.runtime.initial_equity)
-    engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
-    trade_seq = dict.fromkeys((venue for venue, _ in layout.keys), 0)
-    fills: list[Fill] = []
-    peaks: list[float] = []
-    starts: list[float] = []
-    ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts = log
-    equities = snap[:, 0].tolist()
-    # the engine reads only the book's equity on market events and fills (marks are the
-    # kernel's); an order reads everything, from the batch below
-    for e, (kind, ts, ref, value) in enumerate(zip(kinds, stamps, refs, values, strict=True)):
-        book.equity = equities[e]
-        if kind == ENTRY_ORDER:
-            engine.advance(ts)
-            peaks.append(engine.equity_peak)
-            starts.append(engine.day_start_equity)
-        elif kind == ENTRY_FILL:
-            intent = intents[ref[0]]
-            trade_seq[intent.venue] += 1
-            fill = _fill(intent, trade_seq[intent.venue], value, ts)
-            engine.on_fill(fill)
-            fills.append(fill)
-        else:
-            _market_entry(engine, layout, kind, ts, ref, value)
-        if engine.state is not TradingState.ACTIVE:
-            raise CompiledStop(f"trading state {engine.state.value} at "
-                               f"{run._when(_step_of(run, ts))}")
-
     nk, ni = len(layout.keys), len(layout.instruments)
-    rows = np.flatnonzero(ent_kind == ENTRY_ORDER)
+    rows = np.flatnonzero(kinds == ENTRY_ORDER)
+    each = np.arange(len(rows))
     orders = snap[rows]
-    key = layout.slot_key[ent_ref[rows, 0]]
+    key = layout.slot_key[refs[rows, 0]]
     instrument = layout.key_instrument[key]
-    venue_price = orders[np.arange(len(rows)), 2 + nk + key]
-    mark = orders[np.arange(len(rows)), 2 + 2 * nk + ni + instrument]
+    venue_price = orders[each, 2 + nk + key]
+    mark = orders[each, 2 + 2 * nk + ni + instrument]
     at_venue = venue_price > 0.0  # SnapshotBook.last_price / last_update_ns, venue first
     marks = orders[:, 2 + 2 * nk + ni:2 + 2 * nk + 2 * ni]
+    side = np.where(refs[rows, 1] > 0, 1.0, -1.0)
     batch = OrderBatch(
         instruments=layout.instruments, venues=layout.venues, limits=config.risk,
-        buckets=config.buckets, now_ns=ent_ts[rows], instrument=instrument,
-        venue=layout.key_venue[key], side=np.where(ent_ref[rows, 1] > 0, 1.0, -1.0),
-        quantity=ent_val[rows, 0], client_order_id=[i.client_order_id for i in intents],
-        equity=orders[:, 0], gross_exposure=orders[:, 1], equity_peak=np.array(peaks),
-        day_start_equity=np.array(starts),
+        buckets=config.buckets, now_ns=stamps[rows], instrument=instrument,
+        venue=layout.key_venue[key], side=side, quantity=values[rows, 0],
+        client_order_id=client_ids, equity=orders[:, 0], gross_exposure=orders[:, 1],
+        equity_peak=peak[rows], day_start_equity=start[rows],
         price=np.where(at_venue, venue_price, np.where(mark > 0.0, mark, math.nan)),
         last_update_ns=np.where(at_venue, snap_ts[rows, key], snap_ts[rows, nk + instrument]),
-        position_at_venue=orders[np.arange(len(rows)), 2 + key],
+        position_at_venue=orders[each, 2 + key],
         positions=orders[:, 2 + 2 * nk:2 + 2 * nk + ni],
         marks=np.where(marks > 0.0, marks, math.nan),
     )
+    engine = RiskEngine(config, run.pipeline.risk.checks,
+                        cast("Portfolio", SnapshotBook(layout.keys, layout.instruments,
+                                                       config.runtime.initial_equity)))
     judged = engine.judge_batch(batch)
     if judged is None:
-        return None
+        return False
     first, check_id = judged
     if first < len(batch):
-        ts = int(batch.now_ns[first])
         raise CompiledStop(f"risk ({check_id}) did not approve an order in full at "
-                           f"{run._when(_step_of(run, ts))}")
+                           f"{run._when(_step_of(run, int(batch.now_ns[first])))}")
     engine.accept_batch(batch)
-    return fills
 
+    # the fills, in event order, straight from the log into the trade book
+    filled = np.flatnonzero(kinds == ENTRY_FILL)
+    order = refs[filled, 0]
+    names = [(fs.name, run.feeds[index].venue, run.feeds[index].instrument)
+             for fs, index in layout.slots]
+    record = recorder.on_fill_values
+    for slot, sign, qty, price, fee, ts in zip(refs[rows[order], 0].tolist(),
+                                               side[order].tolist(),
+                                               values[filled, 0].tolist(),
+                                               values[filled, 1].tolist(),
+                                               values[filled, 2].tolist(),
+                                               stamps[filled].tolist(), strict=True):
+        strategy, venue, instrument_name = names[slot]
+        record(strategy, venue, instrument_name, sign, qty, price, fee, ts)
+    return True
 
 
 def _step_of(run: _Run, ts: int) -> int:

@@ -652,7 +652,8 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
             raise CompiledUnavailable(why)
     for fs in fast_list:
         _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
-    state.decided()
+    if not compiled:  # the Python paths' index of decision steps (the kernel reads them itself)
+        state.decided()
     pipeline.start()
     for fs in synced:
         fs.strategy.on_start(fs.ctx)  # type: ignore[arg-type]

@@ -47,6 +47,12 @@ class Recorder:
         self.fills += 1
         self.book.add(fill)
 
+    def on_fill_values(self, strategy: str, venue: str, instrument: str, side_sign: float,
+                       quantity: float, price: float, fee: float, ts_ns: int) -> None:
+        """:meth:`on_fill` from a fill's fields (the compiled replay builds no Fill objects)."""
+        self.fills += 1
+        self.book.add_values(strategy, venue, instrument, side_sign, quantity, price, fee, ts_ns)
+
     def on_trading_state(self, previous: TradingState, current: TradingState, cause: str,
                          ts_ns: int) -> None:
         self.state_changes.append({"previous": previous.value, "current": current.value,

@@ -73,30 +73,35 @@ class TradeBook:
         self.fees = 0.0
 
     def add(self, fill: Fill) -> None:
-        key = (fill.strategy_id, fill.venue, fill.instrument)
-        signed = float(fill.side) * fill.quantity
-        self.traded_notional += abs(fill.quantity * fill.price)
-        self.fees += fill.fee
+        self.add_values(fill.strategy_id, fill.venue, fill.instrument, float(fill.side),
+                        fill.quantity, fill.price, fill.fee, fill.ts_ns)
+
+    def add_values(self, strategy: str, venue: str, instrument: str, side_sign: float,
+                   quantity: float, price: float, fee: float, ts_ns: int) -> None:
+        """One fill, from its fields: ``side_sign`` is +1.0 for a buy, -1.0 for a sell."""
+        key = (strategy, venue, instrument)
+        signed = side_sign * quantity
+        self.traded_notional += abs(quantity * price)
+        self.fees += fee
         pos = self._open.get(key)
         if pos is None or abs(pos.qty) <= _EPS:
-            self._open[key] = _Open(signed, fill.ts_ns, fill.price, fill.fee)
+            self._open[key] = _Open(signed, ts_ns, price, fee)
             return
         if (pos.qty > 0) == (signed > 0):
             new = pos.qty + signed
-            pos.avg_price = (abs(pos.qty) * pos.avg_price + fill.quantity * fill.price) / abs(new)
+            pos.avg_price = (abs(pos.qty) * pos.avg_price + quantity * price) / abs(new)
             pos.qty = new
-            pos.fees += fill.fee
+            pos.fees += fee
             return
         closed = min(abs(signed), abs(pos.qty))
         share = closed / abs(pos.qty)
-        exit_fee = fill.fee * closed / fill.quantity
+        exit_fee = fee * closed / quantity
         entry_fee = pos.fees * share
         sign = 1.0 if pos.qty > 0 else -1.0
-        gross = sign * closed * (fill.price - pos.avg_price)
+        gross = sign * closed * (price - pos.avg_price)
         self.closed.append(RoundTrip(
-            key[0], key[1], key[2], "long" if sign > 0 else "short", closed, pos.entry_ns,
-            pos.avg_price, fill.ts_ns, fill.price, gross - entry_fee - exit_fee,
-            entry_fee + exit_fee,
+            strategy, venue, instrument, "long" if sign > 0 else "short", closed, pos.entry_ns,
+            pos.avg_price, ts_ns, price, gross - entry_fee - exit_fee, entry_fee + exit_fee,
         ))
         pos.fees -= entry_fee
         rest = abs(signed) - closed
@@ -104,8 +109,8 @@ class TradeBook:
         if abs(pos.qty) <= _EPS * max(1.0, closed):
             del self._open[key]
             if rest > _EPS * max(1.0, closed):
-                self._open[key] = _Open(math.copysign(rest, signed), fill.ts_ns, fill.price,
-                                        fill.fee - exit_fee)
+                self._open[key] = _Open(math.copysign(rest, signed), ts_ns, price,
+                                        fee - exit_fee)
 
     def add_all(self, fills: Iterable[Fill]) -> None:
         for fill in fills:

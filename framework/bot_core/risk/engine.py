@@ -438,8 +438,9 @@ class RiskEngine:
         Returns ``(first, check_id)``: the index of the first order that :meth:`evaluate` would
         not have approved as is (``len(batch)`` when it would have approved them all) and the
         id of what stopped it (``engine`` for the engine's gates). Returns None when a check
-        has no batch form, a check is broken, or the state is not ``ACTIVE``: then the orders
-        must be judged one by one. Nothing changes; :meth:`accept_batch` applies the result.
+        has no batch form (or watches fills or day rolls, which happen between the orders), a
+        check is broken, or the state is not ``ACTIVE``: then the orders must be judged one by
+        one. Nothing changes; :meth:`accept_batch` applies the result.
         """
         n = len(batch)
         if self._state is not TradingState.ACTIVE or self._broken:
@@ -449,8 +450,9 @@ class RiskEngine:
               & (price > 0.0) & (price != math.inf))
         first, stopped = _first_false(ok, n), ENGINE_CHECK_ID
         for check in self.checks:
-            if type(check).on_fill is not RiskCheck.on_fill:
-                return None  # it would have seen every fill of the batch, one by one
+            if type(check).on_fill is not RiskCheck.on_fill or \
+                    type(check).reset_day is not RiskCheck.reset_day:
+                return None  # it would have seen every fill and day roll, one by one
             try:
                 approved = check.check_batch(batch)
             except Exception:
