@@ -6,6 +6,7 @@ and copy the figures into docs/performance.md ("## Backtest").
     python benchmarks/bench_backtest.py                  # 1M bars, 1 strategy x 1 instrument
     python benchmarks/bench_backtest.py --multi          # also 3 strategies x 10 instruments
     python benchmarks/bench_backtest.py --bars 100000 --multi --no-baseline
+    python benchmarks/bench_backtest.py --no-compiled    # the Python fast path instead
     python benchmarks/bench_backtest.py --warm-start     # process start to result, warm cache
     python benchmarks/bench_backtest.py --cold-start     # the same into an empty Numba cache
 
@@ -163,7 +164,7 @@ SINGLE_PARAMS = {"window_bars": 60, "entry_z": 2.0, "exit_z": 0.0, "allow_short"
 
 
 def run_bot_core(frames: dict[str, object], *, multi: bool,
-                 compiled: bool = False) -> tuple[float, object]:
+                 compiled: bool | None = None) -> tuple[float, object]:
     import bot_core
     from bot_core.backtest.driver import run_backtest
     from bot_core.backtest.plan import DataSpec, plan_backtest
@@ -306,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                         "instead")
     parser.add_argument("--cold-start", action="store_true",
                         help="the same with an empty Numba cache for every process")
-    parser.add_argument("--compiled", action="store_true",
-                        help="bot-core runs with the compiled replay (run_backtest(compiled="
-                        "True); its kernel is compiled once, untimed, before the timed run)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="bot-core runs the Python fast path (run_backtest(compiled=False)) "
+                        "instead of the compiled replay, its default")
     parser.add_argument("--repeat", type=int, default=7,
                         help="rounds for --warm-start / --cold-start")
     args = parser.parse_args(argv)
@@ -322,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
 
     frame = synthetic_bars(args.bars, seed=1)
     rows = []
-    if args.compiled:
-        run_bot_core({"BTC": frame.iloc[:5000]}, multi=False, compiled=True)  # fill the cache
-    secs, result = run_bot_core({"BTC": frame}, multi=False, compiled=args.compiled)
+    compiled = False if args.no_compiled else None
+    # untimed: fill the on-disk Numba cache (the cold start is --cold-start's figure)
+    run_bot_core({"BTC": frame.iloc[:5000]}, multi=False, compiled=compiled)
+    secs, result = run_bot_core({"BTC": frame}, multi=False, compiled=compiled)
     ours = args.bars / secs
     rows.append(("bot-core, mean_reversion x BTC", args.bars, secs, ours,
                  result.metrics.n_trades, sum(result.verdicts.values())))
@@ -349,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         per = args.bars // len(MULTI_SYMBOLS)
         frames = {sym: synthetic_bars(per, seed=10 + i, start=100.0 * (i + 1))
                   for i, sym in enumerate(MULTI_SYMBOLS)}
-        secs, result = run_bot_core(frames, multi=True, compiled=args.compiled)
+        secs, result = run_bot_core(frames, multi=True, compiled=compiled)
         total = per * len(MULTI_SYMBOLS)
         multi = total / secs
         print(f"bot-core   3 strategies x 10 instruments: {total:,} bars in {secs:.2f} s = "

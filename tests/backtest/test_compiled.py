@@ -143,10 +143,10 @@ def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_co
     _same_trades(compiled.trades, watched.trades)
 
 
-def test_the_python_fast_path_is_the_default(host, write_config) -> None:
+def test_the_compiled_replay_is_the_default(host, write_config) -> None:
     plan = _plan(host, write_config(notional=5.0), _data())
-    python = run_backtest(plan, host)
-    compiled = run_backtest(plan, host, compiled=True)
+    compiled = run_backtest(plan, host)
+    python = run_backtest(plan, host, compiled=False)
     assert python.path == "fast" and compiled.path == "compiled"
     _same_trades(compiled.trades, python.trades)
     np.testing.assert_allclose(compiled.equity, python.equity, rtol=1e-12)

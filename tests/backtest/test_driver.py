@@ -275,7 +275,7 @@ def test_an_order_the_bar_volume_cuts_sends_the_run_to_the_event_path(host, writ
                             "venue_a")}
     plan = _plan(host, write_config(notional=5.0, plugin_b=plugin_b), data,
                  ("cross", "cross_b"))
-    tried = run_backtest(plan, host)
+    tried = run_backtest(plan, host, compiled=False)  # the Python fast path's hand-over
     slow = run_backtest(plan, host, fast=False)
     assert not tried.fast_path
     assert tried.fast_path_note.startswith("replayed event by event: cross order filled 10 of ")

@@ -19,12 +19,13 @@ replays through the pipeline only the steps where something can happen:
 
 The engine itself takes every decision; the scan only tells the driver where to look.
 
-**Compiled replay** (opt-in: ``compiled=True``, ``bot-core backtest --compiled``). Before the
-fast path, a run whose bars all go to venues with a
+**Compiled replay** (the default for fast runs; ``compiled=False``, ``bot-core backtest
+--no-compiled`` turn it off). Before the fast path, a run whose bars all go to venues with a
 :class:`~bot_core.exchange.BarFillModel` (the paper venue) and that no observer plugin watches
 tries :mod:`bot_core.backtest.compiled`: a Numba kernel does the venue's fills, the portfolio and
 the engine's monitors for the whole run, and a real risk engine judges every order from the
-kernel's log. It gives way to the fast path (an order open past the next bar) or straight to
+kernel's log (all at once through the checks' batch forms where every check has one:
+:mod:`bot_core.risk.batch`). It gives way to the fast path (an order open past the next bar) or straight to
 the event path (risk stepped in, an order that would not fill completely) with the reason in
 ``BacktestResult.fast_path_note``; ``BacktestResult.path`` says which path produced the result.
 
@@ -687,7 +688,7 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
 
 
 def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = None,
-                 compiled: bool = False,
+                 compiled: bool | None = None,
                  progress: ProgressCallback | None = None) -> BacktestResult:
     """Run one backtest; see the module docstring for what runs where.
 
@@ -696,10 +697,10 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     :param fast: None: try the fast path when every bar strategy offers ``target_positions``
         (falling back to the event-by-event replay, from the start, as soon as risk steps in:
         see ``_Run._still_exact``); False: replay every event.
-    :param compiled: True: a fast run tries the compiled replay first
+    :param compiled: None or True (the default): a fast run tries the compiled replay first
         (:mod:`bot_core.backtest.compiled`), and takes the Python fast path when it cannot run
-        or gives way (``fast_path_note`` says why). Opt-in for now: its kernel takes ~9 s to
-        compile into an empty Numba cache, which the first backtest after an install would pay.
+        or gives way (``fast_path_note`` says why); the results are the same. False: the Python
+        paths only. The replay's kernel compiles once into the on-disk Numba cache (~3.5 s).
     :param progress: called with ``(done, total)`` steps.
     """
     started = time.perf_counter()
@@ -711,7 +712,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         note = (f"mixed: {', '.join(inexact)} event by event (batch targets not exact), "
                 f"{', '.join(fast_names)} from batch targets")
     outcome = None
-    if fast_names and not mixed and compiled:
+    if fast_names and not mixed and compiled is not False:
         try:
             outcome = _execute(plan, host, fast_names, progress, compiled=True)
         except CompiledUnavailable:

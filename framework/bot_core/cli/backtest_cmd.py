@@ -47,9 +47,9 @@ def add_parser(sub: Any) -> None:
                    help="fill market orders at the deciding bar's close (optimistic)")
     p.add_argument("--no-fast", action="store_true",
                    help="replay every bar through the strategies' on_bar (slower; same trades)")
-    p.add_argument("--compiled", action="store_true",
-                   help="run the order path of a fast run in Numba (much faster on long runs; "
-                   "its first use compiles for ~9 s into the on-disk cache)")
+    p.add_argument("--no-compiled", action="store_true",
+                   help="run the order path of a fast run in Python instead of the compiled "
+                   "replay (slower on long runs; same trades)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
                    help="write equity.png, drawdown.png, trades.csv and equity.csv into DIR")
@@ -70,7 +70,7 @@ def progress_bar(total_hint: str) -> Any:
 
 
 def run_with_progress(plan: Any, host: Any, *, fast: bool | None,
-                      compiled: bool = False) -> BacktestResult:
+                      compiled: bool | None = None) -> BacktestResult:
     from bot_core.backtest.driver import run_backtest
     from bot_core.cli import settle_heap
 
@@ -154,7 +154,7 @@ def backtest(args: argparse.Namespace) -> int:
         fill_on_close=args.fill_on_close,
     )
     result = run_with_progress(plan, host, fast=False if args.no_fast else None,
-                               compiled=args.compiled)
+                               compiled=False if args.no_compiled else None)
     paths = {}
     if args.report is not None:
         from bot_core.backtest.report import write_report

@@ -137,6 +137,11 @@ _CASH, _PEAK, _DAY_START, _TOLD_PEAK = 0, 1, 2, 3
 _PEAK_TS, _NEXT_BOUNDARY, _BOUNDARY, _ENTRIES = 0, 1, 2, 3
 
 
+_i64 = np.int64
+"""Integer constants passed to the helpers go through ``np.int64`` so that Numba types them
+int64, not as literals: each literal value would compile the helper once more (cold start)."""
+
+
 @njit(cache=True, nogil=True)
 def _record(kind: int, ts: int, r0: int, r1: int, r2: int, v0: float, v1: float, v2: float,
             equity: float, gross: float, book: np.ndarray, key_ts: np.ndarray,
@@ -176,7 +181,8 @@ def _tell_peak(sf: np.ndarray, si: np.ndarray, book: np.ndarray, key_ts: np.ndar
     """Before an entry the engine judges by, a PEAK entry if equity rose above what the
     engine has seen (its peak is the highest equity it watched, fills and marks alike)."""
     if sf[_PEAK] > sf[_TOLD_PEAK]:
-        _record(ENTRY_PEAK, si[_PEAK_TS], -1, 0, -1, sf[_PEAK], 0.0, 0.0, sf[_PEAK], 0.0, book,
+        _record(_i64(ENTRY_PEAK), si[_PEAK_TS], _i64(-1), _i64(0), _i64(-1), sf[_PEAK], 0.0, 0.0,
+                sf[_PEAK], 0.0, book,
                 key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
         sf[_TOLD_PEAK] = sf[_PEAK]
 
@@ -283,7 +289,7 @@ def _filled(o: int, side: int, k: int, qty: float, price: float, fee: float, ts:
     target. Returns 0 or a stop code."""
     equity, gross = _equity(sf[_CASH], book[0], book[1])
     _roll_day(ts, equity, boundaries, sf, si)
-    _record(ENTRY_FILL, ts, o, side, k, qty, price, fee, equity, gross, book, key_ts, instr,
+    _record(_i64(ENTRY_FILL), ts, o, side, k, qty, price, fee, equity, gross, book, key_ts, instr,
             instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
     sf[_TOLD_PEAK] = max(sf[_TOLD_PEAK], equity)  # the engine watches it in on_fill
     status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
@@ -375,7 +381,7 @@ def replay_bars(
     order_qty = np.empty(n_max)
     fifo = np.empty(n_slots, np.int64)
     n_fifo = 0
-    n_orders = 0
+    n_orders = _i64(0)
     # the engine's monitors
     sf = np.empty(4)
     sf[:] = initial_cash
@@ -429,8 +435,8 @@ def replay_bars(
                 _tell_peak(sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
                            ent_val, snap, snap_ts)
                 _roll_day(ts, equity, boundaries, sf, si)
-                _record(ENTRY_DAY, ts, -1, 0, k, close, 0.0, 0.0, equity, gross, book, key_ts,
-                        instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
+                _record(_i64(ENTRY_DAY), ts, _i64(-1), _i64(0), k, close, 0.0, 0.0, equity, gross,
+                        book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
             if 0.0 < close < np.inf:
                 book[1, k] = close
                 key_ts[k] = ts
@@ -456,11 +462,11 @@ def replay_bars(
                 delta = value - held[j]
                 if delta - delta != 0.0 or _settled(value, held[j]):  # NaN or inf
                     continue
-                side = 1 if delta > 0.0 else -1
+                side = _i64(1) if delta > 0.0 else _i64(-1)
                 qty = abs(delta)
                 _tell_peak(sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
                            ent_val, snap, snap_ts)
-                _record(ENTRY_ORDER, ts, j, side, k, qty, close, 0.0, equity, gross, book,
+                _record(_i64(ENTRY_ORDER), ts, j, side, k, qty, close, 0.0, equity, gross, book,
                         key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap,
                         snap_ts, si)
                 # the venue's intake: refused when the account cannot pay for any of it, else
