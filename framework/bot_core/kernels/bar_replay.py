@@ -25,6 +25,9 @@ handle all of those.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 from numba import njit
 
@@ -137,7 +140,7 @@ _CASH, _PEAK, _DAY_START, _TOLD_PEAK = 0, 1, 2, 3
 _PEAK_TS, _NEXT_BOUNDARY, _BOUNDARY, _ENTRIES = 0, 1, 2, 3
 
 
-_i64 = np.int64
+_i64 = cast("Callable[[int], int]", np.int64)
 """Integer constants passed to the helpers go through ``np.int64`` so that Numba types them
 int64, not as literals: each literal value would compile the helper once more (cold start)."""
 
