@@ -74,6 +74,12 @@ class Strategy(ABC):
                                                       decides once equity moves (hysteresis measured
                                                       in current equity): the backtest then runs the
                                                       strategy event by event
+    ``target_fractions(frame)``             no        ``(fractions, band)``: the target of every bar
+                                                      as a fraction of equity (position = fraction *
+                                                      equity / close; NaN holds), taken when it moves
+                                                      the position by ``band * equity`` or more; the
+                                                      backtest's compiled replay sizes it with the
+                                                      equity of each bar, exactly as ``on_bar``
     ======================================  ========  ================================================
 
     ``name`` is the instance name from the config (several instances of one strategy may run).

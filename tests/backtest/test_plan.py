@@ -15,6 +15,8 @@ from bot_core.backtest.plan import DataSpec, parse_params, plan_backtest
 from bot_core.cli import main
 from bot_core.errors import UsageError
 
+from .test_driver import _same_trades
+
 from .conftest import make_bars
 
 
@@ -163,14 +165,20 @@ def test_strategy_whose_batch_targets_are_not_exact_runs_event_by_event(installe
     from bot_core.backtest.driver import run_backtest
 
     # vol_target rebalances within a band measured in current equity: its batch targets at
-    # one equity are not what on_bar decides, so the driver must not take the fast path
+    # one equity are not what on_bar decides, so the Python paths must not take the fast path
     plan = plan_backtest(installed, strategies=["vol_target"], preset="balanced",
                          datasets=["demo-btc-usdt-1m"])
-    default = run_backtest(plan, installed)
+    python = run_backtest(plan, installed, compiled=False)
     slow = run_backtest(plan, installed, fast=False)
-    assert not default.fast_path
-    assert len(default.trades) == len(slow.trades) > 5
-    np.testing.assert_array_equal(default.equity, slow.equity)
+    assert not python.fast_path
+    assert len(python.trades) == len(slow.trades) > 5
+    np.testing.assert_array_equal(python.equity, slow.equity)
+    # the compiled replay sizes its fractions of equity with the equity of every bar, as on_bar
+    compiled = run_backtest(plan, installed)
+    assert compiled.path == "compiled" and compiled.fast_path_note == ""
+    _same_trades(compiled.trades, slow.trades)
+    assert compiled.verdicts == slow.verdicts
+    np.testing.assert_allclose(compiled.equity, slow.equity, rtol=1e-12)
 
 
 def test_mean_reversion_from_batch_targets_next_to_vol_target_event_by_event(installed) -> None:
@@ -180,16 +188,20 @@ def test_mean_reversion_from_batch_targets_next_to_vol_target_event_by_event(ins
 
     plan = plan_backtest(installed, strategies=["mean_reversion", "vol_target"],
                          preset="balanced", datasets=["demo-btc-usdt-1m", "demo-eth-usdt-1m"])
-    mixed = run_backtest(plan, installed)
+    mixed = run_backtest(plan, installed, compiled=False)
+    compiled = run_backtest(plan, installed)
     slow = run_backtest(plan, installed, fast=False)
     assert mixed.fast_path and mixed.fast_path_note.startswith("mixed: vol_target event by event")
+    assert compiled.path == "compiled" and compiled.fast_path_note == ""
     assert {t.strategy for t in slow.trades} == {"mean_reversion", "vol_target"}
     key = [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns) for t in slow.trades]
-    assert [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns) for t in mixed.trades] == key
-    np.testing.assert_allclose([t.pnl for t in mixed.trades], [t.pnl for t in slow.trades],
-                               rtol=1e-9, atol=1e-9)
-    assert mixed.verdicts == slow.verdicts
-    np.testing.assert_allclose(mixed.equity, slow.equity, rtol=1e-12)
+    for fast in (mixed, compiled):
+        assert [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns)
+                for t in fast.trades] == key
+        np.testing.assert_allclose([t.pnl for t in fast.trades], [t.pnl for t in slow.trades],
+                                   rtol=1e-9, atol=1e-9)
+        assert fast.verdicts == slow.verdicts
+        np.testing.assert_allclose(fast.equity, slow.equity, rtol=1e-12)
 
 
 def test_bars_that_trade_nothing_send_the_run_to_the_event_path(installed) -> None:

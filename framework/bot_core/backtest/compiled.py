@@ -134,6 +134,8 @@ def why_not_compiled(run: _Run) -> str:
     """Why ``run`` cannot take the compiled replay ("" when it can)."""
     if not run.fast:
         return "no strategy answers from batch targets"
+    if run.pipeline.strategies:  # they would need their on_bar / on_quote on every event
+        return f"{', '.join(run.pipeline.strategies)} run event by event"
     if any(feed.kind != "ohlcv" for feed in run.feeds):
         return "quote feeds"
     if run.any_always_sync:
@@ -162,6 +164,8 @@ class _Layout:
     args: tuple[Any, ...]
     n_decisions: int
     n_days: int
+    n_fraction_bars: int
+    """Bars seen by slots whose targets are fractions of equity (each may order on any)."""
     venues: list[str]
     slot_key: np.ndarray
     """(venue, instrument) key of each slot."""
@@ -219,6 +223,18 @@ def _layout(run: _Run) -> _Layout:
             slots.append((fs, index))
         feed_slot_start.append(len(feed_slots))
     dec_start, dec_step, dec_value = [0], [], []
+    frac_start: list[int] = []
+    frac_parts: list[np.ndarray] = []
+    frac_bars = 0
+    slot_band = np.zeros(len(slots))
+    for j, (fs, index) in enumerate(slots):
+        if fs.fractions is not None:
+            frac_start.append(frac_bars)
+            frac_parts.append(fs.fractions[index])
+            frac_bars += len(fs.fractions[index])
+            slot_band[j] = fs.band
+        else:
+            frac_start.append(-1)
     for fs, index in slots:
         for step in sorted(fs.decisions):
             for feed_index, value in fs.decisions[step]:
@@ -251,9 +267,11 @@ def _layout(run: _Run) -> _Layout:
         np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
         float(runtime.initial_equity), day_boundaries,
         risk.drawdown_liquidation_pct - _PCT_TOLERANCE, risk.daily_loss_limit_pct - _PCT_TOLERANCE,
+        tl.ev_row, slot_band, np.array(frac_start, dtype=np.int64),
+        np.concatenate(frac_parts) if frac_parts else np.empty(0),
     )
-    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries), venue_names,
-                   slot_key, key_instrument, key_venue, day_boundaries)
+    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries), frac_bars,
+                   venue_names, slot_key, key_instrument, key_venue, day_boundaries)
 
 
 def replay_compiled(run: _Run, recorder: Recorder) -> None:
@@ -263,20 +281,31 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
     :raises CompiledStop: when the run is not a plain sequence of approved, complete fills
         (nothing of the pipeline's own state was touched but its final marks).
     """
-    from bot_core.kernels.bar_replay import STOP_OPEN_ORDER, STOP_REASONS, replay_bars
+    from bot_core.kernels.bar_replay import (
+        STOP_LOG_FULL,
+        STOP_OPEN_ORDER,
+        STOP_REASONS,
+        replay_bars,
+    )
 
     layout = _layout(run)
     nk, ni = len(layout.keys), len(layout.instruments)
-    cap = 3 * layout.n_decisions + 2 * layout.n_days + 2
-    ent_kind = np.empty(cap, dtype=np.int64)
-    ent_ts = np.empty(cap, dtype=np.int64)
-    ent_ref = np.empty((cap, 3), dtype=np.int64)
-    ent_val = np.empty((cap, 3))
-    snap = np.empty((cap, 2 + 2 * nk + 2 * ni))
-    snap_ts = np.empty((cap, nk + ni), dtype=np.int64)
+    # three entries per order and two per trading day; slots sized in fractions of equity
+    # order when their band is crossed, which only the run tells: start from a guess
+    cap = 3 * (layout.n_decisions + layout.n_fraction_bars // 16) + 2 * layout.n_days + 2
     kernel: Callable[..., tuple[int, int, int]] = replay_bars
-    status, n, event = kernel(*layout.args, run.equity, run.in_market, ent_kind, ent_ts,
-                                   ent_ref, ent_val, snap, snap_ts)
+    while True:
+        ent_kind = np.empty(cap, dtype=np.int64)
+        ent_ts = np.empty(cap, dtype=np.int64)
+        ent_ref = np.empty((cap, 3), dtype=np.int64)
+        ent_val = np.empty((cap, 3))
+        snap = np.empty((cap, 2 + 2 * nk + 2 * ni))
+        snap_ts = np.empty((cap, nk + ni), dtype=np.int64)
+        status, n, event = kernel(*layout.args, run.equity, run.in_market, ent_kind, ent_ts,
+                                  ent_ref, ent_val, snap, snap_ts)
+        if status != STOP_LOG_FULL:
+            break
+        cap = 2 * max(cap, n) + 3 * layout.n_fraction_bars // 8
     if status:
         step = int(np.searchsorted(run.tl.step_start, event, side="right")) - 1
         # an order open when its strategy sees the next bar (latency) is one the fast path

@@ -139,6 +139,11 @@ class _FastStrategy:
     """feed index -> the target in force."""
     always_sync: bool = False
     """Two of its feeds are the same (venue, instrument): sync it on every bar it trades."""
+    fractions: dict[int, np.ndarray] | None = None
+    """feed index -> its target of every bar as a fraction of equity (NaN: hold), for a
+    strategy whose batch targets are ``target_fractions`` (the compiled replay only)."""
+    band: float = 0.0
+    """The rebalancing band of ``fractions``, a share of equity."""
 
     def take(self, decided: list[tuple[int, float]], feed_index: int, equity: float) -> None:
         """Put in force the target ``decided`` on this step for ``feed_index`` (if any),
@@ -564,6 +569,34 @@ def _fast_strategies(plan: BacktestPlan, host: PluginHost, fast: bool | None
     return names, inexact
 
 
+def _fraction_strategies(plan: BacktestPlan, host: PluginHost, inexact: list[str]) -> bool:
+    """True when every strategy of ``inexact`` offers ``target_fractions``: the compiled
+    replay then runs them from those, next to the exact ones."""
+    config = plan.resolved.config
+    return bool(inexact) and all(
+        callable(getattr(host.strategy(config.strategies[name].plugin), "target_fractions",
+                         None)) for name in inexact)
+
+
+def _fractions(fs: _FastStrategy, feeds: list[Feed]) -> None:
+    """A fraction strategy's targets, per feed it trades (see ``Strategy.target_fractions``)."""
+    strategy = fs.strategy
+    fs.fractions = {}
+    for index, feed in enumerate(feeds):
+        if feed.kind != "ohlcv" or feed.venue not in strategy.venues or \
+                feed.instrument not in strategy.instruments:
+            continue
+        fractions, band = strategy.target_fractions(feed.frame)  # type: ignore[attr-defined]
+        fractions = np.ascontiguousarray(fractions, dtype=np.float64)
+        if fractions.shape != (len(feed),):
+            raise ValueError(f"{fs.name}.target_fractions returned shape {fractions.shape} "
+                             f"for {len(feed)} bars of {feed.dataset}")
+        if not 0.0 <= float(band) < math.inf:
+            raise ValueError(f"{fs.name}.target_fractions returned band {band!r}")
+        fs.fractions[index] = fractions
+        fs.band = float(band)
+
+
 def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float) -> None:
     strategy = fs.strategy
     for index, feed in enumerate(feeds):
@@ -603,14 +636,16 @@ class _Outcome:
 
 def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
              progress: ProgressCallback | None, *, mixed: bool = False,
-             compiled: bool = False) -> _Outcome:
+             compiled: bool = False, fraction_names: Sequence[str] = ()) -> _Outcome:
     """One run: a fresh pipeline, portfolio, risk engine and venues.
 
     ``fast_names`` answer from their batch targets: synced by the driver on the steps it
     replays (fast path), or, when ``mixed``, as :class:`_BatchTargets` inside the pipeline while
     every step is replayed (the other bar strategies run their own ``on_bar``). ``compiled``
     tries the compiled replay first (:mod:`bot_core.backtest.compiled`); where it cannot run,
-    or gives way, :class:`~bot_core.backtest.compiled.CompiledStop` says why."""
+    or gives way, :class:`~bot_core.backtest.compiled.CompiledStop` says why. With
+    ``compiled``, ``fraction_names`` (among ``fast_names``) answer from their
+    ``target_fractions`` inside the replay."""
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.pipeline import PipelineStrategyContext, build_pipeline
 
@@ -652,7 +687,10 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
         if why:
             raise CompiledUnavailable(why)
     for fs in fast_list:
-        _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
+        if fs.name in fraction_names:
+            _fractions(fs, plan.feeds)
+        else:
+            _targets(fs, plan.feeds, state.tl, config.runtime.initial_equity)
     if not compiled:  # the Python paths' index of decision steps (the kernel reads them itself)
         state.decided()
     pipeline.start()
@@ -708,13 +746,16 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     fast_names, inexact = _fast_strategies(plan, host, fast)
     mixed = bool(fast_names and inexact)
     note = ""
-    if mixed:
-        note = (f"mixed: {', '.join(inexact)} event by event (batch targets not exact), "
-                f"{', '.join(fast_names)} from batch targets")
     outcome = None
-    if fast_names and not mixed and compiled is not False:
+    # the compiled replay takes every bar strategy from its batch targets: exact ones, and
+    # those whose targets are fractions of equity with a rebalancing band (the kernel sizes
+    # them with the equity of each bar, as their on_bar does)
+    fractions = inexact if _fraction_strategies(plan, host, inexact) else []
+    if (fast_names or fractions) and compiled is not False:
         try:
-            outcome = _execute(plan, host, fast_names, progress, compiled=True)
+            names = [n for n in plan.strategies if n in fast_names or n in fractions]
+            outcome = _execute(plan, host, names, progress, compiled=True,
+                               fraction_names=fractions)
         except CompiledUnavailable:
             pass  # the Python fast path handles every run the compiled replay does not
         except CompiledStop as exc:
@@ -726,6 +767,10 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     try:
         if outcome is None:
             outcome = _execute(plan, host, fast_names, progress, mixed=mixed)
+            if mixed:
+                mixed_note = (f"mixed: {', '.join(inexact)} event by event (batch targets not "
+                              f"exact), {', '.join(fast_names)} from batch targets")
+                note = f"{note}; {mixed_note}" if note else mixed_note
     except _NotExact as exc:
         handed = note if note.startswith("compiled replay gave way") else ""
         note = f"{handed}; replayed event by event: {exc}" if handed else \

@@ -36,6 +36,7 @@ __all__ = [
     "ENTRY_FILL",
     "ENTRY_ORDER",
     "ENTRY_PEAK",
+    "STOP_LOG_FULL",
     "STOP_OPEN_ORDER",
     "STOP_REASONS",
     "VENUE_FIELDS",
@@ -61,10 +62,11 @@ STOP_REASONS = (
     "a position left short of its target",
     "the drawdown limit",
     "the daily loss limit",
+    "an entry log too small for the run",
 )
 """Why the kernel stopped, by status code (0: it ran to the end)."""
 (STOP_NOT_MARKETABLE, STOP_VOLUME, STOP_UNAFFORDABLE, STOP_VENUE_REJECT, STOP_OPEN_ORDER,
- STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS) = range(1, len(STOP_REASONS))
+ STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS, STOP_LOG_FULL) = range(1, len(STOP_REASONS))
 
 VENUE_FIELDS = ("taker_fee_rate", "slippage_rate", "volume_impact_bps", "participation_rate",
                 "latency_ns", "fill_on_close", "margin", "max_leverage", "quote_balance")
@@ -151,8 +153,12 @@ def _record(kind: int, ts: int, r0: int, r1: int, r2: int, v0: float, v1: float,
             instr: np.ndarray, instr_ts: np.ndarray, ent_kind: np.ndarray, ent_ts: np.ndarray,
             ent_ref: np.ndarray, ent_val: np.ndarray, snap: np.ndarray, snap_ts: np.ndarray,
             si: np.ndarray) -> None:
-    """Append one entry and the snapshot the risk engine reads at it."""
+    """Append one entry and the snapshot the risk engine reads at it (past the log's end:
+    only counted, and the kernel stops with ``STOP_LOG_FULL`` at the end of the step)."""
     n = si[_ENTRIES]
+    if n >= ent_kind.shape[0]:
+        si[_ENTRIES] = n + 1
+        return
     ent_kind[n] = kind
     ent_ts[n] = ts
     ent_ref[n, 0] = r0
@@ -309,6 +315,7 @@ def replay_bars(
     dec_value: np.ndarray, key_instr: np.ndarray, key_venue: np.ndarray, key_asset: np.ndarray,
     asset_venue: np.ndarray, n_instr: int, venues: np.ndarray, initial_cash: float,
     boundaries: np.ndarray, drawdown_pct: float, daily_pct: float,
+    ev_row: np.ndarray, slot_band: np.ndarray, frac_start: np.ndarray, frac: np.ndarray,
     equity_out: np.ndarray, in_market_out: np.ndarray,
     ent_kind: np.ndarray, ent_ts: np.ndarray, ent_ref: np.ndarray, ent_val: np.ndarray,
     snap: np.ndarray, snap_ts: np.ndarray,
@@ -332,6 +339,13 @@ def replay_bars(
         event to past the last.
     :param drawdown_pct: the engine's drawdown limit, tolerance subtracted; ``daily_pct`` its
         daily-loss limit.
+    :param ev_row: row of each event in its feed.
+    :param slot_band: for a slot whose targets are fractions of equity (``frac_start[j] >=
+        0``), its rebalancing band as a share of equity; its fraction at the bar of row ``r``
+        is ``frac[frac_start[j] + r]`` (NaN: hold). On every bar it sees, such a slot's target
+        is ``fraction * equity / close``, taken when ``|target - held| * close >= band *
+        equity`` (a missing price or equity holds), as the strategy's ``on_bar`` decides
+        (``Strategy.target_fractions``). Other slots have ``frac_start[j] < 0``.
     :param equity_out: (steps,) equity after each step; ``in_market_out`` whether any feed's key
         is held after it.
     :param ent_kind: the entry log (``ENTRY_*``): kind, ``ent_ts`` time, ``ent_ref`` (entries, 3)
@@ -340,7 +354,8 @@ def replay_bars(
     :param snap: (entries, 2 + 2 * keys + 2 * instruments) what the risk engine reads at each
         entry: equity, gross exposure, net position and mark per key, net position and last mark
         on any venue per instrument; ``snap_ts`` (entries, keys + instruments) the marks' times.
-        Capacity: three entries per decision and two per trading day, plus two.
+        Capacity: three entries per order and two per trading day, plus two; a log that is
+        too small stops the kernel with ``STOP_LOG_FULL`` (the caller retries a larger one).
     :return: status 0 and the number of entries, or the ``STOP_REASONS`` code, the entries so
         far and the event where it stopped.
     """
@@ -377,7 +392,7 @@ def replay_bars(
         cursor[j] = dec_start[j]
         inflight[j] = -1
     # orders in flight: at most one per slot, matched in arrival order
-    n_max = dec_step.shape[0] + 1
+    n_max = dec_step.shape[0] + frac.shape[0] + 1  # a decision or a fraction bar each
     order_slot = np.empty(n_max, np.int64)
     order_side = np.empty(n_max, np.int64)
     order_eligible = np.empty(n_max, np.int64)
@@ -454,13 +469,23 @@ def replay_bars(
                 j = feed_slots[q]
                 if inflight[j] >= 0:
                     return STOP_OPEN_ORDER, si[_ENTRIES], e
-                c = cursor[j]
-                if c >= dec_start[j + 1] or dec_step[c] != s:
-                    continue
-                cursor[j] = c + 1
-                value = dec_value[c]
-                if slot_sizing[j] > 0.0:
-                    value = value * (equity / slot_sizing[j])
+                if frac_start[j] >= 0:
+                    # a target in fractions of equity, with a rebalancing band
+                    fraction = frac[frac_start[j] + ev_row[e]]
+                    if fraction != fraction or not (0.0 < close < np.inf and equity > 0.0):
+                        continue
+                    value = fraction * equity / close
+                    if not (abs(value - held[j]) * close >= slot_band[j] * equity
+                            and value != held[j]):
+                        continue
+                else:
+                    c = cursor[j]
+                    if c >= dec_start[j + 1] or dec_step[c] != s:
+                        continue
+                    cursor[j] = c + 1
+                    value = dec_value[c]
+                    if slot_sizing[j] > 0.0:
+                        value = value * (equity / slot_sizing[j])
                 target[j] = value
                 delta = value - held[j]
                 if delta - delta != 0.0 or _settled(value, held[j]):  # NaN or inf
@@ -503,6 +528,8 @@ def replay_bars(
                 if status != 0:
                     return status, si[_ENTRIES], e
                 equity, gross = _equity(sf[_CASH], book[0], book[1])
+        if si[_ENTRIES] > ent_kind.shape[0]:
+            return STOP_LOG_FULL, si[_ENTRIES], step_start[s]
         equity, _ = _equity(sf[_CASH], book[0], book[1])
         equity_out[s] = equity
         holding = False

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["HOLD", "REASONS", "decide", "pack_params", "target_path"]
+__all__ = ["HOLD", "REASONS", "decide", "leverage_path", "pack_params", "target_path"]
 
 _TARGET_VOL, _FLOOR, _MAX_LEV, _BAND = range(4)
 HOLD, REBALANCE, WARMING, MISSING = range(4)
@@ -65,3 +65,14 @@ def target_path(vol_annual: np.ndarray, close: np.ndarray, params: np.ndarray, e
         out[i] = position
         reasons[i] = reason
     return out, reasons
+
+
+def leverage_path(vol_annual: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, float]:
+    """The target of every bar as a fraction of equity (``target * close / equity`` of
+    :func:`decide`), NaN where the volatility is missing (``decide`` holds there, and is flat
+    before the first estimate, which a run from flat also is), with the same operations as
+    ``decide``, element by element; and the rebalancing band, a share of equity."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol = np.maximum(vol_annual, params[_FLOOR])  # NaN stays NaN
+        fractions: np.ndarray = np.minimum(params[_TARGET_VOL] / vol, params[_MAX_LEV])
+    return fractions, float(params[_BAND])

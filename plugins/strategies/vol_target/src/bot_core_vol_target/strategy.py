@@ -196,6 +196,14 @@ class VolTargetStrategy(Strategy):
                                    float(equity))
         return positions
 
+    def target_fractions(self, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
+        """Target of every bar as a fraction of equity (NaN: hold), and the rebalancing band
+        as a share of equity: what ``on_bar`` decides with the equity of each bar, for the
+        backtest's compiled replay (see ``bot_core.Strategy``)."""
+        from bot_core_vol_target.rules import leverage_path
+
+        return leverage_path(self.signal(frame), self._rule_params())
+
     def decisions(self, frame: pd.DataFrame, equity: float) -> pd.DataFrame:
         """Per bar: annualized volatility, position and the reason tag."""
         import numpy as np
