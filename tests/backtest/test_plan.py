@@ -15,9 +15,8 @@ from bot_core.backtest.plan import DataSpec, parse_params, plan_backtest
 from bot_core.cli import main
 from bot_core.errors import UsageError
 
-from .test_driver import _same_trades
-
 from .conftest import make_bars
+from .test_driver import _same_trades
 
 
 @pytest.fixture(scope="module")
