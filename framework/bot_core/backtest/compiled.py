@@ -316,10 +316,8 @@ def replay_compiled(run: _Run, recorder: Recorder) -> None:
     pipeline = run.pipeline
     log = (ent_kind[:n], ent_ts[:n], ent_ref[:n], ent_val[:n], snap[:n], snap_ts[:n])
     client_ids = _client_order_ids(layout, ent_kind[:n], ent_ref[:n])
-    if not (_orders_one_at_a_time(ent_kind[:n]) and _walk_batched(run, layout, client_ids, log,
-                                                                   recorder)):
-        # a check without a batch form, or orders judged while others are open: every order
-        # through evaluate()
+    if not _walk_batched(run, layout, client_ids, log, recorder):
+        # a check without a batch form: every order through evaluate()
         for fill in _walk(run, layout, client_ids, log):
             recorder.on_fill(fill)
     tally = pipeline.verdicts
@@ -384,6 +382,52 @@ def _orders_one_at_a_time(kinds: np.ndarray) -> bool:
     is_order = kinds == ENTRY_ORDER
     open_before = np.cumsum(is_order) - np.cumsum(kinds == ENTRY_FILL) - is_order
     return not bool((open_before[is_order] != 0).any())
+
+
+def _committed(layout: _Layout, client_ids: list[str], log: tuple[np.ndarray, ...],
+               rows: np.ndarray, key: np.ndarray, side: np.ndarray, price: np.ndarray
+               ) -> dict[str, np.ndarray]:
+    """What the engine's book of open orders answers at each order of the log
+    (``pending_*`` of :class:`~bot_core.risk.batch.OrderBatch`), every earlier order approved:
+    the engine's own :class:`~bot_core.risk.committed.CommittedOrders`, fed as it would be
+    (an approved order at its approval price, released by its fill and its close). Empty when
+    every order fills before the next one is judged (nothing is ever pending)."""
+    from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
+    from bot_core.risk.committed import CommittedOrders
+
+    kinds, _, refs, values = log[:4]
+    if _orders_one_at_a_time(kinds):
+        return {}
+    n, symbols = len(rows), layout.instruments
+    at_venue, notional = np.zeros(n), np.zeros(n)
+    buys, sells = np.zeros((n, len(symbols))), np.zeros((n, len(symbols)))
+    book = CommittedOrders()
+    order = 0
+    names = [(layout.keys[k][1], layout.keys[k][0]) for k in key.tolist()]
+    sides, prices = side.tolist(), price.tolist()
+    quantity = book.quantity
+    fills = kinds == ENTRY_FILL
+    filled = dict(zip(np.flatnonzero(fills).tolist(),
+                      zip(refs[fills, 0].tolist(), values[fills, 0].tolist(), strict=True),
+                      strict=True))
+    for e in np.flatnonzero((kinds == ENTRY_ORDER) | fills).tolist():
+        if e in filled:
+            ref, qty = filled[e]
+            book.release(client_ids[ref], qty)  # the engine's on_fill
+            book.release(client_ids[ref])  # and on_order_closed
+            continue
+        instrument, venue = names[order]
+        sign = sides[order]
+        if book:
+            at_venue[order] = quantity(instrument, sign, venue)
+            for j, symbol in enumerate(symbols):
+                buys[order, j] = quantity(symbol, 1.0)
+                sells[order, j] = quantity(symbol, -1.0)
+            notional[order] = book.notional
+        book.add(client_ids[order], venue, instrument, sign, float(values[e, 0]), prices[order])
+        order += 1
+    return {"pending_at_venue": at_venue, "pending_buys": buys, "pending_sells": sells,
+            "pending_notional": notional}
 
 
 def _walk(run: _Run, layout: _Layout, client_ids: list[str],
@@ -470,10 +514,11 @@ def _monitors(run: _Run, layout: _Layout, kinds: np.ndarray, stamps: np.ndarray,
 def _walk_batched(run: _Run, layout: _Layout, client_ids: list[str],
                   log: tuple[np.ndarray, ...], recorder: Recorder) -> bool:
     """Every order of the log at once through :meth:`RiskEngine.judge_batch`, then the fills
-    into ``recorder``. False when a check has no batch form for it (nothing changed then).
+    into ``recorder``. False (nothing changed) when a check has no batch form for it, or when
+    an order is not approved in full: :func:`_walk` then judges order by order, and stops at
+    that order with its verdict.
 
-    :raises CompiledStop: at the first order the batch does not approve in full, or where the
-        engine's monitors would leave ``ACTIVE``.
+    :raises CompiledStop: where the engine's monitors would leave ``ACTIVE``.
     """
     from bot_core.kernels.bar_replay import ENTRY_FILL, ENTRY_ORDER
     from bot_core.risk.batch import OrderBatch
@@ -495,17 +540,19 @@ def _walk_batched(run: _Run, layout: _Layout, client_ids: list[str],
     at_venue = venue_price > 0.0  # SnapshotBook.last_price / last_update_ns, venue first
     marks = orders[:, 2 + 2 * nk + ni:2 + 2 * nk + 2 * ni]
     side = np.where(refs[rows, 1] > 0, 1.0, -1.0)
+    price = np.where(at_venue, venue_price, np.where(mark > 0.0, mark, math.nan))
     batch = OrderBatch(
         instruments=layout.instruments, venues=layout.venues, limits=config.risk,
         buckets=config.buckets, now_ns=stamps[rows], instrument=instrument,
         venue=layout.key_venue[key], side=side, quantity=values[rows, 0],
         client_order_id=client_ids, equity=orders[:, 0], gross_exposure=orders[:, 1],
         equity_peak=peak[rows], day_start_equity=start[rows],
-        price=np.where(at_venue, venue_price, np.where(mark > 0.0, mark, math.nan)),
+        price=price,
         last_update_ns=np.where(at_venue, snap_ts[rows, key], snap_ts[rows, nk + instrument]),
         position_at_venue=orders[each, 2 + key],
         positions=orders[:, 2 + 2 * nk:2 + 2 * nk + ni],
         marks=np.where(marks > 0.0, marks, math.nan),
+        **_committed(layout, client_ids, log, rows, key, side, price),
     )
     engine = RiskEngine(config, run.pipeline.risk.checks,
                         cast("Portfolio", SnapshotBook(layout.keys, layout.instruments,
@@ -513,10 +560,10 @@ def _walk_batched(run: _Run, layout: _Layout, client_ids: list[str],
     judged = engine.judge_batch(batch)
     if judged is None:
         return False
-    first, check_id = judged
+    first, _ = judged
     if first < len(batch):
-        raise CompiledStop(f"risk ({check_id}) did not approve an order in full at "
-                           f"{run._when(_step_of(run, int(batch.now_ns[first])))}")
+        # risk steps in: the order-by-order walk (which stops at that order) gives its verdict
+        return False
     engine.accept_batch(batch)
 
     # the fills, in event order, straight from the log into the trade book

@@ -10,9 +10,10 @@ What an :class:`OrderBatch` promises, and what a batch form may therefore assume
 
 * every order is a plain market order (no limit price, not reduce-only) from a strategy;
 * the trading state is ``ACTIVE`` at every order;
-* no order is open when the next one is judged: every earlier order of the batch was approved
-  in full, accepted (``on_accepted``) and filled completely before it, so the committed
-  exposure (``pending_quantity``, ``pending_notional``) is zero throughout;
+* every earlier order of the batch was approved in full and accepted (``on_accepted``); the
+  ones still open when an order is judged are its committed exposure, which the batch gives
+  (``pending_*``: ``ctx.pending_quantity`` and ``ctx.pending_notional``; None when nothing is
+  open at any order);
 * event time does not go backwards (``now_ns`` is non-decreasing).
 
 A batch form answers, for every order, whether :meth:`check` would have *approved it as is*
@@ -79,6 +80,15 @@ class OrderBatch:
     """``ctx.position(symbol)`` (all venues) for every symbol of ``instruments``."""
     marks: np.ndarray
     """``ctx.last_price(symbol)`` (all venues; NaN when unknown) for every symbol."""
+    pending_at_venue: np.ndarray | None = None
+    """``ctx.pending_quantity(instrument, side, venue)``: open quantity of the order's own
+    direction at its venue."""
+    pending_buys: np.ndarray | None = None
+    """``ctx.pending_quantity(symbol, +1)`` (all venues) for every symbol, like ``positions``."""
+    pending_sells: np.ndarray | None = None
+    """``ctx.pending_quantity(symbol, -1)`` (all venues) for every symbol."""
+    pending_notional: np.ndarray | None = None
+    """``ctx.pending_notional``."""
 
     def __len__(self) -> int:
         return int(self.quantity.shape[0])
@@ -88,6 +98,31 @@ class OrderBatch:
         """``ctx.position(instrument)`` of each order's own instrument, over all venues."""
         own: np.ndarray = self.positions[np.arange(len(self)), self.instrument]
         return own
+
+    @property
+    def committed_at_venue(self) -> np.ndarray:
+        """``pending_at_venue``, zeros when nothing is pending."""
+        if self.pending_at_venue is None:
+            return np.zeros(len(self))
+        return self.pending_at_venue
+
+    @property
+    def committed(self) -> np.ndarray:
+        """``ctx.pending_quantity(instrument, side)``: open quantity of each order's own
+        instrument and direction, over all venues."""
+        if self.pending_buys is None or self.pending_sells is None:
+            return np.zeros(len(self))
+        rows = np.arange(len(self))
+        own: np.ndarray = np.where(self.side > 0.0, self.pending_buys[rows, self.instrument],
+                                   self.pending_sells[rows, self.instrument])
+        return own
+
+    @property
+    def committed_notional(self) -> np.ndarray:
+        """``pending_notional``, zeros when nothing is pending."""
+        if self.pending_notional is None:
+            return np.zeros(len(self))
+        return self.pending_notional
 
 
 def reducing_quantities(position: np.ndarray, side_sign: np.ndarray,

@@ -35,10 +35,11 @@ def reducible_quantity(intent: OrderIntent, ctx: RiskContext) -> float:
 
 
 def reducible_quantities(batch: OrderBatch) -> np.ndarray:
-    """:func:`reducible_quantity` of every order of ``batch`` (nothing is pending there)."""
+    """:func:`reducible_quantity` of every order of ``batch``."""
     from bot_core.risk.batch import reducing_quantities
 
-    return reducing_quantities(batch.position_at_venue, batch.side, batch.quantity)
+    committed = batch.position_at_venue + batch.side * batch.committed_at_venue
+    return reducing_quantities(committed, batch.side, batch.quantity)
 
 
 def finite_positive(values: np.ndarray) -> np.ndarray:

@@ -58,18 +58,20 @@ def gross_room_quantity(intent: OrderIntent, ctx: RiskContext, cap_notional: flo
 
 def gross_room_quantities(batch: OrderBatch, cap_notional: np.ndarray,
                           price: np.ndarray) -> np.ndarray:
-    """:func:`gross_room_quantity` of every order of ``batch`` (nothing is pending there)."""
+    """:func:`gross_room_quantity` of every order of ``batch``."""
     import numpy as np
 
     from bot_core.risk.batch import capped_quantities
 
-    gross = batch.gross_exposure
+    gross = batch.gross_exposure + batch.committed_notional
     pos_venue = batch.position_at_venue
+    pending = batch.committed_at_venue
     with np.errstate(all="ignore"):
-        others = gross - np.abs(pos_venue) * price
+        others = gross - (np.abs(pos_venue) + pending) * price
         cap_qty = (cap_notional - others) / price
         cap_qty = np.where(cap_qty < 0.0, 0.0, cap_qty)  # max(x, 0.0), NaN kept
-        room = capped_quantities(pos_venue, batch.side, batch.quantity, cap_qty)
+        room = capped_quantities(pos_venue + batch.side * pending, batch.side, batch.quantity,
+                                 cap_qty)
     return np.where((gross >= 0.0) & (gross != _INF), room, math.nan)
 
 
@@ -118,7 +120,8 @@ class MaxPositionCheck(RiskCheck):
         equity, price, qty, limits = batch.equity, batch.price, batch.quantity, batch.limits
         with np.errstate(all="ignore"):
             cap_qty = limits.max_position_pct * equity / (100.0 * price)
-            allowed = capped_quantities(batch.position, batch.side, qty, cap_qty)
+            allowed = capped_quantities(batch.position + batch.side * batch.committed,
+                                        batch.side, qty, cap_qty)
             room = gross_room_quantities(batch, limits.max_total_position_pct * equity / 100.0,
                                          price)
         approved: np.ndarray = (finite_positive(equity) & finite_positive(price) & (allowed >= qty)
@@ -232,6 +235,11 @@ class BucketExposureCheck(RiskCheck):
         equity, price, qty = batch.equity, batch.price, batch.quantity
         valid = finite_positive(equity) & finite_positive(price)
         zeros = np.zeros(n)
+        # the scalar form counts open orders of other symbols only when something is pending
+        pending = batch.committed_notional > 0.0
+        buys = batch.pending_buys if batch.pending_buys is not None else np.zeros((n, 1))
+        sells = batch.pending_sells if batch.pending_sells is not None else np.zeros((n, 1))
+        own = batch.positions[np.arange(n), batch.instrument] + batch.side * batch.committed
         for instrument, j in column.items():
             rows = batch.instrument == j
             found = self._lookup(batch.buckets, instrument)
@@ -248,13 +256,17 @@ class BucketExposureCheck(RiskCheck):
                     k = column.get(symbol)
                     if symbol == instrument or k is None:
                         continue  # an instrument the batch never holds has no exposure
-                    worst = np.abs(batch.positions[:, k])
+                    pos = batch.positions[:, k]
+                    worst = np.abs(pos)
+                    if batch.pending_buys is not None and batch.pending_sells is not None:
+                        long, short = np.abs(pos + buys[:, k]), np.abs(pos - sells[:, k])
+                        worst = np.where(pending, np.where(short > long, short, long), worst)
                     mark = batch.marks[:, k]
                     held = worst != 0.0
                     ok &= ~held | finite_positive(mark)
                     others = others + np.where(held, worst * mark, 0.0)
                 cap_qty = (cap_pct * equity / 100.0 - others) / price
                 cap_qty = np.where(cap_qty < 0.0, 0.0, cap_qty)
-                allowed = capped_quantities(batch.positions[:, j], batch.side, qty, cap_qty)
+                allowed = capped_quantities(own, batch.side, qty, cap_qty)
             approved[rows] = (ok & (allowed >= qty))[rows]
         return approved
