@@ -475,23 +475,22 @@ def _walk(run: _Run, layout: _Layout, client_ids: list[str],
 
 
 def _monitors(run: _Run, layout: _Layout, kinds: np.ndarray, stamps: np.ndarray,
-              equity: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+              equity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The equity peak and the day's start equity at every entry, as a fresh
     :class:`RiskEngine` walking the log keeps them (its ``_roll_day`` and ``_watch_equity``):
     the day rolls at the first entry of each trading day, taking that entry's equity; the peak
-    rises on every fill, day and peak entry (not on orders). None when the log's times go
-    backwards (the engine's out-of-order rule then applies: walk it).
+    rises on every fill, day and peak entry (not on orders). A peak entry carries the time of
+    the peak, which may be before the entry before it: as in the engine, an entry from a day
+    already started does not roll it again.
 
     :raises CompiledStop: where the engine's monitors would leave ``ACTIVE``.
     """
     from bot_core.kernels.bar_replay import ENTRY_ORDER
 
     n = len(kinds)
-    if n > 1 and bool((stamps[1:] < stamps[:-1]).any()):
-        return None
     day = np.searchsorted(layout.boundaries, stamps, side="right")
     rolls = np.ones(n, dtype=bool)
-    rolls[1:] = day[1:] != day[:-1]
+    rolls[1:] = day[1:] > np.maximum.accumulate(day)[:-1]  # a later day than any so far
     start = equity[np.maximum.accumulate(np.where(rolls, np.arange(n), 0))]
     watched = (kinds != ENTRY_ORDER) & np.isfinite(equity)
     risk = run.plan.resolved.config.risk
@@ -524,10 +523,7 @@ def _walk_batched(run: _Run, layout: _Layout, client_ids: list[str],
     from bot_core.risk.batch import OrderBatch
 
     kinds, stamps, refs, values, snap, snap_ts = log
-    monitors = _monitors(run, layout, kinds, stamps, snap[:, 0])
-    if monitors is None:
-        return False
-    peak, start = monitors
+    peak, start = _monitors(run, layout, kinds, stamps, snap[:, 0])
     config = run.plan.resolved.config
     nk, ni = len(layout.keys), len(layout.instruments)
     rows = np.flatnonzero(kinds == ENTRY_ORDER)
