@@ -222,7 +222,9 @@ def _layout(run: _Run) -> _Layout:
             feed_slots.append(len(slots))
             slots.append((fs, index))
         feed_slot_start.append(len(feed_slots))
-    dec_start, dec_step, dec_value = [0], [], []
+    dec_start: list[int] = [0]
+    dec_step: list[np.ndarray] = []
+    dec_value: list[np.ndarray] = []
     frac_start: list[int] = []
     frac_parts: list[np.ndarray] = []
     frac_bars = 0
@@ -235,13 +237,12 @@ def _layout(run: _Run) -> _Layout:
             slot_band[j] = fs.band
         else:
             frac_start.append(-1)
+    empty = (np.empty(0, dtype=np.int64), np.empty(0))
     for fs, index in slots:
-        for step in sorted(fs.decisions):
-            for feed_index, value in fs.decisions[step]:
-                if feed_index == index:
-                    dec_step.append(step)
-                    dec_value.append(value)
-        dec_start.append(len(dec_step))
+        steps, values = fs.changes.get(index, empty)
+        dec_step.append(steps)
+        dec_value.append(values)
+        dec_start.append(dec_start[-1] + len(steps))
 
     runtime = run.plan.resolved.config.runtime
     cal = TradingCalendar(runtime.timezone, runtime.trading_day_start)
@@ -261,8 +262,9 @@ def _layout(run: _Run) -> _Layout:
         np.array(feed_slot_start, dtype=np.int64), np.array(feed_slots, dtype=np.int64),
         slot_key,
         np.array([fs.sizing_equity if fs.proportional else 0.0 for fs, _ in slots]),
-        np.array(dec_start, dtype=np.int64), np.array(dec_step, dtype=np.int64),
-        np.array(dec_value, dtype=np.float64),
+        np.array(dec_start, dtype=np.int64),
+        np.concatenate([empty[0], *dec_step]).astype(np.int64),
+        np.concatenate([empty[1], *dec_value]).astype(np.float64),
         key_instrument, key_venue,
         np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
         float(runtime.initial_equity), day_boundaries,
@@ -270,7 +272,7 @@ def _layout(run: _Run) -> _Layout:
         tl.ev_row, slot_band, np.array(frac_start, dtype=np.int64),
         np.concatenate(frac_parts) if frac_parts else np.empty(0),
     )
-    return _Layout(keys, instruments, slots, args, len(dec_step), len(boundaries), frac_bars,
+    return _Layout(keys, instruments, slots, args, dec_start[-1], len(boundaries), frac_bars,
                    venue_names, slot_key, key_instrument, key_venue, day_boundaries)
 
 

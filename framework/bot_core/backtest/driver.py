@@ -133,8 +133,10 @@ class _FastStrategy:
     proportional: bool = False
     """Targets scale with equity (sizing in % of equity): a decision is scaled by the equity
     at its bar, as ``on_bar`` sizes with ``ctx.equity``."""
-    decisions: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
-    """step -> [(feed index, target position)] where its target changes."""
+    changes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """feed index -> (steps, targets): the steps where its target on that feed changes, in
+    order, and the new targets (what the compiled replay reads)."""
+    by_step: dict[int, list[tuple[int, float]]] | None = None
     current: dict[int, float] = field(default_factory=dict)
     """feed index -> the target in force."""
     always_sync: bool = False
@@ -144,6 +146,17 @@ class _FastStrategy:
     strategy whose batch targets are ``target_fractions`` (the compiled replay only)."""
     band: float = 0.0
     """The rebalancing band of ``fractions``, a share of equity."""
+
+    @property
+    def decisions(self) -> dict[int, list[tuple[int, float]]]:
+        """step -> [(feed index, target position)] where its target changes (built from
+        :attr:`changes` when the Python paths first ask)."""
+        if self.by_step is None:
+            self.by_step = {}
+            for index, (steps, values) in self.changes.items():
+                for step, value in zip(steps.tolist(), values.tolist(), strict=True):
+                    self.by_step.setdefault(step, []).append((index, value))
+        return self.by_step
 
     def take(self, decided: list[tuple[int, float]], feed_index: int, equity: float) -> None:
         """Put in force the target ``decided`` on this step for ``feed_index`` (if any),
@@ -621,9 +634,8 @@ def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float)
         target = np.where(valid[idx], target[idx], 0.0)
         previous = np.concatenate(([0.0], target[:-1]))
         rows = np.flatnonzero(target != previous)
-        steps = np.searchsorted(tl.ts, feed.ts_ns[rows])
-        for step, value in zip(steps.tolist(), target[rows].tolist(), strict=True):
-            fs.decisions.setdefault(step, []).append((index, value))
+        fs.changes[index] = (np.searchsorted(tl.ts, feed.ts_ns[rows]), target[rows])
+        fs.by_step = None
 
 
 @dataclass(slots=True)
