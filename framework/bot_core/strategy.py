@@ -74,6 +74,10 @@ class Strategy(ABC):
                                                       decides once equity moves (hysteresis measured
                                                       in current equity): the backtest then runs the
                                                       strategy event by event
+    ``targets_scale_with_equity``           no        True when ``target_positions`` at ``k x equity``
+                                                      is ``k x`` the targets (sizing in % of equity),
+                                                      False when they do not depend on equity; unset,
+                                                      the backtest computes the targets twice to tell
     ``target_fractions(frame)``             no        ``(fractions, band)``: the target of every bar
                                                       as a fraction of equity (position = fraction *
                                                       equity / close; NaN holds), taken when it moves

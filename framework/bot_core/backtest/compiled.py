@@ -208,9 +208,10 @@ def _layout(run: _Run) -> _Layout:
 
     # events: open, close, volume of every bar in timeline order
     offsets = np.cumsum([0] + [len(f) for f in feeds])[:-1]
-    flat = {c: np.concatenate([f.columns[c] for f in feeds]) for c in ("open", "close", "volume")}
     where = offsets[tl.ev_feed] + tl.ev_row
-    ev_bar = np.column_stack([flat["open"][where], flat["close"][where], flat["volume"][where]])
+    ev_bar = np.empty((len(where), 3))
+    for c, name in enumerate(("open", "close", "volume")):
+        ev_bar[:, c] = np.concatenate([f.columns[name] for f in feeds])[where]
     ev_ts = np.concatenate([f.ts_ns for f in feeds])[where]
 
     # slots: strategy x feed, per feed in the strategies' order
@@ -257,7 +258,7 @@ def _layout(run: _Run) -> _Layout:
     key_instrument = np.array([instruments.index(i) for _, i in keys], dtype=np.int64)
     key_venue = np.array([venue_names.index(v) for v, _ in keys], dtype=np.int64)
     args = (
-        tl.step_start, tl.ev_feed, ev_ts, np.ascontiguousarray(ev_bar),
+        tl.step_start, tl.ev_feed, ev_ts, ev_bar,
         np.array([key_index[(f.venue, f.instrument)] for f in feeds], dtype=np.int64),
         np.array(feed_slot_start, dtype=np.int64), np.array(feed_slots, dtype=np.int64),
         slot_key,
@@ -408,6 +409,7 @@ def _committed(layout: _Layout, client_ids: list[str], log: tuple[np.ndarray, ..
     names = [(layout.keys[k][1], layout.keys[k][0]) for k in key.tolist()]
     sides, prices = side.tolist(), price.tolist()
     quantity = book.quantity
+    column = {symbol: j for j, symbol in enumerate(symbols)}
     fills = kinds == ENTRY_FILL
     filled = dict(zip(np.flatnonzero(fills).tolist(),
                       zip(refs[fills, 0].tolist(), values[fills, 0].tolist(), strict=True),
@@ -422,9 +424,10 @@ def _committed(layout: _Layout, client_ids: list[str], log: tuple[np.ndarray, ..
         sign = sides[order]
         if book:
             at_venue[order] = quantity(instrument, sign, venue)
-            for j, symbol in enumerate(symbols):
-                buys[order, j] = quantity(symbol, 1.0)
-                sells[order, j] = quantity(symbol, -1.0)
+            for (symbol, direction), open_qty in book.open_by_instrument().items():
+                j = column.get(symbol)
+                if j is not None:
+                    (buys if direction > 0 else sells)[order, j] = open_qty
             notional[order] = book.notional
         book.add(client_ids[order], venue, instrument, sign, float(values[e, 0]), prices[order])
         order += 1

@@ -618,10 +618,14 @@ def _targets(fs: _FastStrategy, feeds: list[Feed], tl: _Timeline, equity: float)
             continue
         raw = np.asarray(strategy.target_positions(feed.frame, equity),  # type: ignore[attr-defined]
                          dtype=np.float64)
-        double = np.asarray(strategy.target_positions(feed.frame, 2.0 * equity),  # type: ignore[attr-defined]
-                            dtype=np.float64)
-        fs.proportional = bool(np.allclose(double, 2.0 * raw, rtol=1e-9, atol=0.0,
-                                           equal_nan=True))
+        declared = getattr(strategy, "targets_scale_with_equity", None)
+        if isinstance(declared, bool):
+            fs.proportional = declared
+        else:  # find out: the targets at twice the equity
+            double = np.asarray(strategy.target_positions(feed.frame, 2.0 * equity),  # type: ignore[attr-defined]
+                                dtype=np.float64)
+            fs.proportional = bool(np.allclose(double, 2.0 * raw, rtol=1e-9, atol=0.0,
+                                               equal_nan=True))
         fs.sizing_equity = equity
         if raw.shape != (len(feed),):
             raise ValueError(f"{fs.name}.target_positions returned shape {raw.shape} for "

@@ -39,6 +39,11 @@ class CommittedOrders:
             return self._by_instrument.get((instrument, sign), 0.0)
         return self._by_venue.get((venue, instrument, sign), 0.0)
 
+    def open_by_instrument(self) -> dict[tuple[str, int], float]:
+        """(instrument, direction +1/-1) -> open quantity on all venues, for those with any
+        (what :meth:`quantity` answers without a venue; a copy)."""
+        return dict(self._by_instrument)
+
     def add(self, client_order_id: str, venue: str, instrument: str, side_sign: float,
             quantity: float, price: float) -> None:
         """Book an approved order (replacing an open one with the same id)."""

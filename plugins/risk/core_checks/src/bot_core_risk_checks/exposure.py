@@ -229,44 +229,43 @@ class BucketExposureCheck(RiskCheck):
 
         from bot_core.risk.batch import capped_quantities
 
-        n = len(batch)
-        approved = np.ones(n, dtype=bool)
+        approved = np.ones(len(batch), dtype=bool)
         column = {symbol: j for j, symbol in enumerate(batch.instruments)}
-        equity, price, qty = batch.equity, batch.price, batch.quantity
-        valid = finite_positive(equity) & finite_positive(price)
-        zeros = np.zeros(n)
+        equity, price, qty, side = batch.equity, batch.price, batch.quantity, batch.side
         # the scalar form counts open orders of other symbols only when something is pending
         pending = batch.committed_notional > 0.0
-        buys = batch.pending_buys if batch.pending_buys is not None else np.zeros((n, 1))
-        sells = batch.pending_sells if batch.pending_sells is not None else np.zeros((n, 1))
-        own = batch.positions[np.arange(n), batch.instrument] + batch.side * batch.committed
+        own = batch.positions[np.arange(len(batch)), batch.instrument] + side * batch.committed
         for instrument, j in column.items():
-            rows = batch.instrument == j
             found = self._lookup(batch.buckets, instrument)
-            if found is None or not rows.any():
+            rows = np.flatnonzero(batch.instrument == j)
+            if found is None or not len(rows):
                 continue  # outside every bucket: approved
             bucket = found[1]
             cap_pct = bucket.max_exposure_pct
             if cap_pct is None:
                 cap_pct = batch.limits.max_bucket_exposure_pct
-            others = zeros.copy()
-            ok = valid.copy()
+            # the orders on this instrument only, each row as check() sees it
+            eq, px = equity[rows], price[rows]
+            ok = finite_positive(eq) & finite_positive(px)
+            others = np.zeros(len(rows))
             with np.errstate(all="ignore"):
                 for symbol in bucket.instruments:  # the scalar form's order of additions
                     k = column.get(symbol)
                     if symbol == instrument or k is None:
                         continue  # an instrument the batch never holds has no exposure
-                    pos = batch.positions[:, k]
+                    pos = batch.positions[rows, k]
                     worst = np.abs(pos)
                     if batch.pending_buys is not None and batch.pending_sells is not None:
-                        long, short = np.abs(pos + buys[:, k]), np.abs(pos - sells[:, k])
-                        worst = np.where(pending, np.where(short > long, short, long), worst)
-                    mark = batch.marks[:, k]
+                        long = np.abs(pos + batch.pending_buys[rows, k])
+                        short = np.abs(pos - batch.pending_sells[rows, k])
+                        worst = np.where(pending[rows], np.where(short > long, short, long),
+                                         worst)
+                    mark = batch.marks[rows, k]
                     held = worst != 0.0
                     ok &= ~held | finite_positive(mark)
                     others = others + np.where(held, worst * mark, 0.0)
-                cap_qty = (cap_pct * equity / 100.0 - others) / price
+                cap_qty = (cap_pct * eq / 100.0 - others) / px
                 cap_qty = np.where(cap_qty < 0.0, 0.0, cap_qty)
-                allowed = capped_quantities(own, batch.side, qty, cap_qty)
-            approved[rows] = (ok & (allowed >= qty))[rows]
+                allowed = capped_quantities(own[rows], side[rows], qty[rows], cap_qty)
+            approved[rows] = ok & (allowed >= qty[rows])
         return approved

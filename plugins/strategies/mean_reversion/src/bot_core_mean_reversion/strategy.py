@@ -138,6 +138,12 @@ class MeanReversionStrategy(Strategy):
                 price = np.log(price)
         return rolling_zscore(price, self.cfg.window_bars, self.cfg.min_periods)
 
+    @property
+    def targets_scale_with_equity(self) -> bool:
+        """Sizing in % of equity scales every target with equity; a fixed quantity does not
+        (see ``bot_core.Strategy``)."""
+        return self.cfg.sizing == "equity_pct"
+
     def target_positions(self, frame: pd.DataFrame, equity: float) -> np.ndarray:
         """Signed target position (base units) of every bar of ``frame``, starting flat."""
         import numpy as np
