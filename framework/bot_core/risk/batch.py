@@ -130,7 +130,8 @@ def reducing_quantities(position: np.ndarray, side_sign: np.ndarray,
     """:func:`bot_core.risk.exposure.reducing_quantity`, element by element (NaN included:
     the scalar form's ``min(quantity, |position|)`` keeps ``quantity`` against NaN)."""
     size = np.abs(position)
-    return np.where(position * side_sign >= 0.0, 0.0, np.where(size < quantity, size, quantity))
+    against = position * side_sign < 0.0  # False for a NaN position: it reduces nothing
+    return np.where(against, np.where(size < quantity, size, quantity), 0.0)
 
 
 def capped_quantities(position: np.ndarray, side_sign: np.ndarray, quantity: np.ndarray,
@@ -143,4 +144,5 @@ def capped_quantities(position: np.ndarray, side_sign: np.ndarray, quantity: np.
     best = np.where(reducing > allowed, reducing, allowed)
     best = np.where(best < 0.0, 0.0, best)
     best = np.where(allowed >= quantity, quantity, best)
-    return np.where((signed < 0.0) & (quantity <= np.abs(position) + cap_qty), quantity, best)
+    best = np.where((signed < 0.0) & (quantity <= np.abs(position) + cap_qty), quantity, best)
+    return np.where(position != position, 0.0, best)  # a NaN position: nothing fits

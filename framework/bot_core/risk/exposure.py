@@ -19,8 +19,8 @@ def is_finite_positive(value: float) -> bool:
 def reducing_quantity(position: float, side_sign: float, quantity: float) -> float:
     """How much of an order of ``quantity`` in direction ``side_sign`` (+1 buy, -1 sell) reduces
     ``position`` without flipping its sign: ``min(quantity, |position|)`` when the order goes
-    against the position, else 0."""
-    if position * side_sign >= 0.0:
+    against the position, else 0. A NaN position reduces nothing (fail closed)."""
+    if not position * side_sign < 0.0:  # also a NaN position
         return 0.0
     return min(quantity, abs(position))
 
@@ -28,7 +28,9 @@ def reducing_quantity(position: float, side_sign: float, quantity: float) -> flo
 def capped_quantity(position: float, side_sign: float, quantity: float, cap_qty: float) -> float:
     """Largest quantity <= ``quantity`` such that ``|position + side_sign * q| <= cap_qty``,
     never below what merely reduces the position (an order that only reduces exposure is always
-    allowed in full). Returns 0 when nothing can be added."""
+    allowed in full). Returns 0 when nothing can be added, or when the position is NaN."""
+    if position != position:
+        return 0.0
     if side_sign * position < 0.0 and quantity <= abs(position) + cap_qty:
         return quantity
     allowed = cap_qty - side_sign * position

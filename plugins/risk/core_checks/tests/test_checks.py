@@ -170,6 +170,17 @@ def test_missing_inputs_reject(check_cls: Any, broken: str) -> None:
     assert verdict.action is REJECT and verdict.reason == f"{broken}_unavailable"
 
 
+@pytest.mark.parametrize("check_cls", [MaxPositionCheck, MaxLeverageCheck, BucketExposureCheck,
+                                       FatFingerCheck, DailyLossCheck, DrawdownCheck])
+def test_a_nan_position_never_passes_as_reducing(check_cls: Any) -> None:
+    # a NaN position once made every order "reduce it in full" and pass: it must fail closed
+    ctx = Ctx(equity=90_000.0, equity_peak=200_000.0, day_start_equity=200_000.0)
+    ctx.positions[("venue_a", "BTC/USDT")] = math.nan
+    big = FatFingerCheck().settings.max_notional_pct_of_equity / 100 * 90_000.0 / 50_000.0
+    verdict = check_cls().check(order(Side.SELL, 2.0 * big), ctx)
+    assert verdict.action is not APPROVE, verdict
+
+
 @pytest.mark.parametrize("check_cls", [MaxPositionCheck, MaxLeverageCheck])
 def test_unknown_gross_exposure_rejects(check_cls: Any) -> None:
     verdict = check_cls().check(order(Side.BUY, 0.01), Ctx(gross_nan=True))
