@@ -348,16 +348,10 @@ class RiskEngine:
             self._liq_retry[key] = self.portfolio.last_update_ns(key[2], key[1])
         return verdict
 
-    def advance(self, now_ns: int) -> None:
-        """The clock reaches ``now_ns`` (an order is about to be judged): roll the trading day
-        if a boundary passed. :meth:`evaluate` does this first; a batch judge calls it at each
-        order's time before reading :attr:`equity_peak` and :attr:`day_start_equity`."""
+    def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
         self._now_ns = now_ns
         if now_ns >= self._next_boundary_ns:
             self._roll_day(now_ns)
-
-    def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
-        self.advance(now_ns)
         qty = intent.quantity
         if not (qty > QTY_EPSILON and qty != math.inf):
             return _reject("invalid_quantity", f"quantity must be finite and > 0, got {qty!r}")

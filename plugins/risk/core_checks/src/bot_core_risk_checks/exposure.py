@@ -234,7 +234,7 @@ class BucketExposureCheck(RiskCheck):
         equity, price, qty, side = batch.equity, batch.price, batch.quantity, batch.side
         # the scalar form counts open orders of other symbols only when something is pending
         pending = batch.committed_notional > 0.0
-        own = batch.positions[np.arange(len(batch)), batch.instrument] + side * batch.committed
+        own = batch.position + side * batch.committed
         for instrument, j in column.items():
             found = self._lookup(batch.buckets, instrument)
             rows = np.flatnonzero(batch.instrument == j)
