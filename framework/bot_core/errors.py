@@ -13,6 +13,8 @@ __all__ = [
     "DataError",
     "DataQualityError",
     "PluginError",
+    "PromotionError",
+    "StateError",
     "UsageError",
 ]
 
@@ -89,3 +91,17 @@ class DataError(BotCoreError):
 
 class DataQualityError(DataError):
     """A dataset was read but failed validation with at least one error-severity finding."""
+
+
+class StateError(BotCoreError):
+    """A file under ``BOT_CORE_HOME/state`` is unreadable, or belongs to another bot or mode."""
+
+
+class PromotionError(BotCoreError):
+    """The promotion pipeline refused: a gate failed, the bot was not promoted to the mode it
+    should start in, or a live start was not confirmed (exit 1: the input was valid, the answer
+    is no). ``failed`` names the gates that failed."""
+
+    def __init__(self, message: str, *, failed: tuple[str, ...] = ()) -> None:
+        self.failed = failed
+        super().__init__(message)
