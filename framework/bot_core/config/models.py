@@ -19,6 +19,9 @@ __all__ = [
     "BotConfig",
     "BucketConfig",
     "PluginsConfig",
+    "PromotionSettings",
+    "PromotionStage",
+    "ResourceLimits",
     "RiskLimits",
     "RuntimeConfig",
     "StrategyConfig",
@@ -43,6 +46,66 @@ class PluginsConfig(_Frozen):
     )
 
 
+class ResourceLimits(_Frozen):
+    """``[runtime.resource_limits]``: what a bot may use before it sheds work. A missing limit
+    is no limit. RSS and CPU are the whole process's (every bot it runs); open orders and disk
+    are this bot's own. See docs/runtime.md, "Resource limits"."""
+
+    max_rss_mb: float | None = Field(
+        None, gt=0, le=1_048_576, description="Resident memory of the process, MiB (0-1048576]."
+    )
+    max_cpu_pct: float | None = Field(
+        None, gt=0, le=100,
+        description="CPU used by the process over one sampling interval, % of the machine's "
+        "total capacity (all cores = 100) (0-100].",
+    )
+    max_open_orders: int | None = Field(
+        None, ge=1, le=1_000_000, description="Orders open at the venues at once [1-1000000]."
+    )
+    max_state_disk_mb: float | None = Field(
+        None, gt=0, le=1_048_576,
+        description="Disk used by this bot's journal and state under BOT_CORE_HOME, MiB (0-1048576].",
+    )
+    sample_interval_s: float = Field(
+        5.0, ge=0.5, le=3600, description="Seconds between two resource samples [0.5-3600]."
+    )
+    resume_below_pct: float = Field(
+        90.0, gt=0, lt=100,
+        description="A breach ends only when usage is below this share of its limit, % (0-100).",
+    )
+    recovery_samples: int = Field(
+        3, ge=1, le=1000,
+        description="Consecutive samples below resume_below_pct before a breach ends [1-1000].",
+    )
+
+
+class PromotionStage(_Frozen):
+    """Evidence a bot needs from its current mode before it moves up one mode."""
+
+    min_cycles: int = Field(ge=0, le=100_000_000,
+                            description="Scheduler cycles run in the current mode [0-1e8].")
+    min_hours: float = Field(ge=0, le=100_000,
+                             description="Hours between first and last cycle of the runs in the "
+                             "current mode, on the scheduler's clock, summed over runs [0-100000].")
+
+
+class PromotionSettings(_Frozen):
+    """``[runtime.promotion]``: the gates' thresholds (docs/runtime.md, "Promotion gates").
+
+    Whatever the numbers, a promotion also needs no HALTED cycle and no daily-loss or drawdown
+    breach in the window, and live needs pinned plugins and ``--confirm <bot name>``.
+    """
+
+    to_paper: PromotionStage = Field(
+        default_factory=lambda: PromotionStage(min_cycles=1440, min_hours=24.0),
+        description="Evidence from demo runs needed to promote to paper.",
+    )
+    to_live: PromotionStage = Field(
+        default_factory=lambda: PromotionStage(min_cycles=10_080, min_hours=168.0),
+        description="Evidence from paper runs needed to promote to live.",
+    )
+
+
 class RuntimeConfig(_Frozen):
     mode: Literal["demo", "paper", "live"] = Field(
         "demo", description="demo: shipped data; paper: live data, simulated fills; live: real orders."
@@ -52,6 +115,12 @@ class RuntimeConfig(_Frozen):
     timezone: str = Field("UTC", description="IANA timezone of the trading day, e.g. Europe/London.")
     trading_day_start: dt.time = Field(
         dt.time(0, 0), description="Local time (in `timezone`) at which a trading day begins."
+    )
+    resource_limits: ResourceLimits = Field(
+        default_factory=ResourceLimits, description="Resource limits; none by default."
+    )
+    promotion: PromotionSettings = Field(
+        default_factory=PromotionSettings, description="Promotion gate thresholds."
     )
 
     @field_validator("timezone")
@@ -127,6 +196,11 @@ class RiskLimits(_Frozen):
 class StrategyConfig(_Frozen):
     plugin: str = Field(description="Strategy component id, e.g. `mean_reversion`.")
     enabled: bool = Field(True, description="Disabled strategies are validated but not run.")
+    priority: int = Field(
+        50, ge=0, le=100,
+        description="Shedding order under a resource-limit breach: the lowest priority is paused "
+        "first (equal priorities together) and resumed last [0-100].",
+    )
     instruments: list[str] = Field(description="Instruments it trades (BASE/QUOTE).")
     venues: list[str] = Field(description="Venue names (keys of `venues`) it trades on.")
     params: dict[str, Any] = Field(
