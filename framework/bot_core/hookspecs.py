@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill, Order, OrderIntent
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
+    from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -75,6 +76,21 @@ def bot_core_register_risk_checks(register: Callable[[type[RiskCheck]], None]) -
 
     :param register: call it once per :class:`~bot_core.risk.check.RiskCheck` subclass; ids are
         unique across all plugins.
+    :return: nothing; every implementation is called.
+    """
+
+
+@hookspec
+def bot_core_register_sources(register: Callable[[type[MarketDataSource]], None]) -> None:
+    """Contribute market data source classes (live feeds, replays) for the runtime.
+
+    Runs once at start-up, during plugin discovery, right after risk-check registration. The
+    host's own ``replay`` source is registered through this hook too. Which source a bot uses
+    is ``runtime.source`` (default: ``replay`` in demo mode, the one installed live source in
+    paper and live modes).
+
+    :param register: call it once per :class:`~bot_core.runtime.sources.MarketDataSource`
+        subclass; ids are unique across all plugins.
     :return: nothing; every implementation is called.
     """
 
@@ -209,6 +225,9 @@ def bot_core_on_stop(run: RunInfo, reason: str) -> None:
     Runs once, after the last event, also when the run ends with an error.
 
     :param run: the run that ended.
-    :param reason: ``completed``, ``interrupted``, ``error: ...``.
+    :param reason: ``completed`` (the data, ``--cycles`` or ``--duration`` ran out),
+        ``interrupted: SIGINT`` / ``interrupted: SIGTERM`` (graceful shutdown on a signal),
+        ``quarantined`` (every strategy of the bot was quarantined), ``error: ...``; backtests
+        also give ``end_of_data`` or why their fast path gave way.
     :return: nothing; every implementation is called.
     """

@@ -35,6 +35,7 @@ from bot_core.risk.check import TradingState, Verdict, VerdictAction
 from bot_core.risk.engine import APPROVED
 
 if TYPE_CHECKING:
+    from bot_core.config.models import BotConfig
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.exchange import ExchangeAdapter
     from bot_core.market import Bar, Quote
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
     from bot_core.runinfo import RunInfo
     from bot_core.strategy import Strategy
 
-__all__ = ["PIPELINE_CHECK_ID", "PipelineStrategyContext", "TradingPipeline", "build_pipeline"]
+__all__ = ["PIPELINE_CHECK_ID", "PipelineStrategyContext", "TradingPipeline", "build_pipeline",
+           "default_venue_settings"]
 
 _APPROVED_KEY = f"{APPROVED.action.value}:{APPROVED.reason}"
 
@@ -168,6 +170,34 @@ class TradingPipeline:
 
     def on_bar(self, bar: Bar) -> None:
         """One closed bar: venue matching, risk update at the close, then the strategies."""
+        self.mark_bar(bar)
+        ts_ns = bar.ts_ns
+        subs = self._bar_subs.get((bar.venue, bar.instrument)) if self._bar_subs else None
+        if subs:
+            for strategy in subs:
+                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
+        for strategy in self._wildcard:
+            if strategy.data_kind == "ohlcv":
+                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
+
+    def on_quote(self, quote: Quote) -> None:
+        """One top-of-book update: venue matching, risk update at the mid, then strategies."""
+        self.mark_quote(quote)
+        subs = self._quote_subs.get((quote.venue, quote.instrument))
+        if subs:
+            for strategy in subs:
+                self.submit(strategy.on_quote(quote, self.contexts[strategy.name]), quote.ts_ns)
+        for strategy in self._wildcard:
+            if strategy.data_kind == "quotes":
+                self.submit(strategy.on_quote(quote, self.contexts[strategy.name]), quote.ts_ns)
+
+    def mark_bar(self, bar: Bar) -> None:
+        """The first half of :meth:`on_bar`, without the strategies: venue matching, then the
+        risk update at the close (equity monitors, cancels on a state change, liquidation).
+
+        The runtime's scheduler calls it for every bar of every sleeve before any strategy
+        runs, then hands the bar to each strategy with :meth:`deliver`: a slow strategy never
+        delays the risk update or a liquidation."""
         ts_ns = bar.ts_ns
         if ts_ns > self.now_ns:
             self.now_ns = ts_ns
@@ -184,16 +214,9 @@ class TradingPipeline:
             intents = risk.liquidation_intents(ts_ns)
             if intents:
                 self.submit(intents, ts_ns)
-        subs = self._bar_subs.get((bar.venue, bar.instrument)) if self._bar_subs else None
-        if subs:
-            for strategy in subs:
-                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
-        for strategy in self._wildcard:
-            if strategy.data_kind == "ohlcv":
-                self.submit(strategy.on_bar(bar, self.contexts[strategy.name]), ts_ns)
 
-    def on_quote(self, quote: Quote) -> None:
-        """One top-of-book update: venue matching, risk update at the mid, then strategies."""
+    def mark_quote(self, quote: Quote) -> None:
+        """The first half of :meth:`on_quote`, without the strategies (see :meth:`mark_bar`)."""
         self._advance(quote.ts_ns)
         venue = self.venues.get(quote.venue)
         if venue is not None:
@@ -201,13 +224,19 @@ class TradingPipeline:
         bid, ask = quote.bid, quote.ask
         mid = (bid + ask) / 2.0 if bid > 0.0 and ask >= bid else math.nan
         self._risk_update(quote.instrument, quote.venue, mid, quote.ts_ns)
-        subs = self._quote_subs.get((quote.venue, quote.instrument))
-        if subs:
-            for strategy in subs:
-                self.submit(strategy.on_quote(quote, self.contexts[strategy.name]), quote.ts_ns)
-        for strategy in self._wildcard:
-            if strategy.data_kind == "quotes":
-                self.submit(strategy.on_quote(quote, self.contexts[strategy.name]), quote.ts_ns)
+
+    def deliver(self, name: str, event: Bar | Quote) -> None:
+        """The second half of :meth:`on_bar` / :meth:`on_quote` for one strategy: its
+        ``on_bar`` (or ``on_quote``), whose intents are submitted at the event's time.
+
+        The caller has passed the event through :meth:`mark_bar` / :meth:`mark_quote` first
+        and decides which strategy gets which event (the runtime routes by timeframe)."""
+        strategy = self.strategies[name]
+        ctx = self.contexts[name]
+        if strategy.data_kind == "ohlcv":
+            self.submit(strategy.on_bar(event, ctx), event.ts_ns)  # type: ignore[arg-type]
+        else:
+            self.submit(strategy.on_quote(event, ctx), event.ts_ns)  # type: ignore[arg-type]
 
     def poll(self, now_ns: int) -> None:
         """Process reports that live venues received since the last poll."""
@@ -291,6 +320,15 @@ class TradingPipeline:
         venue = self.venues[order.intent.venue]
         self._process(venue.cancel(client_order_id))
 
+    def cancel_open_orders(self, now_ns: int, strategy: str | None = None) -> int:
+        """Cancel every open order (of ``strategy`` only, when given) at its venue; return how
+        many were asked to cancel. Used when a strategy is quarantined and at shutdown."""
+        chosen = [cid for cid, order in self.open_orders.items()
+                  if strategy is None or order.intent.strategy_id == strategy]
+        for client_id in chosen:
+            self.cancel(client_id, now_ns)
+        return len(chosen)
+
     def _on_state_change(self, previous: TradingState, current: TradingState, cause: str,
                          ts_ns: int) -> None:
         self.host.on_trading_state(self.run, previous, current, cause, ts_ns)
@@ -367,9 +405,22 @@ def _book_fill(order: Order, fill: Fill) -> None:
     order.fees += fill.fee
 
 
+def default_venue_settings(config: BotConfig, adapter: type[ExchangeAdapter],
+                           values: Mapping[str, Any]) -> dict[str, Any]:
+    """A venue's settings with the account's defaults: a simulated account that is not given
+    ``initial_balances`` holds the bot's ``runtime.initial_equity`` in its base currency."""
+    out = dict(values)
+    if "initial_balances" in adapter.Settings.model_fields:
+        out.setdefault("initial_balances",
+                       {config.runtime.base_currency: config.runtime.initial_equity})
+    return out
+
+
 def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
                    venue_overrides: Mapping[str, ExchangeAdapter] | None = None,
-                   strategy_overrides: Mapping[str, Strategy] | None = None) -> TradingPipeline:
+                   strategy_overrides: Mapping[str, Strategy] | None = None,
+                   wrap_strategy: Callable[[Strategy], Strategy] | None = None
+                   ) -> TradingPipeline:
     """Instantiate everything a config describes and wire it into one pipeline.
 
     Enabled strategies get their validated settings (``resolved.strategy_settings``, or the
@@ -377,7 +428,11 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
     plugins); an enabled strategy in ``strategy_overrides`` is used as given, in its place in
     the config's order (the order strategies see each event in). Venues get their adapter with
     settings from ``venues.<name>.settings`` (a venue in ``venue_overrides`` is used as given);
-    the risk checks of ``risk.checks``, in order, with ``risk.check_settings``.
+    the risk checks of ``risk.checks``, in order, with ``risk.check_settings``. A venue whose
+    settings have ``initial_balances`` and whose config gives none starts with
+    ``runtime.initial_equity`` of ``runtime.base_currency`` (:func:`default_venue_settings`).
+    ``wrap_strategy`` is applied to every strategy built from the config (the runtime's
+    isolation guard); the wrapper keeps the strategy's name, kind, venues and instruments.
 
     :raises ConfigError: for a component id no installed plugin provides, or invalid settings.
     """
@@ -426,8 +481,8 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
             settings = validated(cls.Settings, {**defaults, **strat.params},
                                  f"strategies.{name}.params")
         if settings is not None:
-            strategies[name] = cls(settings, name=name, instruments=strat.instruments,
-                                   venues=strat.venues)
+            built = cls(settings, name=name, instruments=strat.instruments, venues=strat.venues)
+            strategies[name] = wrap_strategy(built) if wrap_strategy is not None else built
 
     venues: dict[str, ExchangeAdapter] = dict(venue_overrides or {})
     for name, venue_cfg in config.venues.items():
@@ -438,7 +493,9 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
             problem(f"venues.{name}.adapter", venue_cfg.adapter, "no installed exchange adapter "
                     f"has this id (installed: {', '.join(sorted(host.exchanges)) or 'none'})")
             continue
-        settings = validated(adapter.Settings, venue_cfg.settings, f"venues.{name}.settings")
+        settings = validated(adapter.Settings,
+                             default_venue_settings(config, adapter, venue_cfg.settings),
+                             f"venues.{name}.settings")
         if settings is not None:
             venues[name] = adapter(settings, name=name)
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill, Order, OrderIntent
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
+    from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
 __all__ = [
@@ -52,14 +53,20 @@ DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"
 TRACE_ENV = "BOT_CORE_TRACE_HOOKS"
 """Set to 1 to print every hook call to stderr."""
 
-ComponentKind = Literal["strategy", "exchange", "risk_check"]
+ComponentKind = Literal["strategy", "exchange", "risk_check", "source"]
 PluginStatus = Literal["enabled", "blocked", "broken"]
 
 _REGISTRATION_HOOKS: tuple[tuple[ComponentKind, str], ...] = (
     ("strategy", "bot_core_register_strategies"),
     ("exchange", "bot_core_register_exchanges"),
     ("risk_check", "bot_core_register_risk_checks"),
+    ("source", "bot_core_register_sources"),
 )
+
+HOST_PLUGINS: tuple[tuple[str, str], ...] = (("replay", "bot_core.runtime.replay_plugin"),)
+"""The host's own components, as (plugin name, module): discovered with the entry points and
+registered exactly like them (``plugins list`` shows them under the ``bot-core``
+distribution; ``BOT_CORE_DISABLE_PLUGINS`` can block them)."""
 
 
 @dataclass(slots=True)
@@ -117,6 +124,7 @@ class PluginHost:
         self.strategies: dict[str, type[Strategy]] = {}
         self.exchanges: dict[str, type[ExchangeAdapter]] = {}
         self.risk_checks: dict[str, type[RiskCheck]] = {}
+        self.sources: dict[str, type[MarketDataSource]] = {}
         self.owners: dict[tuple[str, str], str] = {}
         """(kind, component id) -> distribution that registered it."""
         self.conflicts: list[str] = []
@@ -128,6 +136,7 @@ class PluginHost:
     def _table(self, kind: ComponentKind) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
             "strategy": self.strategies, "exchange": self.exchanges, "risk_check": self.risk_checks,
+            "source": self.sources,
         }
         return tables[kind]
 
@@ -153,6 +162,9 @@ class PluginHost:
 
     def risk_check(self, component_id: str) -> type[RiskCheck]:
         return self.component("risk_check", component_id)  # type: ignore[no-any-return]
+
+    def source(self, component_id: str) -> type[MarketDataSource]:
+        return self.component("source", component_id)  # type: ignore[no-any-return]
 
     def record(self, name: str) -> PluginRecord | None:
         for rec in self.records:
@@ -267,6 +279,16 @@ def _entry_point_candidates() -> list[PluginCandidate]:
     return sorted(found, key=lambda c: c.name)
 
 
+def _host_candidates() -> list[PluginCandidate]:
+    import importlib
+
+    def loader(module: str) -> Callable[[], object]:
+        return lambda: importlib.import_module(module)
+
+    return [PluginCandidate(name, "bot-core", _host_version(), loader(module), module)
+            for name, module in HOST_PLUGINS]
+
+
 def _api_problem(module: object) -> str:
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -310,7 +332,8 @@ def load_plugins(
 
     blocked = _blocked_names(env)
     records: list[PluginRecord] = []
-    found = list(candidates) if candidates is not None else _entry_point_candidates()
+    found = list(candidates) if candidates is not None else \
+        _entry_point_candidates() + _host_candidates()
     found += [
         PluginCandidate(name, "bot-core", _host_version(), _loader(mod), getattr(mod, "__name__", name))
         for name, mod in builtins
@@ -357,10 +380,12 @@ def _collect_components(
 ) -> None:
     from bot_core.exchange import ExchangeAdapter
     from bot_core.risk.check import RiskCheck
+    from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
     base: dict[ComponentKind, type] = {
         "strategy": Strategy, "exchange": ExchangeAdapter, "risk_check": RiskCheck,
+        "source": MarketDataSource,
     }
     for kind, hook_name in _REGISTRATION_HOOKS:
         table = host._table(kind)

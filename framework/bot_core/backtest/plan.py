@@ -20,6 +20,7 @@ from bot_core.backtest.feeds import Feed, feed_from_frame
 from bot_core.config.models import BotConfig
 from bot_core.config.resolve import ResolvedConfig, resolve_config
 from bot_core.errors import DataError, UsageError
+from bot_core.pipeline import default_venue_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -163,12 +164,9 @@ def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | Non
                     fill_on_close: bool) -> dict[str, Any]:
     venues: dict[str, Any] = {}
     for name, venue in config.venues.items():
-        values = dict(venue.settings)
         adapter = host.exchange(venue.adapter)
+        values = default_venue_settings(config, adapter, venue.settings)
         fields = adapter.Settings.model_fields
-        if "initial_balances" in fields:
-            values.setdefault("initial_balances",
-                              {config.runtime.base_currency: config.runtime.initial_equity})
         if fee_bps is not None:
             if "taker_fee_bps" not in fields:
                 raise UsageError(f"--fee-bps: venue {name} ({venue.adapter}) has no fee setting")
