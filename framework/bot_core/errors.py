@@ -12,6 +12,7 @@ __all__ = [
     "ConfigProblem",
     "DataError",
     "DataQualityError",
+    "HomeError",
     "PluginError",
     "PromotionError",
     "StateError",
@@ -77,6 +78,18 @@ class PluginError(BotCoreError):
 
     def __init__(self, message: str, *, plugin: str | None = None) -> None:
         self.plugin = plugin
+        super().__init__(message)
+
+
+class HomeError(BotCoreError):
+    """The state directory (``BOT_CORE_HOME``) cannot be used: it is a file, lies under a file,
+    or cannot be read or written (exit 2: fix the environment, or point ``BOT_CORE_HOME``
+    elsewhere). ``path`` is the offending path."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
         super().__init__(message)
 
 
