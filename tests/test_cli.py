@@ -32,7 +32,7 @@ def test_plugins_list_json_shows_every_shipped_plugin_with_versions(run_cli) -> 
     result = run_cli("plugins", "list", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["api_version"] == "1.0"
+    assert payload["api_version"] == "1.1"
     plugins = {p["name"]: p for p in payload["plugins"]}
     for name, (dist, kinds) in SHIPPED_PLUGINS.items():
         assert plugins[name]["distribution"] == dist
@@ -112,13 +112,32 @@ def test_presets_list_and_show(run_cli) -> None:
     assert table.returncode == 0 and "max_position_pct" in table.stdout
 
 
-def test_presets_show_manual_fails_naming_missing_limits(run_cli) -> None:
-    result = run_cli("presets", "show", "manual")
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 8
-    assert all(line.startswith("error: preset:manual: risk.") for line in lines)
-    assert any("risk.daily_loss_limit_pct: required field is missing" in line for line in lines)
+def test_presets_show_manual_marks_its_missing_limits_as_required(run_cli) -> None:
+    result = run_cli("presets", "show", "manual", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert len(payload["required"]) == 8
+    assert "risk.daily_loss_limit_pct" in payload["required"]
+    assert payload["config"]["risk"]["daily_loss_limit_pct"] is None
+    assert payload["sources"]["risk.daily_loss_limit_pct"] == "required"
+    table = run_cli("presets", "show", "manual")
+    assert table.returncode == 0, table.stderr
+    row = next(ln for ln in table.stdout.splitlines() if "risk.daily_loss_limit_pct" in ln)
+    assert "required" in row and "8 required values" in table.stdout
+
+
+def test_presets_show_gives_strategy_defaults_and_their_source(run_cli) -> None:
+    result = run_cli("presets", "show", "balanced", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["strategy_settings"]["mean_reversion"]["window_bars"] == 480
+    sources = payload["sources"]
+    assert sources["strategies.mean_reversion.params.window_bars"] == "preset:balanced"
+    assert sources["strategies.mean_reversion.params.use_log_price"] == "default"
+    table = run_cli("presets", "show", "balanced")
+    row = next(ln for ln in table.stdout.splitlines()
+               if "strategies.mean_reversion.params.window_bars" in ln)
+    assert "480" in row and "preset:balanced" in row
 
 
 def test_presets_show_unknown_is_one_line(run_cli) -> None:
@@ -160,6 +179,102 @@ def test_config_validate_reports_each_problem_and_exits_2(run_cli, tmp_path: Pat
     json_result = run_cli("config", "validate", str(path), "--json")
     assert json_result.returncode == 2
     assert json.loads(json_result.stdout)["valid"] is False
+
+
+def test_config_validate_labels_profile_defaults_with_their_preset(run_cli,
+                                                                  tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('extends = "balanced"\n[strategies.mean_reversion.params]\nentry_z = 3.0\n')
+    result = run_cli("config", "validate", "bot.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {ln.split("│")[1].strip(): ln for ln in result.stdout.splitlines() if "│" in ln}
+    assert "preset:balanced" in rows["strategies.mean_reversion.params.window_bars"]
+    assert "bot.toml" in rows["strategies.mean_reversion.params.entry_z"]
+    assert "default" in rows["strategies.mean_reversion.params.use_log_price"]
+
+
+def test_config_validate_and_backtest_refuse_an_instrument_in_another_currency(
+        run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "goog.toml"
+    path.write_text(textwrap.dedent("""\
+        extends = "balanced"
+        instruments = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "ADA/USDT", "GOOG/USD"]
+        [strategies.stocks]
+        plugin = "mean_reversion"
+        instruments = ["GOOG/USD"]
+        venues = ["venue_a"]
+    """))
+    expected = (f"error: {path}: instruments: quoted in USD, but runtime.base_currency is USDT: "
+                "the portfolio accounts in one currency")
+    for args in (("config", "validate", str(path)),
+                 ("backtest", "--config", str(path), "--strategy", "stocks", "--dataset",
+                  "demo-btc-usdt-1m")):
+        result = run_cli(*args)
+        assert result.returncode == 2, result.stdout
+        assert result.stderr.startswith(expected), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    (["exit_z=-3"], "error: --param exit_z=-3: mean_reversion: exit_z (-3.0) must be greater "
+     "than -entry_z (-2.5), or every entry would exit at once\n"),
+    (["mean_reversion.entry_z=1", "exit_z=-1"],
+     "error: --param mean_reversion.entry_z=1 --param exit_z=-1: mean_reversion: exit_z (-1.0) "
+     "must be greater than -entry_z (-1.0), or every entry would exit at once\n"),
+    (["window_bars=abc", "entry_z=x"],
+     "error: --param window_bars=abc: mean_reversion: Input should be a valid integer, unable "
+     "to parse string as an integer\n"
+     "error: --param entry_z=x: mean_reversion: Input should be a valid number, unable to "
+     "parse string as a number\n"),
+    (["sizing=fixed_quantity"], "error: --param sizing=fixed_quantity: mean_reversion: sizing = "
+     "'fixed_quantity' needs quantity (base units)\n"),
+])
+def test_param_errors_name_the_params_the_user_gave(run_cli, params: list[str],
+                                                    expected: str) -> None:
+    args = [a for p in params for a in ("--param", p)]
+    result = run_cli("backtest", "--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m",
+                     *args)
+    assert result.returncode == 2
+    assert result.stderr == expected
+
+
+def test_param_none_words_unset_an_optional_parameter(run_cli) -> None:
+    result = run_cli("backtest", "--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m",
+                     "--param", "stop_loss_pct=none", "--param", "max_holding_bars=off",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    refused = run_cli("backtest", "--strategy", "mean_reversion", "--dataset",
+                      "demo-btc-usdt-1m", "--param", "window_bars=none")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: --param window_bars=none: mean_reversion: ")
+
+
+def test_backtest_says_it_ignores_a_paper_or_live_mode(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "paper.toml"
+    path.write_text('extends = "balanced"\n[runtime]\nmode = "paper"\n')
+    result = run_cli("backtest", "--config", str(path), "--strategy", "vol_target",
+                     "--dataset", "demo-btc-usdt-1m", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ignored_settings"] == {"runtime.mode": "paper"}
+    assert result.stderr == (f"note: runtime.mode = 'paper' ({path}) is ignored: a backtest "
+                             "replays the datasets whatever the mode\n")
+    demo = run_cli("backtest", "--strategy", "vol_target", "--dataset", "demo-btc-usdt-1m",
+                   "--json")
+    assert demo.returncode == 0 and demo.stderr == ""
+    assert json.loads(demo.stdout)["ignored_settings"] == {}
+
+
+def test_mistyped_environment_variable_is_one_line_naming_the_setting(run_cli,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('extends = "balanced"\n')
+    result = run_cli("config", "validate", str(path),
+                     env={"BOT_CORE_RSIK__MAX_POSITION_PCT": "5"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: env:BOT_CORE_RSIK__MAX_POSITION_PCT: no setting has this name; closest valid "
+        "name: BOT_CORE_RISK__MAX_POSITION_PCT (settings are BOT_CORE_<SECTION>__<FIELD>, two "
+        "underscores between levels)\n")
 
 
 def test_config_validate_checks_plugin_ids(run_cli, tmp_path: Path) -> None:

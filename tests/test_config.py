@@ -205,3 +205,192 @@ def test_binary_file_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\xff\xfe\x80" * 10)
     with pytest.raises(ConfigError, match="not UTF-8"):
         resolve_config(path, environ={})
+
+
+# --- issue 11: currencies, cross-field messages, sources, env names, none words -------------
+
+GOOG = """
+instruments = ["GOOG/USD"]
+[venues.broker]
+adapter = "paper"
+[strategies.stocks]
+plugin = "mean_reversion"
+instruments = ["GOOG/USD"]
+venues = ["broker"]
+"""
+
+
+@pytest.fixture(scope="module")
+def host():
+    from bot_core.plugins import load_plugins
+
+    return load_plugins()
+
+
+def test_instrument_quoted_in_another_currency_than_the_portfolio_is_a_config_error(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, 'extends = "manual"\n' + GOOG + MANUAL_LIMITS)
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(path, environ={})
+    (problem,) = exc.value.problems
+    assert (problem.field, problem.value) == ("instruments", "GOOG/USD")
+    assert "quoted in USD, but runtime.base_currency is USDT" in problem.message
+    fixed = _write(tmp_path, 'extends = "manual"\n' + GOOG + '[runtime]\nbase_currency = "USD"\n'
+                   + MANUAL_LIMITS, "usd.toml")
+    assert resolve_config(fixed, environ={}).config.runtime.base_currency == "USD"
+
+
+def test_a_strategy_instrument_outside_any_universe_is_checked_for_its_currency(
+        tmp_path: Path) -> None:
+    text = 'extends = "manual"\n' + GOOG.replace('instruments = ["GOOG/USD"]\n', "", 1)
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(_write(tmp_path, text + MANUAL_LIMITS), environ={})
+    assert list(_problems(exc)) == ["strategies.stocks.instruments"]
+    assert "runtime.base_currency is USDT" in exc.value.problems[0].message
+
+
+def test_validator_messages_are_the_validators_own_words(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[runtime]\ntimezone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(path, environ={})
+    (problem,) = exc.value.problems
+    assert problem.message == "unknown IANA timezone 'Mars/Olympus'"  # no "Value error, "
+
+
+def test_a_rule_across_strategy_params_names_the_params_not_a_dump(tmp_path: Path, host) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+                  'exit_z = -3\n')
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(path, environ={}, plugins=host)
+    (problem,) = exc.value.problems
+    assert str(problem) == (
+        f"{path}: strategies.mean_reversion.params: exit_z (-3.0) must be greater than "
+        "-entry_z (-2.5), or every entry would exit at once (got exit_z=-3)")
+
+
+def test_strategy_values_name_their_real_source(tmp_path: Path, host) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+                  'entry_z = 3.0\n')
+    resolved = resolve_config(path, environ={}, plugins=host)
+    sources = resolved.as_dict()["sources"]
+    prefix = "strategies.mean_reversion.params."
+    assert sources[prefix + "entry_z"] == str(path)
+    assert sources[prefix + "window_bars"] == "preset:balanced"  # the profile's default
+    assert sources[prefix + "use_log_price"] == "default"  # the model's own default
+    assert sources["strategies.vol_target.params.target_vol_pct"] == "preset:balanced"
+    assert sources["runtime.timezone"] == "preset:_demo_universe"
+    assert sources["name"] == "default"
+
+
+def test_preset_view_shows_strategy_defaults_and_what_manual_leaves_to_the_user(host) -> None:
+    from bot_core.config.resolve import preset_view
+
+    balanced = preset_view("balanced", plugins=host)
+    assert balanced["strategy_settings"]["mean_reversion"]["window_bars"] == 480
+    assert balanced["required"] == []
+    manual = preset_view("manual", plugins=host)
+    assert set(manual["required"]) == {f"risk.{f}" for f in (
+        "max_position_pct", "max_total_position_pct", "max_bucket_exposure_pct",
+        "daily_loss_limit_pct", "drawdown_liquidation_pct", "max_leverage",
+        "max_orders_per_minute", "checks")}
+    assert manual["config"]["risk"]["max_leverage"] is None
+    assert manual["config"]["risk"]["check_settings"] == {}
+    assert manual["config"]["runtime"]["base_currency"] == "USDT"
+    assert manual["sources"]["risk.max_leverage"] == "required"
+    assert manual["sources"]["profile"] == "preset:manual"
+
+
+ENV_TYPOS = {
+    "BOT_CORE_RSIK__MAX_POSITION_PCT": "BOT_CORE_RISK__MAX_POSITION_PCT",
+    "BOT_CORE_RISK_MAX_POSITION_PCT": "BOT_CORE_RISK__MAX_POSITION_PCT",
+    "BOT_CORE_RISK__MAX_POSITON_PCT": "BOT_CORE_RISK__MAX_POSITION_PCT",
+    "BOT_CORE_RUNTIME__TIMEZONE__X": "BOT_CORE_RUNTIME__TIMEZONE",
+    "BOT_CORE_STRATEGIES__VOL_TARGET__ENABLD": "BOT_CORE_STRATEGIES__VOL_TARGET__ENABLED",
+    "BOT_CORE_HOMEDIR": "BOT_CORE_HOME",
+}
+"""Names that are no setting, and the closest valid name the error must give."""
+
+
+@pytest.mark.parametrize(("name", "closest"), sorted(ENV_TYPOS.items()))
+def test_env_name_that_matches_no_setting_is_an_error_naming_the_closest(name: str,
+                                                                        closest: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(preset="balanced", environ={name: "5"})
+    (problem,) = exc.value.problems
+    assert problem.source == f"env:{name}"
+    assert f"closest valid name: {closest} " in problem.message
+    assert "(got" not in str(problem)  # the value is not echoed: a mistyped key may be secret
+
+
+def test_env_names_that_are_not_settings_are_left_alone() -> None:
+    from bot_core.config.env import NOT_SETTINGS
+
+    resolved = resolve_config(preset="balanced", environ=dict.fromkeys(NOT_SETTINGS, "x"))
+    assert resolved.config.risk.max_position_pct == 20.0
+    assert {"BOT_CORE_HOME", "BOT_CORE_DISABLE_PLUGINS", "BOT_CORE_TRACE_HOOKS",
+            "BOT_CORE_TEST_RESULTS", "BOT_CORE_JOURNAL_KEY", "BOT_CORE_JOURNAL_KEY_FILE",
+            "BOT_CORE_FAULT_POINT", "BOT_CORE_GRPC_TLS_CA", "BOT_CORE_GRPC_TLS_CERT",
+            "BOT_CORE_GRPC_TLS_KEY", "BOT_CORE_GRPC_HEADERS",
+            "BOT_CORE_DASK_SCHEDULER"} <= set(NOT_SETTINGS)
+
+
+def test_every_bot_core_name_in_the_repository_is_a_setting_or_listed() -> None:
+    import re
+
+    from bot_core.config.env import NOT_SETTINGS, is_setting
+
+    root = Path(__file__).resolve().parents[1]
+    files = [p for top in ("framework", "plugins", "tests", "docs", "benchmarks")
+             for p in (root / top).rglob("*") if p.suffix in (".py", ".md", ".toml", ".ini")]
+    files += [root / "tox.ini", root / "README.md", root / "dev.py"]
+    names = {name for path in files if path.is_file()
+             for name in re.findall(r"\bBOT_CORE_[A-Z0-9_]*[A-Z0-9]\b",
+                                    path.read_text(encoding="utf-8", errors="replace"))}
+    assert "BOT_CORE_HOME" in names  # the scan sees the tree
+    names -= {"BOT_CORE_API"}  # a plugin module's attribute, not an environment variable
+    names -= set(ENV_TYPOS)  # this file's deliberate mistakes
+    unknown = sorted(n for n in names if n not in NOT_SETTINGS and not is_setting(n))
+    assert unknown == [], "add each to bot_core.config.env.NOT_SETTINGS and docs"
+
+
+def test_docs_list_every_name_that_is_not_a_setting() -> None:
+    from bot_core.config.env import NOT_SETTINGS
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text(
+        encoding="utf-8")
+    assert [n for n in NOT_SETTINGS if f"`{n}`" not in docs] == []
+
+
+@pytest.mark.parametrize("word", ["none", "null", "off", "None", "OFF"])
+def test_none_words_unset_optional_params_in_files_and_env(tmp_path: Path, host,
+                                                           word: str) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+                  f'stop_loss_pct = "{word}"\n')
+    env = {"BOT_CORE_STRATEGIES__MEAN_REVERSION__PARAMS__MAX_HOLDING_BARS": word}
+    settings = resolve_config(path, environ=env, plugins=host).strategy_settings
+    assert settings["mean_reversion"].stop_loss_pct is None  # type: ignore[attr-defined]
+    assert settings["mean_reversion"].max_holding_bars is None  # type: ignore[attr-defined]
+
+
+def test_none_words_do_not_unset_a_required_value(tmp_path: Path, host) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+                  'window_bars = "none"\n')
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(path, environ={}, plugins=host)
+    assert list(_problems(exc)) == ["strategies.mean_reversion.params.window_bars"]
+
+
+def test_none_words_keep_their_meaning_where_a_literal_allows_them() -> None:
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+    from bot_core.config.validation import admits_none, validate_settings
+
+    class Model(BaseModel):
+        mode: Literal["off", "on"] | None = None
+        limit: float | None = 1.0
+
+    assert admits_none(Model.model_fields["limit"].annotation)
+    model = validate_settings(Model, {"mode": "off", "limit": "Off"})
+    assert (model.mode, model.limit) == ("off", None)

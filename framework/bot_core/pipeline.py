@@ -438,6 +438,7 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
     """
     from pydantic import ValidationError
 
+    from bot_core.config.validation import settings_errors, validate_settings, with_profile_defaults
     from bot_core.portfolio import Portfolio
     from bot_core.risk.engine import RiskEngine
 
@@ -455,11 +456,10 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
 
     def validated(model: Any, values: Mapping[str, Any], where: str) -> Any:
         try:
-            return model.model_validate(dict(values))
+            return validate_settings(model, values)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"])
-                problem(f"{where}.{loc}", err.get("input", "<missing>"), err["msg"])
+            for err in settings_errors(exc):
+                problem(f"{where}.{err.field}" if err.field else where, err.value, err.message)
             return None
 
     strategies: dict[str, Strategy] = {}
@@ -477,8 +477,8 @@ def build_pipeline(resolved: ResolvedConfig, host: PluginHost, run: RunInfo, *,
             continue
         settings: Any = resolved.strategy_settings.get(name)
         if settings is None:
-            defaults = dict(cls.Settings.profile_defaults.get(config.profile, {}))
-            settings = validated(cls.Settings, {**defaults, **strat.params},
+            settings = validated(cls.Settings,
+                                 with_profile_defaults(cls.Settings, config.profile, strat.params),
                                  f"strategies.{name}.params")
         if settings is not None:
             built = cls(settings, name=name, instruments=strat.instruments, venues=strat.venues)

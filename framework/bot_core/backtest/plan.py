@@ -3,14 +3,15 @@
 A backtest starts from a preset (or config file), keeps only the strategies asked for, narrows
 each to the instruments that have data, applies ``--param`` overrides through the strategy's own
 settings model and the fee / fill options through the venue's settings model. Every mistake is a
-:class:`~bot_core.errors.UsageError` naming the argument and what is allowed.
+:class:`~bot_core.errors.UsageError` naming the argument and what is allowed. A config whose
+``runtime.mode`` is paper or live is backtested all the same, and the plan says so.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from bot_core.backtest.feeds import Feed, feed_from_frame
 from bot_core.config.models import BotConfig
 from bot_core.config.resolve import ResolvedConfig, resolve_config
+from bot_core.config.validation import SettingsError, settings_errors, shown, validate_settings
 from bot_core.errors import DataError, UsageError
 from bot_core.pipeline import default_venue_settings
 
@@ -27,7 +29,11 @@ if TYPE_CHECKING:
 
     from bot_core.plugins import PluginHost
 
-__all__ = ["BacktestPlan", "DataSpec", "parse_params", "plan_backtest"]
+__all__ = ["IGNORED_MODES", "BacktestPlan", "DataSpec", "parse_params", "plan_backtest"]
+
+IGNORED_MODES = ("paper", "live")
+"""``runtime.mode`` values a backtest runs under but does not follow: it replays datasets
+through the configured venues whatever the mode, and says so (``BacktestPlan.ignored``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,9 @@ class BacktestPlan:
     """Strategy instance names that run."""
     datasets: list[str]
     feeds: list[Feed]
+    ignored: dict[str, object] = field(default_factory=dict)
+    """Settings of the config that a backtest does not follow (dotted path -> value): a
+    ``runtime.mode`` of ``paper`` or ``live`` (a backtest always replays datasets)."""
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -127,30 +136,34 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
 
 
 def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedConfig,
-                       names: list[str], params: Mapping[str, Any]) -> dict[str, BaseModel]:
+                       names: list[str], params: Mapping[str, Any],
+                       sources: dict[str, str]) -> dict[str, BaseModel]:
+    """The selected strategies' settings with the ``--param`` overrides; records their source."""
     settings = dict(resolved.strategy_settings)
     used: set[str] = set()
     for name in names:
         cls = host.strategy(config.strategies[name].plugin)
         fields = cls.Settings.model_fields
         mine: dict[str, Any] = {}
+        keys: dict[str, str] = {}  # param -> the key the user typed (``exit_z``, ``NAME.exit_z``)
         for key, value in params.items():
-            target, dot, field = key.rpartition(".")
+            target, dot, param = key.rpartition(".")
             if dot and target not in (name, config.strategies[name].plugin):
                 continue
-            if field in fields:
-                mine[field] = value
+            if param in fields:
+                mine[param], keys[param] = value, key
                 used.add(key)
         if not mine:
             continue
         base = settings[name].model_dump()
         try:
-            settings[name] = cls.Settings.model_validate({**base, **mine})
+            settings[name] = validate_settings(cls.Settings, {**base, **mine})
         except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in err["loc"])
-            raise UsageError(f"--param {field}={mine.get(field, err.get('input'))!r}: "
-                             f"{name}: {err['msg']}") from None
+            raise UsageError("\n".join(
+                f"--param {_typed(err, keys, params)}: {name}: {err.message}"
+                for err in settings_errors(exc))) from None
+        sources.update({f"strategies.{name}.params.{param}": f"--param {key}"
+                        for param, key in keys.items()})
     unknown = [k for k in params if k not in used]
     if unknown:
         known = sorted({f for n in names
@@ -158,6 +171,15 @@ def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedCo
         raise UsageError(f"--param {unknown[0]}: no selected strategy has this parameter "
                          f"(parameters: {', '.join(known)})")
     return settings
+
+
+def _typed(err: SettingsError, keys: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    """The ``--param`` option(s) an error is about, as the user gave them: the field's own, or
+    for a rule across fields every one the user gave to this strategy."""
+    fields = [err.field] if err.field in keys else list(keys) if not err.field else []
+    if not fields:  # a value the user did not give (cannot happen: the base was valid)
+        return f"{err.field}={shown(err.value)}"
+    return " --param ".join(f"{keys[f]}={shown(params[keys[f]])}" for f in fields)
 
 
 def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | None,
@@ -177,11 +199,11 @@ def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | Non
                                  f"on close")
             values["fill_on_close"] = True
         try:
-            adapter.Settings.model_validate(values)
+            validate_settings(adapter.Settings, values)
         except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            raise UsageError(f"venue {name}: {'.'.join(map(str, err['loc']))}: "
-                             f"{err['msg']}") from None
+            raise UsageError("\n".join(
+                f"venue {name}: {err.field or 'settings'}: {err.message}"
+                for err in settings_errors(exc))) from None
         venues[name] = {"adapter": venue.adapter, "settings": values}
     return venues
 
@@ -221,7 +243,11 @@ def plan_backtest(
         entry["instruments"] = have
     doc["venues"] = _venue_settings(host, config, fee_bps=fee_bps, fill_on_close=fill_on_close)
     new_config = BotConfig.model_validate(doc)
-    settings = _strategy_settings(host, new_config, resolved, names, params or {})
-    plan_resolved = ResolvedConfig(new_config, dict(resolved.sources), settings)
+    sources = dict(resolved.sources)
+    settings = _strategy_settings(host, new_config, resolved, names, params or {}, sources)
+    plan_resolved = ResolvedConfig(new_config, sources, settings)
+    ignored: dict[str, object] = {}
+    if config.runtime.mode in IGNORED_MODES:
+        ignored["runtime.mode"] = config.runtime.mode
     return BacktestPlan(preset or new_config.extends or "config", plan_resolved, names,
-                        [f.dataset for f in feeds], feeds)
+                        [f.dataset for f in feeds], feeds, ignored)

@@ -153,6 +153,10 @@ def backtest(args: argparse.Namespace) -> int:
         config_path=args.config, params=params, fee_bps=args.fee_bps,
         fill_on_close=args.fill_on_close,
     )
+    for path, value in plan.ignored.items():
+        source = plan.resolved.sources.get(path, "default")
+        sys.stderr.write(f"note: {path} = {value!r} ({source}) is ignored: a backtest replays "
+                         "the datasets whatever the mode\n")
     result = run_with_progress(plan, host, fast=False if args.no_fast else None,
                                compiled=False if args.no_compiled else None)
     paths = {}
@@ -164,6 +168,7 @@ def backtest(args: argparse.Namespace) -> int:
         from bot_core.cli.output import print_json
 
         payload = result.as_dict()
+        payload["ignored_settings"] = dict(plan.ignored)
         if paths:
             payload["report"] = {k: str(v) for k, v in paths.items()}
         print_json(payload)

@@ -46,29 +46,32 @@ def validate_config(args: argparse.Namespace) -> int:
 
 
 def render_resolved(resolved: Any, *, as_json: bool, title: str) -> None:
-    from bot_core.cli.output import console, print_json
+    """Print a :class:`~bot_core.config.resolve.ResolvedConfig`: JSON, or a table of every
+    value and where it came from."""
+    from bot_core.cli.output import print_json
 
     if as_json:
         print_json({"valid": True, **resolved.as_dict()})
         return
+    render_values(resolved.as_dict(), title=f"{title}: valid")
+
+
+def render_values(view: dict[str, Any], *, title: str) -> None:
+    """A table of ``view`` (``config``, ``strategy_settings``, ``sources``, as
+    ``ResolvedConfig.as_dict()``): field, value and source, one row per value."""
     from rich.table import Table
 
-    table = Table(title=f"{title}: valid")
+    from bot_core.cli.output import console
+    from bot_core.config.resolve import DEFAULT_SOURCE, REQUIRED_SOURCE, flat_values
+
+    table = Table(title=title)
     table.add_column("field")
     table.add_column("value")
     table.add_column("from")
-    flat: dict[str, Any] = {}
-    _flatten(resolved.config.model_dump(mode="json"), "", flat)
-    for name, settings in resolved.strategy_settings.items():
-        _flatten(settings.model_dump(mode="json"), f"strategies.{name}.params.", flat)
+    flat = flat_values(view["config"], view["strategy_settings"])
+    sources = view["sources"]
     for key in sorted(flat):
-        table.add_row(key, str(flat[key]), resolved.sources.get(key, "default"))
+        source = sources.get(key, DEFAULT_SOURCE)
+        value = "(give it in your config)" if source == REQUIRED_SOURCE else str(flat[key])
+        table.add_row(key, value, source)
     console().print(table)
-
-
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            _flatten(v, f"{prefix}{k}.", out)
-    else:
-        out[prefix.rstrip(".")] = value

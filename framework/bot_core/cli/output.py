@@ -28,6 +28,7 @@ def print_json(payload: Any) -> None:
 
 def print_error(exc: BotCoreError) -> None:
     """One line per problem, prefixed ``error:``; no traceback."""
-    lines = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
+    lines = ([str(p) for p in exc.problems] if isinstance(exc, ConfigError)
+             else str(exc).splitlines() or [""])
     for line in lines:
         sys.stderr.write(f"error: {line}\n")

@@ -52,11 +52,19 @@ def list_presets(args: argparse.Namespace) -> int:
 
 
 def show_preset(args: argparse.Namespace) -> int:
-    from bot_core.cli.config_cmd import render_resolved
+    from bot_core.cli.config_cmd import render_values
+    from bot_core.cli.output import print_json
     from bot_core.config.presets import preset_path
-    from bot_core.config.resolve import resolve_config
+    from bot_core.config.resolve import preset_view
+    from bot_core.plugins import load_plugins
 
     preset_path(args.name)  # unknown names: a clear error listing the presets
-    resolved = resolve_config(preset=args.name, environ={})
-    render_resolved(resolved, as_json=args.json, title=f"preset {args.name}")
+    host = load_plugins()  # the strategies' defaults for the preset's profile
+    view = preset_view(args.name, plugins=host)
+    if args.json:
+        print_json({"preset": args.name, **view})
+        return 0
+    required = view["required"]
+    render_values(view, title=f"preset {args.name}" + (
+        f": {len(required)} required values left to the config" if required else ""))
     return 0

@@ -286,6 +286,21 @@ class BotConfig(_Frozen):
                     known = ", ".join(sorted(self.venues)) or "none"
                     problems.append((f"strategies.{name}.venues", venue,
                                      f"unknown venue (configured: {known})"))
+        # The portfolio accounts in one currency: every instrument must be quoted in it.
+        base = self.runtime.base_currency
+        quoted = [("instruments", symbol) for symbol in self.instruments]
+        quoted += [(f"{section}.{name}.instruments", symbol)
+                   for section, table in (("buckets", self.buckets),
+                                          ("strategies", self.strategies))
+                   for name, entry in table.items()
+                   for symbol in entry.instruments if symbol not in universe]
+        for where, symbol in quoted:
+            quote = split_symbol(symbol)[1]
+            if quote != base:
+                problems.append((where, symbol, f"quoted in {quote}, but runtime.base_currency "
+                                 f"is {base}: the portfolio accounts in one currency (set "
+                                 f"runtime.base_currency = \"{quote}\", or trade instruments "
+                                 f"quoted in {base})"))
         if self.runtime.mode == "live":
             for req in self.plugins.require:
                 if not any(op in req for op in "=<>~"):

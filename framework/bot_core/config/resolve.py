@@ -7,8 +7,6 @@ problem is reported at once, each naming its file, field path, value and what is
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,37 +14,84 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from bot_core.config.env import ENV_PREFIX, env_layers
 from bot_core.config.models import BotConfig
 from bot_core.config.presets import preset_path
+from bot_core.config.validation import (
+    settings_errors,
+    shown,
+    validate_settings,
+    with_profile_defaults,
+)
 from bot_core.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from bot_core.plugins import PluginHost
 
-__all__ = ["ENV_PREFIX", "ResolvedConfig", "load_toml", "resolve_config"]
+__all__ = [
+    "DEFAULT_SOURCE",
+    "ENV_PREFIX",
+    "REQUIRED_SOURCE",
+    "ResolvedConfig",
+    "complete_sources",
+    "flat_values",
+    "load_toml",
+    "preset_view",
+    "resolve_config",
+]
 
-ENV_PREFIX = "BOT_CORE_"
 _MISSING = "<missing>"
+DEFAULT_SOURCE = "default"
+"""Source of a value nothing gave: the model's own field default."""
+REQUIRED_SOURCE = "required"
+"""Source shown for a field a preset leaves for the config that extends it to give."""
 
 
 @dataclass(frozen=True)
 class ResolvedConfig:
     config: BotConfig
     sources: dict[str, str]
-    """Dotted field path -> where its value came from (``preset:balanced``, a file, ``env:X``)."""
+    """Dotted field path -> where its value came from (``preset:balanced``, a file, ``env:X``,
+    ``--param``); a strategy parameter from the strategy's defaults for the profile has
+    ``preset:<profile>``. A path not listed has the model's own default."""
     strategy_settings: dict[str, BaseModel] = field(default_factory=dict)
     """Strategy instance name -> its validated plugin Settings (when plugins were given)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config.model_dump(mode="json"),
-            "strategy_settings": {
-                name: s.model_dump(mode="json") for name, s in self.strategy_settings.items()
-            },
-            "sources": dict(sorted(self.sources.items())),
-        }
+        config = self.config.model_dump(mode="json")
+        settings = {name: s.model_dump(mode="json") for name, s in self.strategy_settings.items()}
+        return {"config": config, "strategy_settings": settings,
+                "sources": complete_sources(config, settings, self.sources)}
+
+
+def flat_values(config: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted path -> value of every leaf of a dumped config, strategy params from ``settings``."""
+    flat: dict[str, Any] = {}
+    _flatten(config, "", flat)
+    for name, values in settings.items():
+        prefix = f"strategies.{name}.params"
+        for key in [k for k in flat if k == prefix or k.startswith(prefix + ".")]:
+            del flat[key]  # the raw table: the validated settings below stand for it
+        _flatten(values, prefix + ".", flat)
+    return flat
+
+
+def complete_sources(config: Mapping[str, Any], settings: Mapping[str, Any],
+                     sources: Mapping[str, str]) -> dict[str, str]:
+    """The source of every value: those recorded, ``default`` for the rest."""
+    out = dict.fromkeys(flat_values(config, settings), DEFAULT_SOURCE)
+    out.update(sources)
+    return dict(sorted(out.items()))
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, f"{prefix}{k}.", out)
+    else:
+        out[prefix.rstrip(".")] = value
 
 
 def load_toml(path: Path, source: str | None = None) -> dict[str, Any]:
@@ -105,29 +150,6 @@ def _preset_chain(name: str, seen: tuple[str, ...] = ()) -> list[tuple[str, dict
     return [*chain, (f"preset:{name}", doc)]
 
 
-def _env_layer(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
-    top_level = set(BotConfig.model_fields)
-    layers = []
-    for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
-        if parts[0] not in top_level or (len(parts) == 1 and parts[0] in ("plugins",)):
-            continue  # BOT_CORE_HOME, BOT_CORE_DISABLE_PLUGINS ... are not config fields
-        raw = environ[name]
-        value: Any = raw
-        if raw[:1] in "[{":  # lists and tables as JSON; anything else stays a string
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(raw)
-        doc: dict[str, Any] = {}
-        cursor = doc
-        for part in parts[:-1]:
-            cursor = cursor.setdefault(part, {})
-        cursor[parts[-1]] = value
-        layers.append((f"env:{name}", doc))
-    return layers
-
-
 def _source_of(path: str, origins: Mapping[str, str], fallback: str) -> str:
     probe = path
     while probe:
@@ -142,21 +164,18 @@ def _source_of(path: str, origins: Mapping[str, str], fallback: str) -> str:
 
 
 def _problems_from(exc: ValidationError, origins: Mapping[str, str], fallback: str,
-                   prefix: str = "") -> list[ConfigProblem]:
+                   prefix: str = "", given: Mapping[str, Any] | None = None) -> list[ConfigProblem]:
+    """One problem per error; ``given`` (the values the layers gave) stands for the value of a
+    rule across fields."""
     problems = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + ".".join(str(p) for p in err["loc"])
-        value: object = _MISSING if err["type"] == "missing" else err.get("input", _MISSING)
-        if isinstance(value, dict | list) and err["type"] != "missing":
-            value = json.dumps(value, default=str)[:120]
-        message = err["msg"]
-        if err["type"] == "missing":
-            message = "required field is missing"
-        elif err["type"] == "extra_forbidden":
-            message = "unknown field (not allowed here)"
+    for err in settings_errors(exc):
+        loc = (prefix + err.field) if err.field else prefix.rstrip(".")
+        value = err.value
+        if not err.field and given:
+            value = ", ".join(f"{k}={shown(v)}" for k, v in given.items())
         # a missing value is the fault of the layer that had to give it: the user's file
-        source = fallback if err["type"] == "missing" else _source_of(loc, origins, fallback)
-        problems.append(ConfigProblem(source, loc or "<root>", value, message))
+        source = fallback if err.kind == "missing" else _source_of(loc, origins, fallback)
+        problems.append(ConfigProblem(source, loc or "<root>", value, err.message))
     return problems
 
 
@@ -177,8 +196,32 @@ def resolve_config(
     :raises ConfigError: with one problem per invalid value.
     """
     env = os.environ if environ is None else environ
-    layers: list[tuple[str, dict[str, Any]]] = []
     fallback = str(path) if path is not None else f"preset:{preset}"
+    merged, origins, env_problems = _layered(path, preset, env, fallback)
+    try:
+        config = BotConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = env_problems + _problems_from(exc, origins, fallback)
+        if plugins is not None:  # report bad strategy params in the same run, not the next one
+            problems += _raw_param_problems(merged, plugins, origins, fallback, {}, {})
+        raise ConfigError(problems) from None
+
+    problems = env_problems + [ConfigProblem(_source_of(f, origins, fallback), f, v, m)
+                               for f, v, m in config.cross_problems()]
+    settings: dict[str, BaseModel] = {}
+    sources = dict(origins)
+    if plugins is not None:
+        problems += _plugin_problems(config, plugins, origins, fallback, settings, sources)
+    if problems:
+        raise ConfigError(problems)
+    return ResolvedConfig(config, sources, settings)
+
+
+def _layered(path: Path | None, preset: str | None, environ: Mapping[str, str], fallback: str
+             ) -> tuple[dict[str, Any], dict[str, str], list[ConfigProblem]]:
+    """Presets, file and environment merged: the document, each value's source, and the
+    environment variables that name no setting."""
+    layers: list[tuple[str, dict[str, Any]]] = []
     user_doc: dict[str, Any] | None = None
     if path is not None:
         user_doc = load_toml(path)
@@ -191,45 +234,97 @@ def resolve_config(
         layers += _preset_chain(base)
     if user_doc is not None:
         layers.append((str(path), user_doc))
-    layers += _env_layer(env)
 
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for source, doc in layers:
         _merge(merged, doc, origins, source)
+    env_docs, env_problems = env_layers(environ, merged)
+    for source, doc in env_docs:
+        _merge(merged, doc, origins, source)
     if base is not None:
         merged["extends"] = base
+        origins.setdefault("extends", fallback)
+    return merged, origins, env_problems
 
+
+def preset_view(name: str, *, plugins: PluginHost | None = None) -> dict[str, Any]:
+    """A preset as ``presets show`` prints it: like :meth:`ResolvedConfig.as_dict`, plus
+    ``required``, the fields it leaves for the config that extends it to give (``manual``'s
+    limits; null in ``config``, source ``required``).
+
+    A preset that lacks nothing but required values is shown, not refused.
+
+    :raises ConfigError: for any other problem, as :func:`resolve_config`.
+    """
+    fallback = f"preset:{name}"
+    merged, origins, _ = _layered(None, name, {}, fallback)
     try:
-        config = BotConfig.model_validate(merged)
+        BotConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = _problems_from(exc, origins, fallback)
-        if plugins is not None:  # report bad strategy params in the same run, not the next one
-            problems += _raw_param_problems(merged, plugins, origins, fallback)
-        raise ConfigError(problems) from None
+        errors = settings_errors(exc)
+        if all(err.kind == "missing" for err in errors):
+            required = [err.field for err in errors]
+            settings: dict[str, BaseModel] = {}
+            sources = dict(origins)
+            if plugins is not None:
+                problems = _raw_param_problems(merged, plugins, origins, fallback, settings,
+                                               sources)
+                if problems:
+                    raise ConfigError(problems) from None
+            config = _with_required(BotConfig, merged)
+            dumped = {n: s.model_dump(mode="json") for n, s in settings.items()}
+            sources.update(dict.fromkeys(required, REQUIRED_SOURCE))
+            return {"config": config, "strategy_settings": dumped,
+                    "sources": complete_sources(config, dumped, sources), "required": required}
+    resolved = resolve_config(preset=name, environ={}, plugins=plugins)
+    return {**resolved.as_dict(), "required": []}
 
-    problems = [ConfigProblem(_source_of(f, origins, fallback), f, v, m)
-                for f, v, m in config.cross_problems()]
-    settings: dict[str, BaseModel] = {}
-    if plugins is not None:
-        problems += _plugin_problems(config, plugins, origins, fallback, settings)
-    if problems:
-        raise ConfigError(problems)
-    return ResolvedConfig(config, origins, settings)
+
+def _with_required(model: type[BaseModel], doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` validated and dumped field by field, with None for each required field it lacks
+    (only called when missing fields are the model's only problems)."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        kind: Any = info.annotation
+        if name not in doc:
+            out[name] = None if info.is_required() else TypeAdapter(kind).dump_python(
+                info.get_default(call_default_factory=True), mode="json")
+        elif isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(doc[name],
+                                                                                 Mapping):
+            out[name] = _with_required(kind, doc[name])
+        else:
+            try:
+                out[name] = TypeAdapter(kind).dump_python(
+                    TypeAdapter(kind).validate_python(doc[name]), mode="json")
+            except ValidationError:  # a table of models with a field missing deeper down
+                out[name] = doc[name]
+    return out
 
 
 def _validate_params(cls: Any, profile: object, params: Mapping[str, Any], name: str,
                      origins: Mapping[str, str], fallback: str) -> tuple[BaseModel | None,
                                                                          list[ConfigProblem]]:
-    defaults = dict(cls.Settings.profile_defaults.get(profile, {})) if isinstance(profile, str) else {}
     try:
-        return cls.Settings.model_validate({**defaults, **params}), []
+        values = with_profile_defaults(cls.Settings, profile, params)
+        return validate_settings(cls.Settings, values), []
     except ValidationError as exc:
-        return None, _problems_from(exc, origins, fallback, prefix=f"strategies.{name}.params.")
+        return None, _problems_from(exc, origins, fallback, prefix=f"strategies.{name}.params.",
+                                    given=params)
+
+
+def _profile_sources(cls: Any, profile: object, params: Mapping[str, Any],
+                     name: str) -> dict[str, str]:
+    """Sources of the parameters that come from the strategy's defaults for the profile."""
+    defaults = with_profile_defaults(cls.Settings, profile, {})
+    return {f"strategies.{name}.params.{key}": f"preset:{profile}"
+            for key in defaults if key not in params}
 
 
 def _raw_param_problems(merged: Mapping[str, Any], host: PluginHost, origins: Mapping[str, str],
-                        fallback: str) -> list[ConfigProblem]:
+                        fallback: str, settings_out: dict[str, BaseModel],
+                        sources_out: dict[str, str]) -> list[ConfigProblem]:
+    """Strategy params of a config the host's models refused (or could not finish)."""
     problems: list[ConfigProblem] = []
     strategies = merged.get("strategies")
     if not isinstance(strategies, Mapping):
@@ -238,14 +333,21 @@ def _raw_param_problems(merged: Mapping[str, Any], host: PluginHost, origins: Ma
         if not isinstance(entry, Mapping) or not isinstance(entry.get("params", {}), Mapping):
             continue
         cls = host.strategies.get(entry.get("plugin"))  # type: ignore[arg-type]
-        if cls is not None:
-            problems += _validate_params(cls, merged.get("profile"), entry.get("params", {}), name,
-                                         origins, fallback)[1]
+        if cls is None:
+            continue
+        params = entry.get("params", {})
+        settings, param_problems = _validate_params(cls, merged.get("profile"), params, name,
+                                                    origins, fallback)
+        problems += param_problems
+        if settings is not None:
+            settings_out[name] = settings
+            sources_out.update(_profile_sources(cls, merged.get("profile"), params, name))
     return problems
 
 
 def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, str],
-                     fallback: str, settings_out: dict[str, BaseModel]) -> list[ConfigProblem]:
+                     fallback: str, settings_out: dict[str, BaseModel],
+                     sources_out: dict[str, str]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
 
     def installed(table: Mapping[str, object]) -> str:
@@ -267,6 +369,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
                                                     origins, fallback)
         if settings is not None:
             settings_out[name] = settings
+            sources_out.update(_profile_sources(cls, config.profile, strat.params, name))
         problems += param_problems
     for index, check_id in enumerate(config.risk.checks):
         if check_id not in host.risk_checks:
@@ -278,7 +381,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
             add(f"risk.check_settings.{check_id}", check_id, "settings for an unknown risk check")
             continue
         try:
-            check_cls.Settings.model_validate(values)
+            validate_settings(check_cls.Settings, values)
         except ValidationError as exc:
             problems += _problems_from(exc, origins, fallback,
                                        prefix=f"risk.check_settings.{check_id}.")
@@ -289,7 +392,7 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
                 f"no installed exchange adapter has this id (installed: {installed(host.exchanges)})")
             continue
         try:
-            adapter.Settings.model_validate(venue.settings)
+            validate_settings(adapter.Settings, venue.settings)
         except ValidationError as exc:
             problems += _problems_from(exc, origins, fallback, prefix=f"venues.{venue_name}.settings.")
     return problems
