@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from bot_core.errors import BotCoreError
 
@@ -92,8 +95,36 @@ def run() -> int:
     (Python never promises ``__del__`` for objects alive at exit). Tests call :func:`main`.
     """
     gc.disable()  # until the command's start-up is done: see settle_heap
+    trapped = _trap_interrupts()
     try:
         return main()
     finally:
+        if trapped:
+            # The command is over; an interrupt now must not turn its exit into a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         gc.freeze()
         gc.enable()
+
+
+def _trap_interrupts() -> bool:
+    """First Ctrl-C: ``KeyboardInterrupt`` as usual, so the command cleans up and :func:`main`
+    prints ``interrupted`` and returns 130. A second Ctrl-C while that is under way exits at
+    once with 130, quietly: no traceback from inside the clean-up. Temporary files it leaves
+    are removed by the next write (see :mod:`bot_core.data.staging`).
+
+    Only when SIGINT has Python's default handler (not when the parent ignores it, as ``nohup``
+    does); returns whether the handler was installed.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return False
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        if interrupted:
+            os._exit(130)
+        interrupted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return True

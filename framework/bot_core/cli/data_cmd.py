@@ -56,24 +56,43 @@ def _entry_row(entry: Any) -> dict[str, Any]:
     return record
 
 
-def list_command(args: argparse.Namespace) -> int:
-    from bot_core.cli.output import console, print_json
-    from bot_core.data.library import list_datasets
+def _user_library_finding(problem: Any) -> Any:
+    """The user library's problem as an error finding of ``data validate``."""
+    from bot_core.data.findings import Finding
+    from bot_core.data.library import user_dir
 
-    entries = list_datasets()
+    where = getattr(problem, "path", None) or str(user_dir())
+    return Finding(where, "user_library", "error", None, None, str(problem),
+                   "a readable user library (BOT_CORE_HOME/datasets and its manifest.json)")
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """List every dataset; exit 1 (after listing the shipped ones) when the user library
+    cannot be read, with one warning line naming its path and problem."""
+    import sys
+
+    from bot_core.cli.output import console, print_json
+    from bot_core.data.library import catalogue
+
+    found = catalogue()
+    entries = found.entries
     if args.json:
         print_json([_entry_row(e) for e in entries])
-        return 0
-    from rich.table import Table
+    else:
+        from rich.table import Table
 
-    table = Table(title="bot-core datasets")
-    for column in ("id", "kind", "venue", "instrument", "tf", "first", "last", "rows", "library"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
-    for e in entries:
-        table.add_row(e.id, e.kind, e.venue, e.instrument, e.timeframe or "-",
-                      e.first_timestamp.strftime("%Y-%m-%d %H:%M"),
-                      e.last_timestamp.strftime("%Y-%m-%d %H:%M"), f"{e.rows:,}", e.library)
-    console().print(table)
+        table = Table(title="bot-core datasets")
+        for column in ("id", "kind", "venue", "instrument", "tf", "first", "last", "rows",
+                       "library"):
+            table.add_column(column, justify="right" if column == "rows" else "left")
+        for e in entries:
+            table.add_row(e.id, e.kind, e.venue, e.instrument, e.timeframe or "-",
+                          e.first_timestamp.strftime("%Y-%m-%d %H:%M"),
+                          e.last_timestamp.strftime("%Y-%m-%d %H:%M"), f"{e.rows:,}", e.library)
+        console().print(table)
+    if found.user_problem is not None:
+        sys.stderr.write(f"warning: {found.user_problem} (imported datasets not listed)\n")
+        return 1
     return 0
 
 
@@ -81,25 +100,30 @@ def validate_command(args: argparse.Namespace) -> int:
     from bot_core.cli.output import console, print_json
     from bot_core.data.file_checks import validate_dataset
     from bot_core.data.findings import has_errors
-    from bot_core.data.library import list_datasets
+    from bot_core.data.library import catalogue
     from bot_core.data.quality import DataQualityValidator
 
     validator = DataQualityValidator()
-    entries = {e.id: e for e in list_datasets()}
+    found = catalogue()
+    entries = {e.id: e for e in found.entries}
     targets: list[Any] = []
     for target in args.targets:
         if target in entries:
             targets.append(entries[target])
         elif Path(target).exists():
             targets.append(Path(target))
+        elif found.user_problem is not None:
+            raise found.user_problem  # it may be an imported dataset: say why it cannot be read
         else:
             from bot_core.errors import UsageError
 
             raise UsageError(f"{target!r} is neither a dataset id nor an existing file; known "
                              f"datasets: {', '.join(entries) or 'none'}")
-    targets = targets or list(entries.values())
     findings = []
     names = []
+    if not targets and found.user_problem is not None:
+        findings.append(_user_library_finding(found.user_problem))
+    targets = targets or list(entries.values())
     for target in targets:
         names.append(getattr(target, "id", str(target)))
         findings += validate_dataset(target, validator)

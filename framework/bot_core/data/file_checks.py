@@ -164,7 +164,8 @@ def validate_dataset(target: str | Path | DatasetEntry,
     """Validate a library dataset (by id or entry) or a normalized file (by path).
 
     Never raises for a bad file: every problem is a finding. An id that is neither a known
-    dataset nor an existing file is a :class:`DataError` listing the known ids.
+    dataset nor an existing file is a :class:`DataError` listing the known ids (or, when the
+    user library cannot be read, that library's error).
     """
     from bot_core.data.library import get_dataset
     from bot_core.data.manifest import DatasetEntry
@@ -174,11 +175,13 @@ def validate_dataset(target: str | Path | DatasetEntry,
     if isinstance(target, DatasetEntry):
         return validate_entry(target, checker)
     if isinstance(target, str):
-        from bot_core.data.library import list_datasets
+        from bot_core.data.library import catalogue
 
-        known = {e.id: e for e in list_datasets()}
+        found = catalogue()
+        known = {e.id: e for e in found.entries}
         if target in known:
             return validate_entry(known[target], checker)
         if not Path(target).exists():
-            return validate_entry(get_dataset(target), checker)  # unknown: lists the known ids
+            # unknown: the user library's problem, or the list of the known ids
+            return validate_entry(get_dataset(target), checker)
     return checker.validate_file(Path(target))

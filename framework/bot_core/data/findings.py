@@ -26,6 +26,7 @@ CHECKS: dict[str, tuple[Severity, str]] = {
     "non_positive_size": ("error", "bid_size and ask_size are > 0"),
     "checksum_mismatch": ("error", "the file's sha256 matches its manifest entry"),
     "manifest_mismatch": ("error", "rows, first/last timestamp and schema match the manifest"),
+    "user_library": ("error", "BOT_CORE_HOME/datasets and its manifest.json can be read"),
 }
 """Every check: name -> (severity, what a clean dataset satisfies)."""
 

@@ -3,7 +3,8 @@
 ``import_csv`` reads an exchange or vendor export as it is (see :mod:`bot_core.data.sniff` and
 :mod:`bot_core.data.timestamps`), converts it to the normalized columns, runs the
 :class:`~bot_core.data.quality.DataQualityValidator` and refuses data with error findings, then
-writes the normalized file and its manifest entry into ``BOT_CORE_HOME/datasets``.
+stores the normalized file and its manifest entry in ``BOT_CORE_HOME/datasets`` all or nothing
+(:mod:`bot_core.data.store`).
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from bot_core.data.findings import Finding, format_duration
-from bot_core.data.manifest import (
-    ID_PATTERN,
-    DatasetEntry,
-    manifest_lock,
-    read_manifest,
-    schema_of,
-    sha256_file,
-    write_manifest,
-)
+from bot_core.data.manifest import ID_PATTERN, DatasetEntry, schema_of, sha256_file
 from bot_core.data.reader import Table, check_size, open_bytes, read_head
-from bot_core.data.schema import KINDS, PRICE_COLUMNS, TIMEFRAME_MS, columns_of
+from bot_core.data.schema import (
+    FILE_FORMATS,
+    KINDS,
+    PRICE_COLUMNS,
+    TIMEFRAME_MS,
+    FileFormat,
+    columns_of,
+)
+from bot_core.data.staging import staged
 from bot_core.errors import DataError, DataQualityError
 from bot_core.market import split_symbol
 
@@ -38,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ImportResult", "import_csv", "parse_export"]
 
-OutputFormat = Literal["csv", "csv.gz", "parquet"]
 NULL_TOKENS = {"", "nan", "na", "n/a", "null", "none", "-"}
 NA_VALUES = sorted(NULL_TOKENS | {t.upper() for t in NULL_TOKENS} | {"NaN", "Null", "None", "N/A"})
 
@@ -208,18 +210,67 @@ def _check_timeframe(table: Table, timeframe: str | None, label: str) -> None:
 def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
                timeframe: str | None, kind: str = "ohlcv", tz: str | None = None,
                source: str | None = None, licence: str | None = None, force: bool = False,
-               date_format: str | None = None, output_format: OutputFormat = "csv",
+               date_format: str | None = None, output_format: FileFormat = "csv",
                validator: DataQualityValidator | None = None) -> ImportResult:
     """Normalize ``src`` and store it as ``dataset_id`` in the user library.
 
+    Every argument and the manifest entry are validated, and the id is checked to be free,
+    before anything is written; the file and its entry then go into the library all or nothing
+    (:mod:`bot_core.data.store`), so a refused import leaves the library as it was.
+
     Raises DataError for unusable input or arguments, DataQualityError when the normalized data
-    has error-severity findings (nothing is written then).
+    has error-severity findings, HomeError when ``BOT_CORE_HOME`` cannot be written.
     """
-    from bot_core.data.library import list_datasets, user_dir
+    from bot_core.data.library import USER_SUBDIR
     from bot_core.data.quality import DataQualityValidator
-    from bot_core.data.writer import write_table
+    from bot_core.data.store import add_dataset, check_id_free
+    from bot_core.data.writer import write_table_as
+    from bot_core.home import ensure_home, writable_home
 
     src = Path(src)
+    _check_arguments(dataset_id, kind, instrument, timeframe, output_format)
+    library = writable_home(USER_SUBDIR)
+    described = {"id": dataset_id, "kind": kind, "venue": venue, "instrument": instrument,
+                 "timeframe": timeframe, "columns": schema_of(kind),
+                 "source": source or f"imported from {src.name}", "licence": licence or "",
+                 "path": library / f"{dataset_id}.{output_format}", "library": "user"}
+    _entry({**described, "first_timestamp": _EPOCH, "last_timestamp": _EPOCH, "rows": 1,
+            "sha256": _NO_SHA256})  # the arguments, before the slow part
+    check_id_free(library, dataset_id, force=force)  # again under the lock when storing
+    table, layout, notes = parse_export(src, kind=kind, tz=tz, date_format=date_format)
+    _check_timeframe(table, timeframe, str(src))
+    findings = (validator or DataQualityValidator()).validate_table(
+        table, dataset=dataset_id, timeframe=timeframe)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        shown = "; ".join(str(f) for f in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise DataQualityError(f"{src}: not imported, {len(errors)} error findings: {shown}{more}",
+                               dataset=dataset_id, path=str(src))
+    draft = _entry({**described, "rows": table.rows,
+                    "first_timestamp": datetime.fromtimestamp(int(table.ts_ms[0]) / 1000, tz=UTC),
+                    "last_timestamp": datetime.fromtimestamp(int(table.ts_ms[-1]) / 1000, tz=UTC),
+                    "sha256": _NO_SHA256})
+    library = ensure_home(USER_SUBDIR)
+    stored = Table(kind, table.ts_ms, table.values)
+    try:
+        with staged(draft.path) as tmp:
+            write_table_as(stored, tmp, output_format)
+            entry = draft.model_copy(update={"sha256": sha256_file(tmp)})
+            add_dataset(library, entry, tmp, force=force)
+    except OSError as exc:
+        raise DataError(f"{library}: cannot store dataset {dataset_id}: {exc.strerror or exc}"
+                        f"{f' ({exc.filename})' if exc.filename else ''}; the library is unchanged",
+                        dataset=dataset_id, path=str(library)) from None
+    return ImportResult(entry, layout, notes, [f for f in findings if f.severity == "warning"])
+
+
+_EPOCH = datetime.fromtimestamp(0, tz=UTC)
+_NO_SHA256 = "0" * 64
+
+
+def _check_arguments(dataset_id: str, kind: str, instrument: str, timeframe: str | None,
+                     output_format: str) -> None:
     if kind not in KINDS:
         raise DataError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not re.match(ID_PATTERN, dataset_id):
@@ -235,43 +286,21 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
     if timeframe is not None and timeframe not in TIMEFRAME_MS:
         raise DataError(f"unknown timeframe {timeframe!r}; expected one of "
                         f"{', '.join(TIMEFRAME_MS)}", dataset=dataset_id)
-    if output_format not in ("csv", "csv.gz", "parquet"):
+    if output_format not in FILE_FORMATS:
         raise DataError(f"unknown output format {output_format!r}; expected csv, csv.gz or parquet")
-    existing = {e.id: e for e in list_datasets()}
-    if dataset_id in existing:
-        if existing[dataset_id].library == "shipped":
-            raise DataError(f"dataset id {dataset_id} is a shipped dataset; choose another id",
-                            dataset=dataset_id)
-        if not force:
-            raise DataError(f"dataset {dataset_id} already exists in {user_dir()}; pass --force "
-                            f"to replace it", dataset=dataset_id)
-    table, layout, notes = parse_export(src, kind=kind, tz=tz, date_format=date_format)
-    _check_timeframe(table, timeframe, str(src))
-    findings = (validator or DataQualityValidator()).validate_table(
-        table, dataset=dataset_id, timeframe=timeframe)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        shown = "; ".join(str(f) for f in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise DataQualityError(f"{src}: not imported, {len(errors)} error findings: {shown}{more}",
-                               dataset=dataset_id, path=str(src))
-    library = user_dir()
-    library.mkdir(parents=True, exist_ok=True)
-    stored = Table(kind, table.ts_ms, table.values)
-    path = write_table(stored, library / f"{dataset_id}.{output_format}")
-    entry = DatasetEntry(
-        id=dataset_id, kind=kind, venue=venue, instrument=instrument,
-        timeframe=timeframe,
-        first_timestamp=datetime.fromtimestamp(int(table.ts_ms[0]) / 1000, tz=UTC),
-        last_timestamp=datetime.fromtimestamp(int(table.ts_ms[-1]) / 1000, tz=UTC),
-        rows=table.rows, columns=schema_of(kind), sha256=sha256_file(path),
-        source=source or f"imported from {src.name}", licence=licence or "", path=path,
-        library="user")
-    with manifest_lock(library):
-        current = read_manifest(library, "user")
-        entries = [e for e in current if e.id != dataset_id]
-        for old in current:
-            if old.id == dataset_id and old.path != path:
-                old.path.unlink(missing_ok=True)  # replaced with another format
-        write_manifest(library, [*entries, entry])
-    return ImportResult(entry, layout, notes, [f for f in findings if f.severity == "warning"])
+
+
+def _entry(fields: dict[str, Any]) -> DatasetEntry:
+    """The manifest entry of ``fields``; a field the manifest would refuse is one DataError
+    naming the field and its value."""
+    try:
+        return DatasetEntry.model_validate(fields)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = ".".join(str(p) for p in problem["loc"])
+        value = fields.get(name, problem.get("input"))
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}...'"
+        size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+        raise DataError(f"dataset {fields['id']}: {name} {shown}{size}: "
+                        f"{problem['msg'][:1].lower()}{problem['msg'][1:]}",
+                        dataset=str(fields["id"])) from None

@@ -14,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot_core.data.schema import TIMEFRAME_MS, TIMESTAMP, Kind, columns_of
+from bot_core.data.staging import staged
 from bot_core.errors import DataError
 from bot_core.market import split_symbol
 
@@ -31,6 +33,7 @@ __all__ = [
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "DatasetEntry",
+    "manifest_bytes",
     "manifest_lock",
     "read_manifest",
     "sha256_file",
@@ -139,8 +142,10 @@ def read_manifest(directory: Path, library: Literal["shipped", "user"]) -> list[
     is a :class:`DataError` naming the file and the entry.
     """
     manifest = directory / MANIFEST_NAME
-    if not manifest.is_file():
+    if not manifest.exists():
         return []
+    if not manifest.is_file():
+        raise DataError(f"{manifest}: is not a file", path=str(manifest))
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -182,47 +187,79 @@ def read_manifest(directory: Path, library: Literal["shipped", "user"]) -> list[
 
 
 @contextmanager
-def manifest_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory/.manifest.lock`` (``flock`` on POSIX, ``msvcrt``
-    byte-range locking on Windows).
+def manifest_lock(directory: Path, timeout_s: float = 60.0) -> Iterator[None]:
+    """Hold the library's exclusive lock: ``flock`` on ``directory/.manifest.lock`` on POSIX,
+    ``msvcrt`` byte-range locking on Windows.
 
-    Two imports running at once would otherwise both read the old manifest and the second
-    write would drop the first one's entry.
+    Whoever changes the library (checks an id is free, renames a file into place, rewrites the
+    manifest, sweeps stale temporary files) does it all while holding this lock, so two imports
+    can neither both take one id nor drop each other's entries. The operating system releases
+    the lock when its holder dies, so a crash never leaves the library locked. Waiting longer than
+    ``timeout_s`` (another process hangs while holding it) is a :class:`DataError`.
     """
-    with open(directory / ".manifest.lock", "a+b") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    lock_path = directory / ".manifest.lock"
+    try:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise DataError(f"{lock_path}: cannot open the library lock: {exc.strerror or exc}",
+                        path=str(lock_path)) from None
+    try:
+        _acquire(handle, lock_path, timeout_s)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _release(handle)
+    finally:
+        handle.close()
+
+
+def _acquire(handle: IO[bytes], lock_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if sys.platform == "win32":  # pragma: no cover - Windows
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise DataError(f"{lock_path}: another process has held the library lock for "
+                                f"{timeout_s:g} s; try again when it is done",
+                                path=str(lock_path)) from None
+            time.sleep(0.01)
+
+
+def _release(handle: IO[bytes]) -> None:
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def manifest_bytes(directory: Path, entries: list[DatasetEntry],
+                   extra: dict[str, Any] | None = None) -> bytes:
+    """The ``manifest.json`` text of ``entries`` (sorted by id; paths relative to ``directory``)."""
+    doc: dict[str, Any] = {"manifest_version": MANIFEST_VERSION, **(extra or {})}
+    doc["datasets"] = [e.manifest_record(directory) for e in sorted(entries, key=lambda e: e.id)]
+    return (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
 def write_manifest(directory: Path, entries: list[DatasetEntry],
                    extra: dict[str, Any] | None = None) -> Path:
-    """Write ``directory/manifest.json`` atomically, entries sorted by id."""
-    doc: dict[str, Any] = {"manifest_version": MANIFEST_VERSION, **(extra or {})}
-    doc["datasets"] = [e.manifest_record(directory) for e in sorted(entries, key=lambda e: e.id)]
+    """Write ``directory/manifest.json`` atomically (temporary file, then rename)."""
     target = directory / MANIFEST_NAME
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=2, sort_keys=False)
-            handle.write("\n")
+    with staged(target) as tmp:
+        tmp.write_bytes(manifest_bytes(directory, entries, extra))
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target

@@ -16,11 +16,13 @@ from bot_core.errors import DataError
 __all__ = [
     "COLUMNS",
     "DEFAULT_MAX_BYTES",
+    "FILE_FORMATS",
     "KINDS",
     "MAX_BYTES_ENV",
     "PRICE_COLUMNS",
     "TIMEFRAME_MS",
     "TIMESTAMP",
+    "FileFormat",
     "Kind",
     "columns_of",
     "max_bytes",
@@ -29,6 +31,10 @@ __all__ = [
 
 Kind = Literal["ohlcv", "quotes"]
 KINDS: tuple[Kind, ...] = ("ohlcv", "quotes")
+
+FileFormat = Literal["csv", "csv.gz", "parquet"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "csv.gz", "parquet")
+"""Storage formats of normalized files, named by their file suffix."""
 
 TIMESTAMP = "timestamp"
 """Name of the time column: integer epoch milliseconds in files, a UTC DatetimeIndex in frames."""

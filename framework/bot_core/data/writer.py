@@ -10,14 +10,14 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import tempfile
 from pathlib import Path
 
 from bot_core.data.reader import Table
-from bot_core.data.schema import TIMESTAMP, columns_of
+from bot_core.data.schema import FILE_FORMATS, TIMESTAMP, FileFormat, columns_of
+from bot_core.data.staging import staged
 from bot_core.errors import DataError
 
-__all__ = ["table_csv_bytes", "write_table"]
+__all__ = ["file_format", "table_csv_bytes", "write_table", "write_table_as"]
 
 
 def _floats(values: object) -> list[str]:
@@ -44,30 +44,37 @@ def table_csv_bytes(table: Table) -> bytes:
     return buffer.getvalue().encode("ascii")
 
 
-def write_table(table: Table, path: Path) -> Path:
-    """Write ``table`` to ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``) via a temporary file."""
+def file_format(path: Path) -> FileFormat:
+    """Storage format of a dataset file, from its name (``.csv``, ``.csv.gz``, ``.parquet``)."""
     name = path.name.lower()
+    for fmt in sorted(FILE_FORMATS, key=len, reverse=True):  # .csv.gz before .csv
+        if name.endswith(f".{fmt}"):
+            return fmt
+    raise DataError(f"{path}: unsupported dataset file type; use .csv, .csv.gz or .parquet",
+                    path=str(path))
+
+
+def write_table(table: Table, path: Path) -> Path:
+    """Write ``table`` to ``path`` (``.csv``, ``.csv.gz`` or ``.parquet``) via a temporary file
+    beside it, renamed into place once complete."""
+    fmt = file_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        if name.endswith(".parquet"):
-            _write_parquet(table, Path(tmp))
-        elif name.endswith(".csv.gz"):
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                       compresslevel=9, mtime=0) as handle:
-                handle.write(table_csv_bytes(table))
-        elif name.endswith(".csv"):
-            Path(tmp).write_bytes(table_csv_bytes(table))
-        else:
-            raise DataError(f"{path}: unsupported dataset file type; use .csv, .csv.gz or .parquet",
-                            path=str(path))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; datasets are not secrets
+    with staged(path) as tmp:
+        write_table_as(table, tmp, fmt)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
+
+
+def write_table_as(table: Table, path: Path, fmt: FileFormat) -> None:
+    """Write ``table`` to ``path`` in ``fmt`` directly (the caller renames it into place)."""
+    if fmt == "parquet":
+        _write_parquet(table, path)
+    elif fmt == "csv.gz":
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                    compresslevel=9, mtime=0) as handle:
+            handle.write(table_csv_bytes(table))
+    else:
+        path.write_bytes(table_csv_bytes(table))
 
 
 def _write_parquet(table: Table, path: Path) -> None:
