@@ -325,31 +325,34 @@ def test_env_name_that_matches_no_setting_is_an_error_naming_the_closest(name: s
 def test_env_names_that_are_not_settings_are_left_alone() -> None:
     from bot_core.config.env import NOT_SETTINGS
 
-    resolved = resolve_config(preset="balanced", environ=dict.fromkeys(NOT_SETTINGS, "x"))
+    environ = {n.replace("<NAME>", "VENUE_A"): "x" for n in NOT_SETTINGS}
+    resolved = resolve_config(preset="balanced", environ=environ)
     assert resolved.config.risk.max_position_pct == 20.0
     assert {"BOT_CORE_HOME", "BOT_CORE_DISABLE_PLUGINS", "BOT_CORE_TRACE_HOOKS",
             "BOT_CORE_TEST_RESULTS", "BOT_CORE_JOURNAL_KEY", "BOT_CORE_JOURNAL_KEY_FILE",
             "BOT_CORE_FAULT_POINT", "BOT_CORE_GRPC_TLS_CA", "BOT_CORE_GRPC_TLS_CERT",
             "BOT_CORE_GRPC_TLS_KEY", "BOT_CORE_GRPC_HEADERS",
             "BOT_CORE_DASK_SCHEDULER"} <= set(NOT_SETTINGS)
+    assert "BOT_CORE_VENUE_VENUE_A_API_KEY" in environ
 
 
 def test_every_bot_core_name_in_the_repository_is_a_setting_or_listed() -> None:
     import re
 
-    from bot_core.config.env import NOT_SETTINGS, is_setting
+    from bot_core.config.env import is_not_a_setting, is_setting
 
     root = Path(__file__).resolve().parents[1]
     files = [p for top in ("framework", "plugins", "tests", "docs", "benchmarks")
              for p in (root / top).rglob("*") if p.suffix in (".py", ".md", ".toml", ".ini")]
     files += [root / "tox.ini", root / "README.md", root / "dev.py"]
     names = {name for path in files if path.is_file()
-             for name in re.findall(r"\bBOT_CORE_[A-Z0-9_]*[A-Z0-9]\b",
+             # a name is complete unless a placeholder follows (BOT_CORE_VENUE_<NAME>, f"{name}")
+             for name in re.findall(r"\bBOT_CORE_[A-Z0-9_]*[A-Z0-9]\b(?!_?[<{])",
                                     path.read_text(encoding="utf-8", errors="replace"))}
     assert "BOT_CORE_HOME" in names  # the scan sees the tree
     names -= {"BOT_CORE_API"}  # a plugin module's attribute, not an environment variable
     names -= set(ENV_TYPOS)  # this file's deliberate mistakes
-    unknown = sorted(n for n in names if n not in NOT_SETTINGS and not is_setting(n))
+    unknown = sorted(n for n in names if not is_not_a_setting(n) and not is_setting(n))
     assert unknown == [], "add each to bot_core.config.env.NOT_SETTINGS and docs"
 
 

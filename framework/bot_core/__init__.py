@@ -27,6 +27,7 @@ from bot_core.orders import (
 )
 from bot_core.plugins import PLUGIN_API_VERSION, PluginHost, load_plugins
 from bot_core.risk.check import NoSettings, RiskCheck, RiskContext, TradingState, Verdict
+from bot_core.runtime.promotion import GateContext, GateOutcome, PromotionGate
 from bot_core.strategy import Strategy, StrategyContext, StrategySettings
 
 __version__ = "0.1.0"
@@ -42,6 +43,8 @@ __all__ = [
     "ExchangeAdapter",
     "ExecutionReport",
     "Fill",
+    "GateContext",
+    "GateOutcome",
     "NoSettings",
     "Order",
     "OrderIntent",
@@ -49,6 +52,7 @@ __all__ = [
     "OrderType",
     "PluginError",
     "PluginHost",
+    "PromotionGate",
     "Quote",
     "RiskCheck",
     "RiskContext",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill, Order, OrderIntent
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
+    from bot_core.runtime.promotion import PromotionGate
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -90,6 +91,22 @@ def bot_core_register_sources(register: Callable[[type[MarketDataSource]], None]
     paper and live modes).
 
     :param register: call it once per :class:`~bot_core.runtime.sources.MarketDataSource`
+        subclass; ids are unique across all plugins.
+    :return: nothing; every implementation is called.
+    """
+
+
+@hookspec
+def bot_core_register_promotion_gates(register: Callable[[type[PromotionGate]], None]) -> None:
+    """Contribute promotion gates: conditions a bot must meet before it moves from demo to
+    paper or from paper to live (``bot-core pipeline promote``).
+
+    Runs once at start-up, during plugin discovery, after the other registration hooks. The
+    host's own gates (evidence, breaches, pinned plugins, confirmation) are registered through
+    this same hook. Every registered gate whose ``applies_to`` names the target mode must pass;
+    a gate that raises fails.
+
+    :param register: call it once per :class:`~bot_core.runtime.promotion.PromotionGate`
         subclass; ids are unique across all plugins.
     :return: nothing; every implementation is called.
     """

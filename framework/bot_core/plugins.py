@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill, Order, OrderIntent
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
+    from bot_core.runtime.promotion import PromotionGate
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -53,7 +54,7 @@ DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"
 TRACE_ENV = "BOT_CORE_TRACE_HOOKS"
 """Set to 1 to print every hook call to stderr."""
 
-ComponentKind = Literal["strategy", "exchange", "risk_check", "source"]
+ComponentKind = Literal["strategy", "exchange", "risk_check", "source", "promotion_gate"]
 PluginStatus = Literal["enabled", "blocked", "broken"]
 
 _REGISTRATION_HOOKS: tuple[tuple[ComponentKind, str], ...] = (
@@ -61,9 +62,13 @@ _REGISTRATION_HOOKS: tuple[tuple[ComponentKind, str], ...] = (
     ("exchange", "bot_core_register_exchanges"),
     ("risk_check", "bot_core_register_risk_checks"),
     ("source", "bot_core_register_sources"),
+    ("promotion_gate", "bot_core_register_promotion_gates"),
 )
 
-HOST_PLUGINS: tuple[tuple[str, str], ...] = (("replay", "bot_core.runtime.replay_plugin"),)
+HOST_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("replay", "bot_core.runtime.replay_plugin"),
+    ("promotion_gates", "bot_core.runtime.gates"),
+)
 """The host's own components, as (plugin name, module): discovered with the entry points and
 registered exactly like them (``plugins list`` shows them under the ``bot-core``
 distribution; ``BOT_CORE_DISABLE_PLUGINS`` can block them)."""
@@ -124,6 +129,7 @@ class PluginHost:
         self.strategies: dict[str, type[Strategy]] = {}
         self.exchanges: dict[str, type[ExchangeAdapter]] = {}
         self.risk_checks: dict[str, type[RiskCheck]] = {}
+        self.promotion_gates: dict[str, type[PromotionGate]] = {}
         self.sources: dict[str, type[MarketDataSource]] = {}
         self.owners: dict[tuple[str, str], str] = {}
         """(kind, component id) -> distribution that registered it."""
@@ -137,6 +143,7 @@ class PluginHost:
         tables: dict[str, dict[str, Any]] = {
             "strategy": self.strategies, "exchange": self.exchanges, "risk_check": self.risk_checks,
             "source": self.sources,
+            "promotion_gate": self.promotion_gates,
         }
         return tables[kind]
 
@@ -380,12 +387,14 @@ def _collect_components(
 ) -> None:
     from bot_core.exchange import ExchangeAdapter
     from bot_core.risk.check import RiskCheck
+    from bot_core.runtime.promotion import PromotionGate
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
     base: dict[ComponentKind, type] = {
         "strategy": Strategy, "exchange": ExchangeAdapter, "risk_check": RiskCheck,
         "source": MarketDataSource,
+        "promotion_gate": PromotionGate,
     }
     for kind, hook_name in _REGISTRATION_HOOKS:
         table = host._table(kind)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import fnmatch
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, get_args, get_origin
@@ -20,7 +21,7 @@ from bot_core.config.models import BotConfig
 from bot_core.config.validation import NOT_SHOWN
 from bot_core.errors import ConfigProblem
 
-__all__ = ["ENV_PREFIX", "NOT_SETTINGS", "env_layers", "is_setting"]
+__all__ = ["ENV_PREFIX", "NOT_SETTINGS", "env_layers", "is_not_a_setting", "is_setting"]
 
 ENV_PREFIX = "BOT_CORE_"
 
@@ -30,16 +31,22 @@ NOT_SETTINGS: Mapping[str, str] = {
     "BOT_CORE_TRACE_HOOKS": "1 prints every hook call to stderr",
     "BOT_CORE_DATA_MAX_MB": "largest data file an import reads, MB (bot_core.data.schema)",
     "BOT_CORE_TEST_RESULTS": "where the test suite writes its reports (tox.ini)",
-    "BOT_CORE_JOURNAL_KEY": "the decision journal's key",
-    "BOT_CORE_JOURNAL_KEY_FILE": "a file holding the decision journal's key",
+    "BOT_CORE_JOURNAL_KEY": "the secret the decision journal is signed with",
+    "BOT_CORE_JOURNAL_KEY_FILE": "a keyring file of the decision journal's keys",
+    "BOT_CORE_JOURNAL_FSYNC": "when the journal forces records to disk (record, or 100ms)",
+    "BOT_CORE_JOURNAL_MAX_FILE_MB": "size at which the journal begins a new file, MiB",
     "BOT_CORE_FAULT_POINT": "a fault to inject, for tests",
     "BOT_CORE_GRPC_TLS_CA": "CA certificate of the gRPC connection",
     "BOT_CORE_GRPC_TLS_CERT": "client certificate of the gRPC connection",
     "BOT_CORE_GRPC_TLS_KEY": "client key of the gRPC connection",
     "BOT_CORE_GRPC_HEADERS": "extra headers of the gRPC connection",
     "BOT_CORE_DASK_SCHEDULER": "address of the Dask scheduler",
+    "BOT_CORE_VENUE_<NAME>_API_KEY": "API key of venue <NAME> (exchange adapters' default)",
+    "BOT_CORE_VENUE_<NAME>_API_SECRET": "API secret of venue <NAME>",
+    "BOT_CORE_VENUE_<NAME>_API_PASSWORD": "API passphrase of venue <NAME>, where it has one",
 }
-"""``BOT_CORE_*`` variables that are not configuration settings, and what each is for.
+"""``BOT_CORE_*`` variables that are not configuration settings, and what each is for;
+``<NAME>`` stands for any name (a venue's, upper case).
 
 Every other ``BOT_CORE_*`` name must be a setting; a new variable read elsewhere in bot-core
 belongs here (tests/test_config.py fails when one in the repository is missing)."""
@@ -57,6 +64,11 @@ def _node(annotation: Any) -> tuple[str, Any]:
             return _NAMED, value_type  # e.g. strategies.<name>: any name, then its model
         return _FREE, None  # params, settings: the plugin's model decides what is valid
     return _LEAF, None
+
+
+def is_not_a_setting(name: str) -> bool:
+    """Whether ``name`` is one of :data:`NOT_SETTINGS` (``<NAME>`` matching any name)."""
+    return any(fnmatch.fnmatchcase(name, known.replace("<NAME>", "*")) for known in NOT_SETTINGS)
 
 
 def _path(name: str) -> list[str]:
@@ -115,7 +127,7 @@ def env_layers(environ: Mapping[str, str], known: Mapping[str, Any]
     layers: list[tuple[str, dict[str, Any]]] = []
     problems: list[ConfigProblem] = []
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
+        if not name.startswith(ENV_PREFIX) or is_not_a_setting(name):
             continue
         if not is_setting(name):
             # the value is not shown: a mistyped name may well hold a key
