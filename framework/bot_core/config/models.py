@@ -122,6 +122,38 @@ class RuntimeConfig(_Frozen):
     promotion: PromotionSettings = Field(
         default_factory=PromotionSettings, description="Promotion gate thresholds."
     )
+    source: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Market data source id (`replay`, or a plugin's live source); default: "
+        "`replay` in demo mode, the one installed live source in paper and live modes.",
+    )
+    source_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the source, validated by its model.",
+    )
+    on_shutdown: Literal["cancel", "keep"] = Field(
+        "cancel", description="Open orders at a graceful shutdown: cancel them at their venues, "
+        "or keep them resting (they are reported).",
+    )
+    strategy_time_budget_ms: float = Field(
+        250.0, gt=0, le=600_000,
+        description="Wall time one strategy call (on_bar, on_quote, on_fill...) may take before "
+        "it counts as an overrun, ms (0-600000]; an overrunning strategy's pending bars are "
+        "coalesced to the latest.",
+    )
+    quarantine_faults: int = Field(
+        3, ge=1, le=1_000_000,
+        description="Faults (exceptions, malformed intents, overruns) within "
+        "quarantine_window_s that quarantine a strategy [1-1000000].",
+    )
+    quarantine_window_s: float = Field(
+        3600.0, gt=0, le=86_400 * 30,
+        description="Window in which faults are counted, seconds of market time (0-2592000].",
+    )
+    feed_stale_after_s: float = Field(
+        300.0, gt=0, le=86_400 * 7,
+        description="A feed with nothing new for this long (market time) is reported stale, "
+        "seconds (0-604800].",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -203,9 +235,28 @@ class StrategyConfig(_Frozen):
     )
     instruments: list[str] = Field(description="Instruments it trades (BASE/QUOTE).")
     venues: list[str] = Field(description="Venue names (keys of `venues`) it trades on.")
+    timeframe: str = Field(
+        "1m", description="Bar timeframe it runs on in `bot-core run` (`1m`, `5m`, `1h`...; "
+        "bar strategies only); the runtime's cycle is the finest timeframe in use.",
+    )
+    warm_up_bars: int = Field(
+        0, ge=0, le=1_000_000,
+        description="History (bars, or quotes for quote strategies) handed to the strategy's "
+        "warm_up() before its first live event in `bot-core run` [0-1000000].",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="Parameters, validated by the plugin's Settings model."
     )
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str) -> str:
+        from bot_core.data.schema import TIMEFRAME_MS
+
+        if value not in TIMEFRAME_MS:
+            raise ValueError(f"unknown timeframe {value!r}; expected one of "
+                             f"{', '.join(TIMEFRAME_MS)}")
+        return value
 
     @field_validator("instruments")
     @classmethod

@@ -64,6 +64,11 @@ class ScaledClock:
     def now_ns(self) -> int:
         return self._start_ns + int((time.perf_counter_ns() - self._wall0) * self.speed)
 
+    def start_at(self, ts_ns: int) -> None:
+        """Set market time to ``ts_ns`` now (a replay's start, before the run)."""
+        self._start_ns = ts_ns
+        self._wall0 = time.perf_counter_ns()
+
     async def sleep_until(self, ts_ns: int) -> None:
         delay = (ts_ns - self.now_ns()) / self.speed / 1e9
         await asyncio.sleep(max(delay, 0.0))
@@ -79,6 +84,10 @@ class SimulatedClock:
 
     def now_ns(self) -> int:
         return self._now
+
+    def start_at(self, ts_ns: int) -> None:
+        """Set market time to ``ts_ns`` (a replay's start, before the run)."""
+        self._now = ts_ns
 
     def advance(self, delta_ns: int) -> None:
         """Let ``delta_ns`` of market time pass (``>= 0``)."""

@@ -32,7 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot_core.errors import DataError
 from bot_core.market import Bar, Quote
-from bot_core.runtime.sources import FeedStatus, MarketDataSource, Subscription, timeframe_ns
+from bot_core.runtime.sources import (
+    FeedEvent,
+    FeedStatus,
+    MarketDataSource,
+    Subscription,
+    timeframe_ns,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
 
     from bot_core.data.manifest import DatasetEntry
 
-__all__ = ["ReplaySettings", "ReplaySource"]
+__all__ = ["ReplaySettings", "ReplaySource", "library_history"]
 
 
 class ReplaySettings(BaseModel):
@@ -146,7 +152,7 @@ class ReplaySource(MarketDataSource):
 
     # -- delivery -----------------------------------------------------------------------------
 
-    async def next_events(self, deadline_ns: int) -> Sequence[Bar | Quote] | None:
+    async def next_events(self, deadline_ns: int) -> Sequence[FeedEvent] | None:
         known, which, rows = self._known, self._which, self._rows
         assert known is not None and which is not None and rows is not None, "subscribe first"
         start = self._pos
@@ -163,11 +169,11 @@ class ReplaySource(MarketDataSource):
         stop = int(known.searchsorted(now, side="right"))
         self._pos = stop
         feeds = self._feeds
-        events: list[Bar | Quote] = []
+        events: list[FeedEvent] = []
         for k in range(start, stop):
             feed = feeds[which.item(k)]
             row = rows.item(k)
-            events.append(_event(feed, row))
+            events.append((feed.subscription, _event(feed, row)))
             _delivered(feed, row, known.item(k))
         return events
 
@@ -236,3 +242,18 @@ def _frame(entry: DatasetEntry, sub: Subscription) -> pd.DataFrame:
     bars = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last",
                         "volume": "sum"})
     return bars[grouped["close"].count() == ratio]
+
+
+def library_history(subscription: Subscription, rows: int, end_ns: int) -> Any:
+    """Warm-up from the dataset library: the last ``rows`` rows of the dataset that would
+    serve ``subscription``, known at or before ``end_ns``; None when the library has none."""
+    from bot_core.data.library import list_datasets
+
+    try:
+        entry = _dataset_for(subscription, list_datasets())
+    except DataError:
+        return None
+    frame = _frame(entry, subscription)
+    known = frame.index.as_unit("ns").asi8 + subscription.period_ns
+    upto = int((known <= end_ns).sum())
+    return frame.iloc[max(upto - rows, 0):upto]

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bot_core.market import Bar, Quote
     from bot_core.runtime.clock import Clock
 
-__all__ = ["FeedStatus", "MarketDataSource", "Subscription", "timeframe_ns"]
+__all__ = ["FeedEvent", "FeedStatus", "MarketDataSource", "Subscription", "timeframe_ns"]
 
 _NS_PER_MS = 1_000_000
 
@@ -68,6 +68,11 @@ class Subscription:
     def __str__(self) -> str:
         what = f"{self.timeframe} bars" if self.kind == "ohlcv" else "quotes"
         return f"{what} of {self.instrument} on {self.venue}"
+
+
+FeedEvent = tuple[Subscription, "Bar | Quote"]
+"""One delivered event and the subscription it belongs to (two timeframes of one instrument are
+two subscriptions whose bars look alike)."""
 
 
 @dataclass(slots=True)
@@ -109,7 +114,8 @@ class MarketDataSource(ABC):
                                                   :class:`~bot_core.errors.ConfigError` or
                                                   :class:`~bot_core.errors.DataError` naming a feed
                                                   it cannot serve
-    ``next_events(deadline_ns)``        yes       await the next closed events (see below)
+    ``next_events(deadline_ns)``        yes       await the next closed events, each with its
+                                                  subscription (see below)
     ``status()``                        yes       one :class:`FeedStatus` per subscription
     ``start_ns()``                      no        replays: market time of the first cycle
     ``history(subscription, rows,       no        warm-up: the last ``rows`` closed bars (quotes)
@@ -151,11 +157,14 @@ class MarketDataSource(ABC):
         return None
 
     @abstractmethod
-    async def next_events(self, deadline_ns: int) -> Sequence[Bar | Quote] | None:
-        """Every subscribed event that became known by now and was not delivered yet, in time
-        order. When there is none, wait on the clock until one is known or ``deadline_ns``
-        passes, whichever is first; an empty sequence means the deadline passed with nothing
-        new. None means the source has ended: no feed will deliver again."""
+    async def next_events(self, deadline_ns: int) -> Sequence[FeedEvent] | None:
+        """Every subscribed event that became known by now and was not delivered yet, with its
+        subscription, in time order. When there is none, wait on the clock until one is known
+        or ``deadline_ns`` passes, whichever is first; an empty sequence means the deadline
+        passed with nothing new. None means the source has ended: no feed will deliver again.
+
+        The scheduler may cancel this call at any ``await`` (a shutdown while waiting): a source
+        must not lose or half-deliver events when that happens."""
 
     @abstractmethod
     def status(self) -> Sequence[FeedStatus]:

@@ -1,0 +1,125 @@
+"""The live status table of ``bot-core run`` (and the rows ``smoke`` reuses)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from bot_core.runtime.events import iso_ns
+
+if TYPE_CHECKING:
+    from bot_core.runtime.scheduler import Scheduler
+
+__all__ = ["LiveView", "NoticeSink", "render_status"]
+
+_NOTICES = {"fault", "quarantine", "trading_state", "feed", "shed", "shutdown"}
+_REDRAW_S = 0.15
+
+
+class NoticeSink:
+    """Keeps the last few notable events (faults, quarantines, state changes...) as lines."""
+
+    def __init__(self, keep: int = 6) -> None:
+        self.lines: deque[str] = deque(maxlen=keep)
+
+    def emit(self, event: str, bot: str, ts_ns: int, **fields: Any) -> None:
+        if event not in _NOTICES:
+            return
+        if event == "feed":
+            what = "stale" if fields.get("stale") else "ended" if fields.get("ended") else "live"
+            detail = f"{fields.get('kind')} {fields.get('instrument')}@{fields.get('venue')} {what}"
+        elif event == "trading_state":
+            detail = f"{fields['previous']} -> {fields['current']} ({fields['cause']})"
+        elif event == "quarantine":
+            detail = f"{fields['strategy']} quarantined: {fields['cause']} " \
+                     f"({fields['cancelled']} orders cancelled)"
+        elif event == "fault":
+            detail = f"{fields.get('strategy') or 'bot'} {fields['kind']}: {fields['detail']}"
+        elif event == "shed":
+            detail = f"paused {fields['pause'] or '-'}, resumed {fields['resume'] or '-'}: " \
+                     f"{fields['reason']}"
+        else:
+            detail = f"{fields['reason']}: {fields['cancelled']} orders cancelled, " \
+                     f"{fields['kept']} kept"
+        self.lines.append(f"{iso_ns(ts_ns)[:19].replace('T', ' ')} {bot} {event}: {detail}")
+
+
+def _positions(positions: dict[str, float]) -> str:
+    """``BTC/USDT +0.5``, or ``BTC/USDT@venue_a +0.5`` for a strategy on several venues."""
+    venues = {key.split("@")[1] for key in positions}
+    return ", ".join(f"{key if len(venues) > 1 else key.split('@')[0]} {qty:+.4g}"
+                     for key, qty in sorted(positions.items())) or "-"
+
+
+def render_status(scheduler: Scheduler, notices: NoticeSink | None = None, *,
+                  title: str = "") -> Any:
+    """The table: one row per sleeve, then one per strategy, then recent notices."""
+    from rich.console import Group
+    from rich.table import Table
+
+    stats = scheduler.stats
+    now = iso_ns(scheduler.clock.now_ns())[:16].replace("T", " ")
+    cycles = f"{stats.cycles}" + (f"/{scheduler.max_cycles}" if scheduler.max_cycles else "")
+    head = f"{title} cycle {cycles} · {now} UTC · {stats.events:,} events"
+    bots = Table(title=head, title_justify="left")
+    for col in ("bot", "mode", "equity", "PnL", "drawdown", "trading state", "open orders"):
+        bots.add_column(col, justify="right" if col in ("equity", "PnL", "drawdown",
+                                                         "open orders") else "left")
+    strategies = Table()
+    for col in ("bot / strategy", "state", "last decision", "positions", "decisions",
+                "faults", "skipped bars"):
+        strategies.add_column(col, justify="right" if col in ("decisions", "faults",
+                                                              "skipped bars") else "left")
+    for sleeve in scheduler.sleeves:
+        row = sleeve.status()
+        state = row["trading_state"].upper()
+        if row["failed"]:
+            state = f"[red]STOPPED: {row['failed']}[/red]"
+        elif state != "ACTIVE":
+            state = f"[yellow]{state}[/yellow]"
+        bots.add_row(row["bot"], row["mode"], f"{row['equity']:,.2f}", f"{row['pnl']:+,.2f}",
+                     f"{row['drawdown_pct']:.2f} %", state, str(row["open_orders"]))
+        for health in sleeve.strategies():
+            status = health.state
+            if health.quarantined:
+                status = f"[red]quarantined: {health.quarantined}[/red]"
+            elif health.paused:
+                status = f"[yellow]paused: {health.paused}[/yellow]"
+            faults = health.errors + health.malformed + health.overruns
+            strategies.add_row(f"{sleeve.name} / {health.name}", status,
+                               health.last_decision or "-",
+                               _positions(row["positions"].get(health.name, {})),
+                               str(health.decisions), str(faults), str(health.skipped_bars))
+    parts: list[Any] = [bots, strategies]
+    if notices is not None and notices.lines:
+        parts.append("\n".join(notices.lines))
+    return Group(*parts)
+
+
+class LiveView:
+    """Redraws the status table in place (at most every 0.15 s, and once at the end)."""
+
+    def __init__(self, title: str, notices: NoticeSink) -> None:
+        from rich.live import Live
+
+        from bot_core.cli.output import console
+
+        self.title = title
+        self.notices = notices
+        self._live = Live(console=console(), auto_refresh=False, transient=False)
+        self._drawn = 0.0
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def update(self, scheduler: Scheduler, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._drawn < _REDRAW_S:
+            return
+        self._drawn = now
+        self._live.update(render_status(scheduler, self.notices, title=self.title), refresh=True)
