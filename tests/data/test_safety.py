@@ -270,3 +270,17 @@ def test_shipped_datasets_load_despite_a_corrupt_user_manifest() -> None:
     assert len(data.load_dataset("demo-ada-usdt-1m")) == 43_200
     with pytest.raises(data.DataError, match="manifest_version 7 is not supported"):
         data.get_dataset("mine")
+
+
+def test_demo_picks_shipped_datasets_despite_a_corrupt_user_manifest() -> None:
+    from bot_core.cli.demo_cmd import demo_datasets
+    from bot_core.config.resolve import resolve_config
+    from bot_core.plugins import load_plugins
+
+    host = load_plugins()
+    config = resolve_config(preset="balanced", plugins=host).config
+    names = [n for n, s in config.strategies.items() if s.enabled]
+    expected = demo_datasets(config, host, names)
+    user_dir().mkdir(parents=True)
+    (user_dir() / "manifest.json").write_text("[]")
+    assert expected and demo_datasets(config, host, names) == expected
