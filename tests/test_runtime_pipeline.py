@@ -331,3 +331,21 @@ def test_an_unreadable_ledger_stops_the_pipeline(run_cli, bot_core_home: Path,
     result = run_cli("pipeline", "status", "--config", str(config))
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {ledger}:1: unreadable promotion record")
+
+
+def test_a_real_demo_run_is_the_evidence_of_its_preset_bot(run_cli, bot_core_home: Path) -> None:
+    """``run --preset`` and ``pipeline --preset`` mean the same bot (named after the preset)."""
+    lower = {"BOT_CORE_RUNTIME__PROMOTION__TO_PAPER__MIN_CYCLES": "60",
+             "BOT_CORE_RUNTIME__PROMOTION__TO_PAPER__MIN_HOURS": "0.5"}
+    ran = run_cli("run", "--preset", "conservative", "--speed", "max", "--cycles", "60", "--json",
+                  env=lower)
+    assert ran.returncode == 0, ran.stderr
+    [status] = _status(run_cli, "--preset", "conservative")
+    assert (status["bot"], status["mode"]) == ("conservative", "demo")
+    assert status["evidence"]["runs"] == 1 and status["evidence"]["cycles"] == 60
+    assert status["evidence"]["last_run"]["reason"] == "completed"
+    assert _gates(status)["min_cycles"] is False  # 60 of the preset's own 4320
+    promoted = run_cli("pipeline", "promote", "--preset", "conservative", "--to", "paper",
+                       env=lower)
+    assert promoted.returncode == 0, promoted.stderr
+    assert "promoted conservative: demo -> paper" in promoted.stdout

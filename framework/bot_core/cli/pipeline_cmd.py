@@ -54,7 +54,8 @@ def _bot_arguments(parser: argparse.ArgumentParser, *, repeat: bool) -> None:
                            help="a bot's config (TOML); repeat for several bots")
     else:
         group.add_argument("--config", type=Path, metavar="FILE", help="the bot's config (TOML)")
-    group.add_argument("--preset", metavar="NAME", help="the preset's own bot (name `bot`)")
+    group.add_argument("--preset", metavar="NAME",
+                       help="the preset's own bot (named after the preset, as in `bot-core run`)")
 
 
 def resolve_bots(paths: list[Path] | None, preset: str | None,
@@ -68,7 +69,10 @@ def resolve_bots(paths: list[Path] | None, preset: str | None,
 
     plugins.check()
     if not paths:
-        return [resolve_config(preset=preset, plugins=plugins).config]
+        from bot_core.runtime.session import preset_bot
+
+        assert preset is not None  # argparse: --config or --preset
+        return [preset_bot(resolve_config(preset=preset, plugins=plugins).config, preset)]
     configs = [resolve_config(path, plugins=plugins).config for path in paths]
     seen: dict[str, Path] = {}
     problems = []

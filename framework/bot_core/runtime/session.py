@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bot_core.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from bot_core.config.models import BotConfig
     from bot_core.config.resolve import ResolvedConfig
     from bot_core.plugins import PluginHost
     from bot_core.runinfo import RunMode
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from bot_core.runtime.scheduler import Scheduler
     from bot_core.runtime.sources import MarketDataSource
 
-__all__ = ["MODES", "RunPlan", "build_runtime", "parse_duration", "plan_run"]
+__all__ = ["MODES", "RunPlan", "build_runtime", "parse_duration", "plan_run", "preset_bot"]
 
 MODES = ("demo", "paper", "live")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -84,10 +85,8 @@ def plan_run(host: PluginHost, *, configs: Sequence[Path] = (), presets: Sequenc
         resolved.append(resolve_config(path, plugins=host, environ=environ))
         origins.append(str(path))
     for preset in presets:
-        one = resolve_config(preset=preset, plugins=host, environ=environ)
-        if one.config.name == "bot":  # a preset's bot is named after it
-            one = _renamed(one, preset)
-        resolved.append(one)
+        resolved.append(_renamed(resolve_config(preset=preset, plugins=host, environ=environ),
+                                 preset))
         origins.append(f"preset {preset}")
     if not resolved:
         raise UsageError("give --config FILE (repeatable) or --preset NAME")
@@ -104,10 +103,18 @@ def plan_run(host: PluginHost, *, configs: Sequence[Path] = (), presets: Sequenc
     return RunPlan(run_mode, resolved, origins, source_id, settings)
 
 
-def _renamed(resolved: ResolvedConfig, name: str) -> ResolvedConfig:
+def preset_bot(config: BotConfig, preset: str) -> BotConfig:
+    """A preset's bot is named after the preset (its own name is the default, ``bot``), so
+    ``run --preset balanced`` and ``pipeline status --preset balanced`` mean one bot."""
+    return config.model_copy(update={"name": preset}) if config.name == "bot" else config
+
+
+def _renamed(resolved: ResolvedConfig, preset: str) -> ResolvedConfig:
     from bot_core.config.resolve import ResolvedConfig
 
-    config = resolved.config.model_copy(update={"name": name})
+    config = preset_bot(resolved.config, preset)
+    if config is resolved.config:
+        return resolved
     return ResolvedConfig(config, dict(resolved.sources), dict(resolved.strategy_settings))
 
 
