@@ -40,7 +40,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dataset", required=True, type=_csv, metavar="ID[,ID...]",
                    help="dataset ids (see `bot-core data list`)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy parameter override (repeatable; STRATEGY.KEY=VALUE for one)")
+                   help="strategy parameter override (repeatable; STRATEGY.KEY=VALUE for one; "
+                   "none, null or off unsets an optional one)")
     p.add_argument("--fee-bps", type=float, default=None, metavar="X",
                    help="maker and taker fee of the paper venues, basis points")
     p.add_argument("--fill-on-close", action="store_true",
