@@ -14,7 +14,7 @@ from bot_core.errors import (
 )
 from bot_core.exchange import BarFillModel, ExchangeAdapter
 from bot_core.hookspecs import hookimpl
-from bot_core.market import Bar, Quote
+from bot_core.market import Bar, FeedSpec, Quote
 from bot_core.orders import (
     ExecutionReport,
     Fill,
@@ -42,6 +42,7 @@ __all__ = [
     "DataQualityError",
     "ExchangeAdapter",
     "ExecutionReport",
+    "FeedSpec",
     "Fill",
     "GateContext",
     "GateOutcome",

@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "bot_core"
-PLUGIN_API_VERSION = "1.0"
-"""Version of the hooks and contracts. Minor versions add, major versions break."""
+PLUGIN_API_VERSION = "1.1"
+"""Version of the hooks and contracts. Minor versions add, major versions break (1.1:
+``Strategy.bind_feeds`` and ``FeedSpec``, the bar length and calendar of the data)."""
 API_ATTRIBUTE = "BOT_CORE_API"
 """Module attribute of a plugin: a PEP 440 specifier of the API versions it supports."""
 DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"

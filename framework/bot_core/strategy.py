@@ -8,16 +8,21 @@ both, and every intent it returns goes through the risk engine.
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from bot_core.errors import ConfigError, ConfigProblem
+from bot_core.market import FeedSpec
 
 if TYPE_CHECKING:
     from bot_core.market import Bar, Quote
     from bot_core.orders import ExecutionReport, Fill, OrderIntent
 
-__all__ = ["Strategy", "StrategyContext", "StrategySettings"]
+__all__ = ["Strategy", "StrategyContext", "StrategySettings", "bind_strategy_feeds"]
+
+_UNSET: Any = object()
 
 
 class StrategySettings(BaseModel):
@@ -31,6 +36,11 @@ class StrategySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     profile_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    profile_timeframe: ClassVar[str | None] = None
+    """The bar length the profile defaults were chosen for (``"1m"``), when they count time in
+    bars. On data of another bar length, a field counted in bars (its name ends in ``_bars``)
+    that still holds a profile's value is reported with the time it spans there (a warning
+    from :meth:`Strategy.bind_feeds`)."""
 
 
 class StrategyContext(Protocol):
@@ -63,6 +73,12 @@ class Strategy(ABC):
     ``data_kind``                           yes       ``"ohlcv"`` (gets ``on_bar``) or ``"quotes"``
     ``on_bar(bar, ctx)``                    ohlcv     return the intents for this bar (may be empty)
     ``on_quote(quote, ctx)``                quotes    return the intents for this quote
+    ``bind_feeds(feeds)``                   no        the feeds it will receive (:class:`FeedSpec`:
+                                                      source, timeframe, bar length, periods per
+                                                      year, rows), once, before ``warm_up``,
+                                                      ``on_start`` and the batch methods; check the
+                                                      parameters against them (raise
+                                                      :meth:`config_error`), return warnings
     ``on_start(ctx)`` / ``on_stop(ctx)``    no        lifecycle
     ``on_fill(fill, ctx)``                  no        one of this strategy's orders was filled
     ``on_order_update(report, ctx)``        no        status change of one of its orders (reject...)
@@ -89,11 +105,19 @@ class Strategy(ABC):
     ``name`` is the instance name from the config (several instances of one strategy may run).
     Import heavy modules (numba kernels, pandas) inside methods, not at module level, so that
     commands that only list plugins stay fast.
+
+    **Time comes from the data.** A strategy never assumes a bar length: the host hands it
+    the bar length and calendar of each feed through ``bind_feeds`` (a backtest from the
+    datasets, the live runtime from its feeds), and a parameter that cannot work on that data
+    (a window longer than the dataset, a stated bar length that disagrees with it) is a
+    :class:`~bot_core.errors.ConfigError` naming the parameter, the timeframe and the data.
     """
 
     id: ClassVar[str]
     Settings: ClassVar[type[StrategySettings]]
     data_kind: ClassVar[Literal["ohlcv", "quotes"]] = "ohlcv"
+    feeds: tuple[FeedSpec, ...] = ()
+    """The feeds this strategy receives, as :meth:`bind_feeds` was given them."""
 
     def __init__(
         self,
@@ -107,6 +131,67 @@ class Strategy(ABC):
         self.name = name or self.id
         self.instruments = tuple(instruments)
         self.venues = tuple(venues)
+
+    def bind_feeds(self, feeds: Sequence[FeedSpec]) -> list[str]:
+        """Optional: the feeds this strategy will receive (its instruments on its venues, of its
+        ``data_kind``), once, before ``warm_up``, ``on_start`` and the batch methods.
+
+        Override it to check the parameters against the data, calling this first: raise
+        :meth:`config_error` for a parameter that cannot work on a feed, and return warnings
+        (one line each, naming the field: :meth:`field_path`) for values that work but are
+        likely not what was meant. This base keeps the feeds in :attr:`feeds` and returns the
+        warnings of ``Settings.profile_timeframe``.
+        """
+        self.feeds = tuple(feeds)
+        return self._profile_horizon_warnings()
+
+    def feed(self, instrument: str, venue: str | None = None) -> FeedSpec | None:
+        """The bound feed of ``instrument`` (on ``venue``, when given), or None."""
+        return next((f for f in self.feeds if f.instrument == instrument
+                     and (venue is None or f.venue == venue)), None)
+
+    def field_path(self, field: str) -> str:
+        """``strategies.<name>.<field>``: where ``field`` (``params.window_bars``) is configured."""
+        return f"strategies.{self.name}.{field}"
+
+    def config_error(self, field: str, message: str, value: object = _UNSET) -> ConfigError:
+        """A :class:`~bot_core.errors.ConfigError` about ``field`` of this strategy's config
+        table (``params.window_bars``, ``instruments``) with ``value`` (for ``params.X``, by
+        default the setting's value); the host fills in the file or preset it came from."""
+        if value is _UNSET:
+            _, _, name = field.partition("params.")
+            value = getattr(self.settings, name, "<n/a>") if field.startswith("params.") \
+                else "<n/a>"
+        return ConfigError([ConfigProblem("<config>", self.field_path(field), value, message)])
+
+    def _profile_horizon_warnings(self) -> list[str]:
+        settings_cls = type(self.settings)
+        made_for = settings_cls.profile_timeframe
+        if made_for is None:
+            return []
+        reference = FeedSpec.continuous(venue="", instrument="", kind=self.data_kind,
+                                        timeframe=made_for)
+        others: dict[str, list[FeedSpec]] = {}
+        for spec in self.feeds:
+            if spec.bar_seconds is not None and spec.bar_seconds != reference.bar_seconds:
+                others.setdefault(spec.timeframe or f"{spec.bar_seconds:g} s", []).append(spec)
+        out: list[str] = []
+        for field in settings_cls.model_fields:
+            value = getattr(self.settings, field)
+            if not field.endswith("_bars") or value is None:
+                continue
+            profiles = [name for name, values in settings_cls.profile_defaults.items()
+                        if values.get(field) == value]
+            if not profiles:
+                continue
+            whose = " and ".join(profiles) + (" profiles'" if len(profiles) > 1 else " profile's")
+            for timeframe, specs in others.items():
+                out.append(
+                    f"{self.field_path('params.' + field)}: {value:g} is the {whose} value for "
+                    f"{made_for} bars ({reference.span(value)}); on the {timeframe} bars of "
+                    f"{', '.join(s.source for s in specs)} it spans {specs[0].span(value)}: set "
+                    f"{field} for this timeframe")
+        return out
 
     def on_start(self, ctx: StrategyContext) -> None:  # noqa: B027 - optional hook
         """Optional: called once before the first event."""
@@ -150,3 +235,46 @@ class Strategy(ABC):
         if cls.data_kind not in ("ohlcv", "quotes"):
             problems.append(f"data_kind must be 'ohlcv' or 'quotes', not {cls.data_kind!r}")
         return problems
+
+
+def bind_strategy_feeds(strategies: Iterable[Strategy], feeds: Sequence[FeedSpec], *,
+                        sources: Mapping[str, str] | None = None) -> list[str]:
+    """Hand every strategy the feeds it receives (:meth:`Strategy.bind_feeds`): the one way
+    the host does it, for backtests and live trading alike.
+
+    A strategy receives the feeds of its ``data_kind`` for its instruments on its venues (all
+    of them when it names none). Returns every strategy's warnings; raises one
+    :class:`~bot_core.errors.ConfigError` with every strategy's problems, each with the source
+    of its field (``sources``: field path -> file, preset or env var, as in
+    ``ResolvedConfig.sources``; a parent path stands for its fields).
+    """
+    problems: list[ConfigProblem] = []
+    warnings: list[str] = []
+    for strategy in strategies:
+        mine = [f for f in feeds if f.kind == strategy.data_kind
+                and (not strategy.instruments or f.instrument in strategy.instruments)
+                and (not strategy.venues or f.venue in strategy.venues)]
+        try:
+            warnings += strategy.bind_feeds(mine)
+        except ConfigError as exc:
+            problems += [p if p.source != "<config>" else
+                         ConfigProblem(_source_of(p.field, sources or {}), p.field, p.value,
+                                       p.message) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems)
+    return warnings
+
+
+def _source_of(field: str, sources: Mapping[str, str]) -> str:
+    """Where ``field`` was set: its own source, ``default`` for a strategy parameter nobody set,
+    else the nearest parent's source."""
+    if field in sources:
+        return sources[field]
+    if ".params." in field:
+        return "default"
+    probe = field.rpartition(".")[0]
+    while probe:
+        if probe in sources:
+            return sources[probe]
+        probe = probe.rpartition(".")[0]
+    return "<config>"

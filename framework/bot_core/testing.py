@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FillingContext",
     "bars_from_frame",
+    "bind_frame",
     "bot_core_home",
     "frame_from_closes",
     "random_walk",
@@ -111,15 +112,34 @@ def bars_from_frame(frame: pd.DataFrame, instrument: str = "BTC/USDT",
                                           strict=True)]
 
 
+def bind_frame(strategy: Strategy, frame: pd.DataFrame, *, instrument: str = "BTC/USDT",
+               venue: str = "venue_a") -> list[str]:
+    """Bind ``strategy`` (:meth:`~bot_core.Strategy.bind_feeds`) to one feed of ``frame``'s bar
+    length and calendar (:meth:`bot_core.FeedSpec.from_timestamps`), open-ended as a live feed
+    (``rows`` None), as the host would before its first bar; returns its warnings."""
+    from dataclasses import replace
+
+    from bot_core.market import FeedSpec
+
+    spec = FeedSpec.from_timestamps(frame.index.as_unit("ns").asi8, venue=venue,
+                                    instrument=instrument, kind=strategy.data_kind,
+                                    source="the test frame")
+    return strategy.bind_feeds([replace(spec, rows=None)])
+
+
 def run_bars(strategy: Strategy, frame: pd.DataFrame, equity: float = 100_000.0, *,
              instrument: str = "BTC/USDT", venue: str = "venue_a"
              ) -> tuple[np.ndarray, list[OrderIntent]]:
     """Feed every bar of ``frame`` to ``strategy.on_bar`` with immediate fills.
 
+    A strategy not bound to feeds yet is first bound to ``frame`` (:func:`bind_frame`).
+
     :return: the position after each bar, and every intent sent.
     """
     import numpy as np
 
+    if not strategy.feeds:
+        bind_frame(strategy, frame, instrument=instrument, venue=venue)
     ctx = FillingContext(equity)
     path: list[float] = []
     intents: list[OrderIntent] = []

@@ -76,7 +76,7 @@ from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED
 from bot_core.runinfo import RunInfo
-from bot_core.strategy import Strategy, StrategySettings
+from bot_core.strategy import Strategy, StrategySettings, bind_strategy_feeds
 
 if TYPE_CHECKING:
     from bot_core.backtest.feeds import Feed
@@ -689,6 +689,11 @@ def _execute(plan: BacktestPlan, host: PluginHost, fast_names: list[str],
     stand_ins: dict[str, Strategy] = {fs.name: _BatchTargets(fs, plan.feeds, replay)
                                       for fs in fast_list} if mixed else {}
     pipeline = build_pipeline(resolved, host, run, strategy_overrides=stand_ins)
+    # every strategy learns its data's bar length and calendar before anything else (the plan
+    # checked the same binding; the stand-ins' strategies are bound through fast_list)
+    bind_strategy_feeds([fs.strategy for fs in fast_list]
+                        + [s for n, s in pipeline.strategies.items() if n not in stand_ins],
+                        [feed.spec() for feed in plan.feeds], sources=plan.resolved.sources)
     recorder = Recorder()
     pipeline.fill_listeners.append(recorder.on_fill)
     pipeline.risk.add_state_listener(recorder.on_trading_state)
@@ -811,7 +816,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         preset=plan.preset, strategies=list(plan.strategies), datasets=list(plan.datasets),
         bars=int(state.tl.ev_feed.shape[0]), ts_ns=state.tl.ts, equity=equity, trades=trades,
         metrics=metrics, elapsed_s=time.perf_counter() - started,
-        verdicts=verdicts, reject_reasons=reasons,
+        verdicts=verdicts, reject_reasons=reasons, warnings=list(plan.warnings),
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
         fast_path_note=note, run_id=pipeline.run.run_id, path=outcome.path,
     )

@@ -14,7 +14,7 @@ import numpy as np
 
 from bot_core.data.schema import COLUMNS
 from bot_core.errors import DataError
-from bot_core.market import Bar, Quote
+from bot_core.market import Bar, FeedSpec, Quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +36,9 @@ class Feed:
     """float64 columns of the kind (open..volume or bid..ask_size)."""
     frame: pd.DataFrame | None = None
     """The source frame (bar strategies' batch kernels read it)."""
+    timeframe: str | None = None
+    """Bar length (or quote sampling interval) from the dataset's manifest entry; None when
+    not stated (bars: taken from the timestamps' spacing, see :meth:`spec`)."""
     _rows: np.ndarray | None = field(default=None, repr=False, compare=False)
     """The kind's columns side by side (one row per event), built on the first event."""
 
@@ -52,6 +55,13 @@ class Feed:
             return Bar(self.venue, self.instrument, self.ts_ns.item(row), *values)
         return Quote(self.venue, self.instrument, self.ts_ns.item(row), *values)
 
+    def spec(self) -> FeedSpec:
+        """What strategies and the metrics are told about this feed: its bar length and
+        calendar (:meth:`bot_core.FeedSpec.from_timestamps`)."""
+        return FeedSpec.from_timestamps(self.ts_ns, venue=self.venue, instrument=self.instrument,
+                                        kind=self.kind, source=self.dataset,
+                                        timeframe=self.timeframe)
+
     def mark_prices(self) -> np.ndarray:
         """The price positions are marked at after each row: close, or the mid quote."""
         if self.kind == "ohlcv":
@@ -61,8 +71,9 @@ class Feed:
 
 
 def feed_from_frame(frame: pd.DataFrame, *, dataset: str, kind: Literal["ohlcv", "quotes"],
-                    venue: str, instrument: str) -> Feed:
-    """Columns of a dataset frame (UTC DatetimeIndex, float64 columns of ``kind``)."""
+                    venue: str, instrument: str, timeframe: str | None = None) -> Feed:
+    """Columns of a dataset frame (UTC DatetimeIndex, float64 columns of ``kind``);
+    ``timeframe`` as the manifest states it."""
     missing = [c for c in COLUMNS[kind] if c not in frame.columns]
     if missing:
         raise DataError(f"dataset {dataset}: missing columns {', '.join(missing)} for kind {kind}",
@@ -74,7 +85,7 @@ def feed_from_frame(frame: pd.DataFrame, *, dataset: str, kind: Literal["ohlcv",
         raise DataError(f"dataset {dataset}: timestamps are not strictly increasing",
                         dataset=dataset)
     cols = {c: np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in COLUMNS[kind]}
-    return Feed(dataset, kind, venue, instrument, ts, cols, frame)
+    return Feed(dataset, kind, venue, instrument, ts, cols, frame, timeframe)
 
 
 def merge_timeline(feeds: list[Feed]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -44,6 +44,8 @@ class DataSpec:
     kind: str
     instrument: str
     venue: str | None = None
+    timeframe: str | None = None
+    """Bar length (``1m``, ``1d``...); None: bars take it from the index's spacing."""
 
 
 @dataclass(slots=True)
@@ -57,6 +59,9 @@ class BacktestPlan:
     ignored: dict[str, object] = field(default_factory=dict)
     """Settings of the config that a backtest does not follow (dotted path -> value): a
     ``runtime.mode`` of ``paper`` or ``live`` (a backtest always replays datasets)."""
+    warnings: list[str] = field(default_factory=list)
+    """Strategy parameters that work on the data but are likely not what was meant (a
+    profile's window made for 1-minute bars on daily bars), one line each naming the field."""
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -108,12 +113,14 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
         if isinstance(datasets, Mapping):
             spec = datasets[dataset_id]
             frame, kind, instrument, venue = spec.frame, spec.kind, spec.instrument, spec.venue
+            timeframe = spec.timeframe
         else:
             try:
                 entry = get_dataset(dataset_id)
             except DataError as exc:
                 raise UsageError(f"--dataset {dataset_id}: {exc}") from None
             kind, instrument, venue = entry.kind, entry.instrument, entry.venue
+            timeframe = entry.timeframe
             frame = load_dataset(dataset_id)
         users = [n for n in names
                  if host.strategy(config.strategies[n].plugin).data_kind == kind
@@ -131,8 +138,25 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
                              f"of {instrument} on {venue}")
         feeds.append(feed_from_frame(frame, dataset=dataset_id,
                                      kind=kind,  # type: ignore[arg-type]
-                                     venue=venue, instrument=instrument))
+                                     venue=venue, instrument=instrument, timeframe=timeframe))
     return feeds
+
+
+def _check_against_data(host: PluginHost, config: BotConfig, names: list[str],
+                        settings: Mapping[str, BaseModel], feeds: list[Feed],
+                        sources: Mapping[str, str]) -> list[str]:
+    """Bind each selected strategy to its feeds as the run will (``Strategy.bind_feeds``): a
+    parameter that cannot work on the data (a window longer than a dataset, a bar length that
+    disagrees with it) is a ConfigError before anything runs; returns the warnings."""
+    from bot_core.strategy import bind_strategy_feeds
+
+    strategies = []
+    for name in names:
+        strat = config.strategies[name]
+        cls = host.strategy(strat.plugin)
+        strategies.append(cls(settings[name],  # type: ignore[arg-type]
+                              name=name, instruments=strat.instruments, venues=strat.venues))
+    return bind_strategy_feeds(strategies, [f.spec() for f in feeds], sources=sources)
 
 
 def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedConfig,
@@ -245,9 +269,10 @@ def plan_backtest(
     new_config = BotConfig.model_validate(doc)
     sources = dict(resolved.sources)
     settings = _strategy_settings(host, new_config, resolved, names, params or {}, sources)
+    warnings = _check_against_data(host, new_config, names, settings, feeds, sources)
     plan_resolved = ResolvedConfig(new_config, sources, settings)
     ignored: dict[str, object] = {}
     if config.runtime.mode in IGNORED_MODES:
         ignored["runtime.mode"] = config.runtime.mode
     return BacktestPlan(preset or new_config.extends or "config", plan_resolved, names,
-                        [f.dataset for f in feeds], feeds, ignored)
+                        [f.dataset for f in feeds], feeds, ignored, warnings)

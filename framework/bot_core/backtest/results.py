@@ -49,6 +49,9 @@ class BacktestResult:
     fast_path_note: str = ""
     """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
     mixed run ran event by event (empty for a plain fast or event-by-event run)."""
+    warnings: list[str] = field(default_factory=list)
+    """Strategy parameters that work on the data but are likely not what was meant, one line
+    each naming the field (``BacktestPlan.warnings``)."""
 
     @property
     def fast_path(self) -> bool:
@@ -80,6 +83,7 @@ class BacktestResult:
             "fast_path": self.fast_path,
             "path": self.path,
             "fast_path_note": self.fast_path_note,
+            "warnings": list(self.warnings),
             "trades": [t.as_dict() for t in self.trades],
         }
         if include_curve:

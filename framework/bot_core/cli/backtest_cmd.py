@@ -158,6 +158,8 @@ def backtest(args: argparse.Namespace) -> int:
         source = plan.resolved.sources.get(path, "default")
         sys.stderr.write(f"note: {path} = {value!r} ({source}) is ignored: a backtest replays "
                          "the datasets whatever the mode\n")
+    for warning in plan.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     result = run_with_progress(plan, host, fast=False if args.no_fast else None,
                                compiled=False if args.no_compiled else None)
     paths = {}

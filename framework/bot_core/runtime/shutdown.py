@@ -19,41 +19,44 @@ __all__ = ["install_signal_handlers"]
 def install_signal_handlers(scheduler: Scheduler, *, stream: TextIO | None = None
                             ) -> Callable[[], None]:
     """Route SIGINT and SIGTERM (and SIGBREAK on Windows) to ``scheduler.request_stop``;
-    returns a function that removes the handlers. Call from inside the running loop."""
+    returns a function that removes the handlers. Call from inside the running loop.
+
+    After the first signal a plain (non-loop) handler takes over, so that the second one
+    forces the exit even while a strategy's or a venue's code keeps the loop busy."""
     loop = asyncio.get_running_loop()
     out = stream or sys.stderr
-    received: list[str] = []
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    windows = sys.platform == "win32"
+    if windows:
+        wanted.append(signal.SIGBREAK)  # type: ignore[attr-defined,unused-ignore]
+    previous = {sig: signal.getsignal(sig) for sig in wanted}
 
-    def handle(signum: int) -> None:
-        name = signal.Signals(signum).name
-        received.append(name)
-        if len(received) == 1:
-            out.write(f"{name}: stopping gracefully (send it again to force exit)\n")
-            out.flush()
-            scheduler.request_stop(f"interrupted: {name}")
-            return
-        out.write(f"{name} again: forced exit\n")
+    def force(signum: int, _frame: object = None) -> None:
+        out.write(f"{signal.Signals(signum).name} again: forced exit\n")
         out.flush()
         sys.stdout.flush()
         os._exit(128 + signum)
 
-    wanted = [signal.SIGINT, signal.SIGTERM]
-    if sys.platform == "win32":  # no loop signal handlers there: hand over from the C handler
-        wanted.append(signal.SIGBREAK)  # type: ignore[attr-defined,unused-ignore]
-        previous = {sig: signal.getsignal(sig) for sig in wanted}
+    def first(signum: int) -> None:
+        name = signal.Signals(signum).name
         for sig in wanted:
-            signal.signal(sig, lambda num, _frame: loop.call_soon_threadsafe(handle, num))
+            if not windows:
+                loop.remove_signal_handler(sig)
+            signal.signal(sig, force)
+        out.write(f"{name}: stopping gracefully (send it again to force exit)\n")
+        out.flush()
+        scheduler.request_stop(f"interrupted: {name}")
 
-        def remove() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return remove
     for sig in wanted:
-        loop.add_signal_handler(sig, handle, int(sig))
+        if windows:  # no loop signal handlers there: hand over from the plain handler
+            signal.signal(sig, lambda num, _frame: loop.call_soon_threadsafe(first, num))
+        else:
+            loop.add_signal_handler(sig, first, int(sig))
 
-    def remove_posix() -> None:
-        for sig in wanted:
-            loop.remove_signal_handler(sig)
+    def remove() -> None:
+        for sig, old in previous.items():
+            if not windows:
+                loop.remove_signal_handler(sig)
+            signal.signal(sig, old)
 
-    return remove_posix
+    return remove

@@ -11,9 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot_core.kernels import annualization_factor
 from bot_core.orders import OrderType, Side, TimeInForce
-from bot_core.testing import FillingContext, bars_from_frame, frame_from_closes, random_walk, run_bars
+from bot_core.testing import (
+    FillingContext,
+    bars_from_frame,
+    bind_frame,
+    frame_from_closes,
+    random_walk,
+    run_bars,
+)
 from bot_core_vol_target import VolTargetSettings, VolTargetStrategy
 
 
@@ -52,9 +58,14 @@ def test_rejected_rebalance_is_retried_with_back_off() -> None:
     strategy = make(rebalance_band_pct=1.0, min_periods_bars=5)
     ctx = FillingContext()  # never filled
     frame = frame_from_closes([100.0, 100.5, 99.8, 100.2, 100.1, 99.9] + [99.9] * 30)
+    bind_frame(strategy, frame)
     sent = [i for i, bar in enumerate(bars_from_frame(frame)) if strategy.on_bar(bar, ctx)]
     assert sent[:4] == [5, 6, 8, 12]
     assert all(b - a >= 1 for a, b in itertools.pairwise(sent))
+
+
+MINUTES_PER_YEAR = 365.25 * 1440
+"""Bars a year of 1-minute bars around the clock: what the frames' own calendar gives."""
 
 
 def test_realized_vol_is_annualized_and_matches_batch() -> None:
@@ -64,8 +75,8 @@ def test_realized_vol_is_annualized_and_matches_batch() -> None:
     batch = make(estimator="rolling").signal(frame)
     assert strategy.realized_vol("BTC/USDT") == pytest.approx(batch[-1], rel=1e-12)
     per_bar = pd.Series(np.log(frame["close"])).diff().rolling(60, min_periods=20).std()
-    assert batch[-1] == pytest.approx(per_bar.iloc[-1] * annualization_factor(60), rel=1e-9)
-    assert batch[-1] == pytest.approx(0.001 * math.sqrt(525_600), rel=0.2)
+    assert batch[-1] == pytest.approx(per_bar.iloc[-1] * math.sqrt(MINUTES_PER_YEAR), rel=1e-9)
+    assert batch[-1] == pytest.approx(0.001 * math.sqrt(MINUTES_PER_YEAR), rel=0.2)
 
 
 def test_max_estimator_takes_the_larger() -> None:
@@ -92,7 +103,7 @@ def test_tiny_variance_at_high_price() -> None:
     vol = make(estimator="rolling", log_returns=False).signal(frame_from_closes(closes))
     r = [(b - a) / a for a, b in zip(closes[-61:-1], closes[-60:], strict=True)]
     m = math.fsum(r) / 60
-    ref = math.sqrt(math.fsum((x - m) ** 2 for x in r) / 59) * annualization_factor(60)
+    ref = math.sqrt(math.fsum((x - m) ** 2 for x in r) / 59) * math.sqrt(MINUTES_PER_YEAR)
     assert vol[-1] == pytest.approx(ref, rel=1e-9)
 
 
@@ -124,6 +135,7 @@ def test_incremental_equals_batch(closes: list[float]) -> None:
 def test_warm_up_makes_the_first_live_bar_tradeable() -> None:
     history = frame_from_closes(random_walk(7, 200))
     strategy = make()
+    bind_frame(strategy, history)  # the host's description of the feed: 1-minute bars
     strategy.warm_up({"BTC/USDT": history})
     assert strategy.realized_vol("BTC/USDT") != strategy.realized_vol("BTC/USDT")  # NaN: not
     # traded yet, but the estimators are primed: the very next bar trades
@@ -131,6 +143,7 @@ def test_warm_up_makes_the_first_live_bar_tradeable() -> None:
     _, intents = run_bars(strategy, nxt)
     assert len(intents) == 1 and intents[0].tag == "rebalance"
     bare = make()
+    bind_frame(bare, history, instrument="ETH/USDT")
     bare.warm_up(history)  # a bare frame goes to the first instrument, ETH/USDT
     ctx = FillingContext()
     assert len(bare.on_bar(bars_from_frame(nxt, instrument="ETH/USDT")[0], ctx)) == 1

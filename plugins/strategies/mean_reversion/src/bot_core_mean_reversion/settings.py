@@ -73,6 +73,7 @@ class MeanReversionSettings(StrategySettings):
     # equity_pct plus vol_target's max_leverage and band on the shared instruments (BTC, ETH)
     # stays at or below 4/5 of the preset's risk.max_position_pct. See
     # docs/strategies/mean_reversion.md, "Defaults per preset".
+    profile_timeframe = "1m"
     profile_defaults = {
         "conservative": {"window_bars": 720, "entry_z": 3.0, "exit_z": 0.0,
                          "allow_short": False, "stop_loss_pct": 3.0, "max_holding_bars": 1440,

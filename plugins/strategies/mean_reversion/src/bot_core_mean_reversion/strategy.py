@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from bot_core.market import Bar
+    from bot_core.market import Bar, FeedSpec
 
 __all__ = ["MeanReversionStrategy"]
 
@@ -67,6 +67,25 @@ class MeanReversionStrategy(Strategy):
         self.cfg: MeanReversionSettings = settings
         self._books: dict[str, _Book] = {}
         self._params: np.ndarray | None = None
+
+    # -- the data ---------------------------------------------------------------------------
+
+    def bind_feeds(self, feeds: Sequence[FeedSpec]) -> list[str]:
+        """Refuse a window that no feed is long enough to fill: the z-score would never be
+        defined and the strategy would never trade. Warn about the profiles' windows (made
+        for 1-minute bars) on bars of another length (see ``bot_core.Strategy``)."""
+        warnings = super().bind_feeds(feeds)
+        need = self.cfg.min_periods
+        field = "window_bars" if self.cfg.min_periods_bars is None else "min_periods_bars"
+        for spec in self.feeds:
+            if spec.rows is not None and spec.rows <= need:
+                bars = f"{need} {spec.timeframe} bars" if spec.timeframe else f"{need} bars"
+                raise self.config_error(
+                    f"params.{field}", f"{bars} ({spec.span(need)}) come before the first "
+                    f"z-score, but {spec.source} has "
+                    f"{spec.rows} rows: the strategy could never trade; choose a window for "
+                    "this timeframe (docs/strategies/mean_reversion.md, Timeframes)")
+        return warnings
 
     # -- shared helpers -----------------------------------------------------------------------
 

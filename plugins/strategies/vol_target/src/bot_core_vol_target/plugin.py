@@ -7,7 +7,7 @@ from collections.abc import Callable
 import bot_core
 from bot_core_vol_target.strategy import VolTargetStrategy
 
-BOT_CORE_API = ">=1.0,<2"
+BOT_CORE_API = ">=1.1,<2"
 
 
 @bot_core.hookimpl

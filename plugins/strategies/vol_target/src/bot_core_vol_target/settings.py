@@ -37,13 +37,17 @@ class VolTargetSettings(StrategySettings):
         "[2, rolling_window_bars]; flat until then.",
     )
     log_returns: bool = Field(True, description="Log returns (else simple returns).")
-    bar_seconds: float = Field(
-        60.0, ge=1, le=604_800,
-        description="Length of one bar, seconds, [1, 604800], to annualize per-bar volatility.",
+    bar_seconds: float | None = Field(
+        None, ge=1, le=604_800,
+        description="Length of one bar, seconds, [1, 604800]; none (the default) = the data's "
+        "bar length. When set, it must agree with the data's timeframe.",
     )
-    days_per_year: float = Field(
-        365.0, ge=1, le=366,
-        description="Trading days per year, [1, 366]: 365 for crypto (24/7 markets).",
+    days_per_year: float | None = Field(
+        None, ge=1, le=366,
+        description="Days per year of a market open around the clock, [1, 366], to annualize "
+        "per-bar volatility as days_per_year x 86400 / bar_seconds bars a year; none (the "
+        "default) = the data's own calendar (bars observed per year: ~525,960 for 24/7 "
+        "1-minute bars, ~252 for a stock exchange's daily bars).",
     )
     vol_floor_pct: float = Field(
         5.0, gt=0, le=500,
@@ -67,6 +71,7 @@ class VolTargetSettings(StrategySettings):
     # cross_arb's legs. target_vol_pct is this instrument's share of the risk budget: about
     # max_leverage x a typical crypto volatility of 50 %, so the cap binds only in quiet
     # markets. See docs/strategies/vol_target.md, "Defaults per preset".
+    profile_timeframe = "1m"
     profile_defaults = {
         "conservative": {"target_vol_pct": 2.0, "estimator": "max", "max_leverage": 0.04,
                          "rebalance_band_pct": 0.5, "ewma_halflife_bars": 720.0},

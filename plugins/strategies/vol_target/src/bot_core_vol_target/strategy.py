@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot_core.market import FeedSpec
 from bot_core.orders import OrderIntent
 from bot_core.strategy import Strategy, StrategyContext, StrategySettings
 from bot_core.targets import TargetTracker
@@ -22,7 +23,8 @@ __all__ = ["VolTargetStrategy"]
 class _Book:
     """Per-instrument live state: the incremental volatility estimators."""
 
-    __slots__ = ("ever_valid", "ewma", "last_reason", "last_vol", "rolling", "tracker")
+    __slots__ = ("ever_valid", "ewma", "factor", "last_reason", "last_vol", "rolling",
+                 "tracker")
 
     def __init__(self, cfg: VolTargetSettings) -> None:
         from bot_core.kernels import EwmaVol, RollingVol, alpha_from_halflife
@@ -35,13 +37,17 @@ class _Book:
         self.last_reason = 0
         self.tracker = TargetTracker()
         self.last_vol = math.nan
+        self.factor = 0.0
+        """Per-bar to annualized volatility (0 until the first bar asks for it)."""
 
 
 class VolTargetStrategy(Strategy):
     """Hold ``min(target_vol / realized_vol, max_leverage) x equity`` of the instrument, long.
 
     Realized volatility is the EWMA or rolling standard deviation of bar returns (or the larger
-    of the two), annualized with ``sqrt(days_per_year * 86400 / bar_seconds)`` and floored at
+    of the two), annualized with the square root of the data's bars per year (its
+    ``FeedSpec.periods_per_year``, observed from the data's own calendar), or of
+    ``days_per_year * 86400 / bar_seconds`` when ``days_per_year`` is set, and floored at
     ``vol_floor_pct``. The position moves to the target only when the difference is worth at
     least ``rebalance_band_pct`` % of equity. Missing volatility or price holds the position;
     before the first estimate the strategy stays flat.
@@ -75,20 +81,73 @@ class VolTargetStrategy(Strategy):
         self.cfg: VolTargetSettings = settings
         self._books: dict[str, _Book] = {}
         self._params: np.ndarray | None = None
-        self._annualization: float | None = None
         self._rule: tuple[Any, tuple[str, ...]] | None = None
         """``rules.decide`` and ``rules.REASONS``, imported on the first bar (importing them
         imports numba; an import statement on every bar cost more than the rule itself)."""
 
-    @property
-    def annualization(self) -> float:
-        """Multiplier from per-bar to annualized volatility."""
-        if self._annualization is None:
-            from bot_core.kernels import annualization_factor
+    # -- the data's bar length and calendar ---------------------------------------------------
 
-            self._annualization = annualization_factor(self.cfg.bar_seconds,
-                                                       self.cfg.days_per_year)
-        return self._annualization
+    def bind_feeds(self, feeds: Sequence[FeedSpec]) -> list[str]:
+        """Check the settings against the data: one bar length for the instance (its parameters
+        count bars), ``bar_seconds`` (when set) equal to it, a calendar to annualize with, and
+        enough rows for a first volatility estimate."""
+        warnings = super().bind_feeds(feeds)
+        cfg = self.cfg
+        lengths = sorted({f.bar_seconds for f in self.feeds if f.bar_seconds is not None})
+        if len(lengths) > 1:
+            listed = "; ".join(f"{f.timeframe}: {f.source}" for f in self.feeds)
+            raise self.config_error("instruments", f"bars of different lengths ({listed}): its "
+                                    "parameters count bars, so each bar length needs its own "
+                                    "vol_target instance", list(self.instruments))
+        for spec in self.feeds:
+            if cfg.bar_seconds is not None and spec.bar_seconds is not None \
+                    and spec.bar_seconds != cfg.bar_seconds:
+                raise self.config_error(
+                    "params.bar_seconds", f"disagrees with the {spec.timeframe} bars "
+                    f"({spec.bar_seconds:g} s) of {spec.source}; leave it unset to take the bar "
+                    "length from the data")
+            self._factor(spec)  # a missing bar length or calendar is refused here
+            if spec.rows is not None and spec.rows <= cfg.min_periods_bars + 1:
+                raise self.config_error(
+                    "params.min_periods_bars", f"{cfg.min_periods_bars} returns of "
+                    f"{spec.timeframe} bars ({spec.span(cfg.min_periods_bars)}) come before the "
+                    f"first volatility estimate, but {spec.source} has {spec.rows} rows: the "
+                    "strategy would stay flat")
+        return warnings
+
+    def _factor(self, spec: FeedSpec) -> float:
+        """Multiplier from per-bar to annualized volatility on the data of ``spec``."""
+        from bot_core.kernels import annualization_factor
+
+        cfg = self.cfg
+        if cfg.days_per_year is not None:
+            seconds = cfg.bar_seconds or spec.bar_seconds
+            if seconds is None:
+                raise self.config_error("params.bar_seconds", f"the bar length of "
+                                        f"{spec.source or spec.instrument} is unknown: set it "
+                                        "to annualize with days_per_year")
+            return annualization_factor(seconds, cfg.days_per_year)
+        if spec.periods_per_year is None:
+            raise self.config_error("params.days_per_year", f"the calendar of "
+                                    f"{spec.source or spec.instrument} is unknown (no bars per "
+                                    "year): set days_per_year (365 for a market open 24/7) and "
+                                    "bar_seconds")
+        return math.sqrt(spec.periods_per_year)
+
+    def _live_factor(self, instrument: str, venue: str) -> float:
+        spec = self.feed(instrument, venue) or self.feed(instrument) or FeedSpec(
+            venue, instrument, "ohlcv", f"{instrument} (no feed bound)", None, None, None)
+        return self._factor(spec)
+
+    def _frame_factor(self, frame: pd.DataFrame) -> float:
+        """The annualization of a batch frame: from its own timestamps, with the same function
+        the host describes a dataset with, so the batch and live paths agree."""
+        if len(frame) < 2:
+            return math.nan  # no return, no volatility
+        bound = next((f.timeframe for f in self.feeds if f.timeframe is not None), None)
+        spec = FeedSpec.from_timestamps(frame.index.as_unit("ns").asi8, venue="",
+                                        instrument="", timeframe=bound, source="the frame")
+        return self._factor(spec)
 
     def _rule_params(self) -> np.ndarray:
         if self._params is None:
@@ -142,10 +201,12 @@ class VolTargetStrategy(Strategy):
         book = self._book(bar.instrument)
         price = self._clean(float(bar.close))
         vol = self._combine(book.ewma.update(price), book.rolling.update(price))
-        vol_annual = vol * self.annualization
+        venue = self.venues[0] if self.venues else bar.venue
+        if not book.factor:
+            book.factor = self._live_factor(bar.instrument, venue)
+        vol_annual = vol * book.factor
         book.last_vol = vol_annual
         book.ever_valid = book.ever_valid or vol_annual == vol_annual
-        venue = self.venues[0] if self.venues else bar.venue
         current = float(ctx.position(bar.instrument, venue))
         target, reason = decide(current, vol_annual, float(bar.close), float(ctx.equity),
                                 self._rule_params(), book.ever_valid)
@@ -182,7 +243,7 @@ class VolTargetStrategy(Strategy):
         else:
             vol = ewma if ewma is not None else rolling
         assert vol is not None  # the estimator is one of ewma, rolling, max
-        annual: np.ndarray = vol * self.annualization
+        annual: np.ndarray = vol * self._frame_factor(frame)
         return annual
 
     def target_positions(self, frame: pd.DataFrame, equity: float) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""How many return periods a year holds, from the data's own timestamps.
+
+One rule for every annualized figure: the backtest's Sharpe and Sortino ratios and a strategy's
+annualized volatility (through :class:`bot_core.market.FeedSpec.periods_per_year`). A series of
+timestamps holds ``(returns) / (years it covers)`` periods per year, where
+
+* a year is 365.25 days;
+* a return is the step between two consecutive timestamps, and the time covered is the sum of
+  those steps, leaving out steps longer than a week: a week without a row is a hole in the data
+  (two datasets that do not follow each other, an outage), not the market's calendar.
+
+So the calendar comes with the data: 1-minute bars of a 24/7 market give 525,960 periods a
+year, daily bars of a stock exchange about 252 (weekends and holidays have no rows), hourly FX
+bars about 6,200 (closed at weekends). Over a few days the weekly pattern cannot show yet: five
+weekday bars give 365.25 a year.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["HOLE_NS", "YEAR_NS", "YEAR_S", "periods_per_year"]
+
+YEAR_S = 365.25 * 86_400
+"""A year in seconds (365.25 days)."""
+YEAR_NS = YEAR_S * 1e9
+"""A year in nanoseconds."""
+HOLE_NS = 7 * 86_400 * 1_000_000_000
+"""Steps at least this long (a week) are holes in the data, not part of its calendar."""
+
+
+def periods_per_year(ts_ns: np.ndarray) -> float:
+    """Return periods per year of increasing UTC nanosecond timestamps (0.0 when fewer than two
+    timestamps, or no step shorter than :data:`HOLE_NS`, leave nothing to count)."""
+    import numpy as np
+
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    if ts.shape[0] < 2:
+        return 0.0
+    steps = np.diff(ts)
+    kept = steps[(steps > 0) & (steps < HOLE_NS)]
+    covered = float(kept.sum())
+    return float(kept.shape[0]) * YEAR_NS / covered if covered > 0 else 0.0
