@@ -11,6 +11,12 @@ from bot_core.errors import (
     DataQualityError,
     PluginError,
     UsageError,
+    VenueAuthenticationError,
+    VenueError,
+    VenueInsufficientFundsError,
+    VenueInvalidOrderError,
+    VenueRateLimitedError,
+    VenueUnavailableError,
 )
 from bot_core.exchange import BarFillModel, ExchangeAdapter
 from bot_core.hookspecs import hookimpl
@@ -64,6 +70,12 @@ __all__ = [
     "TimeInForce",
     "TradingState",
     "UsageError",
+    "VenueAuthenticationError",
+    "VenueError",
+    "VenueInsufficientFundsError",
+    "VenueInvalidOrderError",
+    "VenueRateLimitedError",
+    "VenueUnavailableError",
     "Verdict",
     "hookimpl",
     "load_plugins",

@@ -17,6 +17,12 @@ __all__ = [
     "PromotionError",
     "StateError",
     "UsageError",
+    "VenueAuthenticationError",
+    "VenueError",
+    "VenueInsufficientFundsError",
+    "VenueInvalidOrderError",
+    "VenueRateLimitedError",
+    "VenueUnavailableError",
 ]
 
 from dataclasses import dataclass
@@ -91,6 +97,49 @@ class HomeError(BotCoreError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
         super().__init__(message)
+
+
+class VenueError(BotCoreError):
+    """A venue (exchange) refused or failed a request.
+
+    ``venue`` is the venue's name in the config, ``venue_message`` the venue's own words (kept so
+    an operator can look them up), never a credential. Adapters raise the subclasses below.
+    """
+
+    def __init__(self, message: str, *, venue: str | None = None, venue_message: str = "") -> None:
+        self.venue = venue
+        self.venue_message = venue_message
+        super().__init__(message)
+
+
+class VenueAuthenticationError(VenueError):
+    """Credentials are missing, unreadable or rejected by the venue (exit 2: fix the
+    environment or the key file, then start again)."""
+
+    exit_code = 2
+
+
+class VenueInsufficientFundsError(VenueError):
+    """The account lacks the balance an order needs."""
+
+
+class VenueInvalidOrderError(VenueError):
+    """The venue refused an order as malformed or outside its rules (size, price, type)."""
+
+
+class VenueRateLimitedError(VenueError):
+    """The venue is throttling us (HTTP 429) or has banned our address for a while (HTTP
+    418). ``retry_after_s`` is how long the venue asked us to wait, when it said."""
+
+    def __init__(self, message: str, *, venue: str | None = None, venue_message: str = "",
+                 retry_after_s: float | None = None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message, venue=venue, venue_message=venue_message)
+
+
+class VenueUnavailableError(VenueError):
+    """The venue could not be reached or answered with a server error within the deadline:
+    timeouts, dropped connections, HTTP 5xx, maintenance."""
 
 
 class DataError(BotCoreError):
