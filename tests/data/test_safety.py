@@ -135,6 +135,22 @@ def test_concurrent_imports_of_one_id_admit_exactly_one(bot_core_home: Path,
     assert sorted(p.name for p in user_dir().glob("*.csv")) == [f"same-{n}.csv" for n in range(3)]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_is_held_back_between_the_two_renames() -> None:
+    from bot_core.data.store import _interrupts_deferred
+
+    seen: list[str] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append("handled"))
+    try:
+        with _interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            seen.append("renamed")
+        assert seen == ["renamed", "handled"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # -- 3. a home that cannot be used is one line, for every command -------------------------------
 
 def _home_commands(fixtures_dir: Path) -> list[tuple[str, ...]]:

@@ -7,7 +7,9 @@ library lock (:func:`~bot_core.data.manifest.manifest_lock`), :func:`add_dataset
 1. removes temporary files left by dead processes,
 2. checks again that the id is free (or ``force`` was given) against the manifest as it is now,
 3. writes the new manifest to a temporary file, renames the data file into place and renames
-   the manifest into place, back to back,
+   the manifest into place, back to back (Ctrl-C is held back between the two renames; only a
+   crash in those microseconds could leave a file that disagrees with its entry, which
+   ``data validate`` then reports as a checksum mismatch),
 4. removes the replaced dataset's file when it had another format.
 
 A refused or failed import therefore leaves the library exactly as it was; of two imports of
@@ -17,7 +19,12 @@ one id, the second to take the lock is refused.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from bot_core.data.library import shipped_dir
 from bot_core.data.manifest import (
@@ -59,8 +66,29 @@ def add_dataset(library: Path, entry: DatasetEntry, data_file: Path, *, force: b
         kept = [e for e in current if e.id != entry.id]
         with staged(manifest) as manifest_tmp:
             manifest_tmp.write_bytes(manifest_bytes(library, [*kept, entry]))
-            os.replace(data_file, entry.path)
-            os.replace(manifest_tmp, manifest)
+            with _interrupts_deferred():  # a Ctrl-C between the renames would split file and entry
+                os.replace(data_file, entry.path)
+                os.replace(manifest_tmp, manifest)
         for old in current:
             if old.id == entry.id and old.path != entry.path:
                 old.path.unlink(missing_ok=True)  # replaced with another format
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT for the duration (main thread only): its handler runs right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # ignored or default: nothing raises in between anyway
+        yield
+        return
+    pending: list[tuple[int, FrameType | None]] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pending.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            previous(*pending[0])
