@@ -1,0 +1,268 @@
+"""The multi-strategy scheduler in simulated time: sleeves side by side, isolation, coalescing,
+shutdown with open orders and resource shedding, on the shipped demo data through the replay
+source, the real pipeline, risk engine and paper venue. Nothing sleeps: the clock is a
+SimulatedClock and the stopwatch of the time budget is that clock too, so a "slow" strategy is
+one that moves the clock forward while it decides."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import bot_core
+from bot_core import OrderIntent, OrderType, Side, Strategy, StrategySettings
+from bot_core.runtime.clock import SimulatedClock
+from bot_core.runtime.events import ListSink
+from bot_core.runtime.session import build_runtime, plan_run
+
+MINUTE = 60 * 1_000_000_000
+
+
+class Probe(Strategy):
+    """Scripted behaviour per instance name, so one class covers every test."""
+
+    id: ClassVar[str] = "probe"
+    Settings: ClassVar[type[StrategySettings]] = StrategySettings
+    data_kind = "ohlcv"
+    clock: ClassVar[SimulatedClock | None] = None
+    seen: ClassVar[dict[str, list[int]]] = {}
+
+    def on_bar(self, bar: Any, ctx: Any) -> Any:
+        seen = Probe.seen.setdefault(self.name, [])
+        seen.append(bar.ts_ns)
+        calls = len(seen)
+        if self.name.startswith("raiser"):
+            if calls == 1:  # a position (market) and a resting order, then it breaks
+                return [OrderIntent(self.name, bar.venue, bar.instrument, Side.BUY, 0.01,
+                                    ctx.new_client_order_id(), ts_ns=bar.ts_ns),
+                        _resting(self.name, bar, ctx)]
+            raise RuntimeError(f"boom #{calls}")
+        if self.name.startswith("forger"):  # an intent in another strategy's name
+            return [OrderIntent("mean_reversion", bar.venue, bar.instrument, Side.BUY, 1.0,
+                                ctx.new_client_order_id(), ts_ns=bar.ts_ns)]
+        if self.name.startswith("garbage"):
+            return "buy everything"
+        if self.name.startswith("slow") and calls == 2:
+            assert Probe.clock is not None
+            Probe.clock.advance(5 * MINUTE)  # this call "takes" five bars
+        if self.name.startswith("resting") and calls == 1:
+            return [_resting(self.name, bar, ctx)]
+        return []
+
+
+def _resting(name: str, bar: Any, ctx: Any) -> OrderIntent:
+    return OrderIntent(name, bar.venue, bar.instrument, Side.BUY, 0.01,
+                       ctx.new_client_order_id(), order_type=OrderType.LIMIT,
+                       limit_price=round(bar.close * 0.95, 2), ts_ns=bar.ts_ns)
+
+
+class ProbePlugin:
+    BOT_CORE_API = ">=1.0,<2"
+
+    @staticmethod
+    @bot_core.hookimpl
+    def bot_core_register_strategies(register: Any) -> None:
+        register(Probe)
+
+
+@pytest.fixture
+def host() -> bot_core.PluginHost:
+    Probe.seen = {}
+    Probe.clock = None
+    return bot_core.load_plugins(builtins=[("runtime_probe", ProbePlugin)])
+
+
+def _config(tmp_path: Path, name: str, preset: str, body: str, *, keep: tuple[str, ...] = (),
+            runtime: str = "") -> Path:
+    """A bot on the demo universe with only ``keep`` of the preset's strategies enabled."""
+    disabled = "".join(f"[strategies.{s}]\nenabled = false\n"
+                       for s in ("mean_reversion", "vol_target", "cross_arb") if s not in keep)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'extends = "{preset}"\nname = "{name}"\n[runtime]\n{runtime}\n'
+                    f"{disabled}{body}")
+    return path
+
+
+def _probe(name: str, instrument: str = "BTC/USDT", extra: str = "") -> str:
+    return (f'[strategies.{name}]\nplugin = "probe"\ninstruments = ["{instrument}"]\n'
+            f'venues = ["venue_a"]\n{extra}\n')
+
+
+def _run(host: bot_core.PluginHost, configs: list[Path], cycles: int, *,
+         on_cycle: Any = None) -> tuple[Any, ListSink, SimulatedClock]:
+    clock = SimulatedClock()
+    Probe.clock = clock
+    sink = ListSink()
+    plan = plan_run(host, configs=configs)
+    scheduler = build_runtime(host, plan, clock=clock, sink=sink, max_cycles=cycles,
+                              stopwatch=clock.now_ns, record_runs=False, on_cycle=on_cycle)
+    asyncio.run(scheduler.run())
+    return scheduler, sink, clock
+
+
+def test_two_sleeves_under_different_presets_never_see_each_others_positions(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    a = _config(tmp_path, "bold", "aggressive", "", keep=("vol_target",))
+    b = _config(tmp_path, "careful", "conservative", "", keep=("vol_target",))
+    scheduler, sink, clock = _run(host, [a, b], 120)
+    bold, careful = scheduler.sleeves
+    assert scheduler.reason == "completed" and scheduler.stats.cycles == 120
+    assert clock.now_ns() == scheduler.stats.started_ns + 120 * MINUTE  # simulated time
+    assert bold.pipeline.portfolio is not careful.pipeline.portfolio
+    assert bold.pipeline.risk is not careful.pipeline.risk
+    for sleeve in (bold, careful):
+        fills = [f for f in sink.of("fill") if f["bot"] == sleeve.name]
+        assert fills, f"{sleeve.name} traded nothing"
+        for instrument in ("BTC/USDT", "ETH/USDT"):
+            booked = sum(f["quantity"] * (1 if f["side"] == "buy" else -1) for f in fills
+                         if f["instrument"] == instrument)
+            held = sleeve.pipeline.portfolio.position(instrument, "venue_a", "vol_target")
+            assert held == pytest.approx(booked, abs=1e-12)
+    # the same strategy under two risk profiles holds different positions (aggressive: 0.15
+    # of equity per instrument at most, conservative 0.04), each sized on its own equity
+    ratio = bold.pipeline.portfolio.position("BTC/USDT", "venue_a", "vol_target") / \
+        careful.pipeline.portfolio.position("BTC/USDT", "venue_a", "vol_target")
+    assert ratio > 1.5
+
+
+def test_a_raising_strategy_is_quarantined_and_the_others_keep_trading(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    config = _config(tmp_path, "mixed", "balanced", _probe("raiser") + _probe("resting"),
+                     keep=("vol_target",),
+                     runtime='quarantine_faults = 3\non_shutdown = "keep"')
+    scheduler, sink, _ = _run(host, [config], 60)
+    (sleeve,) = scheduler.sleeves
+    raiser = sleeve.health["raiser"]
+    assert raiser.quarantined.startswith("3 faults")
+    assert "RuntimeError: boom #4" in raiser.quarantined
+    assert len(Probe.seen["raiser"]) == 4  # never called again once quarantined
+    (quarantine,) = sink.of("quarantine")
+    assert quarantine["strategy"] == "raiser" and quarantine["cancelled"] == 1
+    pipeline = sleeve.pipeline
+    assert not [o for o in pipeline.open_orders.values() if o.intent.strategy_id == "raiser"]
+    # its position stays, under the risk engine, and nothing new comes from it
+    assert pipeline.portfolio.position("BTC/USDT", "venue_a", "raiser") == pytest.approx(0.01)
+    after = quarantine["ts_ns"]
+    assert not [d for d in sink.of("decision") if d["strategy"] == "raiser"
+                and d["ts_ns"] > after]
+    # the others go on: the resting order of the other probe is untouched, vol_target decides
+    assert [o.intent.strategy_id for o in pipeline.open_orders.values()] == ["resting"]
+    assert len(Probe.seen["resting"]) == 60
+    assert sleeve.health["vol_target"].calls == 120 and not sleeve.health["vol_target"].quarantined
+    assert scheduler.exit_code == 0
+
+
+def test_malformed_intents_are_faults_and_never_reach_risk(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    config = _config(tmp_path, "bad", "balanced",
+                     _probe("forger") + _probe("garbage", "ETH/USDT"), keep=("mean_reversion",),
+                     runtime="quarantine_faults = 2")
+    scheduler, sink, _ = _run(host, [config], 10)
+    (sleeve,) = scheduler.sleeves
+    for name in ("forger", "garbage"):
+        health = sleeve.health[name]
+        assert health.malformed == 2 and health.quarantined
+    assert "intent for strategy 'mean_reversion'" in sleeve.health["forger"].last_fault
+    assert "returned str" in sleeve.health["garbage"].last_fault
+    assert not [d for d in sink.of("decision") if d["quantity"] == 1.0]  # the forged order
+    assert not sleeve.health["mean_reversion"].quarantined
+
+
+def test_every_strategy_quarantined_stops_the_bot_with_exit_code_1(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    config = _config(tmp_path, "doomed", "balanced", _probe("raiser"),
+                     runtime="quarantine_faults = 2")
+    scheduler, sink, _ = _run(host, [config], 50)
+    assert scheduler.reason == "quarantined"
+    assert scheduler.stats.cycles < 50
+    assert scheduler.exit_code == 1
+    assert sink.of("stop")[0]["reason"] == "quarantined"
+
+
+def test_an_overrunning_strategy_sees_the_latest_bar_and_the_skips_are_counted(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    slow = _config(tmp_path, "slowbot", "balanced", _probe("slow"),
+                   runtime="quarantine_faults = 5")
+    fast = _config(tmp_path, "fastbot", "balanced", _probe("steady"))
+    scheduler, sink, _ = _run(host, [slow, fast], 20)
+    slow_sleeve, fast_sleeve = scheduler.sleeves
+    health = slow_sleeve.health["slow"]
+    assert health.overruns == 1 and not health.quarantined
+    (fault,) = sink.of("fault")
+    assert fault["kind"] == "overrun" and "took 300000.0 ms" in fault["detail"]
+    seen = Probe.seen["slow"]
+    # bars 3..7 closed while call 2 ran: it gets only the latest of them (bar 7), then every bar
+    assert seen[1] - seen[0] == MINUTE
+    assert seen[2] - seen[1] == 5 * MINUTE
+    assert all(b - a == MINUTE for a, b in itertools.pairwise(seen[2:]))
+    assert health.skipped_bars == 4 and scheduler.stats.skipped_bars == 4
+    # the other bot, on time, got every bar; both risk engines saw every bar
+    steady = Probe.seen["steady"]
+    assert len(steady) == len(seen) + 4
+    assert fast_sleeve.health["steady"].skipped_bars == 0
+    last = seen[-1]
+    for sleeve in (slow_sleeve, fast_sleeve):
+        assert sleeve.pipeline.portfolio.last_update_ns("BTC/USDT", "venue_a") == last
+
+
+@pytest.mark.parametrize(("policy", "cancelled", "kept"), [("cancel", 2, 0), ("keep", 0, 2)])
+def test_shutdown_with_open_orders_follows_on_shutdown(
+        tmp_path: Path, host: bot_core.PluginHost, policy: str, cancelled: int,
+        kept: int) -> None:
+    config = _config(tmp_path, "rest", "balanced",
+                     _probe("resting_a") + _probe("resting_b", "ETH/USDT"),
+                     runtime=f'on_shutdown = "{policy}"')
+    stopped: list[str] = []
+
+    class StopProbe:
+        @staticmethod
+        @bot_core.hookimpl
+        def bot_core_on_stop(run: Any, reason: str) -> None:
+            stopped.append(reason)
+
+    host.register_observer(StopProbe, name="stop_probe")
+
+    def operator(scheduler: Any) -> None:
+        if scheduler.stats.cycles == 5:
+            scheduler.request_stop("interrupted: SIGTERM")
+
+    scheduler, sink, _ = _run(host, [config], 100, on_cycle=operator)
+    (sleeve,) = scheduler.sleeves
+    assert scheduler.stats.cycles == 5 and scheduler.exit_code == 0
+    (shutdown,) = sink.of("shutdown")
+    assert (shutdown["cancelled"], shutdown["kept"], shutdown["open_before"]) == \
+        (cancelled, kept, 2)
+    assert len(sleeve.pipeline.open_orders) == kept
+    assert stopped == ["interrupted: SIGTERM"]
+
+
+def test_resource_breach_pauses_the_lowest_priority_first_and_recovery_resumes(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    from bot_core.runtime.resources import ResourceMonitor
+
+    config = _config(tmp_path, "loaded", "balanced",
+                     _probe("low", extra="priority = 10") + _probe("high", extra="priority = 90"),
+                     runtime="[runtime.resource_limits]\nmax_open_orders = 2\n"
+                             "sample_interval_s = 1\nrecovery_samples = 2\n")
+    load = [5] * 3 + [0] * 20  # open orders the monitor reads, one entry per sample
+    clock = SimulatedClock()
+    sink = ListSink()
+    plan = plan_run(host, configs=[config])
+    scheduler = build_runtime(host, plan, clock=clock, sink=sink, max_cycles=20,
+                              stopwatch=clock.now_ns, record_runs=False)
+    limits = plan.configs[0].config.runtime.resource_limits
+    scheduler.monitors = {"loaded": ResourceMonitor(limits, open_orders=lambda: load.pop(0))}
+    asyncio.run(scheduler.run())
+    shed = sink.of("shed")
+    assert [(e["pause"], e["resume"]) for e in shed] == [
+        (["loaded/low"], []), (["loaded/high"], []), ([], ["loaded/high"]), ([], ["loaded/low"])]
+    assert "open_orders" in shed[0]["reason"]
+    (sleeve,) = scheduler.sleeves
+    # paused strategies got no bars; the risk engine and the venue saw every one
+    assert len(Probe.seen["low"]) < len(Probe.seen["high"]) < 20
+    assert sleeve.pipeline.portfolio.last_update_ns("BTC/USDT", "venue_a") == \
+        scheduler.stats.last_cycle_ns - MINUTE
