@@ -69,12 +69,13 @@ from bot_core.backtest.compiled import (
     why_not_compiled,
 )
 from bot_core.backtest.feeds import merge_timeline
-from bot_core.backtest.metrics import compute_metrics
+from bot_core.backtest.metrics import compute_metrics, return_sampling
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestResult, iso_utc
 from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED
+from bot_core.risk.tradingday import TradingCalendar
 from bot_core.runinfo import RunInfo
 from bot_core.strategy import Strategy, StrategySettings, bind_strategy_feeds
 
@@ -535,8 +536,6 @@ class _Run:
         return best
 
     def _day_boundary_steps(self) -> np.ndarray:
-        from bot_core.risk.tradingday import TradingCalendar
-
         runtime = self.plan.resolved.config.runtime
         cal = TradingCalendar(runtime.timezone, runtime.trading_day_start)
         ts = self.tl.ts
@@ -810,7 +809,9 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     metrics = compute_metrics(
         state.tl.ts, equity, initial_equity=config.runtime.initial_equity, trades=trades,
         fees=recorder.book.fees, traded_notional=recorder.book.traded_notional,
-        in_market=state.in_market,
+        in_market=state.in_market, sampling=return_sampling(
+            [feed.spec() for feed in plan.feeds],
+            TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)),
     )
     return BacktestResult(
         preset=plan.preset, strategies=list(plan.strategies), datasets=list(plan.datasets),

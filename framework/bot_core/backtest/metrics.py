@@ -2,8 +2,14 @@
 
 Conventions (stated because every tool picks different ones):
 
-* returns are simple per-bar returns of the equity curve; Sharpe and Sortino are annualized with
-  the number of bars in a 365.25-day year (crypto trades every day), risk-free rate 0;
+* returns are simple returns of the equity curve, sampled at every step when all datasets of
+  the run have one bar length, else at the close of every trading day (``runtime.timezone``,
+  ``runtime.trading_day_start``) that has data: a daily stock and an hourly FX dataset give
+  daily returns (:func:`return_sampling`);
+* Sharpe and Sortino are annualized with the square root of the returns a year holds,
+  observed from the data's own calendar (:func:`bot_core.annualization.periods_per_year`: ~252
+  for a stock exchange's daily bars, 525,960 for 1-minute bars around the clock), risk-free
+  rate 0; the result states it (:class:`Annualization`);
 * Sortino's downside deviation is the root mean square of the negative returns over *all* bars;
 * max drawdown is the largest fall from a running equity peak, as a positive fraction;
 * a ratio whose denominator is zero (flat equity, no losing bar) is reported as 0.0, so JSON
@@ -15,16 +21,49 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from bot_core.annualization import HOLE_NS, YEAR_NS, periods_per_year
+
 if TYPE_CHECKING:
     from bot_core.backtest.trades import RoundTrip
+    from bot_core.market import FeedSpec
+    from bot_core.risk.tradingday import TradingCalendar
 
-__all__ = ["Metrics", "compute_metrics", "drawdown_series", "periods_per_year"]
+__all__ = ["Annualization", "Metrics", "ReturnSampling", "compute_metrics", "drawdown_series",
+           "periods_per_year", "return_sampling"]
 
-_NS_PER_YEAR = 365.25 * 86_400 * 1e9
+_NS_PER_YEAR = YEAR_NS
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnSampling:
+    """Which returns of the equity curve the ratios are computed from."""
+
+    every: Literal["bar", "day"] = "bar"
+    """``bar``: every step of the curve; ``day``: the last step of every trading day."""
+    why: str = ""
+    """What was sampled, in words (the bar length, or why daily)."""
+    calendar: TradingCalendar | None = None
+    """Trading days of ``day`` sampling (default: UTC days)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Annualization:
+    """How Sharpe and Sortino were annualized (the result JSON's ``annualization``)."""
+
+    periods_per_year: float
+    """Returns a year, observed from the data's own calendar."""
+    returns: Literal["bar", "day"]
+    """Returns of every step of the equity curve, or of every trading day."""
+    basis: str
+    """In words: what was counted over how long."""
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {"periods_per_year": self.periods_per_year, "returns": self.returns,
+                "basis": self.basis}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +88,53 @@ class Metrics:
     """Fees paid, quote currency."""
     n_trades: int
     """Closed round trips."""
+    annualization: Annualization | None = None
+    """How ``sharpe`` and ``sortino`` were annualized."""
 
     def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+        """The figures (``annualization`` is reported on its own: :meth:`Annualization.as_dict`)."""
+        return {k: v for k, v in asdict(self).items() if k != "annualization"}
 
 
-def periods_per_year(ts_ns: np.ndarray) -> float:
-    """Bars per year from the median spacing of the timestamps (0 when it cannot be known)."""
-    if len(ts_ns) < 2:
-        return 0.0
-    step = float(np.median(np.diff(ts_ns.astype(np.int64))))
-    return _NS_PER_YEAR / step if step > 0 else 0.0
+def return_sampling(feeds: Sequence[FeedSpec], calendar: TradingCalendar | None = None
+                    ) -> ReturnSampling:
+    """Every step of the equity curve when every feed has the same bar length (its steps are
+    then that length apart, but for the data's own pauses); else, or when a feed has no fixed
+    bar length (irregular quotes), the close of every trading day of ``calendar``."""
+    lengths = {f.bar_seconds for f in feeds}
+    if len(lengths) == 1 and None not in lengths:
+        spec = feeds[0]
+        return ReturnSampling("bar", f"every {spec.timeframe or f'{spec.bar_seconds:g} s'} bar")
+    kinds = sorted({f.timeframe or "irregular" for f in feeds})
+    return ReturnSampling("day", f"daily, because the datasets' bar lengths differ "
+                          f"({', '.join(kinds)})", calendar)
+
+
+def _day_closes(ts: np.ndarray, calendar: TradingCalendar | None) -> np.ndarray:
+    """Index of the last step of every trading day that has one."""
+    if calendar is None:
+        from bot_core.risk.tradingday import TradingCalendar
+
+        calendar = TradingCalendar()
+    day = calendar.day_of(int(ts[0]))
+    boundaries = []
+    boundary = calendar.next_boundary_ns(day)
+    last = int(ts[-1])
+    while boundary <= last:
+        boundaries.append(boundary)
+        day = calendar.day_of(int(ts[int(np.searchsorted(ts, boundary, side="left"))]))
+        boundary = calendar.next_boundary_ns(day)
+    day_of_step = np.searchsorted(np.asarray(boundaries, dtype=np.int64), ts, side="right")
+    closes: np.ndarray = np.flatnonzero(np.diff(day_of_step, append=day_of_step[-1] + 1))
+    return closes
+
+
+def _sampled(ts: np.ndarray, equity: np.ndarray, sampling: ReturnSampling
+             ) -> tuple[np.ndarray, np.ndarray]:
+    if sampling.every == "bar" or len(ts) == 0:
+        return ts, equity
+    closes = _day_closes(ts, sampling.calendar)
+    return ts[closes], equity[closes]
 
 
 def drawdown_series(equity: np.ndarray) -> np.ndarray:
@@ -85,6 +160,7 @@ def compute_metrics(
     fees: float = 0.0,
     traded_notional: float = 0.0,
     in_market: np.ndarray | None = None,
+    sampling: ReturnSampling | None = None,
 ) -> Metrics:
     """Metrics of one run.
 
@@ -95,6 +171,8 @@ def compute_metrics(
     :param fees: total fees paid.
     :param traded_notional: sum of |quantity x price| over all fills.
     :param in_market: per bar, whether any position was open (for ``exposure``).
+    :param sampling: which returns Sharpe and Sortino are computed from (default: every step;
+        see :func:`return_sampling`).
     """
     equity = np.asarray(equity, dtype=np.float64)
     final = float(equity[-1]) if len(equity) else float(initial_equity)
@@ -106,10 +184,14 @@ def compute_metrics(
     else:
         cagr = -1.0 if final <= 0 else 0.0
     path = np.concatenate(([initial_equity], equity))
+    sampling = sampling or ReturnSampling()
+    sampled_ts, sampled_equity = _sampled(ts, equity, sampling)
+    sampled = np.concatenate(([initial_equity], sampled_equity))
     with np.errstate(divide="ignore", invalid="ignore"):
-        returns = np.diff(path) / path[:-1]
+        returns = np.diff(sampled) / sampled[:-1]
     returns = returns[np.isfinite(returns)]
-    ppy = periods_per_year(ts)
+    ppy = periods_per_year(sampled_ts)
+    annualization = _annualization(sampled_ts, ppy, sampling)
     sharpe = sortino = 0.0
     if len(returns) > 1 and ppy > 0:
         mean = float(returns.mean())
@@ -134,4 +216,16 @@ def compute_metrics(
         turnover=_finite(traded_notional / mean_equity) if mean_equity > 0 else 0.0,
         fees=float(fees),
         n_trades=len(closed),
+        annualization=annualization,
     )
+
+
+def _annualization(ts: np.ndarray, ppy: float, sampling: ReturnSampling) -> Annualization:
+    if ppy <= 0:
+        return Annualization(0.0, sampling.every, f"{sampling.why or 'every step'}: too few "
+                             "returns to observe a rate (Sharpe and Sortino are 0)")
+    returns = int(np.count_nonzero(np.diff(ts) < HOLE_NS))
+    years = returns / ppy
+    return Annualization(ppy, sampling.every, f"{sampling.why or 'every step'}: {ppy:,.2f} "
+                         f"returns a year observed in the data ({returns:,} over {years:.2f} "
+                         "years)")

@@ -83,6 +83,7 @@ class BacktestResult:
             "fast_path": self.fast_path,
             "path": self.path,
             "fast_path_note": self.fast_path_note,
+            "annualization": m.annualization.as_dict() if m.annualization else None,
             "warnings": list(self.warnings),
             "trades": [t.as_dict() for t in self.trades],
         }

@@ -101,6 +101,9 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
         ("CAGR", f"{100 * m.cagr:+.2f} %"),
         ("Sharpe", f"{m.sharpe:.2f}"),
         ("Sortino", f"{m.sortino:.2f}"),
+        ("annualized with", "-" if m.annualization is None else
+         f"{m.annualization.periods_per_year:,.0f} {m.annualization.returns} returns a year "
+         "(observed in the data)"),
         ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
         ("trades (closed)", f"{m.n_trades}"),
         ("win rate", f"{100 * m.win_rate:.1f} %"),
