@@ -349,3 +349,16 @@ def test_a_real_demo_run_is_the_evidence_of_its_preset_bot(run_cli, bot_core_hom
                        env=lower)
     assert promoted.returncode == 0, promoted.stderr
     assert "promoted conservative: demo -> paper" in promoted.stdout
+
+
+def test_conservative_asks_more_evidence_than_balanced_and_balanced_than_aggressive() -> None:
+    promotion = {name: resolve_config(preset=name, environ={}).config.runtime.promotion
+                 for name in ("conservative", "balanced", "aggressive")}
+    for step in ("to_paper", "to_live"):
+        strict, middle, loose = (getattr(promotion[n], step) for n in
+                                 ("conservative", "balanced", "aggressive"))
+        assert strict.min_cycles > middle.min_cycles > loose.min_cycles > 0
+        assert strict.min_hours > middle.min_hours > loose.min_hours > 0
+    for name, stages in promotion.items():  # live needs more than paper under every profile
+        assert stages.to_live.min_cycles > stages.to_paper.min_cycles, name
+        assert stages.to_live.min_hours > stages.to_paper.min_hours, name

@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "DataQualityError",
     "HomeError",
+    "JournalError",
     "PluginError",
     "PromotionError",
     "StateError",
@@ -153,6 +154,16 @@ class DataError(BotCoreError):
 
 class DataQualityError(DataError):
     """A dataset was read but failed validation with at least one error-severity finding."""
+
+
+class JournalError(BotCoreError):
+    """The decision journal cannot be written: its directory is locked by another writer, a
+    write or sync failed, or its last record does not verify (a bot does not sign new records
+    onto a chain it cannot trust). ``path`` is the file or directory concerned."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class StateError(BotCoreError):

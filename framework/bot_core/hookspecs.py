@@ -16,7 +16,7 @@ observer hooks return nothing and every implementation is called.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
     from bot_core.runtime.promotion import PromotionGate
+    from bot_core.runtime.resources import Breach
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -226,6 +227,32 @@ def bot_core_on_fill(run: RunInfo, fill: Fill) -> None:
 
     :param run: the current run.
     :param fill: the execution.
+    :return: nothing; every implementation is called.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources: a running bot near or over its ``[runtime.resource_limits]``.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def bot_core_on_resource_breach(
+    run: RunInfo, breaches: Sequence[Breach], paused: Sequence[str], resumed: Sequence[str],
+    ts_ns: int,
+) -> None:
+    """A resource sample found a limit breached, or the shedding of work changed.
+
+    Runs after each resource sample (every ``runtime.resource_limits.sample_interval_s``) of a
+    bot in ``bot-core run`` that has a breach (over its limit, or back under it but not yet
+    recovered) or whose strategies were paused or resumed, after the scheduler applied that.
+
+    :param run: the bot's run.
+    :param breaches: each :class:`~bot_core.runtime.resources.Breach` (``resource``, ``value``,
+        ``limit``, ``over``); empty when the sample ended the last breach.
+    :param paused: strategy instances (``<bot>/<name>``) paused now, lowest priority first.
+    :param resumed: strategy instances resumed now.
+    :param ts_ns: cycle time of the sample, UTC nanoseconds.
     :return: nothing; every implementation is called.
     """
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot_core.risk.check import RiskCheck, TradingState, Verdict
     from bot_core.runinfo import RunInfo
     from bot_core.runtime.promotion import PromotionGate
+    from bot_core.runtime.resources import Breach
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -241,6 +242,11 @@ class PluginHost:
     def on_fill(self, run: RunInfo, fill: Fill) -> None:
         if self._observed["bot_core_on_fill"]:
             self._pm.hook.bot_core_on_fill(run=run, fill=fill)
+
+    def on_resource_breach(self, run: RunInfo, breaches: Sequence[Breach], paused: Sequence[str],
+                           resumed: Sequence[str], ts_ns: int) -> None:
+        self._pm.hook.bot_core_on_resource_breach(run=run, breaches=breaches, paused=paused,
+                                                  resumed=resumed, ts_ns=ts_ns)
 
     def on_stop(self, run: RunInfo, reason: str) -> None:
         self._pm.hook.bot_core_on_stop(run=run, reason=reason)

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -70,8 +70,9 @@ def add_dataset(library: Path, entry: DatasetEntry, data_file: Path, *, force: b
                 os.replace(data_file, entry.path)
                 os.replace(manifest_tmp, manifest)
         for old in current:
-            if old.id == entry.id and old.path != entry.path:
-                old.path.unlink(missing_ok=True)  # replaced with another format
+            if old.id == entry.id and old.path != entry.path:  # replaced with another format
+                with suppress(OSError):  # the import has succeeded; a leftover file harms nothing
+                    old.path.unlink(missing_ok=True)
 
 
 @contextmanager

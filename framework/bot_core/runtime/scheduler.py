@@ -287,6 +287,8 @@ class Scheduler:
                      for h in sleeve.strategies() if not h.quarantined]
             plan = shed_plan(breaches, loads)
             if not plan.changes:
+                if breaches:
+                    sleeve.pipeline.host.on_resource_breach(sleeve.run, breaches, (), (), ts_ns)
                 continue
             by_key = {h.key: h for h in sleeve.strategies()}
             for key in plan.pause:
@@ -295,6 +297,8 @@ class Scheduler:
                 by_key[key].paused = ""
             self.sink.emit("shed", sleeve.name, ts_ns, pause=list(plan.pause),
                            resume=list(plan.resume), reason=plan.reason)
+            sleeve.pipeline.host.on_resource_breach(sleeve.run, breaches, plan.pause, plan.resume,
+                                                    ts_ns)
 
     # -- shutdown -----------------------------------------------------------------------------
 

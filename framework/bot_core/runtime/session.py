@@ -282,13 +282,14 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
         limits = sleeve.config.runtime.resource_limits
         if any(v is not None for v in (limits.max_rss_mb, limits.max_cpu_pct,
                                        limits.max_open_orders, limits.max_state_disk_mb)):
+            from bot_core.journal.home import journal_directory
             from bot_core.runtime.history import bot_state_dir
             from bot_core.runtime.resources import ResourceMonitor
 
             pipeline = sleeve.pipeline
             monitors[sleeve.name] = ResourceMonitor(
                 limits, open_orders=lambda p=pipeline: len(p.open_orders),  # type: ignore[misc]
-                disk_paths=[bot_state_dir(sleeve.name)])
+                disk_paths=[bot_state_dir(sleeve.name), journal_directory(sleeve.name)])
     periods = [s.period_ns for s in subs if s.period_ns]
     cycle_ns = min(periods) if periods else 60 * 1_000_000_000
     for sleeve in sleeves:

@@ -1,5 +1,5 @@
-"""Entry point of the ``ccxt`` plugin: the live venue adapter (and, once the runtime's market
-data contract is there, the REST polling source).
+"""Entry point of the ``ccxt`` plugin: the live venue adapter and the REST polling market data
+source.
 
 Cheap to import: ccxt itself is imported only when a venue is built or its settings validated.
 """
@@ -7,9 +7,13 @@ Cheap to import: ccxt itself is imported only when a venue is built or its setti
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import bot_core
 from bot_core import ExchangeAdapter
+
+if TYPE_CHECKING:
+    from bot_core.runtime.sources import MarketDataSource
 
 BOT_CORE_API = ">=1.0,<2"
 
@@ -19,3 +23,10 @@ def bot_core_register_exchanges(register: Callable[[type[ExchangeAdapter]], None
     from bot_core_ccxt.venue import CcxtVenue
 
     register(CcxtVenue)
+
+
+@bot_core.hookimpl
+def bot_core_register_sources(register: Callable[[type[MarketDataSource]], None]) -> None:
+    from bot_core_ccxt.source import CcxtSource
+
+    register(CcxtSource)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from bot_core import (
     VenueUnavailableError,
 )
 from bot_core_ccxt.client import ClockRejectedError, OrderNotFoundError, VenueClient, is_transient
-from bot_core_ccxt.credentials import load_credentials
+from bot_core_ccxt.credentials import Credentials, load_credentials
 from bot_core_ccxt.mapping import FillCursor, VenueOrder, fill_from_trade, order_status, venue_order
 from bot_core_ccxt.markets import MarketRules, check_order, rules_from_market
 from bot_core_ccxt.settings import CcxtSettings
@@ -99,8 +99,8 @@ class CcxtVenue(ExchangeAdapter):
         super().__init__(settings, name=name)
         self.settings: CcxtSettings = self.settings  # narrowed for type checkers
         # a closure, not the mapping: no repr of the adapter can show the environment
-        self._read_credentials = lambda: load_credentials(self.settings.credentials, self.name,
-                                                          environ)
+        self._read_credentials: Callable[[], Credentials] = lambda: load_credentials(
+            self.settings.credentials, self.name, environ)
         self._client: VenueClient | None = None
         self._rules: dict[str, MarketRules] = {}
         self._markets_at = -math.inf
