@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "bot_core.cli.journal_cmd",
     "bot_core.cli.pipeline_cmd",
     "bot_core.cli.run_cmd",
+    "bot_core.cli.smoke_cmd",
 )
 
 
