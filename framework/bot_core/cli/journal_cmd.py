@@ -148,7 +148,7 @@ def _what(record: dict[str, Any], verdict: dict[str, Any] | None) -> str:
         check = f" [{p['check_id']}]" if p.get("check_id") else ""
         return f"{action}{allowed} {p.get('reason', '')}{check}{detail}"
     if kind == "order":
-        filled = f" filled {_number(p.get('filled_quantity'))} @ {_number(p.get('average_price'))}" \
+        filled = f" ({_number(p.get('filled_quantity'))} @ {_number(p.get('average_price'))})" \
             if p.get("filled_quantity") else ""
         reason = f" ({p['reason']})" if p.get("reason") else ""
         return f"{p.get('status', '')}{filled}{reason}"

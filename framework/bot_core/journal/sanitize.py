@@ -94,6 +94,8 @@ def _key(key: object) -> str:
     if key is None or isinstance(key, int | float):  # what json.dumps would make of them
         return escape_text(str(key).lower() if isinstance(key, bool) or key is None else str(key),
                            MAX_KEY_CHARS)
+    if isinstance(key, tuple):  # ("api", "key") names a secret as much as "api_key" does
+        return escape_text(",".join(_key(part) for part in key), MAX_KEY_CHARS)
     return f"[{type(key).__name__}]"
 
 

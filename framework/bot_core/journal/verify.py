@@ -323,14 +323,15 @@ def _verify_chain(target: str, files: list[JournalFile], keyring: Keyring, *, wh
                   directory: Path | None) -> ChainReport:
     report = ChainReport(target)
     checkpoint = None
+    untrusted: Finding | None = None
+    """A checkpoint that cannot be trusted is reported after the lines, which come first."""
     if directory is not None:
         try:
             checkpoint = read_checkpoint(directory, keyring)
         except CheckpointProblem as exc:
-            report.finding = Finding(Cause.CHECKPOINT, str(directory / CHECKPOINT_NAME), 0,
-                                     f"the checkpoint cannot be trusted: {exc}")
-            return report
-        if checkpoint is None and whole and files:
+            untrusted = Finding(Cause.CHECKPOINT, str(directory / CHECKPOINT_NAME), 0,
+                                f"the checkpoint cannot be trusted: {exc}")
+        if checkpoint is None and untrusted is None and whole and files:
             report.notes.append("no checkpoint: records missing at the end would not be noticed")
     if checkpoint is not None and not whole and checkpoint.head_file not in \
             {f.path.name for f in files}:
@@ -347,6 +348,8 @@ def _verify_chain(target: str, files: list[JournalFile], keyring: Keyring, *, wh
         for index in range(len(files)):
             last_line = (str(files[index].path), chain.scan_file(index))
         chain.check_checkpoint(last_line)
+        if untrusted is not None:
+            raise _Stop(untrusted)
     except _Stop as stop:
         report.finding = stop.finding
     report.records = max(0, chain.expected - chain.first_seq)
