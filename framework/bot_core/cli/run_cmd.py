@@ -38,8 +38,8 @@ def add_parser(sub: Any) -> None:
                    help="stop cleanly after N cycles (a cycle: one bar of the finest timeframe)")
     p.add_argument("--duration", default=None, metavar="SPAN",
                    help="stop cleanly after this much market time (90s, 10m, 2h, 1d)")
-    p.add_argument("--confirm", default=None, metavar="BOT",
-                   help="live mode: the bot name, to confirm real orders")
+    p.add_argument("--confirm", action="append", default=[], metavar="BOT",
+                   help="live mode: the bot's name, to confirm real orders (once per bot)")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
     p.set_defaults(handler=run)
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     host.check()
     plan = plan_run(host, configs=args.config, presets=args.preset, mode=args.mode)
     clock = _clock(plan.mode, args.speed)
-    _check_promotion(plan, args.confirm)
+    _check_promotion(host, plan, args.confirm)
     notices = None
     if args.json:
         from bot_core.runtime.events import JsonLinesSink
@@ -131,9 +131,14 @@ def _json_status(scheduler: Any) -> None:
         scheduler.sink.emit("status", bot, ts, cycle=scheduler.stats.cycles, **row)
 
 
-def _check_promotion(plan: Any, confirm: str | None) -> None:
-    """Paper and live runs pass the promotion gates first (``bot-core pipeline``)."""
-    if plan.mode == "demo":
-        return
-    if confirm is not None and plan.mode != "live":
+def _check_promotion(host: Any, plan: Any, confirm: list[str]) -> None:
+    """Every bot passes ``check_can_start`` (promoted to its mode; live: confirmed by name and
+    plugins pinned) before anything of the run is written."""
+    from bot_core.runtime.promotion import check_can_start
+
+    if confirm and plan.mode != "live":
         raise UsageError("--confirm: only live mode asks for a confirmation")
+    for resolved in plan.configs:
+        name = resolved.config.name
+        given = name if name in confirm else (confirm[0] if confirm else None)
+        check_can_start(resolved.config, plan.mode, given, plugins=host)
