@@ -112,22 +112,19 @@ class Sleeve:
         """Tell each strategy the feeds it will get (``Strategy.bind_feeds``), as a backtest
         does from its datasets: a parameter that cannot work on them is a ConfigError now,
         before anything runs. Live feeds are open-ended and trade around the clock."""
-        import bot_core.market
-        import bot_core.strategy
+        from bot_core.market import FeedSpec
+        from bot_core.strategy import bind_strategy_feeds
 
-        bind = getattr(bot_core.strategy, "bind_strategy_feeds", None)
-        spec = getattr(bot_core.market, "FeedSpec", None)
-        if bind is None or spec is None:
-            return []  # a host API without feed binding
         warnings: list[str] = []
         for name, guarded in self.guards.items():
-            feeds = [spec.continuous(venue=s.venue, instrument=s.instrument, kind=s.kind,
-                                     timeframe=s.timeframe, source=str(s))
+            feeds = [FeedSpec.continuous(venue=s.venue, instrument=s.instrument, kind=s.kind,
+                                         timeframe=s.timeframe, source=str(s))
                      if s.timeframe else
-                     spec(s.venue, s.instrument, s.kind, str(s), None, None, None, None)
+                     FeedSpec(s.venue, s.instrument, s.kind, str(s), None, None, None)
                      for s in self.subscriptions[name]]
-            warnings += bind([guarded.inner], feeds, sources=resolved.sources)
-        return list(warnings)
+            # the strategy itself, not its guard: a bad parameter refuses the run
+            warnings += bind_strategy_feeds([guarded.inner], feeds, sources=resolved.sources)
+        return warnings
 
     def market_subscriptions(self) -> list[Subscription]:
         """Per (venue, instrument, kind), the finest subscription: its events go through the
