@@ -33,7 +33,8 @@ class BarFillModel:
     ``submit`` and ``on_market_data`` fill such orders exactly so: eligible from the deciding
     bar's close + ``latency_ms`` (or at once at that close with ``fill_on_close``), at the bar's
     open moved against the order by ``slippage_bps`` plus ``volume_impact_bps`` x participation,
-    at most ``participation_rate`` x the bar's volume over all fills of a bar, paying
+    at most ``participation_rate`` x the bar's volume over all fills of a bar (any quantity
+    when ``volume_cap`` is False), paying
     ``taker_fee_bps``, within the account's buying power (``margin`` up to ``max_leverage``,
     else spot), starting from ``cash`` of ``cash_asset`` and nothing else.
     """
@@ -48,6 +49,8 @@ class BarFillModel:
     max_leverage: float
     cash_asset: str
     cash: float
+    volume_cap: bool = True
+    """Whether ``participation_rate`` bounds the fills of a bar (False: no volume bound)."""
 
 
 class ExchangeAdapter(ABC):

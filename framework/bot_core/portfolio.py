@@ -27,13 +27,19 @@ from typing import Any
 from bot_core.market import split_symbol
 from bot_core.orders import Fill
 
-__all__ = ["Portfolio", "PositionRecord"]
+__all__ = ["Portfolio", "PositionRecord", "left_flat"]
 
 _INF = math.inf
 _RESYNC_EVERY = 4096
 """Re-sum the running totals from scratch after this many incremental updates."""
 _QTY_EPSILON = 1e-9
 """Relative size under which a position left by a close is treated as flat (float residue)."""
+
+
+def left_flat(old: float, new: float, quantity: float) -> bool:
+    """Whether a reducing fill of ``quantity`` that takes a position from ``old`` to ``new`` left
+    it flat: what remains is float residue (the portfolio and the trade book both ask this)."""
+    return abs(new) <= _QTY_EPSILON * max(abs(old), quantity)
 
 
 @dataclass(slots=True)
@@ -257,7 +263,7 @@ class Portfolio:
             rec.realized += pnl
             self.realized_pnl += pnl
             new = old + signed
-            if abs(new) <= _QTY_EPSILON * max(abs(old), qty):
+            if left_flat(old, new, qty):
                 new = 0.0
                 rec.avg_price = 0.0
             elif (new > 0) != (old > 0):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from bot_core.backtest.report import TRADE_COLUMNS
+from bot_core.backtest.report import FILL_COLUMNS, TRADE_COLUMNS
 
 REQUIRED = ("strategy", "dataset", "bars", "n_trades", "trades", "final_equity", "total_return",
             "sharpe", "max_drawdown", "elapsed_s")
@@ -57,7 +58,70 @@ def test_backtest_report_writes_plots_and_trades_csv(run_cli, tmp_path: Path) ->
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == TRADE_COLUMNS
     assert len(rows) == len(out["trades"])
-    assert sum(1 for _ in (report / "equity.csv").open()) == out["bars"] + 1
+    with (report / "fills.csv").open(encoding="utf-8") as fh:
+        fills = list(csv.DictReader(fh))
+    assert tuple(fills[0]) == FILL_COLUMNS and len(fills) == out["n_fills"] >= out["n_trades"]
+    with (report / "equity.csv").open(encoding="utf-8") as fh:
+        equity = list(csv.DictReader(fh))
+    assert len(equity) == out["bars"]
+    # one time format in every file: trades.csv's, with the Z of UTC
+    assert equity[0]["time"] == out["start"] and equity[0]["time"].endswith("Z")
+    assert rows[0]["entry_time"].endswith("Z") and fills[0]["time"].endswith("Z")
+
+
+def test_report_without_matplotlib_fails_first_and_creates_nothing(run_cli, tmp_path: Path) -> None:
+    # matplotlib is a dependency; an installation that lacks it anyway is told so in one line,
+    # before the run, and the report directory is not created
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NoMatplotlib:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'matplotlib' or name.startswith('matplotlib.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'matplotlib'\", name=name)\n"
+        "sys.meta_path.insert(0, _NoMatplotlib())\n", encoding="utf-8")
+    report = tmp_path / "report"
+    proc = run_cli("backtest", "--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m",
+                   "--report", str(report), env={"PYTHONPATH": os.pathsep.join(
+                       filter(None, (str(blocker), os.environ.get("PYTHONPATH"))))})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --report needs matplotlib, which this installation lacks: "
+        "pip install 'matplotlib>=3.8'"]
+    assert not report.exists() and proc.stdout == ""
+    # a report onto a file is refused before the run too
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    proc = run_cli("backtest", "--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m",
+                   "--report", str(tmp_path / "taken"))
+    assert proc.returncode == 2 and "exists and is not a directory" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_no_volume_cap_fills_orders_whole_on_bars_with_tick_volume(run_cli, tmp_path: Path) -> None:
+    # an FX-like export: its volume counts ticks, far below the size of an order
+    from bot_core.data.library import load_dataset
+
+    frame = load_dataset("demo-btc-usdt-1m").iloc[:6000].copy()
+    frame["volume"] = 0.02
+    src = tmp_path / "ticks.csv"
+    frame.to_csv(src)
+    imported = run_cli("data", "import", str(src), "--id", "ticks", "--venue", "venue_a",
+                       "--instrument", "BTC/USDT", "--timeframe", "1m")
+    assert imported.returncode == 0, imported.stderr
+    args = ("backtest", "--strategy", "mean_reversion", "--dataset", "ticks", "--param",
+            "window_bars=60", "--json")
+    capped = json.loads(run_cli(*args).stdout)
+    uncapped_proc = run_cli(*args, "--no-volume-cap")
+    assert uncapped_proc.returncode == 0, uncapped_proc.stderr
+    uncapped = json.loads(uncapped_proc.stdout)
+    # capped, each order is spread over many bars; one round trip is still one trade
+    assert capped["n_fills"] > 5 * max(len(capped["trades"]), 1)
+    assert capped["n_trades"] == sum(1 for t in capped["trades"] if t["exit_time"])
+    # without the cap every order fills at once: one fill in and one out per round trip
+    assert uncapped["path"] == "compiled"
+    assert uncapped["n_trades"] > 5
+    assert {t["fills"] for t in uncapped["trades"] if t["exit_time"]} == {2}
 
 
 def test_backtest_table_output(run_cli) -> None:

@@ -17,7 +17,7 @@ from bot_core.backtest.driver import run_backtest
 from bot_core.backtest.plan import DataSpec, plan_backtest
 
 from .conftest import make_bars
-from .test_driver import Probe, _same_trades
+from .test_driver import Probe, _same_fills, _same_trades
 
 
 def _data(n: int = 1500, **kw: Any) -> dict[str, DataSpec]:
@@ -46,6 +46,7 @@ def _same_run(compiled: Any, slow: Any) -> None:
     assert compiled.path == "compiled" and compiled.fast_path_note == ""
     assert slow.path == "events"
     _same_trades(compiled.trades, slow.trades)
+    _same_fills(compiled.fills, slow.fills)
     np.testing.assert_allclose(compiled.equity, slow.equity, rtol=1e-12)
     assert compiled.verdicts == slow.verdicts
     assert compiled.metrics.exposure == slow.metrics.exposure

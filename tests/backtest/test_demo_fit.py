@@ -8,7 +8,7 @@ rejections (as it did with vol_target at 150 % of equity per instrument under a 
 
 Two locks: the arithmetic of the defaults against each preset's limits (worst case, every
 strategy at its cap at once), and the real ``bot-core demo`` under every preset: almost no
-risk interventions and closed trades for every strategy the preset enables.
+risk interventions and trades for every strategy the preset enables.
 """
 
 from __future__ import annotations
@@ -105,7 +105,11 @@ def test_demo_trades_every_strategy_with_few_risk_interventions(run_cli, preset:
     rows = {row["strategy"]: row for row in out["per_strategy"]}
     assert sorted(rows) == expected
     for name in expected:
-        assert rows[name]["closed_trades"] >= 5, (name, rows[name])
+        assert rows[name]["fills"] >= 10, (name, rows[name])
+        if config.strategies[name].plugin != "vol_target":
+            # the others go flat between signals; vol_target holds its position and
+            # rebalances it, so it may close no round trip at all
+            assert rows[name]["closed_trades"] >= 5, (name, rows[name])
     # risk never stepped in, so it cannot be what ended the compiled fast path
     note = out["fast_path_note"]
     assert not any(cause in note for cause in ("risk verdict", "trading state", "short of")), note

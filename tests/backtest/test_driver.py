@@ -50,10 +50,18 @@ class Probe:
 def _same_trades(a: list[Any], b: list[Any]) -> None:
     assert len(a) == len(b)
     for x, y in zip(a, b, strict=True):
-        assert (x.strategy, x.instrument, x.side, x.entry_ns, x.exit_ns) == \
-            (y.strategy, y.instrument, y.side, y.entry_ns, y.exit_ns)
+        assert (x.strategy, x.instrument, x.side, x.entry_ns, x.exit_ns, x.fills) == \
+            (y.strategy, y.instrument, y.side, y.entry_ns, y.exit_ns, y.fills)
         assert (x.quantity, x.entry_price, x.exit_price, x.pnl, x.fees) == pytest.approx(
             (y.quantity, y.entry_price, y.exit_price, y.pnl, y.fees), rel=1e-9, abs=1e-9)
+
+
+def _same_fills(a: list[Any], b: list[Any]) -> None:
+    assert [(f.ts_ns, f.strategy, f.venue, f.instrument, f.side_sign) for f in a] == \
+        [(f.ts_ns, f.strategy, f.venue, f.instrument, f.side_sign) for f in b]
+    values = [(f.quantity, f.price, f.fee) for f in a]
+    np.testing.assert_allclose(values, [(f.quantity, f.price, f.fee) for f in b], rtol=1e-9,
+                               atol=1e-9)
 
 
 def _data(n: int = 1500, **kw: Any) -> dict[str, DataSpec]:

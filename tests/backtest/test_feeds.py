@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot_core.backtest.feeds import feed_from_frame
+from bot_core.backtest.feeds import Feed, coverage_gaps, feed_from_frame
 from bot_core.errors import DataError
 from bot_core.market import Bar, Quote
 
@@ -51,3 +51,23 @@ def test_a_frame_without_the_kinds_columns_or_with_unordered_times_is_refused() 
     with pytest.raises(DataError, match="not strictly increasing"):
         feed_from_frame(frame.iloc[::-1], dataset="d", kind="ohlcv", venue="v",
                         instrument="BTC/USDT")
+
+
+
+def _feed(times: list[str]) -> Feed:
+    index = pd.DatetimeIndex(times, tz="UTC", name="timestamp")
+    frame = pd.DataFrame({c: np.ones(len(index)) for c in ("open", "high", "low", "close",
+                                                          "volume")}, index=index)
+    return feed_from_frame(frame, dataset="d", kind="ohlcv", venue="v", instrument="BTC/USDT")
+
+
+def test_only_time_no_dataset_covers_is_a_gap() -> None:
+    days = ["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09"]  # Thu, Fri, Mon, Tue
+    assert coverage_gaps([_feed(days)]) == []  # a weekend inside one dataset is no gap
+    first = _feed(["2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"])
+    follows = _feed(["2024-01-01 00:03", "2024-01-01 00:04"])  # the next bar after first's
+    overlaps = _feed(["2024-01-01 00:01", "2024-01-01 00:05"])
+    later = _feed(["2024-02-01 00:00", "2024-02-01 00:01"])
+    assert coverage_gaps([first, follows, overlaps]) == []
+    assert coverage_gaps([later, first, overlaps]) == [(int(overlaps.ts_ns[-1]),
+                                                        int(later.ts_ns[0]))]

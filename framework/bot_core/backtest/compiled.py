@@ -196,7 +196,8 @@ def _layout(run: _Run) -> _Layout:
              "participation_rate": m.participation_rate,
              "latency_ns": float(int(m.latency_ms * 1_000_000)),
              "fill_on_close": float(m.fill_on_close), "margin": float(m.margin),
-             "max_leverage": m.max_leverage, "quote_balance": m.cash} for m in models]
+             "max_leverage": m.max_leverage, "quote_balance": m.cash,
+             "volume_cap": float(m.volume_cap)} for m in models]
     venues = np.array([[row[name] for name in VENUE_FIELDS] for row in rows], dtype=np.float64)
     assets: dict[tuple[str, str], int] = {}
     key_asset = []

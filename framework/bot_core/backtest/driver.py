@@ -68,7 +68,7 @@ from bot_core.backtest.compiled import (
     replay_compiled,
     why_not_compiled,
 )
-from bot_core.backtest.feeds import merge_timeline
+from bot_core.backtest.feeds import coverage_gaps, merge_timeline
 from bot_core.backtest.metrics import compute_metrics, return_sampling
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestResult, iso_utc
@@ -819,5 +819,6 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
         metrics=metrics, elapsed_s=time.perf_counter() - started,
         verdicts=verdicts, reject_reasons=reasons, warnings=list(plan.warnings),
         state_changes=recorder.state_changes, final_state=pipeline.risk.state.value,
-        fast_path_note=note, run_id=pipeline.run.run_id, path=outcome.path,
+        fills=recorder.book.fills, gaps=coverage_gaps(plan.feeds), fast_path_note=note,
+        run_id=pipeline.run.run_id, path=outcome.path,
     )

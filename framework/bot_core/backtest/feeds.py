@@ -19,7 +19,7 @@ from bot_core.market import Bar, FeedSpec, Quote
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Feed", "feed_from_frame", "merge_timeline"]
+__all__ = ["Feed", "coverage_gaps", "feed_from_frame", "merge_timeline"]
 
 
 @dataclass(slots=True)
@@ -95,3 +95,27 @@ def merge_timeline(feeds: list[Feed]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in feeds])
     order = np.lexsort((which, ts))
     return ts[order], which[order], rows[order]
+
+
+def coverage_gaps(feeds: list[Feed]) -> list[tuple[int, int]]:
+    """Stretches of time no dataset covers, as (last event time before, first event time after).
+
+    A dataset covers its first row's time to its last row's time plus one row spacing (its
+    median, the bar length for bars), so the pauses inside one dataset (weekends, a missing
+    bar) are never gaps; only datasets that do not overlap or follow each other in time leave
+    them. The equity curve has no point inside a gap: the plots break their lines there."""
+    spans = []
+    for feed in feeds:
+        if len(feed) == 0:
+            continue
+        ts = feed.ts_ns
+        spacing = int(np.median(np.diff(ts))) if len(ts) > 1 else 0
+        spans.append((int(ts[0]), int(ts[-1]), int(ts[-1]) + spacing))
+    spans.sort()
+    gaps = []
+    last, covered = (spans[0][1], spans[0][2]) if spans else (0, 0)
+    for first, final, until in spans[1:]:
+        if first > covered:
+            gaps.append((last, first))
+        last, covered = max(last, final), max(covered, until)
+    return gaps

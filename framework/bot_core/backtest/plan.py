@@ -207,7 +207,7 @@ def _typed(err: SettingsError, keys: Mapping[str, str], params: Mapping[str, Any
 
 
 def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | None,
-                    fill_on_close: bool) -> dict[str, Any]:
+                    fill_on_close: bool, volume_cap: bool = True) -> dict[str, Any]:
     venues: dict[str, Any] = {}
     for name, venue in config.venues.items():
         adapter = host.exchange(venue.adapter)
@@ -222,6 +222,11 @@ def _venue_settings(host: PluginHost, config: BotConfig, *, fee_bps: float | Non
                 raise UsageError(f"--fill-on-close: venue {name} ({venue.adapter}) cannot fill "
                                  f"on close")
             values["fill_on_close"] = True
+        if not volume_cap:
+            if "volume_cap" not in fields:
+                raise UsageError(f"--no-volume-cap: venue {name} ({venue.adapter}) has no volume "
+                                 f"cap setting")
+            values["volume_cap"] = False
         try:
             validate_settings(adapter.Settings, values)
         except ValidationError as exc:
@@ -242,9 +247,13 @@ def plan_backtest(
     params: Mapping[str, Any] | None = None,
     fee_bps: float | None = None,
     fill_on_close: bool = False,
+    volume_cap: bool = True,
     environ: Mapping[str, str] | None = None,
 ) -> BacktestPlan:
-    """Resolve the configuration and load the data of one backtest (see module docstring)."""
+    """Resolve the configuration and load the data of one backtest (see module docstring).
+
+    ``fee_bps``, ``fill_on_close`` and ``volume_cap=False`` override the venues' settings of the
+    same names (``bot-core backtest --fee-bps``, ``--fill-on-close``, ``--no-volume-cap``)."""
     resolved = resolve_config(config_path, preset=preset, plugins=host, environ=environ)
     source = str(config_path) if config_path is not None else f"preset {preset}"
     config = resolved.config
@@ -265,7 +274,8 @@ def plan_backtest(
                 f"--strategy {name}: needs {kind} data for one of {', '.join(strat.instruments)} "
                 f"on {', '.join(strat.venues)}; the given datasets do not provide it")
         entry["instruments"] = have
-    doc["venues"] = _venue_settings(host, config, fee_bps=fee_bps, fill_on_close=fill_on_close)
+    doc["venues"] = _venue_settings(host, config, fee_bps=fee_bps, fill_on_close=fill_on_close,
+                                    volume_cap=volume_cap)
     new_config = BotConfig.model_validate(doc)
     sources = dict(resolved.sources)
     settings = _strategy_settings(host, new_config, resolved, names, params or {}, sources)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bot_core.backtest.metrics import Metrics
-from bot_core.backtest.trades import RoundTrip
+from bot_core.backtest.trades import BookedFill, RoundTrip
 
-__all__ = ["BacktestResult", "iso_utc"]
+__all__ = ["BacktestResult", "iso_utc", "iso_utc_array"]
+
+
+def iso_utc_array(ts_ns: np.ndarray) -> np.ndarray:
+    """``2024-01-02T03:04:05Z`` for each UTC ns time: the one time format of every backtest CSV
+    and JSON field (second resolution, ``Z`` for UTC)."""
+    times = np.asarray(ts_ns, dtype=np.int64).astype("datetime64[ns]")
+    return np.datetime_as_string(times, unit="s", timezone="UTC")
 
 
 def iso_utc(ts_ns: int) -> str:
-    """``2024-01-02T03:04:05Z`` (second resolution is what a trade list needs)."""
-    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """One time in the format of :func:`iso_utc_array`."""
+    return str(iso_utc_array(np.array([ts_ns], dtype=np.int64))[0])
 
 
 @dataclass(slots=True)
@@ -31,6 +37,7 @@ class BacktestResult:
     equity: np.ndarray
     """Equity after each timeline step, quote currency."""
     trades: list[RoundTrip]
+    """Round trips (see :mod:`bot_core.backtest.trades`), the still-open ones last marked."""
     metrics: Metrics
     elapsed_s: float
     verdicts: dict[str, int] = field(default_factory=dict)
@@ -46,6 +53,11 @@ class BacktestResult:
     """How the run was replayed: ``compiled`` (the compiled replay, see
     ``bot_core.backtest.compiled``), ``fast`` (the driver's fast path), ``mixed`` or
     ``events`` (every event through the pipeline)."""
+    fills: list[BookedFill] = field(default_factory=list)
+    """Every fill, in booking order (the per-fill view behind the round trips)."""
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    """Stretches no dataset covers (``bot_core.backtest.feeds.coverage_gaps``): (last time
+    before, first time after), UTC ns. The equity curve has no point inside them."""
     fast_path_note: str = ""
     """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
     mixed run ran event by event (empty for a plain fast or event-by-event run)."""
@@ -73,6 +85,7 @@ class BacktestResult:
             "start": iso_utc(int(self.ts_ns[0])) if len(self.ts_ns) else None,
             "end": iso_utc(int(self.ts_ns[-1])) if len(self.ts_ns) else None,
             "n_trades": m.n_trades,
+            "n_fills": len(self.fills),
             "final_equity": m.final_equity,
             **{k: v for k, v in m.as_dict().items() if k not in ("n_trades", "final_equity")},
             "elapsed_s": self.elapsed_s,
@@ -85,9 +98,10 @@ class BacktestResult:
             "fast_path_note": self.fast_path_note,
             "annualization": m.annualization.as_dict() if m.annualization else None,
             "warnings": list(self.warnings),
+            "gaps": [{"from": iso_utc(start), "to": iso_utc(end)} for start, end in self.gaps],
             "trades": [t.as_dict() for t in self.trades],
         }
         if include_curve:
-            out["equity_curve"] = [[iso_utc(int(t)), float(e)]
-                                   for t, e in zip(self.ts_ns, self.equity, strict=True)]
+            out["equity_curve"] = [[t, e] for t, e in zip(iso_utc_array(self.ts_ns).tolist(),
+                                                          self.equity.tolist(), strict=True)]
         return out

@@ -46,6 +46,10 @@ def add_parser(sub: Any) -> None:
                    help="maker and taker fee of the paper venues, basis points")
     p.add_argument("--fill-on-close", action="store_true",
                    help="fill market orders at the deciding bar's close (optimistic)")
+    p.add_argument("--no-volume-cap", action="store_true",
+                   help="fill any quantity on a bar, whatever its volume (the paper venues' "
+                   "volume_cap = false): for volume that is not tradable size, such as FX tick "
+                   "volume or bars without volume")
     p.add_argument("--no-fast", action="store_true",
                    help="replay every bar through the strategies' on_bar (slower; same trades)")
     p.add_argument("--no-compiled", action="store_true",
@@ -53,7 +57,8 @@ def add_parser(sub: Any) -> None:
                    "replay (slower on long runs; same trades)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
-                   help="write equity.png, drawdown.png, trades.csv and equity.csv into DIR")
+                   help="write equity.png, drawdown.png, trades.csv (round trips), fills.csv "
+                   "and equity.csv into DIR")
     p.set_defaults(handler=backtest)
 
 
@@ -105,7 +110,7 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
          f"{m.annualization.periods_per_year:,.0f} {m.annualization.returns} returns a year "
          "(observed in the data)"),
         ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
-        ("trades (closed)", f"{m.n_trades}"),
+        ("trades (closed)", f"{m.n_trades} round trips, {len(result.fills):,} fills"),
         ("win rate", f"{100 * m.win_rate:.1f} %"),
         ("exposure", f"{100 * m.exposure:.1f} % of bars"),
         ("turnover", f"{m.turnover:.2f} x equity"),
@@ -149,13 +154,17 @@ def backtest(args: argparse.Namespace) -> int:
         raise UsageError("--preset and --config: give one (a config file names its preset "
                          "with `extends`)")
     params = parse_params(args.param)
+    if args.report is not None:
+        from bot_core.backtest.report import check_report_dir
+
+        check_report_dir(args.report)
     host = load_plugins()
     host.check()
     plan = plan_backtest(
         host, strategies=args.strategy, datasets=args.dataset,
         preset=None if args.config is not None else (args.preset or "balanced"),
         config_path=args.config, params=params, fee_bps=args.fee_bps,
-        fill_on_close=args.fill_on_close,
+        fill_on_close=args.fill_on_close, volume_cap=not args.no_volume_cap,
     )
     for path, value in plan.ignored.items():
         source = plan.resolved.sources.get(path, "default")

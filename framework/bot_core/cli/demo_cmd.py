@@ -28,7 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--preset", default="balanced", help="risk profile (default: balanced)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
-                   help="also write plots and the trades CSV into DIR")
+                   help="also write plots and the trades, fills and equity CSVs into DIR")
     p.set_defaults(handler=demo)
 
 
@@ -51,10 +51,15 @@ def demo_datasets(config: BotConfig, host: PluginHost, names: list[str]) -> list
 
 
 def per_strategy(result: BacktestResult) -> list[dict[str, Any]]:
-    """Trades, win rate, PnL and fees per strategy (open trades valued at the last price)."""
+    """Round trips, fills, win rate, PnL and fees per strategy (open trades valued at the last
+    price). A strategy that holds a position and rebalances it (vol_target) may close no round
+    trip at all: its fills show that it trades."""
     groups: dict[str, list[Any]] = defaultdict(list)
     for trade in result.trades:
         groups[trade.strategy].append(trade)
+    fills: dict[str, int] = defaultdict(int)
+    for fill in result.fills:
+        fills[fill.strategy] += 1
     rows = []
     for name in result.strategies:
         trades = groups.get(name, [])
@@ -64,6 +69,7 @@ def per_strategy(result: BacktestResult) -> list[dict[str, Any]]:
             "instruments": sorted({t.instrument for t in trades}),
             "closed_trades": len(closed),
             "open_trades": len(trades) - len(closed),
+            "fills": fills[name],
             "win_rate": (sum(t.pnl > 0 for t in closed) / len(closed)) if closed else 0.0,
             "pnl": sum(t.pnl for t in trades),
             "fees": sum(t.fees for t in trades),
@@ -78,6 +84,10 @@ def demo(args: argparse.Namespace) -> int:
     from bot_core.errors import UsageError
     from bot_core.plugins import load_plugins
 
+    if args.report is not None:
+        from bot_core.backtest.report import check_report_dir
+
+        check_report_dir(args.report)
     host = load_plugins()
     host.check()
     config = resolve_config(preset=args.preset, plugins=host).config
@@ -108,11 +118,12 @@ def demo(args: argparse.Namespace) -> int:
 
     table = Table(title=f"bot-core demo: {len(names)} strategies on the shipped data, "
                         f"preset {args.preset}")
-    for col in ("strategy", "instruments", "closed trades", "open", "win rate", "PnL", "fees"):
+    for col in ("strategy", "instruments", "closed trades", "open", "fills", "win rate", "PnL",
+                "fees"):
         table.add_column(col, justify="left" if col in ("strategy", "instruments") else "right")
     for row in rows:
         table.add_row(row["strategy"], ", ".join(row["instruments"]) or "-",
-                      str(row["closed_trades"]), str(row["open_trades"]),
+                      str(row["closed_trades"]), str(row["open_trades"]), f"{row['fills']:,}",
                       f"{100 * row['win_rate']:.1f} %", f"{row['pnl']:+,.2f}",
                       f"{row['fees']:,.2f}")
     console().print(table)

@@ -6,7 +6,7 @@ the pipeline's order, what the paper venue, the portfolio and the risk engine's 
 
 1. the venue sees the bar: it learns the bar length, marks its account at the close and fills
    the market orders that became eligible (bar open, slippage, volume impact, taker fee, the
-   account's buying power);
+   account's buying power, the bar's volume unless the venue's volume cap is off);
 2. the portfolio books the fills and is marked at the close; the engine's monitors roll the
    trading day, track the equity peak and watch the drawdown and daily-loss limits;
 3. each strategy trading the bar puts its new target in force (scaled by the equity now when it
@@ -69,7 +69,8 @@ STOP_REASONS = (
  STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS, STOP_LOG_FULL) = range(1, len(STOP_REASONS))
 
 VENUE_FIELDS = ("taker_fee_rate", "slippage_rate", "volume_impact_bps", "participation_rate",
-                "latency_ns", "fill_on_close", "margin", "max_leverage", "quote_balance")
+                "latency_ns", "fill_on_close", "margin", "max_leverage", "quote_balance",
+                "volume_cap")
 """Columns of the ``venues`` parameter (one row per venue)."""
 
 _EPS = 1e-12
@@ -241,11 +242,12 @@ def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, v
     if not (market - market == 0.0 and market > 0.0):
         return STOP_NOT_MARKETABLE, 0.0, 0.0
     price = market * (1.0 + side * venues[v, 1])
-    room = venues[v, 3] * (volume if volume - volume == 0.0 and volume > 0.0 else 0.0)
-    if used_ts[k] == ts:
-        room -= used[k]
-    if max(room, 0.0) < qty:
-        return STOP_VOLUME, 0.0, 0.0
+    if venues[v, 9] > 0.0:  # the volume cap: participation_rate x the bar's volume
+        room = venues[v, 3] * (volume if volume - volume == 0.0 and volume > 0.0 else 0.0)
+        if used_ts[k] == ts:
+            room -= used[k]
+        if max(room, 0.0) < qty:
+            return STOP_VOLUME, 0.0, 0.0
     if venues[v, 2] > 0.0:
         share = qty / volume if volume > 0.0 else 1.0
         price *= 1.0 + side * venues[v, 2] * share / 1e4

@@ -135,6 +135,34 @@ def test_zero_or_nan_volume_bar_fills_nothing() -> None:
     assert len(fills(v.on_market_data(bar(3, 100, 101, 99, 100)))) == 1
 
 
+def test_without_the_volume_cap_a_bar_fills_any_quantity() -> None:
+    # FX tick volume, bars without volume: volume_cap = false fills whole orders whatever
+    # the bar's volume, market and limit alike; quotes stay bounded by their size
+    v = venue(volume_cap=False, participation_rate=0.01)
+    v.on_market_data(bar(0, 100, 101, 99, 100))
+    v.submit(order(Side.BUY, 500.0))
+    v.submit(order(Side.BUY, 300.0, limit=99.5))
+    got = fills(v.on_market_data(bar(1, 100, 101, 99, 100, v=3.0)))
+    assert [f.quantity for f in got] == [500.0, 300.0]
+    v.submit(order(Side.SELL, 800.0, tif=TimeInForce.IOC))
+    for volume in (0.0, float("nan")):
+        reports = v.on_market_data(bar(2, 100, 101, 99, 100, v=volume))
+        if volume == 0.0:
+            assert [r.status for r in reports] == [OrderStatus.FILLED]
+    assert v.balances().get("BTC", 0.0) == 0.0
+    assert v.open_orders() == []
+    v.on_market_data(quote(T0 + 3 * MINUTE_NS, 99.0, 100.0, ask_size=2.0))
+    (f,) = fills(v.submit(order(Side.BUY, 5.0, tif=TimeInForce.IOC)))
+    assert f.quantity == 2.0
+
+
+def test_the_bar_fill_model_carries_the_volume_cap() -> None:
+    model = venue(volume_cap=False).bar_fill_model()
+    assert model is not None and model.volume_cap is False
+    model = venue().bar_fill_model()
+    assert model is not None and model.volume_cap is True
+
+
 def test_resting_limit_fills_only_when_price_trades_through() -> None:
     v = venue(maker_fee_bps=2.0)
     v.on_market_data(bar(0, 100, 101, 99, 100))

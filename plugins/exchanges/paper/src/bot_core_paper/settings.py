@@ -14,7 +14,9 @@ class PaperSettings(BaseModel):
     """How the simulated venue fills orders. Frozen; unknown fields are rejected.
 
     The defaults are those of a liquid crypto spot venue with a margin account: 2 bps maker,
-    5 bps taker, 1 bp slippage, fills up to a quarter of each bar's volume.
+    5 bps taker, 1 bp slippage, fills up to a quarter of each bar's volume. For bars whose
+    volume is not tradable size (FX tick volume, data without volume), set ``volume_cap =
+    false``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,7 +43,17 @@ class PaperSettings(BaseModel):
     participation_rate: float = Field(
         0.25, gt=0, le=1,
         description="Largest share of one bar's volume the venue fills across all orders on "
-        "that bar, (0, 1]; the rest of an order waits for later bars (GTC) or is cancelled.",
+        "that bar, (0, 1]; the rest of an order waits for later bars (GTC) or is cancelled. "
+        "Applies only with volume_cap = true.",
+    )
+    volume_cap: bool = Field(
+        True,
+        description="Bound the fills of each bar by participation_rate x the bar's volume. "
+        "false: a bar fills any quantity, whatever its volume: for data whose volume is not "
+        "tradable size (FX tick volume, bars without volume: 0 or NaN), where the cap would "
+        "spread orders over many bars or fill nothing. volume_impact_bps still reads the "
+        "bar's volume (a bar without volume counts as 100% participation): keep it 0 for such "
+        "data. Quotes are always bounded by their quoted size.",
     )
     latency_ms: float = Field(
         0.0, ge=0, le=3_600_000,

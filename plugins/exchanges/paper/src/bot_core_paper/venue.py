@@ -12,9 +12,10 @@ Rules, in the order a user asks about them:
   for a sell; ask < limit / bid > limit with quotes) as maker at the limit price; a limit order
   that is marketable when it first reaches the book fills as taker at the market price, never
   worse than its limit.
-* **Size.** All fills on one bar together take at most ``participation_rate`` x its volume; on
-  a quote, at most the quoted size. The rest waits (GTC, DAY) or is cancelled (IOC); FOK fills
-  whole or not at all.
+* **Size.** All fills on one bar together take at most ``participation_rate`` x its volume
+  (no bound with ``volume_cap = false``, for volume that is not tradable size); on a quote, at
+  most the quoted size. The rest waits (GTC, DAY) or is cancelled (IOC); FOK fills whole or not
+  at all.
 * **Money.** A fill the account cannot carry is cut to what it can and the rest is cancelled
   with reason ``insufficient_balance``; an order clearly beyond it is rejected at submit.
 """
@@ -176,7 +177,8 @@ class PaperVenue(ExchangeAdapter):
         (asset, cash), = cfg.initial_balances.items()
         return BarFillModel(cfg.taker_fee_bps, cfg.slippage_bps, cfg.volume_impact_bps,
                             cfg.participation_rate, cfg.latency_ms, cfg.fill_on_close,
-                            cfg.account == "margin", cfg.max_leverage, asset, cash)
+                            cfg.account == "margin", cfg.max_leverage, asset, cash,
+                            cfg.volume_cap)
 
     # -- matching -----------------------------------------------------------------------------
 
@@ -212,6 +214,8 @@ class PaperVenue(ExchangeAdapter):
 
     def _available(self, event: Bar | Quote, side: int) -> float:
         if isinstance(event, Bar):
+            if not self.cfg.volume_cap:
+                return math.inf
             volume = event.volume if math.isfinite(event.volume) else 0.0
             cap = self.cfg.participation_rate * max(volume, 0.0)
         else:
