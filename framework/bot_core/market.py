@@ -92,11 +92,15 @@ class FeedSpec:
     """Rows the feed holds (a backtest's dataset); None for an open-ended live feed."""
 
     def span(self, bars: float) -> str:
-        """``bars`` bars of this feed as a time span: ``"8 hours"``, ``"360 days"``,
-        ``"1.3 years"`` (``"480 bars"`` when the bar length is unknown)."""
-        if self.bar_seconds is None:
+        """``bars`` bars of this feed as the time they span in its market's calendar: ``"8
+        hours"``, ``"60 days"``, ``"1.8 years"`` (480 daily bars of a stock exchange, whose year
+        holds ~261 of them); ``"480 bars"`` when neither calendar nor bar length is known."""
+        if self.periods_per_year:
+            seconds = bars / self.periods_per_year * YEAR_S
+        elif self.bar_seconds is not None:
+            seconds = bars * self.bar_seconds
+        else:
             return f"{bars:g} bars"
-        seconds = bars * self.bar_seconds
         name, unit = next(((n, u) for n, u in _SPAN_UNITS if seconds >= u), _SPAN_UNITS[-1])
         value = seconds / unit
         text = f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"

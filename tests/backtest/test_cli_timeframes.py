@@ -90,7 +90,7 @@ def test_profile_windows_on_daily_bars_are_warned_about(run_cli, goog) -> None:
     lines = proc.stderr.splitlines()
     assert lines[0] == (
         "warning: strategies.mean_reversion.params.window_bars: 480 is the balanced profile's "
-        "value for 1m bars (8 hours); on the 1d bars of goog it spans 1.3 years: set window_bars "
+        "value for 1m bars (8 hours); on the 1d bars of goog it spans 1.8 years: set window_bars "
         "for this timeframe")
     assert lines[1].startswith("warning: strategies.mean_reversion.params.max_holding_bars: "
                                "1440 is")
@@ -104,7 +104,7 @@ def test_a_window_longer_than_the_dataset_is_one_error_line(run_cli, goog) -> No
     assert proc.stdout == ""
     assert proc.stderr == (
         "error: --param window_bars: strategies.mean_reversion.params.window_bars: 1000 1d bars "
-        "(2.7 years) come before the first z-score, but goog has 780 rows: the strategy could "
+        "(3.8 years) come before the first z-score, but goog has 780 rows: the strategy could "
         "never trade; choose a window for this timeframe (docs/strategies/mean_reversion.md, "
         "Timeframes) (got 1000)\n")
     stated = run_cli("backtest", "--config", str(goog), "--strategy", "vol_target",

@@ -31,7 +31,7 @@ def test_a_window_the_dataset_cannot_fill_is_refused() -> None:
         make().bind_feeds([daily_spec(300)])
     (problem,) = info.value.problems
     assert problem.field == "strategies.mr.params.window_bars" and problem.value == 480
-    assert problem.message.startswith("480 1d bars (1.3 years) come before the first z-score, "
+    assert problem.message.startswith("480 1d bars (1.8 years) come before the first z-score, "
                                       "but goog has 300 rows: the strategy could never trade")
     with pytest.raises(ConfigError) as info:
         make(None, window_bars=400, min_periods_bars=350).bind_feeds([daily_spec(300)])
@@ -42,7 +42,7 @@ def test_a_window_the_dataset_cannot_fill_is_refused() -> None:
 def test_profile_windows_on_daily_bars_are_reported_with_their_time_span() -> None:
     window, holding = make().bind_feeds([daily_spec(780)])
     assert window == ("strategies.mr.params.window_bars: 480 is the balanced profile's value "
-                      "for 1m bars (8 hours); on the 1d bars of goog it spans 1.3 years: set "
+                      "for 1m bars (8 hours); on the 1d bars of goog it spans 1.8 years: set "
                       "window_bars for this timeframe")
     assert holding.startswith("strategies.mr.params.max_holding_bars: 1440 is the conservative "
                               "and balanced profiles' value for 1m bars (1 day)")

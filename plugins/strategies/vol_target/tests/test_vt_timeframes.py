@@ -1,7 +1,7 @@
 """vol_target takes the bar length and calendar from the data, never from a default.
 
 Daily stock bars (weekdays only) were annualized as 1-minute bars of a 24/7 market
-(``bar_seconds`` defaulted to 60): volatility came out ~27 times too high and the balanced
+(``bar_seconds`` defaulted to 60): volatility came out ~45 times too high and the balanced
 profile never traded. Now the annualization is the data's own bars per year, a stated bar
 length must agree with the data, and parameters that cannot work on it are refused.
 """
@@ -87,7 +87,7 @@ def test_a_warm_up_longer_than_the_dataset_is_refused() -> None:
         make().bind_feeds([spec_of(frame)])
     (problem,) = info.value.problems
     assert problem.field == "strategies.vt.params.min_periods_bars"
-    assert "60 returns of 1d bars (60 days)" in problem.message
+    assert "60 returns of 1d bars (82 days)" in problem.message
     assert "goog has 50 rows" in problem.message
     make(min_periods_bars=20).bind_feeds([spec_of(frame)])
 
@@ -127,7 +127,7 @@ def test_profile_horizons_are_reported_on_other_bar_lengths() -> None:
     (warning,) = make().bind_feeds([spec_of(frame)])
     assert warning.startswith("strategies.vt.params.ewma_halflife_bars: 360 is the balanced "
                               "profile's value for 1m bars (6 hours)")
-    assert "on the 1d bars of goog it spans 360 days" in warning
+    assert "on the 1d bars of goog it spans 1.4 years" in warning
     assert make(ewma_halflife_bars=20.0).bind_feeds([spec_of(frame)]) == []
     minutes = bind_frame(make(), pd.DataFrame(
         {"close": np.ones(100)}, index=pd.date_range("2024-01-01", periods=100, freq="1min",

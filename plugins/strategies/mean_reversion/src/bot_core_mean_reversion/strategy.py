@@ -71,9 +71,9 @@ class MeanReversionStrategy(Strategy):
     # -- the data ---------------------------------------------------------------------------
 
     def bind_feeds(self, feeds: Sequence[FeedSpec]) -> list[str]:
-        """Refuse a window that no feed is long enough to fill: the z-score would never be
-        defined and the strategy would never trade. Warn about the profiles' windows (made
-        for 1-minute bars) on bars of another length (see ``bot_core.Strategy``)."""
+        """Refuse a window that a feed is too short to fill: its z-score would never be
+        defined and the strategy would never trade it. The base class warns about the
+        profiles' windows (made for 1-minute bars) on bars of another length."""
         warnings = super().bind_feeds(feeds)
         need = self.cfg.min_periods
         field = "window_bars" if self.cfg.min_periods_bars is None else "min_periods_bars"
