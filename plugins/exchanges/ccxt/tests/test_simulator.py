@@ -18,7 +18,8 @@ def raw_ccxt(sim, secret: str) -> ccxt.binance:
 
 def test_loading_markets_needs_only_public_spot_endpoints(sim) -> None:
     exchange = raw_ccxt(sim, sim.api_secret)
-    assert sorted(exchange.load_markets()) == ["BTC/USDT", "ETH/USDT", "LTC/USDT"]
+    assert sorted(exchange.load_markets()) == ["ADA/USDT", "BTC/USDT", "ETH/USDT", "LTC/USDT",
+                                              "SOL/USDT"]
     assert sim.requests == [("GET", "/api/v3/exchangeInfo")]  # no sapi, fapi or dapi call
 
 

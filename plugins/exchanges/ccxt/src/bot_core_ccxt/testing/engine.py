@@ -29,8 +29,9 @@ ZERO = Decimal(0)
 
 
 def recorded_exchange_info() -> dict[str, Any]:
-    """The venue's exchangeInfo: symbol records recorded from the real venue (BTC, ETH, LTC
-    against USDT) with their real filters, served as they were recorded."""
+    """The venue's exchangeInfo: symbol records of the real venue (BTC, ETH and ADA against
+    USDT recorded as they were; LTC from its recorded limits; SOL modelled on LTC's record so
+    that the shipped demo universe trades on the simulator)."""
     text = resources.files("bot_core_ccxt.testing").joinpath("binance_exchange_info.json").read_text()
     info: dict[str, Any] = json.loads(text)
     return info
@@ -141,7 +142,8 @@ class VenueState:
                  maker_fee: float = 0.001, half_spread_bps: float = 1.0) -> None:
         self.exchange_info = recorded_exchange_info()
         self.specs = {r["symbol"]: SymbolSpec.from_record(r) for r in self.exchange_info["symbols"]}
-        self.base_prices = {"BTCUSDT": 30_000.0, "ETHUSDT": 2_000.0, "LTCUSDT": 70.0}
+        self.base_prices = {"BTCUSDT": 30_000.0, "ETHUSDT": 2_000.0, "LTCUSDT": 70.0,
+                            "ADAUSDT": 0.4, "SOLUSDT": 100.0}
         self.base_prices.update(base_prices or {})
         self.price_overrides: dict[str, float] = {}
         self.liquidity: dict[str, Decimal] = {}

@@ -1,0 +1,20 @@
+"""``bot-core smoke --mode paper`` end to end on the simulator's market data: the real CLI in a
+subprocess, the ccxt source polling the simulator, orders filled by the paper venue."""
+
+from __future__ import annotations
+
+import json
+
+from bot_core_ccxt.testing.smoke import main
+
+
+def test_paper_smoke_passes_on_the_simulator(capfd) -> None:
+    assert main(["--cycles", "5", "--json"]) == 0  # the issue's CI figure
+    out, _ = capfd.readouterr()
+    report = json.loads(out)
+    assert report["ok"] is True and report["mode"] == "paper"
+    rows = report["rows"]
+    assert {r["preset"] for r in rows} == {"conservative.toml", "balanced.toml", "aggressive.toml"}
+    assert all(r["status"] == "ok" for r in rows)
+    sources = [r for r in rows if r["stage"] == "source"]
+    assert len(sources) == 8 and all("events from" in r["detail"] for r in sources)
