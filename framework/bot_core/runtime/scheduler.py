@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from bot_core.runtime.resources import ResourceMonitor
     from bot_core.runtime.sleeve import Sleeve
     from bot_core.runtime.sources import MarketDataSource
+    from bot_core.telemetry.metrics import SchedulerProbe
 
 __all__ = ["Scheduler", "SchedulerStats"]
 
@@ -103,6 +104,8 @@ class Scheduler:
         self.stats = SchedulerStats()
         self.cleanup: list[Callable[[], None]] = []
         """Called once the run has shut down (observers unregistered)."""
+        self.probe: SchedulerProbe | None = None
+        """Told each decision's latency and each cycle's work (the metrics)."""
         self.reason = ""
         self._stop_reason: str | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -207,6 +210,7 @@ class Scheduler:
         record = len(latency) < _MAX_LATENCY_SAMPLES
         market, deciders = self._market, self._deciders
         last: dict[Subscription, int] | None = None
+        probe = self.probe
         stats.batches += 1
         stats.events += len(batch)
         for index, (sub, event) in enumerate(batch):
@@ -232,14 +236,21 @@ class Scheduler:
                 except Exception as exc:
                     sleeve.fail(exc)
                 stats.decisions += 1
-                if record:
-                    latency.append(stopwatch() - received)
+                if record or probe is not None:
+                    elapsed = stopwatch() - received
+                    if record:
+                        latency.append(elapsed)
+                    if probe is not None:
+                        probe.decided(sleeve.name, name, elapsed)
         for sleeve in self.sleeves:
             sleeve.settle()
             if sleeve.failed and not sleeve.stop_reason:
                 self._stop_sleeve(sleeve, sleeve.failed)
+        if probe is not None:
+            probe.dispatched(stopwatch() - received)
 
     def _end_cycle(self, boundary: int) -> None:
+        started = self.stopwatch()
         self.stats.cycles += 1
         self.stats.last_cycle_ns = boundary
         for sleeve in self.sleeves:
@@ -252,6 +263,8 @@ class Scheduler:
                 self._stop_sleeve(sleeve, sleeve.failed)
         self._check_feeds(boundary)
         self._shed(boundary)
+        if self.probe is not None:
+            self.probe.cycle_ended(self, boundary, self.stopwatch() - started)
         if self.on_cycle is not None:
             self.on_cycle(self)
 

@@ -1,0 +1,274 @@
+"""The fan-out of metric samples and runtime events to remote watchers, which never slows the
+scheduler.
+
+Publishers (the scheduler's thread for events, the snapshot thread for samples) append each
+:class:`Update` to one ring of ``capacity`` slots: O(1) whatever the number of watchers, no
+copy per watcher, no filtering on the publisher's side. Each :class:`Watcher` reads the ring
+from its own cursor on its own thread (a gRPC stream's) and applies its own filter there.
+
+A watcher may fall at most ``buffer`` updates behind (its bounded buffer). A slow watcher is
+dropped from behind: when the ring has moved more than that past its cursor, the oldest updates
+it did not read are skipped and counted (``Watcher.dropped``, ``StreamHub.dropped``); it then
+goes on with the newest. The publisher never waits for anyone: it takes one short lock to
+number the update and, only when some watcher sleeps for lack of data, wakes them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["StreamFilter", "StreamHub", "Update", "Watcher"]
+
+SAMPLE, EVENT = "sample", "event"
+_DEFAULT_CAPACITY = 1 << 14
+
+
+class Update:
+    """One metric sample or one runtime event.
+
+    ``name`` is the sample's name (``bot_core_equity``) or ``event:<kind>``
+    (``event:trading_state``); ``bot``, ``profile`` and ``strategy`` are empty where they do not
+    apply. ``encoded`` caches the wire form the first watcher built, for the others to reuse.
+    """
+
+    __slots__ = ("bot", "encoded", "fields", "kind", "labels", "name", "profile", "seq",
+                 "strategy", "ts_ns", "value", "wall_ns")
+
+    def __init__(self, kind: str, name: str, *, bot: str = "", profile: str = "",
+                 strategy: str = "", labels: Mapping[str, str] | None = None,
+                 value: float = 0.0, ts_ns: int = 0, fields: Mapping[str, Any] | None = None,
+                 wall_ns: int | None = None) -> None:
+        self.seq = 0
+        self.kind = kind
+        self.name = name
+        self.bot = bot
+        self.profile = profile
+        self.strategy = strategy
+        self.labels = labels if labels is not None else {}
+        self.value = value
+        self.ts_ns = ts_ns
+        self.fields = fields if fields is not None else {}
+        self.wall_ns = time.time_ns() if wall_ns is None else wall_ns
+        self.encoded: bytes | None = None
+
+    @classmethod
+    def sample(cls, name: str, labels: Mapping[str, str], value: float,
+               wall_ns: int | None = None) -> Update:
+        return cls(SAMPLE, name, bot=labels.get("bot", ""), profile=labels.get("profile", ""),
+                   strategy=labels.get("strategy", ""), labels=labels, value=value,
+                   wall_ns=wall_ns)
+
+    @classmethod
+    def event(cls, kind: str, bot: str, profile: str, ts_ns: int, *, strategy: str = "",
+              **fields: Any) -> Update:
+        return cls(EVENT, f"event:{kind}", bot=bot, profile=profile, strategy=strategy,
+                   ts_ns=ts_ns, fields=fields)
+
+    def __repr__(self) -> str:
+        return f"Update({self.seq}, {self.name!r}, bot={self.bot!r}, strategy={self.strategy!r})"
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """What one watcher wants; an empty list lets everything through.
+
+    ``names`` are shell-style patterns (``bot_core_equity``, ``bot_core_risk_*``, ``event:*``)
+    matched against sample names and ``event:<kind>``; the others are exact.
+    """
+
+    bots: frozenset[str] = field(default_factory=frozenset)
+    profiles: frozenset[str] = field(default_factory=frozenset)
+    strategies: frozenset[str] = field(default_factory=frozenset)
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *, bots: Iterable[str] = (), profiles: Iterable[str] = (),
+           strategies: Iterable[str] = (), names: Iterable[str] = ()) -> StreamFilter:
+        return cls(frozenset(bots), frozenset(profiles), frozenset(strategies), tuple(names))
+
+    def matches(self, update: Update) -> bool:
+        if self.bots and update.bot not in self.bots:
+            return False
+        if self.profiles and update.profile not in self.profiles:
+            return False
+        if self.strategies and update.strategy not in self.strategies:
+            return False
+        return not self.names or any(fnmatch.fnmatchcase(update.name, p) for p in self.names)
+
+
+class StreamHub:
+    """The ring every watcher reads (see the module docstring).
+
+    :param capacity: slots in the ring; the largest buffer a watcher may have.
+    """
+
+    def __init__(self, capacity: int = _DEFAULT_CAPACITY) -> None:
+        size = 1
+        while size < max(2, capacity):
+            size <<= 1
+        self.capacity = size
+        self._mask = size - 1
+        self._ring: list[Update | None] = [None] * size
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(threading.Lock())
+        self._sleeping = 0
+        self.head = 0
+        """Sequence number of the newest update (0: none yet)."""
+        self.published = 0
+        self.dropped = 0
+        """Updates skipped over all watchers since the start."""
+        self._watchers: set[Watcher] = set()
+        self._closed = False
+        self.on_watchers_changed: list[Any] = []
+        """Callables told the number of watchers when it changes (a new watcher wants a fresh
+        snapshot)."""
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(self, update: Update) -> None:
+        """Number ``update`` and put it in the ring; never blocks on a watcher."""
+        with self._lock:
+            seq = self.head + 1
+            update.seq = seq
+            self._ring[seq & self._mask] = update
+            self.head = seq
+            self.published += 1
+        if self._sleeping:
+            with self._wake:
+                self._wake.notify_all()
+
+    def publish_many(self, updates: Sequence[Update]) -> None:
+        with self._lock:
+            seq = self.head
+            ring, mask = self._ring, self._mask
+            for update in updates:
+                seq += 1
+                update.seq = seq
+                ring[seq & mask] = update
+            self.head = seq
+            self.published += len(updates)
+        if self._sleeping and updates:
+            with self._wake:
+                self._wake.notify_all()
+
+    @property
+    def watchers(self) -> int:
+        return len(self._watchers)
+
+    # -- watching -----------------------------------------------------------------------------
+
+    def watch(self, flt: StreamFilter | None = None, *, buffer: int | None = None) -> Watcher:
+        """A new watcher, starting with the next update published."""
+        if self._closed:
+            raise RuntimeError("the stream hub is closed")
+        watcher = Watcher(self, flt or StreamFilter(), min(buffer or self.capacity, self.capacity))
+        with self._lock:
+            self._watchers.add(watcher)
+            count = len(self._watchers)
+        for callback in list(self.on_watchers_changed):
+            callback(count)
+        return watcher
+
+    def _forget(self, watcher: Watcher) -> None:
+        with self._lock:
+            self._watchers.discard(watcher)
+            count = len(self._watchers)
+        for callback in list(self.on_watchers_changed):
+            callback(count)
+
+    def close(self) -> None:
+        """End every watcher's stream (they return what they had, then None)."""
+        self._closed = True
+        with self._wake:
+            self._wake.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class Watcher:
+    """One remote watcher's view of the hub: a cursor, a filter and a drop count."""
+
+    def __init__(self, hub: StreamHub, flt: StreamFilter, buffer: int) -> None:
+        self._hub = hub
+        self.filter = flt
+        self.buffer = buffer
+        self.cursor = hub.head
+        self.dropped = 0
+        self.delivered = 0
+        self.closed = False
+
+    def _catch_up(self) -> None:
+        """Skip, and count, what fell out of this watcher's buffer."""
+        behind = self._hub.head - self.cursor
+        if behind > self.buffer:
+            lost = behind - self.buffer
+            self.cursor += lost
+            self.dropped += lost
+            self._hub.dropped += lost
+
+    def poll(self, limit: int = 512) -> list[Update]:
+        """Up to ``limit`` matching updates available now (maybe none); never waits."""
+        hub = self._hub
+        self._catch_up()
+        ring, mask = hub._ring, hub._mask
+        out: list[Update] = []
+        matches = self.filter.matches
+        head = hub.head
+        while self.cursor < head and len(out) < limit:
+            want = self.cursor + 1
+            update = ring[want & mask]
+            if update is None or update.seq != want:  # overwritten while we read: lost
+                self._catch_up()
+                if self.cursor < want:
+                    self.cursor = want
+                    self.dropped += 1
+                    hub.dropped += 1
+                continue
+            self.cursor = want
+            if matches(update):
+                out.append(update)
+        self.delivered += len(out)
+        return out
+
+    def next_batch(self, limit: int = 512, timeout_s: float = 1.0, *,
+                   linger_s: float = 0.005) -> list[Update] | None:
+        """The next matching updates, waiting up to ``timeout_s`` for some (an empty list when
+        none came); None once the watcher or the hub is closed.
+
+        ``linger_s``: after a wake-up, wait this long before reading, so that a busy publisher
+        wakes each watcher at most ~1/linger_s times a second instead of once per update.
+        """
+        hub = self._hub
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.closed or hub.closed:
+                return None
+            batch = self.poll(limit)
+            if batch:
+                return batch
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            with hub._wake:
+                hub._sleeping += 1
+                try:
+                    if hub.head == self.cursor and not hub.closed:
+                        hub._wake.wait(remaining)
+                finally:
+                    hub._sleeping -= 1
+            if linger_s > 0 and not hub.closed:
+                time.sleep(linger_s)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._hub._forget(self)
+            with self._hub._wake:
+                self._hub._wake.notify_all()
