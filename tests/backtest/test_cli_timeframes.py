@@ -81,6 +81,10 @@ def test_vol_target_trades_daily_bars_and_sharpe_uses_their_calendar(run_cli, go
     assert annualization["periods_per_year"] == pytest.approx(261.3, abs=0.5)
     assert annualization["basis"].startswith("every 1d bar: 261.28 returns a year observed")
     assert out["warnings"] == []
+    table = run_cli("backtest", "--config", str(goog), "--strategy", "vol_target", "--dataset",
+                    "goog", "--param", "ewma_halflife_bars=20")
+    row = next(line for line in table.stdout.splitlines() if "annualized with" in line)
+    assert "261 bar returns a year (observed in the data)" in row
 
 
 def test_profile_windows_on_daily_bars_are_warned_about(run_cli, goog) -> None:

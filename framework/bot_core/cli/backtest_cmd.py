@@ -107,7 +107,8 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
         ("Sharpe", f"{m.sharpe:.2f}"),
         ("Sortino", f"{m.sortino:.2f}"),
         ("annualized with", "-" if m.annualization is None else
-         f"{m.annualization.periods_per_year:,.0f} {m.annualization.returns} returns a year "
+         f"{m.annualization.periods_per_year:,.0f} "
+         f"{'daily' if m.annualization.returns == 'day' else 'bar'} returns a year "
          "(observed in the data)"),
         ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
         ("trades (closed)", f"{m.n_trades} round trips, {len(result.fills):,} fills"),
