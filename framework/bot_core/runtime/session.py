@@ -25,7 +25,9 @@ from bot_core.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
     from bot_core.config.resolve import ResolvedConfig
+    from bot_core.orders import OrderIntent
     from bot_core.plugins import PluginHost
+    from bot_core.risk.check import Verdict
     from bot_core.runinfo import RunMode
     from bot_core.runtime.clock import Clock
     from bot_core.runtime.events import EventSink
@@ -220,8 +222,9 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
     """Subscribe the source, anchor the clock, build and warm up the sleeves, start them.
 
     :param source: the source to use (tests); default: ``plan.source_id`` built with the clock.
-    :param record_runs: write each sleeve's run record (promotion evidence) under
-        ``BOT_CORE_HOME``; ``smoke`` and ``loadtest`` do not.
+    :param record_runs: write each sleeve's run record (promotion evidence) and decision
+        journal (``BOT_CORE_HOME/journal/<bot>``) under ``BOT_CORE_HOME``; ``smoke`` and
+        ``loadtest`` do not.
     """
     import time
 
@@ -232,6 +235,12 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
     from bot_core.runtime.sources import Subscription
 
     watch = stopwatch or time.perf_counter_ns
+    journals = None
+    if record_runs:  # the journal key first: paper and live refuse to start without one
+        from bot_core.journal.runtime import RuntimeJournals
+
+        journals = RuntimeJournals(host, plan.mode)
+        sink = journals.sink(sink)
     if source is None:
         cls = host.source(plan.source_id)
         stale = min(r.config.runtime.feed_stale_after_s for r in plan.configs)
@@ -256,11 +265,11 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
 
     by_run = {sleeve.run.run_id: sleeve for sleeve in sleeves}
 
-    def decided(run_id: str, strategy: str, text: str) -> None:
+    def decided(run_id: str, intent: OrderIntent, verdict: Verdict) -> None:
         sleeve = by_run.get(run_id)
-        health = sleeve.health.get(strategy) if sleeve is not None else None
+        health = sleeve.health.get(intent.strategy_id) if sleeve is not None else None
         if health is not None:
-            health.last_decision = text
+            health.last_intent, health.last_verdict = intent, verdict
 
     observer = RuntimeObserver(sink, decided)
     host.register_observer(observer, name=f"runtime-{uuid.uuid4().hex[:8]}")
@@ -292,6 +301,9 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
                 disk_paths=[bot_state_dir(sleeve.name), journal_directory(sleeve.name)])
     periods = [s.period_ns for s in subs if s.period_ns]
     cycle_ns = min(periods) if periods else 60 * 1_000_000_000
+    if journals is not None:  # every decision journaled, from each bot's start record on
+        for sleeve in sleeves:
+            journals.attach(sleeve)
     for sleeve in sleeves:
         sleeve.start()
         sink.emit("start", sleeve.name, start_ns, mode=plan.mode, run_id=sleeve.run.run_id,
@@ -303,4 +315,6 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
                           max_cycles=max_cycles, duration_ns=duration_ns, stopwatch=watch,
                           monitors=monitors, on_cycle=on_cycle)
     scheduler.cleanup.append(lambda: host.unregister_observer(observer))
+    if journals is not None:
+        scheduler.cleanup.append(journals.close)
     return scheduler
