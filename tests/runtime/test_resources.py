@@ -169,7 +169,8 @@ def test_limits_and_priority_come_from_the_config_with_their_ranges() -> None:
         "BOT_CORE_STRATEGIES__MEAN_REVERSION__PRIORITY": "20",
     }).config
     assert config.runtime.resource_limits.max_rss_mb == 512
-    assert config.runtime.resource_limits.max_open_orders is None
+    assert config.runtime.resource_limits.max_open_orders == 100  # the preset's
+    assert config.runtime.resource_limits.max_cpu_pct is None  # no limit
     assert config.strategies["mean_reversion"].priority == 20
     assert config.strategies["vol_target"].priority == 50
 
