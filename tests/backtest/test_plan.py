@@ -263,3 +263,17 @@ def test_with_the_volume_cap_off_bars_without_volume_fill_on_every_path(installe
         _same_fills(tried.fills, slow.fills)
         assert tried.verdicts == slow.verdicts
         np.testing.assert_allclose(tried.equity, slow.equity, rtol=1e-12)
+
+
+def test_a_run_without_a_closed_round_trip_shows_no_win_rate(installed) -> None:
+    from bot_core.backtest.driver import run_backtest
+    from bot_core.cli.backtest_cmd import summary_rows
+
+    # vol_target holds its position and rebalances it: fills, but no round trip closes
+    plan = plan_backtest(installed, strategies=["vol_target"], preset="balanced",
+                         datasets=["demo-btc-usdt-1m"])
+    result = run_backtest(plan, installed)
+    rows = dict(summary_rows(result))
+    assert result.metrics.n_trades == 0 and len(result.fills) > 5
+    assert rows["win rate"] == "- (no closed round trip)"
+    assert rows["trades (closed)"] == f"0 round trips, {len(result.fills):,} fills"

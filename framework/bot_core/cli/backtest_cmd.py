@@ -112,7 +112,7 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
          "(observed in the data)"),
         ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
         ("trades (closed)", f"{m.n_trades} round trips, {len(result.fills):,} fills"),
-        ("win rate", f"{100 * m.win_rate:.1f} %"),
+        ("win rate", f"{100 * m.win_rate:.1f} %" if m.n_trades else "- (no closed round trip)"),
         ("exposure", f"{100 * m.exposure:.1f} % of bars"),
         ("turnover", f"{m.turnover:.2f} x equity"),
         ("fees", f"{m.fees:,.2f}"),

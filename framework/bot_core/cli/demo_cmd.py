@@ -124,7 +124,8 @@ def demo(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(row["strategy"], ", ".join(row["instruments"]) or "-",
                       str(row["closed_trades"]), str(row["open_trades"]), f"{row['fills']:,}",
-                      f"{100 * row['win_rate']:.1f} %", f"{row['pnl']:+,.2f}",
+                      f"{100 * row['win_rate']:.1f} %" if row["closed_trades"] else "-",
+                      f"{row['pnl']:+,.2f}",
                       f"{row['fees']:,.2f}")
     console().print(table)
     render_result(result, title="portfolio (shared equity and risk limits)")
