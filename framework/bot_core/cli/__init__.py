@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "bot_core.cli.pipeline_cmd",
     "bot_core.cli.run_cmd",
     "bot_core.cli.smoke_cmd",
+    "bot_core.cli.loadtest_cmd",
 )
 
 

@@ -20,6 +20,8 @@ _REDRAW_S = 0.15
 class NoticeSink:
     """Keeps the last few notable events (faults, quarantines, state changes...) as lines."""
 
+    kinds = _NOTICES
+
     def __init__(self, keep: int = 6) -> None:
         self.lines: deque[str] = deque(maxlen=keep)
 

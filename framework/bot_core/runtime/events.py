@@ -48,6 +48,9 @@ def iso_ns(ts_ns: int) -> str:
 
 
 class EventSink(Protocol):
+    """Receives runtime events. A sink may have ``kinds`` (a set of event names): then only
+    those are built and sent to it."""
+
     def emit(self, event: str, bot: str, ts_ns: int, **fields: Any) -> None:
         """Report one event of ``bot`` at market time ``ts_ns``."""
         ...
@@ -70,10 +73,10 @@ class ListSink:
 
     def __init__(self, kinds: set[str] | None = None) -> None:
         self.events: list[dict[str, Any]] = []
-        self._kinds = kinds
+        self.kinds = kinds
 
     def emit(self, event: str, bot: str, ts_ns: int, **fields: Any) -> None:
-        if self._kinds is None or event in self._kinds:
+        if self.kinds is None or event in self.kinds:
             self.events.append({"event": event, "bot": bot, "ts_ns": ts_ns, **fields})
 
     def of(self, event: str) -> list[dict[str, Any]]:
@@ -82,12 +85,17 @@ class ListSink:
 
 class RuntimeObserver:
     """Observer plugin turning the pipeline's hooks into runtime events (one per process; the
-    ``run`` argument tells which bot). ``on_decision`` is told ``(run_id, strategy, text)`` of
-    every judged intent (the status table's "last decision")."""
+    ``run`` argument tells which bot). ``on_decision`` is told ``(run_id, intent, verdict)`` of
+    every judged intent (the status table's "last decision"). Events the sink does not want
+    (its ``kinds``, when it has them) are not even built."""
 
-    def __init__(self, sink: EventSink, on_decision: Callable[[str, str, str], None]) -> None:
+    def __init__(self, sink: EventSink,
+                 on_decision: Callable[[str, OrderIntent, Verdict], None]) -> None:
         self._sink = sink
         self._on_decision = on_decision
+        kinds = getattr(sink, "kinds", None)
+        self._decisions = kinds is None or "decision" in kinds
+        self._fills = kinds is None or "fill" in kinds
 
     @staticmethod
     def _bot(run: RunInfo) -> str:
@@ -96,20 +104,21 @@ class RuntimeObserver:
     @hookimpl
     def bot_core_on_risk_verdict(self, run: RunInfo, intent: OrderIntent, verdict: Verdict
                                  ) -> None:
-        action = verdict.action.value
+        self._on_decision(run.run_id, intent, verdict)
+        if not self._decisions:
+            return
         allowed = intent.quantity if verdict.quantity is None else verdict.quantity
-        text = (f"{iso_ns(intent.ts_ns)[11:19]} {intent.side.name.lower()} {allowed:.6g} "
-                f"{intent.instrument}@{intent.venue} "
-                + (action if action == "approve" else f"{action}: {verdict.reason}"))
-        self._on_decision(run.run_id, intent.strategy_id, text)
         self._sink.emit("decision", self._bot(run), intent.ts_ns, strategy=intent.strategy_id,
                         instrument=intent.instrument, venue=intent.venue,
                         side=intent.side.name.lower(), quantity=intent.quantity,
-                        order_type=intent.order_type.value, tag=intent.tag, verdict=action,
-                        reason=verdict.reason, allowed_quantity=allowed)
+                        order_type=intent.order_type.value, tag=intent.tag,
+                        verdict=verdict.action.value, reason=verdict.reason,
+                        allowed_quantity=allowed)
 
     @hookimpl
     def bot_core_on_fill(self, run: RunInfo, fill: Fill) -> None:
+        if not self._fills:
+            return
         self._sink.emit("fill", self._bot(run), fill.ts_ns, strategy=fill.strategy_id,
                         instrument=fill.instrument, venue=fill.venue,
                         side=fill.side.name.lower(), quantity=fill.quantity, price=fill.price,

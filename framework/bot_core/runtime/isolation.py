@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bot_core.config.models import RuntimeConfig
     from bot_core.market import Bar, Quote
     from bot_core.orders import ExecutionReport, Fill
+    from bot_core.risk.check import Verdict
     from bot_core.strategy import StrategyContext
 
 __all__ = ["GuardedStrategy", "IsolationPolicy", "StrategyHealth", "guard"]
@@ -80,7 +81,8 @@ class StrategyHealth:
     """Bars not handed to it because a later bar of the same feed was already known."""
     calls: int = 0
     decisions: int = 0
-    last_decision: str = ""
+    last_intent: OrderIntent | None = None
+    last_verdict: Verdict | None = None
     last_fault: str = ""
     fault_times: deque[int] = field(default_factory=deque)
 
@@ -93,6 +95,20 @@ class StrategyHealth:
     def listening(self) -> bool:
         """Gets its fills and order updates (not quarantined or stopping)."""
         return not (self.quarantined or self.stopping)
+
+    @property
+    def last_decision(self) -> str:
+        """The last judged intent: ``12:34:00 buy 0.5 BTC/USDT@venue_a approve``."""
+        intent, verdict = self.last_intent, self.last_verdict
+        if intent is None or verdict is None:
+            return ""
+        from bot_core.runtime.events import iso_ns
+
+        action = verdict.action.value
+        allowed = intent.quantity if verdict.quantity is None else verdict.quantity
+        return (f"{iso_ns(intent.ts_ns)[11:19]} {intent.side.name.lower()} {allowed:.6g} "
+                f"{intent.instrument}@{intent.venue} "
+                + (action if action == "approve" else f"{action}: {verdict.reason}"))
 
     @property
     def key(self) -> str:
@@ -145,25 +161,32 @@ class GuardedStrategy(Strategy):
         self._on_fault = on_fault
         self._on_quarantine = on_quarantine
         self._timed_calls: set[str] = set()
+        self._budget_ns = policy.budget_ns
 
     # -- calls --------------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> list[OrderIntent]:
+    def _call(self, what: str, fn: Callable[[Any, Any], Any], event: Any, ctx: Any
+              ) -> list[OrderIntent]:
+        """``fn(event, ctx)`` behind the guard; this runs for every strategy on every event, so
+        the common case (in budget, no intents) takes the shortest path."""
         health = self.health
         stopwatch = self._stopwatch
         health.calls += 1
         started = stopwatch()
         try:
-            out = fn(*args)
+            out = fn(event, ctx)
         except Exception as exc:  # a strategy's bug must not reach the pipeline
             self.fault("error", f"{what} raised {type(exc).__name__}: {exc}")
             return []
-        if what in self._timed_calls:
-            self._timed(what, stopwatch() - started)
-        else:  # the first call of each kind loads compiled kernels and caches: not timed
-            self._timed_calls.add(what)
-        if health.quarantined:  # quarantined by this very call's overrun: nothing goes out
-            return []
+        if stopwatch() - started > self._budget_ns or health.behind:
+            if what in self._timed_calls:
+                self._timed(what, stopwatch() - started)
+            if health.quarantined:  # quarantined by this very call's overrun: nothing goes out
+                return []
+        if what not in self._timed_calls:  # the first call of each kind loads compiled
+            self._timed_calls.add(what)  # kernels: it is not timed
+        if out.__class__ is list and not out:  # most calls decide nothing
+            return out
         return self._checked(what, out)
 
     def _timed(self, what: str, elapsed_ns: int) -> None:
@@ -227,12 +250,14 @@ class GuardedStrategy(Strategy):
     # -- the Strategy interface, guarded ------------------------------------------------------
 
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
-        if not self.health.deciding:
+        health = self.health
+        if health.quarantined or health.paused or health.stopping:
             return ()
         return self._call("on_bar", self.inner.on_bar, bar, ctx)
 
     def on_quote(self, quote: Quote, ctx: StrategyContext) -> Sequence[OrderIntent]:
-        if not self.health.deciding:
+        health = self.health
+        if health.quarantined or health.paused or health.stopping:
             return ()
         return self._call("on_quote", self.inner.on_quote, quote, ctx)
 

@@ -84,6 +84,9 @@ class Sleeve:
         self.pipeline: TradingPipeline = build_pipeline(resolved, host, self.run,
                                                         wrap_strategy=self._guard)
         host.configure(config)
+        self.deliver = self.pipeline.deliver
+        """``deliver(strategy, event)``: one strategy's decision on an event (its intents go
+        through this sleeve's risk engine to its venues)."""
         self.subscriptions: dict[str, list[Subscription]] = {
             name: self._subscriptions_of(name) for name in self.guards}
         self.warnings = self._bind_feeds(resolved)
@@ -171,9 +174,6 @@ class Sleeve:
         else:
             self.pipeline.mark_quote(event)
 
-    def deliver(self, name: str, event: Bar | Quote) -> None:
-        """One strategy's decision on ``event`` (its intents go through risk to the venue)."""
-        self.pipeline.deliver(name, event)
 
     def settle(self) -> None:
         """Cancel the open orders of strategies quarantined since the last call (deferred
