@@ -34,9 +34,20 @@ MONEY_PATH = ("bot-core-mean-reversion", "bot-core-vol-target", "bot-core-cross-
               "bot-core-paper", "bot-core-risk-checks")
 
 
+def _live_source_distributions() -> tuple[str, ...]:
+    """A live bot without ``runtime.source`` pins every installed live source's distribution
+    (any of them may be its default source)."""
+    host = bot_core.load_plugins(environ={})
+    return tuple(sorted({host.owners[("source", sid)]
+                         for sid, cls in host.sources.items() if cls.live}))
+
+
+LIVE_SOURCES = _live_source_distributions()
+
+
 def _pins(upper: bool = True) -> str:
     specs = [f"{d}=={metadata.version(d)}" if upper else f"{d}>={metadata.version(d)}"
-             for d in MONEY_PATH]
+             for d in MONEY_PATH + LIVE_SOURCES]
     return json.dumps(specs)
 
 
@@ -207,7 +218,8 @@ def test_live_refuses_unpinned_plugins(run_cli, bot_core_home: Path, tmp_path: P
     result = run_cli("pipeline", "promote", "--config", str(config), "--to", "live",
                      "--confirm", "alpha")
     assert result.returncode == 1
-    assert "plugins_pinned (bot-core-cross-arb (cross_arb):" in result.stderr
+    assert "plugins_pinned (bot-core-ccxt (ccxt):" in result.stderr
+    assert "bot-core-cross-arb (cross_arb):" in result.stderr
     assert "does not pin a version" in result.stderr
 
     # an unlisted distribution names the pin to add
@@ -362,3 +374,20 @@ def test_conservative_asks_more_evidence_than_balanced_and_balanced_than_aggress
     for name, stages in promotion.items():  # live needs more than paper under every profile
         assert stages.to_live.min_cycles > stages.to_paper.min_cycles, name
         assert stages.to_live.min_hours > stages.to_paper.min_hours, name
+
+
+def test_live_pins_the_market_data_source_too(bot_core_home: Path, tmp_path: Path) -> None:
+    host = bot_core.load_plugins()
+    assert "bot-core-ccxt" in LIVE_SOURCES  # the host env installs the ccxt plugin
+    path = _config(tmp_path)
+    text = path.read_text()
+    path.write_text(text.replace(f'"bot-core-ccxt=={metadata.version("bot-core-ccxt")}"',
+                                 '"bot-core-ccxt>=0.1"'))
+    config = resolve_config(path, plugins=host).config
+    _seed(bot_core_home, "alpha", "demo", cycles=12, hours=3.0)
+    promote(decide(config, "paper", plugins=host, home=bot_core_home))
+    _seed(bot_core_home, "alpha", "paper", cycles=25, hours=5.0)
+    decision = decide(config, "live", plugins=host, confirm="alpha", home=bot_core_home)
+    [failed] = decision.failed
+    assert failed.gate == "plugins_pinned"
+    assert failed.evidence.startswith("bot-core-ccxt (ccxt): 'bot-core-ccxt>=0.1' does not pin")

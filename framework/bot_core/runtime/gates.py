@@ -3,7 +3,8 @@
 Demo -> paper and paper -> live both need, from the runs in the current mode since the bot
 entered it: ``runtime.promotion.<step>.min_cycles`` cycles, ``min_hours`` hours, no HALTED
 cycle, no daily-loss breach and no drawdown breach. Live also needs every plugin in the money
-path pinned by version (``plugins_pinned``) and ``--confirm <bot name>`` (``confirmed``).
+path (strategies, venues, risk checks, market data) pinned by version (``plugins_pinned``) and
+``--confirm <bot name>`` (``confirmed``).
 """
 
 from __future__ import annotations
@@ -101,11 +102,17 @@ class NoDrawdownBreach(PromotionGate):
 
 
 def _components(ctx: GateContext) -> list[tuple[str, str]]:
-    """(kind, component id) of everything in the bot's money path."""
+    """(kind, component id) of everything in the bot's money path: enabled strategies, venue
+    adapters, risk checks, and its market data source (``runtime.source``; when none is named,
+    every installed live source, since any of them may be the default)."""
     config = ctx.config
     used = [("strategy", s.plugin) for s in config.strategies.values() if s.enabled]
     used += [("exchange", v.adapter) for v in config.venues.values()]
     used += [("risk_check", c) for c in config.risk.checks]
+    if config.runtime.source is not None:
+        used.append(("source", config.runtime.source))
+    else:
+        used += [("source", sid) for sid, cls in ctx.plugins.sources.items() if cls.live]
     return sorted(set(used))
 
 
