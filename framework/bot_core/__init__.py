@@ -10,6 +10,7 @@ from bot_core.errors import (
     DataError,
     DataQualityError,
     PluginError,
+    StateError,
     UsageError,
     VenueAuthenticationError,
     VenueError,
@@ -18,7 +19,7 @@ from bot_core.errors import (
     VenueRateLimitedError,
     VenueUnavailableError,
 )
-from bot_core.exchange import BarFillModel, ExchangeAdapter
+from bot_core.exchange import BarFillModel, ExchangeAdapter, FillsPage, VenueOrder
 from bot_core.hookspecs import hookimpl
 from bot_core.market import Bar, FeedSpec, Quote
 from bot_core.orders import (
@@ -50,6 +51,7 @@ __all__ = [
     "ExecutionReport",
     "FeedSpec",
     "Fill",
+    "FillsPage",
     "GateContext",
     "GateOutcome",
     "NoSettings",
@@ -64,6 +66,7 @@ __all__ = [
     "RiskCheck",
     "RiskContext",
     "Side",
+    "StateError",
     "Strategy",
     "StrategyContext",
     "StrategySettings",
@@ -74,6 +77,7 @@ __all__ = [
     "VenueError",
     "VenueInsufficientFundsError",
     "VenueInvalidOrderError",
+    "VenueOrder",
     "VenueRateLimitedError",
     "VenueUnavailableError",
     "Verdict",

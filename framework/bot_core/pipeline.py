@@ -13,7 +13,8 @@ market event (:meth:`TradingPipeline.on_bar`, :meth:`TradingPipeline.on_quote`),
 
 :meth:`submit` is ``bot_core_on_decision`` -> ``risk.evaluate`` -> ``bot_core_on_risk_verdict``
 -> (approved or reduced only) an :class:`~bot_core.orders.Order` with the allowed quantity ->
-``venue.submit`` -> ``bot_core_on_order`` -> the venue's reports as above. A rejected intent
+the ``before_submit`` listeners (the state store commits the order here, before any venue sees
+it) -> ``venue.submit`` -> ``bot_core_on_order`` -> the venue's reports as above. A rejected intent
 reaches its strategy as a ``REJECTED`` report (reason ``risk:<code>``) through
 ``strategy.on_order_update``. Client order ids are
 idempotent: an id already used never reaches a venue a second time.
@@ -120,6 +121,10 @@ class TradingPipeline:
         self.fill_listeners: list[Callable[[Fill], None]] = []
         """In-process callables given every booked fill right after ``bot_core_on_fill`` (the
         backtest's trade book): a plain call, without a hook dispatch per fill."""
+        self.before_submit: list[Callable[[Order], None]] = []
+        """In-process callables given each order before ``venue.submit`` (the state store
+        commits it there). One that raises stops the order: it is never sent and ends
+        ``REJECTED`` with reason ``not_persisted: ...`` (fail closed)."""
         self.contexts = {name: PipelineStrategyContext(self, name) for name in self.strategies}
         self._seen_ids: set[str] = set()
         self._bar_subs: dict[tuple[str, str], list[Strategy]] = {}
@@ -290,11 +295,20 @@ class TradingPipeline:
             order = Order(intent, quantity)
             self.orders[client_id] = order
             self.open_orders[client_id] = order
+            reports: Sequence[ExecutionReport]
             try:
-                reports = venue.submit(order)
-            except Exception as exc:  # a venue failure must not leave an order half-known
+                for listener in self.before_submit:
+                    listener(order)
+            except Exception as exc:  # not recorded, not sent: an order must never be unknown
                 reports = [ExecutionReport(client_id, OrderStatus.REJECTED, now_ns,
-                                           reason=f"venue_error: {type(exc).__name__}: {exc}")]
+                                           reason=f"not_persisted: {type(exc).__name__}: {exc}")]
+            else:
+                try:
+                    reports = venue.submit(order)
+                except Exception as exc:  # a venue failure must not leave an order half-known
+                    reports = [ExecutionReport(
+                        client_id, OrderStatus.REJECTED, now_ns,
+                        reason=f"venue_error: {type(exc).__name__}: {exc}")]
             host.on_order(run, order)
             for report in reports:
                 self._process_one(report)
@@ -347,11 +361,11 @@ class TradingPipeline:
         for report in reports:
             self._process_one(report)
 
-    def _process_one(self, report: ExecutionReport) -> None:
+    def _process_one(self, report: ExecutionReport, notify: bool = True) -> None:
         order = self.orders.get(report.client_order_id)
         fill = report.fill
         strategy: Strategy | None = None
-        if order is not None and self.strategies:
+        if order is not None and self.strategies and notify:
             strategy = self.strategies.get(order.intent.strategy_id)
         if fill is not None:
             if not fill.strategy_id and order is not None:
@@ -381,6 +395,30 @@ class TradingPipeline:
         if fill is None and strategy is not None:
             self.submit(strategy.on_order_update(report, self.contexts[strategy.name]),
                         report.ts_ns)
+
+    # -- restart ------------------------------------------------------------------------------
+
+    def remember_order(self, order: Order) -> None:
+        """Take over an order known from before a restart (the state file, or the venue):
+        its client order id counts as used, and while it is open its reports are processed as
+        any other's. Nothing is sent and no hook is called."""
+        client_id = order.client_order_id
+        self._seen_ids.add(client_id)
+        self.orders[client_id] = order
+        if order.status.is_final:
+            self.open_orders.pop(client_id, None)
+        else:
+            self.open_orders[client_id] = order
+
+    def remember_client_order_ids(self, client_order_ids: Iterable[str]) -> None:
+        """Client order ids used before a restart: never sent again."""
+        self._seen_ids.update(client_order_ids)
+
+    def apply_report(self, report: ExecutionReport) -> None:
+        """Process a report learnt while reconciling with a venue after a restart: fills are
+        booked (once per trade id) and observers told, as for any report, but strategies are
+        not called (no decision is taken before reconciliation ends)."""
+        self._process_one(report, False)
 
     # -- persistence --------------------------------------------------------------------------
 

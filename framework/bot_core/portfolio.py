@@ -20,7 +20,7 @@ a fill in another quote currency is refused rather than booked at a wrong value.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -333,28 +333,43 @@ class Portfolio:
     def from_snapshot(cls, data: dict[str, Any]) -> Portfolio:
         """Rebuild a portfolio from :meth:`snapshot` output."""
         pf = cls(float(data["initial_cash"]), str(data["base_currency"]))
-        pf._cash = {v: float(c) for v, c in data["cash"]}
-        pf._cash_total = math.fsum(pf._cash.values())
+        pf.restore(data)
+        return pf
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Replace this portfolio's state with :meth:`snapshot` output, in place (the risk
+        engine and the pipeline keep their reference to it): a restart's first step.
+
+        :raises ValueError: the snapshot is of another base currency.
+        """
+        if str(data["base_currency"]) != self.base_currency:
+            raise ValueError(f"a snapshot in {data['base_currency']} cannot restore a portfolio "
+                             f"that accounts in {self.base_currency}")
+        self.initial_cash = float(data["initial_cash"])
+        for table in (self._records, self._net_venue, self._net_instr, self._net_strategy, self._mark,
+                      self._mark_any, self._mark_ts, self._mark_ts_any, self._venues_of, self._value):
+            table.clear()
+        self._cash = {v: float(c) for v, c in data["cash"]}
+        self._cash_total = math.fsum(self._cash.values())
         for v, i, p, ts in data["marks"]:
-            pf._mark[(v, i)] = float(p)
-            pf._mark_ts[(v, i)] = int(ts)
+            self._mark[(v, i)] = float(p)
+            self._mark_ts[(v, i)] = int(ts)
         for i, p, ts in data["marks_any"]:
-            pf._mark_any[i] = float(p)
-            pf._mark_ts_any[i] = int(ts)
+            self._mark_any[i] = float(p)
+            self._mark_ts_any[i] = int(ts)
         for raw in data["positions"]:
             rec = PositionRecord(**raw)
-            pf._records[(rec.strategy, rec.venue, rec.instrument)] = rec
+            self._records[(rec.strategy, rec.venue, rec.instrument)] = rec
             vkey = (rec.venue, rec.instrument)
-            pf._net_venue[vkey] = pf._net_venue.get(vkey, 0.0) + rec.qty
-            pf._net_instr[rec.instrument] = pf._net_instr.get(rec.instrument, 0.0) + rec.qty
+            self._net_venue[vkey] = self._net_venue.get(vkey, 0.0) + rec.qty
+            self._net_instr[rec.instrument] = self._net_instr.get(rec.instrument, 0.0) + rec.qty
             skey = (rec.strategy, rec.instrument)
-            pf._net_strategy[skey] = pf._net_strategy.get(skey, 0.0) + rec.qty
-            pf._venues_of.setdefault(rec.instrument, set()).add(rec.venue)
-            pf._checked_quote.add(rec.instrument)
-        for vkey in pf._net_venue:
-            pf._value[vkey] = pf._net_venue[vkey] * pf._mark.get(vkey, 0.0)
-        pf._trade_ids = {(v, t) for v, t in data["trade_ids"]}
-        pf.realized_pnl = float(data["realized_pnl"])
-        pf.fees = float(data["fees"])
-        pf._resync()
-        return pf
+            self._net_strategy[skey] = self._net_strategy.get(skey, 0.0) + rec.qty
+            self._venues_of.setdefault(rec.instrument, set()).add(rec.venue)
+            self._checked_quote.add(rec.instrument)
+        for vkey in self._net_venue:
+            self._value[vkey] = self._net_venue[vkey] * self._mark.get(vkey, 0.0)
+        self._trade_ids = {(v, t) for v, t in data["trade_ids"]}
+        self.realized_pnl = float(data["realized_pnl"])
+        self.fees = float(data["fees"])
+        self._resync()

@@ -27,6 +27,8 @@ These two monitors are host duties and run whatever checks the profile enables (
 ``REDUCING`` wins over the daily ``HALTED`` so that the liquidation orders can go out; an
 operator :meth:`halt` wins over both. The day reset happens exactly once per trading day entered
 and is part of :meth:`snapshot`, so a restart inside the same day does not reset again.
+:meth:`hold_reducing` keeps the engine ``REDUCING`` until :meth:`clear` when the books cannot be
+trusted (a restart found a mismatch with a venue it cannot explain; see docs/state.md).
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ class RiskEngine:
         """Trading day on which an operator lifted the daily-loss halt (no re-trigger that day)."""
         self._drawdown = False
         self._operator_halt = ""
+        self._reduce_hold = ""
+        """Why the books cannot be trusted (a restart's reconciliation): REDUCING until clear."""
         equity = portfolio.equity
         self._peak = equity
         self._day_start_equity = equity
@@ -220,8 +224,8 @@ class RiskEngine:
 
     def clear(self, operator_reason: str, ts_ns: int | None = None, *,
               daily_loss: bool = False) -> None:
-        """Operator: end a drawdown liquidation and an operator halt; the equity peak restarts
-        from the current equity.
+        """Operator: end a drawdown liquidation, an operator halt and a hold on reducing; the
+        equity peak restarts from the current equity.
 
         A daily-loss halt stays until the next trading day unless ``daily_loss`` is True: then
         the state machine stops halting for the rest of this trading day (so positions can be
@@ -235,6 +239,7 @@ class RiskEngine:
             self._daily_override_day = self._trading_day
         self._drawdown = False
         self._operator_halt = ""
+        self._reduce_hold = ""
         self._liquidating.clear()
         self._liq_retry.clear()
         equity = self.portfolio.equity
@@ -251,6 +256,15 @@ class RiskEngine:
         self._set_state(TradingState.HALTED, f"operator: {operator_reason}",
                         self._now_ns if ts_ns is None else ts_ns)
 
+    def hold_reducing(self, reason: str, ts_ns: int | None = None) -> None:
+        """Only reduce positions until :meth:`clear` (an operator halt or a daily-loss halt
+        still halts): the books cannot be trusted, e.g. a restart's reconciliation found a
+        mismatch with a venue that it cannot explain."""
+        if not reason.strip():
+            raise ValueError("hold_reducing() needs a reason")
+        self._reduce_hold = reason
+        self._set_state(self._target_state(), reason, self._now_ns if ts_ns is None else ts_ns)
+
     def _target_state(self) -> TradingState:
         if self._operator_halt:
             return TradingState.HALTED
@@ -258,6 +272,8 @@ class RiskEngine:
             return TradingState.REDUCING
         if self._daily_halt:
             return TradingState.HALTED
+        if self._reduce_hold:
+            return TradingState.REDUCING
         return TradingState.ACTIVE
 
     def _set_state(self, target: TradingState, cause: str, ts_ns: int) -> None:
@@ -529,6 +545,7 @@ class RiskEngine:
                                    if self._daily_override_day else None),
             "drawdown": self._drawdown,
             "operator_halt": self._operator_halt,
+            "reduce_hold": self._reduce_hold,
             "equity_peak": self._peak,
             "day_start_equity": self._day_start_equity,
             "trading_day": self._trading_day.isoformat() if self._trading_day else None,
@@ -551,6 +568,7 @@ class RiskEngine:
         self._daily_override_day = dt.date.fromisoformat(override) if override else None
         self._drawdown = bool(data["drawdown"])
         self._operator_halt = str(data["operator_halt"])
+        self._reduce_hold = str(data.get("reduce_hold", ""))
         self._peak = float(data["equity_peak"])
         self._day_start_equity = float(data["day_start_equity"])
         day = data["trading_day"]
