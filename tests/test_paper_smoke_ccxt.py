@@ -1,5 +1,7 @@
-"""``bot-core smoke --mode paper`` end to end on the simulator's market data: the real CLI in a
-subprocess, the ccxt source polling the simulator, orders filled by the paper venue."""
+"""``bot-core smoke --mode paper`` end to end on the ccxt plugin's exchange simulator: the real
+CLI in a subprocess, the ccxt source polling the simulator's market data, the shipped strategies
+and risk checks, orders filled by the paper venue. A host test: it needs every shipped plugin
+(the ccxt plugin's own env has only the host and the ccxt wheels)."""
 
 from __future__ import annotations
 
