@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot_core.journal import Cause, JournalSettings, JournalWriter, verify_paths
+from bot_core.journal.record import journal_files
 from bot_core.journal.verify import ChainReport
 
 from .conftest import Journal, StepClock, keyring
@@ -223,3 +224,47 @@ def test_every_single_bit_flip_of_a_small_journal_is_found_on_its_line(tmp_path:
     path.write_bytes(raw)
     assert verify_paths([directory], ring)[0].ok
     assert not missed, missed[:5]
+
+
+def test_files_checked_in_parallel_give_the_same_answers(pristine_journal: Journal,
+                                                         monkeypatch) -> None:
+    """Workers check the files of a long journal; for the test, of any journal."""
+    from bot_core.journal import parallel
+
+    sequential = verify_paths([pristine_journal.directory], pristine_journal.keyring)[0]
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    files = journal_files(pristine_journal.directory)
+    summaries = parallel.prescan(files, pristine_journal.keyring, -1)
+    assert summaries is not None and all(s.ok for s in summaries)
+    assert [s.first_seq for s in summaries] == [f.first_seq for f in files]
+    in_parallel = verify_paths([pristine_journal.directory], pristine_journal.keyring)[0]
+    assert in_parallel.as_dict() == sequential.as_dict()
+
+    def swap_files(paths: list[Path]) -> None:  # two files' contents exchanged: not stitched
+        first, second = paths[1].read_bytes(), paths[2].read_bytes()
+        paths[1].write_bytes(second)
+        paths[2].write_bytes(first)
+
+    for change in (swap_files, lambda paths: paths[3].write_bytes(paths[3].read_bytes()[:-5])):
+        parallel_report = _tampered(pristine_journal, change)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 1 << 62)
+        sequential_report = _tampered(pristine_journal, change)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        found, expected = parallel_report.finding, sequential_report.finding
+        assert found is not None and expected is not None
+        assert (found.cause, Path(found.file).name, found.line) == \
+            (expected.cause, Path(expected.file).name, expected.line)
+        assert parallel_report.records == sequential_report.records
+
+
+def test_files_given_one_by_one_verify_from_where_they_begin(pristine_journal: Journal) -> None:
+    later = pristine_journal.files[2:4]
+    (report,) = verify_paths(later, pristine_journal.keyring)
+    assert report.ok, report.finding
+    first = int(later[0].stem.rsplit("-", 1)[1])
+    assert report.first_seq == first and report.files == [str(p) for p in later]
+    assert any(f"begin at seq {first}" in note for note in report.notes)
+    (gap,) = verify_paths([pristine_journal.files[1], pristine_journal.files[3]],
+                          pristine_journal.keyring)
+    assert gap.finding is not None and gap.finding.line == 1
+    assert Path(gap.finding.file) == pristine_journal.files[3]

@@ -81,6 +81,10 @@ class JournalKey:
         keyed = hmac.new(self.secret, digestmod=hashlib.sha256)
         object.__setattr__(self, "_base", getattr(keyed, "_hmac", None) or keyed)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without the keyed HMAC object (rebuilt on load): for verifier workers."""
+        return (JournalKey, (self.key_id, self.activated_ns, self.secret))
+
     def new_mac(self) -> Any:
         """A fresh HMAC-SHA256 object under this key (``update``, ``hexdigest``, ``digest``)."""
         return self._base.copy()
