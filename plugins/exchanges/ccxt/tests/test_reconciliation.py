@@ -8,7 +8,6 @@ import json
 import pytest
 
 from bot_core import OrderStatus, Side
-from bot_core_ccxt.mapping import FillCursor
 
 
 def test_a_restart_adopts_open_orders_and_books_missed_fills_once(sim, make_venue,
@@ -23,7 +22,7 @@ def test_a_restart_adopts_open_orders_and_books_missed_fills_once(sim, make_venu
     sim.set_price("BTCUSDT", 30_000.0)  # one partial fill, then the market moves away
     before_crash = first.poll()
     assert sum(r.fill.quantity for r in before_crash if r.fill) == pytest.approx(0.004)
-    cursor = json.loads(json.dumps(first.fills_since(None, ["BTC/USDT"])[1].to_json()))
+    cursor = json.loads(json.dumps(first.fills_since(None, ["BTC/USDT"]).cursor))
     first.close()  # crash: the state store kept the cursor and the open client ids
 
     sim.set_price("BTCUSDT", 29_900.0)
@@ -31,23 +30,26 @@ def test_a_restart_adopts_open_orders_and_books_missed_fills_once(sim, make_venu
     sim.set_price("BTCUSDT", 30_000.0)
     second = make_venue()
     open_now = second.open_orders()
-    assert {o.client_order_id for o in open_now} >= {"s1-run1-far"}
-    assert not any(o.known for o in open_now)  # nothing adopted yet
-    adopted = second.adopt("s1-run1-resting", "BTC/USDT")
-    assert adopted is not None and adopted.known and adopted.filled >= 0.004
-    assert second.adopt("never-sent", "BTC/USDT") is None
+    assert {o.client_order_id for o in open_now} == {"s1-run1-far", "s1-run1-resting"}
+    assert {o.venue_order_id for o in open_now} == {str(o.order_id) for o in sim.orders_placed()}
+    adopted = second.order_status("s1-run1-resting", "BTC/USDT")  # tracked from now on
+    assert adopted is not None and adopted.filled_quantity == pytest.approx(0.008)
+    assert adopted.status is OrderStatus.PARTIALLY_FILLED and adopted.limit_price == 29_990.0
+    assert second.order_status("never-sent", "BTC/USDT") is None
 
-    missed, new_cursor = second.fills_since(FillCursor.from_json(cursor), ["BTC/USDT"])
-    assert [(f.client_order_id, f.quantity) for f in missed] == [("s1-run1-resting", 0.004)]
-    assert missed[0].trade_id.startswith("BTC/USDT:")
-    again, _ = second.fills_since(new_cursor, ["BTC/USDT"])
-    assert again == []  # booked once
+    page = second.fills_since(cursor, ["BTC/USDT"])
+    assert [(f.client_order_id, f.quantity) for f in page.fills] == [("s1-run1-resting", 0.004)]
+    assert page.fills[0].trade_id.startswith("BTC/USDT:")
+    assert second.fills_since(page.cursor, ["BTC/USDT"]).fills == []  # booked once
 
-    by_id = second.order_by_client_id("s1-run1-far", "BTC/USDT")
-    assert by_id is not None and by_id.status is OrderStatus.ACCEPTED and by_id.limit_price == 20_000.0
+    sim.set_price("BTCUSDT", 29_900.0)  # the adopted order fills on: poll reports it
+    later = [r for _ in range(5) for r in second.poll()]
+    assert sum(r.fill.quantity for r in later if r.fill) == pytest.approx(0.002)
+    assert later[-1].status is OrderStatus.FILLED and later[-1].client_order_id == "s1-run1-resting"
+    sim.set_price("BTCUSDT", 30_000.0)
+    assert second.positions() == {"BTC/USDT": pytest.approx(1.0 + 0.01 * (1 - 0.001))}
     balances = second.account_balances()
-    # locked by the open orders: the far one whole, the resting one's unfilled 0.002
-    assert balances["USDT"].used == pytest.approx(200.0 + 29_990.0 * 0.002)
+    assert balances["USDT"].used == pytest.approx(200.0)  # locked by the far order
     assert balances["BTC"].total == pytest.approx(balances["BTC"].free + balances["BTC"].used)
 
 
@@ -56,10 +58,9 @@ def test_fills_of_orders_placed_elsewhere_carry_the_venue_client_id(sim, make_ve
     venue = make_venue()
     venue.submit(new_order(Side.BUY, 0.01, cid="s1-run1-a"))
     other = make_venue()  # knows nothing of s1-run1-a
-    fills, _ = other.fills_since(None, ["BTC/USDT"])
-    assert [f.client_order_id for f in fills] == ["s1-run1-a"]
-    known, _ = other.fills_since(None, ["BTC/USDT"], known_only=True)
-    assert known == []
+    page = other.fills_since(None, ["BTC/USDT"])
+    assert [f.client_order_id for f in page.fills] == ["s1-run1-a"]
+    assert other.poll() == []  # not one of its orders: polls report nothing
 
 
 def test_long_client_ids_are_hashed_to_the_venue_limit_and_found_again(sim, make_venue,
@@ -71,5 +72,5 @@ def test_long_client_ids_are_hashed_to_the_venue_limit_and_found_again(sim, make
     (placed,) = sim.orders_placed()
     assert len(placed.client_order_id) <= 36 and placed.client_order_id.startswith("bc-")
     restarted = make_venue()
-    found = restarted.order_by_client_id(cid, "BTC/USDT")
+    found = restarted.order_status(cid, "BTC/USDT")
     assert found is not None and found.client_order_id == cid and found.status is OrderStatus.FILLED

@@ -14,7 +14,7 @@ from pathlib import Path
 import ccxt
 import pytest
 
-from bot_core import OrderStatus, OrderType, Side
+from bot_core import OrderStatus, OrderType, Side, TimeInForce
 from bot_core_ccxt.mapping import fill_from_trade, venue_order
 from bot_core_ccxt.markets import check_order, rules_from_market
 from bot_core_ccxt.testing import recorded_exchange_info
@@ -45,10 +45,11 @@ def test_real_markets_give_the_venue_grid_and_minimums(exchange) -> None:
 def test_a_real_closed_market_order(exchange) -> None:
     order = exchange.parse_order(RECORDED["fetchOrder_closed_market_sell"], exchange.market("LTC/USDT"))
     parsed = venue_order(order, {"x-R4BD3S825806ed40c861260428a48c": "ours-1"})
-    assert parsed.client_order_id == "ours-1" and parsed.known
+    assert parsed.client_order_id == "ours-1"
     assert parsed.status is OrderStatus.FILLED and parsed.side is Side.SELL
     assert parsed.order_type is OrderType.MARKET and parsed.limit_price is None
-    assert (parsed.amount, parsed.filled, parsed.average_price) == (0.1, 0.1, pytest.approx(90.8))
+    assert (parsed.quantity, parsed.filled_quantity, parsed.average_price) == \
+        (0.1, 0.1, pytest.approx(90.8))
     assert parsed.venue_order_id == "3397148653" and parsed.instrument == "LTC/USDT"
     assert parsed.ts_ns == 1679571174472 * 1_000_000
 
@@ -56,10 +57,11 @@ def test_a_real_closed_market_order(exchange) -> None:
 def test_a_real_open_limit_order(exchange) -> None:
     (raw,) = RECORDED["fetchOpenOrders_limit_maker_buy"]
     parsed = venue_order(exchange.parse_order(raw, exchange.market("LTC/USDT")), {})
-    assert parsed.status is OrderStatus.ACCEPTED and not parsed.known
-    assert parsed.client_order_id == "x-R4BD3S82102a551f8c1642bba06728"
+    assert parsed.status is OrderStatus.ACCEPTED
+    assert parsed.client_order_id == "x-R4BD3S82102a551f8c1642bba06728"  # not ours: as it is
     assert parsed.order_type is OrderType.LIMIT and parsed.limit_price == 50.0
-    assert (parsed.amount, parsed.filled) == (0.2, 0.0)
+    assert parsed.time_in_force is TimeInForce.GTC
+    assert (parsed.quantity, parsed.filled_quantity) == (0.2, 0.0)
 
 
 def test_a_real_trade_becomes_a_fill(exchange) -> None:

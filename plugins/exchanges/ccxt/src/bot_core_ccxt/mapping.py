@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot_core import Fill, OrderStatus, OrderType, Side
+from bot_core import Fill, OrderStatus, OrderType, Side, TimeInForce, VenueOrder
 
-__all__ = ["FillCursor", "VenueOrder", "fill_from_trade", "order_status", "venue_order"]
+__all__ = ["FillCursor", "fill_from_trade", "order_status", "venue_order"]
 
 log = logging.getLogger("bot_core_ccxt")
 
@@ -40,42 +40,26 @@ def _float(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class VenueOrder:
-    """An order as the venue reports it (the reconciliation queries return these)."""
-
-    client_order_id: str
-    """Our client order id when the venue's one maps to an id we know, else the venue's."""
-    venue_client_id: str
-    venue_order_id: str
-    instrument: str
-    side: Side
-    order_type: OrderType
-    status: OrderStatus
-    amount: float
-    filled: float
-    average_price: float
-    limit_price: float | None
-    ts_ns: int
-    known: bool
-    """Whether the client id is one of ours (sent or adopted by this adapter)."""
+_TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 
 
 def venue_order(order: Mapping[str, Any], client_ids: Mapping[str, str]) -> VenueOrder:
-    """:class:`VenueOrder` of a ccxt order; ``client_ids`` maps venue client ids to ours."""
+    """The host's :class:`~bot_core.VenueOrder` of a ccxt order; ``client_ids`` maps venue
+    client ids to ours (an id it lacks is kept as the venue has it)."""
     venue_cid = str(order.get("clientOrderId") or "")
     filled = _float(order.get("filled"))
     kind = OrderType.LIMIT if order.get("type") == "limit" else OrderType.MARKET
     price = order.get("price")
     return VenueOrder(
-        client_order_id=client_ids.get(venue_cid, venue_cid), venue_client_id=venue_cid,
-        venue_order_id=str(order.get("id") or ""), instrument=str(order.get("symbol") or ""),
-        side=Side.BUY if order.get("side") == "buy" else Side.SELL, order_type=kind,
-        status=order_status(order.get("status"), filled), amount=_float(order.get("amount")),
-        filled=filled, average_price=_float(order.get("average")),
+        client_order_id=client_ids.get(venue_cid, venue_cid),
+        instrument=str(order.get("symbol") or ""),
+        side=Side.BUY if order.get("side") == "buy" else Side.SELL,
+        status=order_status(order.get("status"), filled), quantity=_float(order.get("amount")),
+        filled_quantity=filled, average_price=_float(order.get("average")), order_type=kind,
         limit_price=float(price) if kind is OrderType.LIMIT and price is not None else None,
-        ts_ns=_ns(order.get("lastUpdateTimestamp") or order.get("timestamp")),
-        known=venue_cid in client_ids)
+        time_in_force=_TIF.get(str(order.get("timeInForce")), TimeInForce.GTC),
+        reduce_only=bool(order.get("reduceOnly")), venue_order_id=str(order.get("id") or ""),
+        ts_ns=_ns(order.get("timestamp")))
 
 
 def fill_from_trade(trade: Mapping[str, Any], *, venue: str, client_order_id: str,

@@ -9,9 +9,9 @@ passed) and still does not know it: an order is never placed twice. What cannot 
 within the deadline stays ``ACCEPTED`` (reason ``unconfirmed``) and :meth:`CcxtVenue.poll`
 settles it later.
 
-The reconciliation queries a restart needs (:meth:`CcxtVenue.open_orders`,
-:meth:`CcxtVenue.order_by_client_id`, :meth:`CcxtVenue.fills_since`,
-:meth:`CcxtVenue.account_balances`, :meth:`CcxtVenue.adopt`) are public methods.
+It implements the host's reconciliation queries (:meth:`CcxtVenue.open_orders`,
+:meth:`CcxtVenue.order_status`, :meth:`CcxtVenue.fills_since`, :meth:`CcxtVenue.positions`)
+and adds :meth:`CcxtVenue.account_balances`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot_core import (
     ExchangeAdapter,
     ExecutionReport,
     Fill,
+    FillsPage,
     Order,
     OrderStatus,
     OrderType,
@@ -38,12 +39,13 @@ from bot_core import (
     VenueError,
     VenueInsufficientFundsError,
     VenueInvalidOrderError,
+    VenueOrder,
     VenueRateLimitedError,
     VenueUnavailableError,
 )
 from bot_core_ccxt.client import ClockRejectedError, OrderNotFoundError, VenueClient, is_transient
 from bot_core_ccxt.credentials import Credentials, load_credentials
-from bot_core_ccxt.mapping import FillCursor, VenueOrder, fill_from_trade, order_status, venue_order
+from bot_core_ccxt.mapping import FillCursor, fill_from_trade, order_status, venue_order
 from bot_core_ccxt.markets import MarketRules, check_order, rules_from_market
 from bot_core_ccxt.settings import CcxtSettings
 
@@ -473,7 +475,7 @@ class CcxtVenue(ExchangeAdapter):
             instruments = sorted({t.instrument for t in live if not t.status.is_final})
             for instrument in instruments:
                 self._cursor.since_ms.setdefault(instrument, self._connected_ms)
-            fills, self._cursor = self.fills_since(self._cursor, instruments, known_only=True)
+            fills, self._cursor = self._fills_since(self._cursor, instruments, known_only=True)
             for fill in fills:
                 tracked = self._orders[fill.client_order_id]
                 if fill.trade_id in self._seen_trades:
@@ -484,7 +486,7 @@ class CcxtVenue(ExchangeAdapter):
                 reports.append(ExecutionReport(tracked.client_order_id, tracked.status,
                                                fill.ts_ns, fill=fill))
             for instrument in instruments:
-                still_open = {o.venue_client_id for o in self.open_orders(instrument)}
+                still_open = {str(o.get("clientOrderId")) for o in self._open_raw(instrument)}
                 for tracked in [t for t in live if t.instrument == instrument]:
                     if tracked.sent_ms is None and tracked.venue_client_id not in still_open \
                             and not tracked.status.is_final:
@@ -510,48 +512,69 @@ class CcxtVenue(ExchangeAdapter):
 
     # -- reconciliation queries ---------------------------------------------------------------
 
-    def open_orders(self, instrument: str | None = None) -> list[VenueOrder]:
-        """Every open order of the account at the venue (of ``instrument``, or all), ours and
-        others': ``VenueOrder.known`` tells them apart."""
+    def _open_raw(self, instrument: str | None) -> list[dict[str, Any]]:
         exchange = self.client.exchange
-        orders = self.client.call("list open orders", lambda: exchange.fetch_open_orders(instrument))
-        return [venue_order(o, self._ours) for o in orders]
+        return list(self.client.call("list open orders",
+                                     lambda: exchange.fetch_open_orders(instrument)))
 
-    def order_by_client_id(self, client_order_id: str, instrument: str) -> VenueOrder | None:
-        """The venue's view of one of our orders, or None if the venue does not know it."""
+    def open_orders(self, instrument: str | None = None) -> Sequence[VenueOrder]:
+        """Every open order of the account at the venue (of ``instrument``, or all), ours and
+        others'; ours carry our client order id once the adapter knows them (sent, or looked
+        up with :meth:`order_status`), others the venue's client id."""
+        return [venue_order(o, self._ours) for o in self._open_raw(instrument)]
+
+    def order_status(self, client_order_id: str, instrument: str) -> VenueOrder | None:
+        """The venue's view of one of our orders (open or final), or None when the venue never
+        received it; the order is tracked from now on, so that :meth:`poll` reports its later
+        fills and final status (the adoption of an order known from before a restart)."""
         tracked = self._orders.get(client_order_id) or _Tracked(
             client_order_id, self.client.profile.venue_client_id(client_order_id), instrument,
             Side.BUY, 0.0)
         found = self._lookup(tracked)
         if found is None:
             return None
-        return venue_order(found, {**self._ours, tracked.venue_client_id: client_order_id})
+        order = venue_order(found, {tracked.venue_client_id: client_order_id})
+        if client_order_id not in self._orders:
+            tracked.side, tracked.amount = order.side, order.quantity
+            tracked.status, tracked.filled = order.status, order.filled_quantity
+            if order.filled_quantity > 0:  # its fills so far are fills_since's to report
+                for trade in self._order_trades(tracked, order.venue_order_id):
+                    self._seen_trades.add(f"{trade.get('symbol')}:{trade.get('id')}")
+            self._orders[client_order_id] = tracked
+        tracked.venue_order_id = order.venue_order_id
+        self._ours[tracked.venue_client_id] = client_order_id
+        self._by_venue_id[(instrument, order.venue_order_id)] = client_order_id
+        return order
 
-    def adopt(self, client_order_id: str, instrument: str) -> VenueOrder | None:
-        """Track an order known from before a restart (the journal's open orders), so that
-        polls report its fills and final status; None if the venue does not know it. Fills it
-        had before the restart are reported again by :meth:`fills_since` from an older cursor
-        only; the host drops duplicates by trade id."""
-        found = self.order_by_client_id(client_order_id, instrument)
-        if found is None:
-            return None
-        tracked = _Tracked(client_order_id, found.venue_client_id, instrument, found.side,
-                           found.amount, found.venue_order_id, found.status, found.filled)
-        self._orders[client_order_id] = tracked
-        self._ours[found.venue_client_id] = client_order_id
-        self._by_venue_id[(instrument, found.venue_order_id)] = client_order_id
-        return found
-
-    def fills_since(self, cursor: FillCursor | None, instruments: Sequence[str], *,
-                    known_only: bool = False) -> tuple[list[Fill], FillCursor]:
+    def fills_since(self, cursor: Mapping[str, Any] | None,
+                    instruments: Sequence[str]) -> FillsPage:
         """Every fill of the account on ``instruments`` after ``cursor`` (None: the venue's
-        recent history), oldest first, and the cursor to pass next time.
+        recent history), oldest first, with ``<instrument>:<venue trade id>`` trade ids and our
+        client order ids (the venue's where the order is not ours), and the next cursor
+        (JSON-able, see :class:`~bot_core_ccxt.mapping.FillCursor`)."""
+        start = FillCursor.from_json(cursor) if cursor else FillCursor()
+        fills, after = self._fills_since(start, instruments)
+        return FillsPage(fills, after.to_json())
 
-        A fill of an order this adapter does not know carries the venue's client order id
-        (``known_only`` leaves those out).
-        """
+    def positions(self) -> Mapping[str, float]:
+        """Spot: the total holding of each traded instrument's base asset (instruments of the
+        orders this adapter sent or tracked), which is what the account's trading built up
+        when it started from quote cash only."""
+        instruments = sorted({t.instrument for t in self._orders.values()})
+        if not instruments:
+            return {}
+        balances = self.account_balances()
+        held: dict[str, float] = {}
+        for instrument in instruments:
+            rules = self._rules.get(instrument)
+            if rules is not None:
+                held[instrument] = balances[rules.base].total if rules.base in balances else 0.0
+        return held
+
+    def _fills_since(self, cursor: FillCursor, instruments: Sequence[str], *,
+                     known_only: bool = False) -> tuple[list[Fill], FillCursor]:
         client = self.client
-        cursor = FillCursor.from_json(cursor.to_json()) if cursor else FillCursor()
+        cursor = FillCursor.from_json(cursor.to_json())
         fills: list[Fill] = []
         for instrument in instruments:
             rules = self.rules(instrument)
