@@ -88,7 +88,8 @@ def show(label: str, r: LoadReport) -> None:
           f"({r.events / r.cpu_s:,.0f} per CPU second) "
           f"({r.decisions_per_s:,.0f} decisions/s, {r.orders:,} orders), bar-to-decision "
           f"p50 {r.latency_p50_ms:.3f} ms, p99 {r.latency_p99_ms:.3f} ms, max "
-          f"{r.latency_max_ms:.1f} ms, skipped bars {r.skipped_bars}, peak RSS "
+          f"{r.latency_max_ms:.1f} ms, skipped bars {r.skipped_bars}, trading state "
+          f"{r.trading_state}, peak RSS "
           f"{r.peak_rss_mb:.0f} MiB -> {verdict} the target (p99 <= {TARGET_P99_MS:g} ms, "
           f"no skipped bars)")
 

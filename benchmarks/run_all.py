@@ -16,6 +16,7 @@ QUICK = {
     "bench_kernels.py": ["--points", "1000000", "--repeat", "2"],
     "bench_risk.py": ["--quick"],
     "bench_backtest.py": ["--bars", "100000"],
+    "bench_scheduler.py": ["--duration", "3"],
 }
 
 

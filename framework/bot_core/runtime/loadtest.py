@@ -100,6 +100,11 @@ def loadtest_config(strategies: int, instruments: int) -> ResolvedConfig:
     data["runtime"]["resource_limits"] = {}
     data["risk"]["max_orders_per_minute"] = 100_000
     data["risk"]["check_settings"] = {"stale_data": {"max_age_s": 600}}
+    # no fees or slippage: on random walks the costs alone would bleed the bot into a drawdown
+    # liquidation within days of bars, after which it sends no orders (a lighter load)
+    costs = {"maker_fee_bps": 0.0, "taker_fee_bps": 0.0, "slippage_bps": 0.0,
+             "volume_impact_bps": 0.0}
+    data["venues"] = {"venue_a": {"adapter": "paper", "settings": costs}}
     data["strategies"] = {
         f"mr{n:03d}": {"plugin": "mean_reversion", "instruments": [symbols[n % instruments]],
                        "venues": ["venue_a"], "warm_up_bars": 0,
@@ -128,6 +133,8 @@ class LoadReport:
     latency_max_ms: float
     skipped_bars: int
     peak_rss_mb: float
+    trading_state: str
+    """The bot's trading state at the end (ACTIVE: the load was the same throughout)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,4 +207,4 @@ def run_loadtest(host: PluginHost, *, strategies: int, instruments: int,
         latency_p50_ms=float(np.percentile(latency, 50)),
         latency_p99_ms=float(np.percentile(latency, 99)),
         latency_max_ms=float(latency.max()), skipped_bars=stats.skipped_bars,
-        peak_rss_mb=peak_rss_mb())
+        peak_rss_mb=peak_rss_mb(), trading_state=pipeline.risk.state.value)
