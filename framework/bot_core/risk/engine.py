@@ -310,6 +310,13 @@ class RiskEngine:
                 self._broken[check.id] = f"on_fill failed: {type(exc).__name__}: {exc}"
         self._watch_equity(fill.ts_ns)
 
+    def track_open_order(self, client_order_id: str, venue: str, instrument: str,
+                         side_sign: float, quantity: float, price: float) -> None:
+        """Count an open order the engine did not approve in this process (one restored after
+        a restart, or adopted from a venue) in the exposure already committed, as if it had
+        been approved at ``price``."""
+        self._committed.add(client_order_id, venue, instrument, side_sign, quantity, price)
+
     def on_order_closed(self, client_order_id: str) -> None:
         """An order reached a final status (filled, cancelled, rejected, expired)."""
         self._liquidating.pop(client_order_id, None)
