@@ -143,9 +143,8 @@ def test_runs_say_whether_they_ended_cleanly(path: Path) -> None:
 
 
 def test_one_process_at_a_time(path: Path) -> None:
-    with StateStore(path):
-        with pytest.raises(StateError, match=rf"in use by pid {os.getpid()}"):
-            StateStore(path)
+    with StateStore(path), pytest.raises(StateError, match=rf"in use by pid {os.getpid()}"):
+        StateStore(path)
     StateStore(path).close()  # released on close
 
 

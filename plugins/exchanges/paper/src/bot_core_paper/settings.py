@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -76,6 +77,13 @@ class PaperSettings(BaseModel):
         3.0, gt=0, le=100,
         description="Margin accounts: largest gross exposure / account equity after a fill, "
         "(0, 100]. Orders beyond it are rejected for insufficient balance.",
+    )
+    state_file: Path | None = Field(
+        None,
+        description="File in which the simulated exchange keeps its book (balances, orders, "
+        "fills) across restarts of the bot, as a real exchange would. `bot-core run` sets it "
+        "to <BOT_CORE_HOME>/state/<bot>/<mode>/venues/<venue>.sqlite; leave it unset. None: "
+        "nothing is kept (backtests). An existing file wins over initial_balances.",
     )
     initial_balances: dict[str, float] = Field(
         default_factory=lambda: {"USDT": 100_000.0},
