@@ -20,14 +20,14 @@ from pathlib import Path
 
 from bot_core_ccxt.testing.server import ExchangeSimulator
 
-__all__ = ["PRESETS", "main", "paper_configs"]
+__all__ = ["PRESETS", "demo_universe_line", "main", "paper_configs"]
 
 PRESETS = ("conservative", "balanced", "aggressive")
 
 _CONFIG = """\
 extends = "{preset}"
 name = "paper-{preset}"
-
+{universe}
 [runtime]
 source = "ccxt"
 
@@ -55,9 +55,18 @@ def paper_configs(url: str, folder: Path, presets: Sequence[str] = PRESETS) -> l
     paths = []
     for preset in presets:
         path = folder / f"{preset}.toml"
-        path.write_text(_CONFIG.format(preset=preset, url=url), encoding="utf-8")
+        path.write_text(_CONFIG.format(preset=preset, url=url, universe=demo_universe_line()),
+                        encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def demo_universe_line() -> str:
+    """``universe = "demo"`` where the host's configs name their universe (the risk presets
+    then no longer carry the shipped demo universe), else nothing."""
+    from bot_core.config.models import BotConfig
+
+    return 'universe = "demo"\n' if "universe" in BotConfig.model_fields else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
