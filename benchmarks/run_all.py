@@ -15,6 +15,7 @@ QUICK = {
     "bench_data.py": ["--rows", "200000", "--repeat", "1"],
     "bench_kernels.py": ["--points", "1000000", "--repeat", "2"],
     "bench_risk.py": ["--quick"],
+    "bench_journal.py": ["--quick"],
     "bench_backtest.py": ["--bars", "100000"],
     "bench_scheduler.py": ["--duration", "3"],
 }
