@@ -18,6 +18,7 @@ from bot_core import OrderIntent, OrderType, Side, Strategy, StrategySettings
 from bot_core.runtime.clock import SimulatedClock
 from bot_core.runtime.events import ListSink
 from bot_core.runtime.session import build_runtime, plan_run
+from bot_core_paper.venue import PaperVenue
 
 MINUTE = 60 * 1_000_000_000
 
@@ -266,3 +267,53 @@ def test_resource_breach_pauses_the_lowest_priority_first_and_recovery_resumes(
     assert len(Probe.seen["low"]) < len(Probe.seen["high"]) < 20
     assert sleeve.pipeline.portfolio.last_update_ns("BTC/USDT", "venue_a") == \
         scheduler.stats.last_cycle_ns - MINUTE
+
+
+class FailingVenue(PaperVenue):
+    """A paper venue whose market data handling breaks on its 10th bar (a venue bug)."""
+
+    id: ClassVar[str] = "failing_paper"
+    seen = 0
+
+    def on_market_data(self, event: Any) -> Any:
+        FailingVenue.seen += 1
+        if FailingVenue.seen == 10:
+            raise ConnectionError("venue feed handler crashed")
+        return super().on_market_data(event)
+
+
+class FailingVenuePlugin:
+    BOT_CORE_API = ">=1.0,<2"
+
+    @staticmethod
+    @bot_core.hookimpl
+    def bot_core_register_exchanges(register: Any) -> None:
+        register(FailingVenue)
+
+
+def test_an_error_outside_the_strategies_stops_that_bot_only(tmp_path: Path) -> None:
+    host = bot_core.load_plugins(builtins=[("runtime_probe", ProbePlugin),
+                                           ("failing_venue", FailingVenuePlugin)])
+    Probe.seen = {}
+    FailingVenue.seen = 0
+    broken = _config(tmp_path, "broken", "balanced",
+                     _probe("steady") + '[venues.venue_a]\nadapter = "failing_paper"\n')
+    healthy = _config(tmp_path, "healthy", "balanced", _probe("steady_too"))
+    stopped: dict[str, str] = {}
+
+    class StopProbe:
+        @staticmethod
+        @bot_core.hookimpl
+        def bot_core_on_stop(run: Any, reason: str) -> None:
+            stopped[run.config.name] = reason
+
+    host.register_observer(StopProbe, name="stop_probe")
+    scheduler, sink, _ = _run(host, [broken, healthy], 30)
+    bad, good = scheduler.sleeves
+    assert bad.failed == "error: ConnectionError: venue feed handler crashed"
+    assert stopped == {"broken": bad.failed, "healthy": "completed"}
+    # its strategy decided on the 9 bars before the failure; the other bot on every bar
+    assert len(Probe.seen["steady"]) == 9 and len(Probe.seen["steady_too"]) == 30
+    assert not good.failed and scheduler.reason == "completed" and scheduler.exit_code == 0
+    (fault,) = [f for f in sink.of("fault") if f["bot"] == "broken"]
+    assert "ConnectionError" in fault["detail"]
