@@ -85,3 +85,20 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path: Path, args: list[st
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert message in lines[0]
     assert result.stdout == ""
+
+
+def test_duration_stops_after_that_much_market_time(run_cli) -> None:
+    result = run_cli("run", "--preset", "conservative", "--speed", "max", "--duration", "45m",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    stop = json.loads(result.stdout.splitlines()[-1])
+    assert (stop["event"], stop["reason"], stop["cycles"]) == ("stop", "completed", 45)
+
+
+def test_paper_mode_is_refused_until_the_bot_is_promoted(run_cli) -> None:
+    result = run_cli("run", "--preset", "balanced", "--mode", "paper", "--cycles", "1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: bot 'balanced' is in demo mode and may not run in paper mode: promote it first "
+        "(`bot-core pipeline promote --config <file> --to paper`)"]
+    assert result.stdout == ""
