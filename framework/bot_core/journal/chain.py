@@ -94,27 +94,31 @@ class ChainScan:
 
     # -- the fast pass --------------------------------------------------------------------------
 
-    def _lines(self, path: Path) -> Iterator[tuple[list[bytes], int, bool]]:
-        """The file's complete lines in chunks: (lines, number of the first, last chunk).
-        A torn last line (no newline) is returned as the last line of the last chunk, flagged
-        by the file not ending in a newline (see :meth:`scan_file`)."""
+    def _chunks(self, path: Path) -> Iterator[tuple[bytes, int, int, bool]]:
+        """The file in chunks of whole lines: ``(data, limit, number of the first line, last)``,
+        the lines being ``data[:limit]``, each ending with a newline. The last chunk holds only
+        what follows the last newline (a torn line), possibly nothing.
+
+        Lines are walked by offset, never split into objects of their own: at ~600 bytes each
+        they would each cost an allocation and a copy, a fifth of the verifier's time.
+        """
         number = 1
         carry = b""
         with open(path, "rb") as handle:
-            while True:
-                chunk = handle.read(_CHUNK_BYTES)
-                if not chunk:
-                    break
-                pieces = (carry + chunk).split(b"\n")
-                carry = pieces.pop()
+            while chunk := handle.read(_CHUNK_BYTES):
+                data = carry + chunk if carry else chunk
+                limit = data.rfind(b"\n") + 1
+                carry = data[limit:]
                 if len(carry) > MAX_LINE_BYTES:
-                    yield pieces, number, False
-                    number += len(pieces)
+                    if limit:
+                        yield data, limit, number, False
+                        number += data.count(b"\n", 0, limit)
                     raise Stop(Finding(Cause.MALFORMED, str(path), number,
-                                        f"a line longer than the {MAX_LINE_BYTES:,}-byte limit"))
-                yield pieces, number, False
-                number += len(pieces)
-        yield ([carry] if carry else []), number, True
+                                       f"a line longer than the {MAX_LINE_BYTES:,}-byte limit"))
+                if limit:
+                    yield data, limit, number, False
+                    number += data.count(b"\n", 0, limit)
+        yield carry, 0, number, True
 
     def _learn_line(self, line: bytes) -> bool:
         """A line the fast path did not accept: check it whole; when it continues the chain,
@@ -152,44 +156,54 @@ class ChainScan:
         path = jfile.path
         self.report.files.append(str(path))
         cp_seq = self.cp_seq
-        cut, mac_from = -MAC_MEMBER_BYTES, -MAC_MEMBER_BYTES + len(b',"mac":"')
-        for lines, first, last_chunk in self._lines(path):
+        member, mac_mark, tail_mark = MAC_MEMBER_BYTES, b',"mac":"', TAIL_START
+        for data, limit, first, last_chunk in self._chunks(path):
             if last_chunk:
-                if lines:
-                    self._torn_end(index, first, lines[0])
+                if data:
+                    self._torn_end(index, first, data)
                 if jfile.path.stat().st_size == 0:
                     self.report.notes.append(f"{path.name} is empty (the writer stopped right "
                                              "after creating it)")
                 return first - 1
             expected, last_mac, prefix = self.expected, self.last_mac, self.prefix
             sign, run_seg, bounded = self.sign, self.run_seg, self.bounded
-            for offset, line in enumerate(lines):
+            view, find, number, start = memoryview(data), data.find, first, 0
+            while start < limit:
+                end = find(b"\n", start, limit)
                 ok = False
-                own = line[mac_from:-2]
+                own = data[end - 66:end - 2]
                 # the MAC covers all but its own member: that member's framing is checked here
-                if line.startswith(prefix) and line.endswith(b'"}') \
-                        and line.startswith(b',"mac":"', len(line) + cut):
+                if end - start > member and data.startswith(prefix, start) \
+                        and data.startswith(mac_mark, end - member) \
+                        and data.endswith(b'"}', start, end):
                     mac = sign()
-                    mac.update(line[:cut] + b"}")
+                    mac.update(view[start:end - member])
+                    mac.update(b"}")
                     # authentic bytes are the writer's framing: the fields sit where it puts them
                     if mac.hexdigest().encode("ascii") == own:
-                        at = line.rfind(TAIL_START) + len(TAIL_START)
-                        if line.startswith(last_mac, at) and line.startswith(run_seg, at + 64):
+                        at = data.rfind(tail_mark, start, end) + len(tail_mark)
+                        if data.startswith(last_mac, at) and data.startswith(run_seg, at + 64):
                             seq_at = at + 64 + len(run_seg)
-                            ok = line.startswith(b"%d," % expected, seq_at)
+                            ok = data.startswith(b"%d," % expected, seq_at)
                             if ok and bounded:
-                                ok = self._in_window(line, seq_at)
+                                ok = self._in_window(data[start:end], seq_at - start)
                 if not ok:  # not the common case: check the line whole, or explain it
                     self.expected, self.last_mac = expected, last_mac
-                    if not self._slow_line(index, line, first + offset):
+                    line = data[start:end]
+                    own = line[-66:-2]
+                    start, number = end + 1, number + 1
+                    if not self._slow_line(index, line, number - 1):
                         continue  # a torn line accounted for: the chain goes on after it
                     prefix, sign = self.prefix, self.sign
                     run_seg, bounded = self.run_seg, self.bounded
                     expected, last_mac = self.expected, self.last_mac  # a start sets them
+                else:
+                    start, number = end + 1, number + 1
                 if expected == cp_seq:
                     self.checkpoint_mac = own
                 last_mac = own
                 expected += 1
+            view.release()
             self.expected, self.last_mac = expected, last_mac
         return 0  # not reached: the last chunk returns
 
