@@ -150,7 +150,7 @@ def test_presets_show_unknown_is_one_line(run_cli) -> None:
 
 def test_config_validate_valid_file_prints_resolved_config(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('extends = "balanced"\n[strategies.mean_reversion.params]\n')
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n[strategies.mean_reversion.params]\n')
     result = run_cli("config", "validate", str(path), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -164,6 +164,7 @@ def test_config_validate_reports_each_problem_and_exits_2(run_cli, tmp_path: Pat
     path = tmp_path / "bad.toml"
     path.write_text(textwrap.dedent("""\
         extends = "balanced"
+        universe = "demo"
         [risk]
         max_position_pct = -3
         checks = ["max_position", "not_a_check"]
@@ -184,7 +185,8 @@ def test_config_validate_reports_each_problem_and_exits_2(run_cli, tmp_path: Pat
 def test_config_validate_labels_profile_defaults_with_their_preset(run_cli,
                                                                   tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('extends = "balanced"\n[strategies.mean_reversion.params]\nentry_z = 3.0\n')
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n'
+                    '[strategies.mean_reversion.params]\nentry_z = 3.0\n')
     result = run_cli("config", "validate", "bot.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = {ln.split("│")[1].strip(): ln for ln in result.stdout.splitlines() if "│" in ln}
@@ -198,6 +200,7 @@ def test_config_validate_and_backtest_refuse_an_instrument_in_another_currency(
     path = tmp_path / "goog.toml"
     path.write_text(textwrap.dedent("""\
         extends = "balanced"
+        universe = "demo"
         instruments = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "ADA/USDT", "GOOG/USD"]
         [strategies.stocks]
         plugin = "mean_reversion"
@@ -251,7 +254,7 @@ def test_param_none_words_unset_an_optional_parameter(run_cli) -> None:
 
 def test_backtest_says_it_ignores_a_paper_or_live_mode(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "paper.toml"
-    path.write_text('extends = "balanced"\n[runtime]\nmode = "paper"\n')
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n[runtime]\nmode = "paper"\n')
     result = run_cli("backtest", "--config", str(path), "--strategy", "vol_target",
                      "--dataset", "demo-btc-usdt-1m", "--json")
     assert result.returncode == 0, result.stderr
@@ -267,7 +270,7 @@ def test_backtest_says_it_ignores_a_paper_or_live_mode(run_cli, tmp_path: Path) 
 def test_mistyped_environment_variable_is_one_line_naming_the_setting(run_cli,
                                                                       tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('extends = "balanced"\n')
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n')
     result = run_cli("config", "validate", str(path),
                      env={"BOT_CORE_RSIK__MAX_POSITION_PCT": "5"})
     assert result.returncode == 2
@@ -279,7 +282,8 @@ def test_mistyped_environment_variable_is_one_line_naming_the_setting(run_cli,
 
 def test_config_validate_checks_plugin_ids(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('extends = "balanced"\n[risk]\nchecks = ["max_position", "not_a_check"]\n'
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n'
+                    '[risk]\nchecks = ["max_position", "not_a_check"]\n'
                     '[strategies.mean_reversion]\nplugin = "nope"\n')
     result = run_cli("config", "validate", str(path))
     assert result.returncode == 2

@@ -44,7 +44,14 @@ def test_preset_resolves_to_concrete_limits(name: str) -> None:
     assert 0 < risk.max_position_pct <= risk.max_total_position_pct
     assert risk.daily_loss_limit_pct > 0 and risk.drawdown_liquidation_pct > 0
     assert resolved.sources["risk.max_leverage"] == f"preset:{name}"
-    assert resolved.sources["venues.venue_a.adapter"] == "preset:_demo_universe"
+    # a risk profile carries no universe: nothing to trade, nowhere to trade it
+    config = resolved.config
+    assert (config.instruments, config.venues, config.buckets, config.strategies) == ([], {}, {}, {})
+    demo = resolve_config(preset=name, universe="demo", environ={})
+    assert demo.sources["venues.venue_a.adapter"] == "universe:demo"
+    assert demo.sources["risk.max_leverage"] == f"preset:{name}"
+    assert set(demo.config.strategies) == {"mean_reversion", "vol_target", "cross_arb"}
+    assert demo.config.strategies["cross_arb"].enabled is (name != "conservative")
 
 
 def test_profiles_are_ordered_by_appetite() -> None:
@@ -93,7 +100,8 @@ def test_user_config_overrides_preset_and_records_sources(tmp_path: Path) -> Non
 
 
 def test_environment_overrides_files_with_nested_names(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n[risk]\nmax_position_pct = 7.5\n')
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n'
+                  '[risk]\nmax_position_pct = 7.5\n')
     env = {
         "BOT_CORE_RISK__MAX_POSITION_PCT": "3",
         "BOT_CORE_RUNTIME__TIMEZONE": "Europe/London",
@@ -155,7 +163,7 @@ def test_unknown_fields_are_errors_naming_file_and_path(tmp_path: Path) -> None:
 )
 def test_validators_report_field_value_and_rule(tmp_path: Path, snippet: str, field: str,
                                                 message: str) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n' + snippet)
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n' + snippet)
     with pytest.raises(ConfigError) as exc:
         resolve_config(path, environ={})
     problems = _problems(exc)
@@ -165,7 +173,7 @@ def test_validators_report_field_value_and_rule(tmp_path: Path, snippet: str, fi
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    text = ('extends = "balanced"\n[buckets.majors]\nmax_exposure_pct = 150\n'
+    text = ('extends = "balanced"\nuniverse = "demo"\n[buckets.majors]\nmax_exposure_pct = 150\n'
             '[buckets.alts]\ninstruments = ["SOL/USDT", "BTC/USDT"]\n')
     with pytest.raises(ConfigError) as exc:
         resolve_config(_write(tmp_path, text), environ={})
@@ -173,7 +181,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_live_mode_requires_pinned_plugin_versions(tmp_path: Path) -> None:
-    text = ('extends = "balanced"\n[runtime]\nmode = "live"\n'
+    text = ('extends = "balanced"\nuniverse = "demo"\n[runtime]\nmode = "live"\n'
             '[plugins]\nrequire = ["bot-core-mean-reversion", "bot-core-paper>=0.1,<0.2"]\n')
     with pytest.raises(ConfigError) as exc:
         resolve_config(_write(tmp_path, text), environ={})
@@ -258,7 +266,7 @@ def test_validator_messages_are_the_validators_own_words(tmp_path: Path) -> None
 
 
 def test_a_rule_across_strategy_params_names_the_params_not_a_dump(tmp_path: Path, host) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n[strategies.mean_reversion.params]\n'
                   'exit_z = -3\n')
     with pytest.raises(ConfigError) as exc:
         resolve_config(path, environ={}, plugins=host)
@@ -269,8 +277,8 @@ def test_a_rule_across_strategy_params_names_the_params_not_a_dump(tmp_path: Pat
 
 
 def test_strategy_values_name_their_real_source(tmp_path: Path, host) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
-                  'entry_z = 3.0\n')
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n'
+                  '[strategies.mean_reversion.params]\nentry_z = 3.0\n')
     resolved = resolve_config(path, environ={}, plugins=host)
     sources = resolved.as_dict()["sources"]
     prefix = "strategies.mean_reversion.params."
@@ -278,7 +286,8 @@ def test_strategy_values_name_their_real_source(tmp_path: Path, host) -> None:
     assert sources[prefix + "window_bars"] == "preset:balanced"  # the profile's default
     assert sources[prefix + "use_log_price"] == "default"  # the model's own default
     assert sources["strategies.vol_target.params.target_vol_pct"] == "preset:balanced"
-    assert sources["runtime.timezone"] == "preset:_demo_universe"
+    assert sources["runtime.timezone"] == "universe:demo"
+    assert sources["universe"] == str(path)
     assert sources["name"] == "default"
 
 
@@ -315,7 +324,7 @@ ENV_TYPOS = {
 def test_env_name_that_matches_no_setting_is_an_error_naming_the_closest(name: str,
                                                                         closest: str) -> None:
     with pytest.raises(ConfigError) as exc:
-        resolve_config(preset="balanced", environ={name: "5"})
+        resolve_config(preset="balanced", universe="demo", environ={name: "5"})
     (problem,) = exc.value.problems
     assert problem.source == f"env:{name}"
     assert f"closest valid name: {closest} " in problem.message
@@ -367,7 +376,7 @@ def test_docs_list_every_name_that_is_not_a_setting() -> None:
 @pytest.mark.parametrize("word", ["none", "null", "off", "None", "OFF"])
 def test_none_words_unset_optional_params_in_files_and_env(tmp_path: Path, host,
                                                            word: str) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n[strategies.mean_reversion.params]\n'
                   f'stop_loss_pct = "{word}"\n')
     env = {"BOT_CORE_STRATEGIES__MEAN_REVERSION__PARAMS__MAX_HOLDING_BARS": word}
     settings = resolve_config(path, environ=env, plugins=host).strategy_settings
@@ -376,7 +385,7 @@ def test_none_words_unset_optional_params_in_files_and_env(tmp_path: Path, host,
 
 
 def test_none_words_do_not_unset_a_required_value(tmp_path: Path, host) -> None:
-    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "demo"\n[strategies.mean_reversion.params]\n'
                   'window_bars = "none"\n')
     with pytest.raises(ConfigError) as exc:
         resolve_config(path, environ={}, plugins=host)
@@ -397,3 +406,40 @@ def test_none_words_keep_their_meaning_where_a_literal_allows_them() -> None:
     assert admits_none(Model.model_fields["limit"].annotation)
     model = validate_settings(Model, {"mode": "off", "limit": "Off"})
     assert (model.mode, model.limit) == ("off", None)
+
+
+def test_a_config_written_for_the_demo_universe_the_presets_carried_is_told_how_to_keep_it(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\n[strategies.mean_reversion.params]\n'
+                  'entry_z = 3.0\n[buckets.majors]\nmax_exposure_pct = 50\n')
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(path, environ={})
+    (problem,) = exc.value.problems
+    assert (problem.source, problem.field) == (str(path), "universe")
+    assert 'add `universe = "demo"`' in problem.message
+    fixed = _write(tmp_path, 'universe = "demo"\n' + path.read_text(), name="fixed.toml")
+    resolved = resolve_config(fixed, environ={})
+    assert resolved.config.universe == "demo"
+    assert resolved.config.strategies["mean_reversion"].params == {"entry_z": 3.0}
+    assert resolved.config.buckets["majors"].max_exposure_pct == 50
+
+
+def test_a_presets_strategy_table_is_a_default_not_a_strategy(tmp_path: Path) -> None:
+    # conservative disables cross_arb: that applies where a universe defines cross_arb ...
+    assert resolve_config(preset="conservative", environ={}).config.strategies == {}
+    # ... or a file does, whose own value wins
+    path = _write(tmp_path, 'extends = "conservative"\ninstruments = ["BTC/USDT"]\n'
+                  '[venues.a]\nadapter = "paper"\n[venues.b]\nadapter = "paper"\n'
+                  '[strategies.cross_arb]\nplugin = "cross_arb"\ninstruments = ["BTC/USDT"]\n'
+                  'venues = ["a", "b"]\n')
+    resolved = resolve_config(path, environ={})
+    assert resolved.config.strategies["cross_arb"].enabled is False
+    assert resolved.sources["strategies.cross_arb.enabled"] == "preset:conservative"
+    on = _write(tmp_path, path.read_text() + "enabled = true\n", name="on.toml")
+    assert resolve_config(on, environ={}).config.strategies["cross_arb"].enabled is True
+
+
+def test_an_unknown_universe_lists_the_shipped_ones(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'extends = "balanced"\nuniverse = "moon"\n')
+    with pytest.raises(ConfigError, match="unknown universe 'moon'; available: demo"):
+        resolve_config(path, environ={})

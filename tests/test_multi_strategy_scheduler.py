@@ -83,7 +83,7 @@ def _config(tmp_path: Path, name: str, preset: str, body: str, *, keep: tuple[st
     disabled = "".join(f"[strategies.{s}]\nenabled = false\n"
                        for s in ("mean_reversion", "vol_target", "cross_arb") if s not in keep)
     path = tmp_path / f"{name}.toml"
-    path.write_text(f'extends = "{preset}"\nname = "{name}"\n[runtime]\n{runtime}\n'
+    path.write_text(f'extends = "{preset}"\nuniverse = "demo"\nname = "{name}"\n[runtime]\n{runtime}\n'
                     f"{disabled}{body}")
     return path
 

@@ -221,7 +221,7 @@ class Recorder:
 
 
 def make_config(**risk: Any) -> BotConfig:
-    data = resolve_config(preset="balanced", environ={}).config.model_dump(mode="python")
+    data = resolve_config(preset="balanced", universe="demo", environ={}).config.model_dump(mode="python")
     data["risk"].update(risk)
     return BotConfig.model_validate(data)
 
@@ -528,7 +528,7 @@ def _plugin_host_with_scripted() -> bot_core.PluginHost:
 def _write_config(tmp_path: Path, extra: str) -> Path:
     path = tmp_path / "bot.toml"
     path.write_text(
-        'extends = "balanced"\n'
+        'extends = "balanced"\nuniverse = "demo"\n'
         "[strategies.mean_reversion]\nenabled = false\n"
         "[strategies.vol_target]\nenabled = false\n"
         "[strategies.cross_arb]\nenabled = false\n" + extra,

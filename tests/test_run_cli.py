@@ -28,9 +28,9 @@ def test_run_preset_balanced_trades_the_three_strategies(run_cli, bot_core_home:
 
 def test_run_table_shows_every_sleeve_and_strategy(run_cli, tmp_path: Path) -> None:
     other = tmp_path / "careful.toml"
-    other.write_text('extends = "conservative"\nname = "careful"\n')
+    other.write_text('extends = "conservative"\nuniverse = "demo"\nname = "careful"\n')
     bold = tmp_path / "bold.toml"
-    bold.write_text('extends = "aggressive"\nname = "bold"\n')
+    bold.write_text('extends = "aggressive"\nuniverse = "demo"\nname = "bold"\n')
     result = run_cli("run", "--config", str(bold), "--config", str(other), "--speed", "max",
                      "--cycles", "30")
     assert result.returncode == 0, result.stderr
@@ -51,15 +51,15 @@ def test_run_table_shows_every_sleeve_and_strategy(run_cli, tmp_path: Path) -> N
      "live mode needs a live market data source; none is installed"),
     (["--preset", "balanced", "--preset", "balanced"], None,
      "two bots are named 'balanced'"),
-    (["--config", "{a}", "--config", "{a}"], 'extends = "balanced"\nname = "twin"\n',
+    (["--config", "{a}", "--config", "{a}"], 'extends = "balanced"\nuniverse = "demo"\nname = "twin"\n',
      "two bots are named 'twin'"),
-    (["--config", "{a}", "--config", "{b}"], 'extends = "balanced"\nname = "x{n}"\n'
+    (["--config", "{a}", "--config", "{b}"], 'extends = "balanced"\nuniverse = "demo"\nname = "x{n}"\n'
      '[runtime]\nmode = "{mode}"\n', "conflicting configs: runtime.mode differs"),
-    (["--config", "{a}", "--preset", "balanced"], 'extends = "balanced"\n',
+    (["--config", "{a}", "--preset", "balanced"], 'extends = "balanced"\nuniverse = "demo"\n',
      "--config and --preset: give config files or one preset, not both"),
-    (["--config", "{a}"], 'extends = "balanced"\n[runtime]\nmode = "sandbox"\n',
+    (["--config", "{a}"], 'extends = "balanced"\nuniverse = "demo"\n[runtime]\nmode = "sandbox"\n',
      "runtime.mode: Input should be 'demo', 'paper' or 'live'"),
-    (["--config", "{a}"], 'extends = "balanced"\n[runtime]\nsource = "nowhere"\n',
+    (["--config", "{a}"], 'extends = "balanced"\nuniverse = "demo"\n[runtime]\nsource = "nowhere"\n',
      "runtime.source: no installed market data source has the id 'nowhere'"),
     (["--preset", "balanced", "--speed", "0"], None, "--speed 0: expected a positive number"),
     (["--preset", "balanced", "--cycles", "0"], None, "--cycles 0: must be at least 1"),

@@ -14,6 +14,7 @@ CYCLES = 2000
 
 CONFIG = """
 extends = "balanced"
+universe = "demo"
 name = "twin"
 
 [strategies.cross_arb]

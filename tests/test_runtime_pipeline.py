@@ -55,6 +55,7 @@ def _config(tmp_path: Path, *, name: str = "alpha", pinned: bool = True, file: s
     path = tmp_path / (file or f"{name}.toml")
     path.write_text(textwrap.dedent(f"""\
         extends = "balanced"
+        universe = "demo"
         name = "{name}"
 
         [plugins]

@@ -76,6 +76,7 @@ def bot_core_on_stop(run, reason):
 
 CONFIG = '''
 extends = "balanced"
+universe = "demo"
 name = "probe_bot"
 
 [runtime]

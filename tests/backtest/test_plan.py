@@ -67,7 +67,8 @@ def test_plan_refuses_what_cannot_run(installed, kwargs: dict[str, Any], message
 
 def test_plan_names_the_venue_setting_that_is_invalid(installed, tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('extends = "balanced"\n[venues.venue_a.settings]\nlatency_ms = 5.0\n',
+    path.write_text('extends = "balanced"\nuniverse = "demo"\n'
+                    '[venues.venue_a.settings]\nlatency_ms = 5.0\n',
                     encoding="utf-8")
     with pytest.raises(UsageError, match=r"venue venue_a: .*fill_on_close"):
         plan_backtest(installed, strategies=["mean_reversion"], datasets=["demo-btc-usdt-1m"],

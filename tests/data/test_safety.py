@@ -294,7 +294,7 @@ def test_demo_picks_shipped_datasets_despite_a_corrupt_user_manifest() -> None:
     from bot_core.plugins import load_plugins
 
     host = load_plugins()
-    config = resolve_config(preset="balanced", plugins=host).config
+    config = resolve_config(preset="balanced", universe="demo", plugins=host).config
     names = [n for n, s in config.strategies.items() if s.enabled]
     expected = demo_datasets(config, host, names)
     user_dir().mkdir(parents=True)

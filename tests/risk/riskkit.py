@@ -18,7 +18,7 @@ def make_config(*, timezone: str = "UTC", day_start: dt.time = dt.time(0, 0),
                 checks: list[str] | None = None, check_settings: dict[str, Any] | None = None,
                 initial_equity: float = 100_000.0, **risk: Any) -> BotConfig:
     """The balanced preset with overrides, validated like a user's config."""
-    data = resolve_config(preset="balanced", environ={}).config.model_dump(mode="python")
+    data = resolve_config(preset="balanced", universe="demo", environ={}).config.model_dump(mode="python")
     data["runtime"].update(timezone=timezone, trading_day_start=day_start,
                            initial_equity=initial_equity)
     data["risk"].update(risk)

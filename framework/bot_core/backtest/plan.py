@@ -243,6 +243,7 @@ def plan_backtest(
     strategies: Sequence[str],
     datasets: Sequence[str] | Mapping[str, DataSpec],
     preset: str | None = "balanced",
+    universe: str | None = None,
     config_path: Path | None = None,
     params: Mapping[str, Any] | None = None,
     fee_bps: float | None = None,
@@ -254,7 +255,10 @@ def plan_backtest(
 
     ``fee_bps``, ``fill_on_close`` and ``volume_cap=False`` override the venues' settings of the
     same names (``bot-core backtest --fee-bps``, ``--fill-on-close``, ``--no-volume-cap``)."""
-    resolved = resolve_config(config_path, preset=preset, plugins=host, environ=environ)
+    if universe is None and config_path is None:
+        universe = "demo"
+    resolved = resolve_config(config_path, preset=preset, universe=universe, plugins=host,
+                              environ=environ)
     source = str(config_path) if config_path is not None else f"preset {preset}"
     config = resolved.config
     names = _select(config, strategies, source)

@@ -1,5 +1,8 @@
 """``bot-core demo``: the three strategies on the shipped data, under a preset, no keys needed.
 
+The demo universe (``presets/universes/demo.toml``: instruments, venues, buckets and the three
+strategies) is laid under the chosen risk profile.
+
 It is a backtest like any other (same plan, same pipeline, same risk engine, same paper venue):
 every strategy the preset enables runs on every shipped dataset it can trade, all sharing one
 portfolio and one set of risk limits.
@@ -90,12 +93,13 @@ def demo(args: argparse.Namespace) -> int:
         check_report_dir(args.report)
     host = load_plugins()
     host.check()
-    config = resolve_config(preset=args.preset, plugins=host).config
+    config = resolve_config(preset=args.preset, universe="demo", plugins=host).config
     names = [n for n, s in config.strategies.items() if s.enabled]
     if not names:
         raise UsageError(f"--preset {args.preset}: enables no strategy to demonstrate")
     datasets = demo_datasets(config, host, names)
-    plan = plan_backtest(host, strategies=names, datasets=datasets, preset=args.preset)
+    plan = plan_backtest(host, strategies=names, datasets=datasets, preset=args.preset,
+                         universe="demo")
     result = run_with_progress(plan, host, fast=None)
     rows = per_strategy(result)
     paths = {}

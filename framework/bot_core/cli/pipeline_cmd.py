@@ -72,7 +72,8 @@ def resolve_bots(paths: list[Path] | None, preset: str | None,
         from bot_core.runtime.session import preset_bot
 
         assert preset is not None  # argparse: --config or --preset
-        return [preset_bot(resolve_config(preset=preset, plugins=plugins).config, preset)]
+        return [preset_bot(resolve_config(preset=preset, universe="demo", plugins=plugins).config,
+                           preset)]
     configs = [resolve_config(path, plugins=plugins).config for path in paths]
     seen: dict[str, Path] = {}
     problems = []

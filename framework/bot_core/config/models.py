@@ -271,7 +271,12 @@ class StrategyConfig(_Frozen):
 class BotConfig(_Frozen):
     """A whole bot: what it trades, where, with which strategies, under which limits."""
 
-    extends: str | None = Field(None, description="Preset this config builds on.")
+    extends: str | None = Field(None, description="Preset (risk profile) this config builds on.")
+    universe: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Shipped universe (instruments, venues, buckets, strategies) layered under "
+        "the preset, e.g. `demo`; none: the config gives its own.",
+    )
     profile: Literal["conservative", "balanced", "aggressive", "manual"] = Field(
         description="Risk profile; chooses strategy defaults."
     )

@@ -1,4 +1,10 @@
-"""Built-in presets: one TOML file per risk profile, shipped inside the host wheel."""
+"""Built-in presets (one TOML file per risk profile) and universes, shipped inside the host wheel.
+
+A preset is a risk profile: limits, promotion gates, resource limits and per-profile strategy
+defaults. A universe (``presets/universes/<name>.toml``) is what a bot trades: instruments,
+venues, buckets and strategy bindings; ``demo`` is the shipped demo data's. The two are separate
+layers: a config ``extends`` a preset and may name a ``universe``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ from pathlib import Path
 
 from bot_core.errors import ConfigError
 
-__all__ = ["preset_dir", "preset_names", "preset_path"]
+__all__ = ["preset_dir", "preset_names", "preset_path", "universe_names", "universe_path"]
+
+UNIVERSES = "universes"
+"""Sub-folder of the preset folder holding the universes."""
 
 
 def preset_dir() -> Path:
@@ -28,4 +37,18 @@ def preset_path(name: str) -> Path:
     if not path.is_file():
         known = ", ".join(preset_names()) or "none"
         raise ConfigError(f"unknown preset {name!r}; available: {known}", source=f"preset:{name}")
+    return path
+
+
+def universe_names() -> list[str]:
+    """The shipped universes (``demo``)."""
+    return sorted(p.stem for p in (preset_dir() / UNIVERSES).glob("*.toml"))
+
+
+def universe_path(name: str) -> Path:
+    path = preset_dir() / UNIVERSES / f"{name}.toml"
+    if not name.isidentifier() or not path.is_file():
+        known = ", ".join(universe_names()) or "none"
+        raise ConfigError(f"unknown universe {name!r}; available: {known}",
+                          source=f"universe:{name}")
     return path

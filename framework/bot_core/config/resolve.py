@@ -1,8 +1,15 @@
-"""Resolve a configuration: preset chain -> user file -> environment -> validated models.
+"""Resolve a configuration: universe -> preset chain -> user file -> environment -> models.
 
 Each layer is a TOML document; later layers override earlier ones field by field (tables merge,
 everything else is replaced). The result records which layer every value came from, and every
 problem is reported at once, each naming its file, field path, value and what is allowed.
+
+The universe (what the bot trades: instruments, venues, buckets, strategy bindings) and the
+preset (the risk profile: limits and per-profile strategy defaults) are separate layers. A
+universe is named (``universe = "demo"`` in a file, ``presets/universes/``) or built by the
+caller (:class:`Layer`: the backtest binds a strategy to the datasets it is given). A preset's
+``[strategies.NAME]`` table holds defaults for an instance of that name that a universe or the
+file defines; it defines no strategy by itself.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bot_core.config.env import ENV_PREFIX, env_layers
 from bot_core.config.models import BotConfig
-from bot_core.config.presets import preset_path
+from bot_core.config.presets import preset_path, universe_path
 from bot_core.config.validation import (
     settings_errors,
     shown,
@@ -33,7 +40,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SOURCE",
     "ENV_PREFIX",
+    "MIGRATION_HINT",
     "REQUIRED_SOURCE",
+    "Layer",
     "ResolvedConfig",
     "complete_sources",
     "flat_values",
@@ -47,6 +56,20 @@ DEFAULT_SOURCE = "default"
 """Source of a value nothing gave: the model's own field default."""
 REQUIRED_SOURCE = "required"
 """Source shown for a field a preset leaves for the config that extends it to give."""
+MIGRATION_HINT = (
+    "the risk presets no longer carry the demo universe (instruments, venues, buckets and "
+    "strategies); add `universe = \"demo\"` to this config to keep trading it, or define "
+    "your own universe (`bot-core config init --dataset ID --strategy ID` writes one)")
+"""What a config written before presets and universes were separate layers is told."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A configuration layer built by the caller (not read from a file): its source label
+    (``--dataset goog``) and its document."""
+
+    source: str
+    doc: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -183,24 +206,30 @@ def resolve_config(
     path: Path | None = None,
     *,
     preset: str | None = None,
+    universe: str | Layer | None = None,
     environ: Mapping[str, str] | None = None,
     plugins: PluginHost | None = None,
 ) -> ResolvedConfig:
     """Resolve and validate a configuration.
 
-    :param path: user config file (TOML); may ``extends = "<preset>"``.
+    :param path: user config file (TOML); may ``extends = "<preset>"`` and name a
+        ``universe``.
     :param preset: a preset to start from when there is no file (or to validate a preset alone).
+    :param universe: the universe layered under the preset when the file names none: a shipped
+        universe's name (``demo``) or a :class:`Layer`.
     :param environ: environment for ``BOT_CORE_<SECTION>__<FIELD>`` overrides (default: os.environ).
     :param plugins: when given, strategy params, risk checks, venues and required plugins are
         validated against the installed plugins too.
-    :raises ConfigError: with one problem per invalid value.
+    :raises ConfigError: with one problem per invalid value; a file that only works with the
+        demo universe the presets used to carry gets one line saying how to keep it.
     """
     env = os.environ if environ is None else environ
     fallback = str(path) if path is not None else f"preset:{preset}"
-    merged, origins, env_problems = _layered(path, preset, env, fallback)
+    merged, origins, env_problems = _layered(path, preset, env, fallback, universe)
     try:
         config = BotConfig.model_validate(merged)
     except ValidationError as exc:
+        _refuse_if_old_demo_config(path, preset, env, fallback, merged)
         problems = env_problems + _problems_from(exc, origins, fallback)
         if plugins is not None:  # report bad strategy params in the same run, not the next one
             problems += _raw_param_problems(merged, plugins, origins, fallback, {}, {})
@@ -208,6 +237,8 @@ def resolve_config(
 
     problems = env_problems + [ConfigProblem(_source_of(f, origins, fallback), f, v, m)
                                for f, v, m in config.cross_problems()]
+    if problems:
+        _refuse_if_old_demo_config(path, preset, env, fallback, merged)
     settings: dict[str, BaseModel] = {}
     sources = dict(origins)
     if plugins is not None:
@@ -217,17 +248,44 @@ def resolve_config(
     return ResolvedConfig(config, sources, settings)
 
 
-def _layered(path: Path | None, preset: str | None, environ: Mapping[str, str], fallback: str
+def _refuse_if_old_demo_config(path: Path | None, preset: str | None,
+                               environ: Mapping[str, str], fallback: str,
+                               merged: Mapping[str, Any]) -> None:
+    """A file that names no universe, is invalid as it is and valid on the demo universe was
+    written when the presets carried that universe: say how to keep it, in one line."""
+    if path is None or merged.get("universe") is not None:
+        return
+    try:
+        again, _, problems = _layered(path, preset, environ, fallback, "demo")
+        config = BotConfig.model_validate(again)
+    except (ConfigError, ValidationError):
+        return
+    if problems or config.cross_problems():
+        return
+    raise ConfigError([ConfigProblem(fallback, "universe", _MISSING, MIGRATION_HINT)])
+
+
+def _layered(path: Path | None, preset: str | None, environ: Mapping[str, str], fallback: str,
+             universe: str | Layer | None = None
              ) -> tuple[dict[str, Any], dict[str, str], list[ConfigProblem]]:
-    """Presets, file and environment merged: the document, each value's source, and the
-    environment variables that name no setting."""
-    layers: list[tuple[str, dict[str, Any]]] = []
+    """Universe, presets, file and environment merged: the document, each value's source, and
+    the environment variables that name no setting."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     user_doc: dict[str, Any] | None = None
     if path is not None:
         user_doc = load_toml(path)
         base = user_doc.get("extends", preset)
+        universe = user_doc.get("universe", universe)
     else:
         base = preset
+    if isinstance(universe, Layer):
+        layers.append((universe.source, universe.doc))
+    elif universe is not None:
+        if not isinstance(universe, str):
+            raise ConfigError([ConfigProblem(fallback, "universe", universe,
+                                             "must be a universe name, e.g. \"demo\"")])
+        source = f"universe:{universe}"
+        layers.append((source, load_toml(universe_path(universe), source=source)))
     if base is not None:
         if not isinstance(base, str):
             raise ConfigError([ConfigProblem(fallback, "extends", base, "must be a preset name")])
@@ -239,19 +297,39 @@ def _layered(path: Path | None, preset: str | None, environ: Mapping[str, str], 
     origins: dict[str, str] = {}
     for source, doc in layers:
         _merge(merged, doc, origins, source)
+    _drop_preset_only_strategies(merged, origins)
     env_docs, env_problems = env_layers(environ, merged)
     for source, doc in env_docs:
         _merge(merged, doc, origins, source)
     if base is not None:
         merged["extends"] = base
         origins.setdefault("extends", fallback)
+    if isinstance(universe, str):
+        merged["universe"] = universe
+        origins.setdefault("universe", fallback)
     return merged, origins, env_problems
+
+
+def _drop_preset_only_strategies(merged: dict[str, Any], origins: dict[str, str]) -> None:
+    """A preset's ``[strategies.NAME]`` table sets defaults for an instance that another layer
+    defines; an instance nothing else gave a value is no strategy and is dropped."""
+    strategies = merged.get("strategies")
+    if not isinstance(strategies, dict):
+        return
+    for name in list(strategies):
+        prefix = f"strategies.{name}."
+        mine = [src for p, src in origins.items() if p.startswith(prefix)]
+        if mine and all(src.startswith("preset:") for src in mine):
+            del strategies[name]
+            for stale in [p for p in origins if p.startswith(prefix)]:
+                del origins[stale]
 
 
 def preset_view(name: str, *, plugins: PluginHost | None = None) -> dict[str, Any]:
     """A preset as ``presets show`` prints it: like :meth:`ResolvedConfig.as_dict`, plus
     ``required``, the fields it leaves for the config that extends it to give (``manual``'s
-    limits; null in ``config``, source ``required``).
+    limits; null in ``config``, source ``required``). ``strategy_settings`` holds, for every
+    installed strategy (by plugin id), the values an instance of it gets under this profile.
 
     A preset that lacks nothing but required values is shown, not refused.
 
@@ -259,26 +337,33 @@ def preset_view(name: str, *, plugins: PluginHost | None = None) -> dict[str, An
     """
     fallback = f"preset:{name}"
     merged, origins, _ = _layered(None, name, {}, fallback)
+    required: list[str] = []
     try:
         BotConfig.model_validate(merged)
     except ValidationError as exc:
         errors = settings_errors(exc)
-        if all(err.kind == "missing" for err in errors):
-            required = [err.field for err in errors]
-            settings: dict[str, BaseModel] = {}
-            sources = dict(origins)
-            if plugins is not None:
-                problems = _raw_param_problems(merged, plugins, origins, fallback, settings,
-                                               sources)
-                if problems:
-                    raise ConfigError(problems) from None
-            config = _with_required(BotConfig, merged)
-            dumped = {n: s.model_dump(mode="json") for n, s in settings.items()}
-            sources.update(dict.fromkeys(required, REQUIRED_SOURCE))
-            return {"config": config, "strategy_settings": dumped,
-                    "sources": complete_sources(config, dumped, sources), "required": required}
-    resolved = resolve_config(preset=name, environ={}, plugins=plugins)
-    return {**resolved.as_dict(), "required": []}
+        if not all(err.kind == "missing" for err in errors):
+            resolve_config(preset=name, environ={}, plugins=plugins)  # raises, every problem
+        required = [err.field for err in errors]
+    if required:
+        config = _with_required(BotConfig, merged)
+        sources = {**origins, **dict.fromkeys(required, REQUIRED_SOURCE)}
+    else:
+        resolved = resolve_config(preset=name, environ={}, plugins=plugins)
+        config, sources = resolved.config.model_dump(mode="json"), dict(resolved.sources)
+    settings: dict[str, BaseModel] = {}
+    if plugins is not None:
+        for plugin_id, cls in sorted(plugins.strategies.items()):
+            found, problems = _validate_params(cls, merged.get("profile"), {}, plugin_id,
+                                               origins, fallback)
+            if problems:
+                raise ConfigError(problems)
+            assert found is not None
+            settings[plugin_id] = found
+            sources.update(_profile_sources(cls, merged.get("profile"), {}, plugin_id))
+    dumped = {n: s.model_dump(mode="json") for n, s in settings.items()}
+    return {"config": config, "strategy_settings": dumped,
+            "sources": complete_sources(config, dumped, sources), "required": required}
 
 
 def _with_required(model: type[BaseModel], doc: Mapping[str, Any]) -> dict[str, Any]:

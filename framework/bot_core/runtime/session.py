@@ -87,8 +87,8 @@ def plan_run(host: PluginHost, *, configs: Sequence[Path] = (), presets: Sequenc
         resolved.append(resolve_config(path, plugins=host, environ=environ))
         origins.append(str(path))
     for preset in presets:
-        resolved.append(_renamed(resolve_config(preset=preset, plugins=host, environ=environ),
-                                 preset))
+        resolved.append(_renamed(resolve_config(preset=preset, universe="demo", plugins=host,
+                                                environ=environ), preset))
         origins.append(f"preset {preset}")
     if not resolved:
         raise UsageError("give --config FILE (repeatable) or --preset NAME")
@@ -99,6 +99,10 @@ def plan_run(host: PluginHost, *, configs: Sequence[Path] = (), presets: Sequenc
     for one in resolved:
         if not any(s.enabled for s in one.config.strategies.values()):
             where = origins[resolved.index(one)]
+            if not one.config.strategies and one.config.universe is None:
+                from bot_core.config.resolve import MIGRATION_HINT
+
+                raise UsageError(f"{where}: defines no strategy; {MIGRATION_HINT}")
             raise UsageError(f"{where}: enables no strategy; nothing to run")
     source_id, settings = _common_source(host, resolved, origins, run_mode)
     _check_venues(host, resolved, origins, run_mode)

@@ -125,10 +125,11 @@ def _configs(host: PluginHost, folder: Path, presets: tuple[str, ...]
     made: list[tuple[str, str, Path]] = []
     skipped: list[SmokeRow] = []
     for preset in presets:
-        base = resolve_config(preset=preset, plugins=host).config
+        base = resolve_config(preset=preset, universe="demo", plugins=host).config
         for plugin in sorted(host.strategies):
             defined = [n for n, s in base.strategies.items() if s.plugin == plugin]
-            lines = [f'extends = "{preset}"', f'name = "smoke-{preset}-{plugin}"']
+            lines = [f'extends = "{preset}"', 'universe = "demo"',
+                     f'name = "smoke-{preset}-{plugin}"']
             for other in base.strategies:
                 if other not in defined:
                     lines += [f"[strategies.{other}]", "enabled = false"]

@@ -40,7 +40,7 @@ from bot_core_risk_checks import (
 from bot_core_risk_checks.guards import FatFingerSettings, StaleDataSettings
 from bot_core_risk_checks.orderflow import DuplicateOrderSettings
 
-BALANCED: BotConfig = resolve_config(preset="balanced", environ={}).config
+BALANCED: BotConfig = resolve_config(preset="balanced", universe="demo", environ={}).config
 INSTRUMENTS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 VENUES = ("venue_a", "venue_b", "venue_c")
 T0 = 1_700_000_000 * 1_000_000_000

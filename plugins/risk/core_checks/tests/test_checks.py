@@ -33,7 +33,7 @@ from bot_core_risk_checks.orderflow import DuplicateOrderSettings
 
 APPROVE, REDUCE, REJECT = VerdictAction.APPROVE, VerdictAction.REDUCE, VerdictAction.REJECT
 T0 = 1_700_000_000 * 1_000_000_000
-BALANCED: BotConfig = resolve_config(preset="balanced", environ={}).config
+BALANCED: BotConfig = resolve_config(preset="balanced", universe="demo", environ={}).config
 
 
 @dataclass
