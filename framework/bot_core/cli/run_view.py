@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot_core.runtime.events import iso_ns
 
 if TYPE_CHECKING:
+    from bot_core.runtime.isolation import StrategyHealth
     from bot_core.runtime.scheduler import Scheduler
 
 __all__ = ["LiveView", "NoticeSink", "render_status"]
@@ -47,11 +48,34 @@ class NoticeSink:
         self.lines.append(f"{iso_ns(ts_ns)[:19].replace('T', ' ')} {bot} {event}: {detail}")
 
 
-def _positions(positions: dict[str, float]) -> str:
-    """``BTC/USDT +0.5``, or ``BTC/USDT@venue_a +0.5`` for a strategy on several venues."""
+def _market(instrument: str, venue: str, base: str, venues: int) -> str:
+    """``BTC`` for BTC/<base currency> on a strategy's only venue, else what tells them apart:
+    ``BTC/EUR``, ``BTC@venue_b``."""
+    symbol = instrument.removesuffix(f"/{base}")
+    return symbol if venues <= 1 else f"{symbol}@{venue}"
+
+
+def _positions(positions: dict[str, float], base: str) -> str:
+    """``BTC +0.5, ETH -2`` (one line per venue when the strategy trades several)."""
     venues = {key.split("@")[1] for key in positions}
-    return ", ".join(f"{key if len(venues) > 1 else key.split('@')[0]} {qty:+.4g}"
-                     for key, qty in sorted(positions.items())) or "-"
+    parts = []
+    for key, qty in sorted(positions.items()):
+        instrument, _, venue = key.partition("@")
+        parts.append(f"{_market(instrument, venue, base, len(venues))} {qty:+.4g}")
+    return "\n".join(parts) if len(venues) > 1 else ", ".join(parts) or "-"
+
+
+def _decision(health: StrategyHealth, base: str, venues: int) -> str:
+    """``13:09 sell 2.52 ETH ok``, ``13:10 buy 1 BTC rejected: max_position``."""
+    intent, verdict = health.last_intent, health.last_verdict
+    if intent is None or verdict is None:
+        return "-"
+    action = verdict.action.value
+    allowed = intent.quantity if verdict.quantity is None else verdict.quantity
+    outcome = {"approve": "ok", "reduce": f"reduced ({verdict.reason})"}.get(
+        action, f"rejected: {verdict.reason}")
+    return (f"{iso_ns(intent.ts_ns)[11:16]} {intent.side.name.lower()} {allowed:.4g} "
+            f"{_market(intent.instrument, intent.venue, base, venues)} {outcome}")
 
 
 def render_status(scheduler: Scheduler, notices: NoticeSink | None = None, *,
@@ -70,9 +94,9 @@ def render_status(scheduler: Scheduler, notices: NoticeSink | None = None, *,
                                                          "open orders") else "left")
     strategies = Table()
     for col in ("bot / strategy", "state", "last decision", "positions", "decisions",
-                "faults", "skipped bars"):
+                "faults", "skipped"):
         strategies.add_column(col, justify="right" if col in ("decisions", "faults",
-                                                              "skipped bars") else "left")
+                                                              "skipped") else "left")
     for sleeve in scheduler.sleeves:
         row = sleeve.status()
         state = row["trading_state"].upper()
@@ -89,9 +113,11 @@ def render_status(scheduler: Scheduler, notices: NoticeSink | None = None, *,
             elif health.paused:
                 status = f"[yellow]paused: {health.paused}[/yellow]"
             faults = health.errors + health.malformed + health.overruns
+            base = sleeve.config.runtime.base_currency
+            venues = len(sleeve.config.strategies[health.name].venues)
             strategies.add_row(f"{sleeve.name} / {health.name}", status,
-                               health.last_decision or "-",
-                               _positions(row["positions"].get(health.name, {})),
+                               _decision(health, base, venues),
+                               _positions(row["positions"].get(health.name, {}), base),
                                str(health.decisions), str(faults), str(health.skipped_bars))
     parts: list[Any] = [bots, strategies]
     if notices is not None and notices.lines:

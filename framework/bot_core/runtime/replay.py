@@ -178,11 +178,14 @@ class ReplaySource(MarketDataSource):
         return events
 
     def status(self) -> Sequence[FeedStatus]:
+        """A feed is stale when the data itself has nothing for ``stale_after_s`` (a gap), not
+        when the scheduler is behind in taking what is there."""
         now = self.clock.now_ns()
         for feed in self._feeds:
             status = feed.status
-            since = status.last_event_ns or self._start_ns
-            status.stale = not status.ended and now - since > self.stale_after_ns
+            known = int(feed.known_ns.searchsorted(now, side="right")) - 1
+            latest = max(feed.known_ns.item(known) if known >= 0 else 0, self._start_ns)
+            status.stale = not status.ended and now - latest > self.stale_after_ns
         return [f.status for f in self._feeds]
 
 
