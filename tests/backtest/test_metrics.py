@@ -58,3 +58,12 @@ def test_degenerate_curves_give_finite_metrics() -> None:
     assert periods_per_year(np.array([5], dtype=np.int64)) == 0.0
     np.testing.assert_allclose(drawdown_series(np.array([1.0, 2.0, 1.5, 3.0])),
                                [0.0, 0.0, 0.25, 0.0])
+
+
+def test_a_gain_over_hours_does_not_overflow_the_cagr() -> None:
+    # +20 % in two hours compounds beyond a float over a year: the CAGR is reported as
+    # unavailable (0, as every non-finite metric), not a traceback
+    minute = DAY_NS // 1440
+    ts = np.arange(120, dtype=np.int64) * minute
+    m = compute_metrics(ts, np.full(120, 120_000.0), initial_equity=100_000.0)
+    assert m.cagr == 0.0 and m.total_return == pytest.approx(0.2)

@@ -180,7 +180,10 @@ def compute_metrics(
     ts = np.asarray(ts_ns, dtype=np.int64)
     years = (float(ts[-1] - ts[0]) / _NS_PER_YEAR) if len(ts) > 1 else 0.0
     if years > 0 and final > 0:
-        cagr = (final / initial_equity) ** (1.0 / years) - 1.0
+        try:
+            cagr = (final / initial_equity) ** (1.0 / years) - 1.0
+        except OverflowError:  # a gain over hours, compounded for a year: beyond a float
+            cagr = math.inf
     else:
         cagr = -1.0 if final <= 0 else 0.0
     path = np.concatenate(([initial_equity], equity))
