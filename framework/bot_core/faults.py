@@ -13,7 +13,7 @@ point                                   where
 ``after_persist_before_send``           an order row is committed, ``venue.submit`` not called
 ``after_venue_ack_before_persist``      ``venue.submit`` returned, its answer not committed
 ``mid_checkpoint``                      inside the state snapshot's transaction, before commit
-``mid_journal_write``                   the decision journal wrote part of a record
+``mid_journal_write``                   the decision journal wrote half of a record's line
 ======================================  ========================================================
 """
 
@@ -24,7 +24,7 @@ import signal
 
 from bot_core.errors import UsageError
 
-__all__ = ["FAULT_ENV", "FAULT_POINTS", "fault_point", "parse_fault"]
+__all__ = ["FAULT_ENV", "FAULT_POINTS", "armed", "fault_point", "parse_fault"]
 
 FAULT_ENV = "BOT_CORE_FAULT_POINT"
 FAULT_POINTS = (
@@ -53,6 +53,13 @@ def parse_fault(raw: str) -> tuple[str, int]:
             raise UsageError(f"{FAULT_ENV}={raw}: expected NAME or NAME:N with N a positive "
                              f"integer (the hit of the point that kills)")
     return name, hit
+
+
+def armed(name: str) -> bool:
+    """Whether ``BOT_CORE_FAULT_POINT`` names point ``name``: a hot path asks once (when it is
+    built) and calls :func:`fault_point` only then."""
+    raw = os.environ.get(FAULT_ENV)
+    return raw is not None and raw != "" and parse_fault(raw)[0] == name
 
 
 def fault_point(name: str) -> None:

@@ -58,3 +58,13 @@ def test_a_bad_hit_count_is_one_clear_error(raw: str) -> None:
 def test_parse() -> None:
     assert parse_fault("mid_checkpoint") == ("mid_checkpoint", 1)
     assert parse_fault("mid_checkpoint:7") == ("mid_checkpoint", 7)
+
+
+def test_armed_names_only_the_point_in_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot_core.faults import armed
+
+    monkeypatch.delenv(FAULT_ENV, raising=False)
+    assert not armed("mid_journal_write")
+    monkeypatch.setenv(FAULT_ENV, "mid_journal_write:5")
+    assert armed("mid_journal_write")
+    assert not armed("mid_checkpoint")

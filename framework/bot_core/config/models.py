@@ -24,6 +24,7 @@ __all__ = [
     "ResourceLimits",
     "RiskLimits",
     "RuntimeConfig",
+    "StateSettings",
     "StrategyConfig",
     "VenueConfig",
 ]
@@ -106,6 +107,31 @@ class PromotionSettings(_Frozen):
     )
 
 
+class StateSettings(_Frozen):
+    """``[runtime.state]``: the bot's crash-safe state (docs/state.md)."""
+
+    enabled: bool = Field(
+        True, description="Keep the bot's orders, fills and books in "
+        "BOT_CORE_HOME/state/<bot>/<mode>/state.sqlite and restore and reconcile them with the "
+        "venues on restart. false: every run starts from nothing (refused in live mode).",
+    )
+    on_mismatch: Literal["reducing", "halted"] = Field(
+        "reducing", description="Trading state a restart starts in when its books and a venue "
+        "disagree in a way reconciliation cannot explain: reducing (only orders that reduce "
+        "positions) or halted (no orders); an operator clears it.",
+    )
+    snapshot_interval_s: float = Field(
+        5.0, ge=0, le=3600,
+        description="Least wall time between two snapshots of the books, seconds [0-3600]; "
+        "orders and fills are committed as they happen whatever this is.",
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        "full", description="full: every commit is on disk before the order goes out (survives "
+        "a power cut); normal: survives a crash of the process, a power cut may undo the last "
+        "commits (reconciliation then finds them at the venue).",
+    )
+
+
 class RuntimeConfig(_Frozen):
     mode: Literal["demo", "paper", "live"] = Field(
         "demo", description="demo: shipped data; paper: live data, simulated fills; live: real orders."
@@ -153,6 +179,9 @@ class RuntimeConfig(_Frozen):
         300.0, gt=0, le=86_400 * 7,
         description="A feed with nothing new for this long (market time) is reported stale, "
         "seconds (0-604800].",
+    )
+    state: StateSettings = Field(
+        default_factory=StateSettings, description="Crash-safe state: on by default.",
     )
 
     @field_validator("timezone")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot_core.errors import ConfigError, ConfigProblem, JournalError
+from bot_core.faults import armed, fault_point
 from bot_core.journal.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from bot_core.journal.files import fsync_directory
 from bot_core.journal.keys import JournalKey, Keyring, load_keyring
@@ -192,6 +193,7 @@ class JournalWriter:
         self._synced: tuple[int, str, str] = (0, GENESIS_MAC, "")
         self._checkpointed_seq = -1
         self._last_checkpoint_ns = 0
+        self._torn_write = armed("mid_journal_write")
         self.records_written = 0
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -338,7 +340,12 @@ class JournalWriter:
         mac = hashed.hexdigest()
         line = b"".join((signed[:-1], b',"mac":"', mac.encode("ascii"), b'"}\n'))
         try:
-            _write_all(self._fd, line)
+            if self._torn_write:  # a test's fault point: die with half the line written
+                _write_all(self._fd, line[:len(line) // 2])
+                fault_point("mid_journal_write")
+                _write_all(self._fd, line[len(line) // 2:])
+            else:
+                _write_all(self._fd, line)
             if self.settings.fsync.every_record:
                 os.fsync(self._fd)
         except OSError as exc:

@@ -226,9 +226,9 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
     """Subscribe the source, anchor the clock, build and warm up the sleeves, start them.
 
     :param source: the source to use (tests); default: ``plan.source_id`` built with the clock.
-    :param record_runs: write each sleeve's run record (promotion evidence) and decision
-        journal (``BOT_CORE_HOME/journal/<bot>``) under ``BOT_CORE_HOME``; ``smoke`` and
-        ``loadtest`` do not.
+    :param record_runs: write each sleeve's run record (promotion evidence), decision
+        journal (``BOT_CORE_HOME/journal/<bot>``) and state file (restored and reconciled on a
+        restart: docs/state.md) under ``BOT_CORE_HOME``; ``smoke`` and ``loadtest`` do not.
     """
     import time
 
@@ -245,11 +245,21 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
 
         journals = RuntimeJournals(host, plan.mode)
         sink = journals.sink(sink)
+    states = None
+    configs = plan.configs
+    if record_runs:  # each bot's state file, opened (and locked) before anything starts
+        from bot_core.state.runtime import RunState
+
+        states = RunState.open(host, plan.configs, plan.mode)
+        configs = states.configs()  # simulated venues keep their book beside it
     if source is None:
         cls = host.source(plan.source_id)
         stale = min(r.config.runtime.feed_stale_after_s for r in plan.configs)
-        source = cls(cls.Settings.model_validate(plan.source_settings), clock=clock,
-                     stale_after_s=stale)
+        settings = dict(plan.source_settings)
+        if states is not None:  # a replay resumes where a crashed run stopped
+            settings = states.source_settings(cls.live, list(cls.Settings.model_fields),
+                                              settings)
+        source = cls(cls.Settings.model_validate(settings), clock=clock, stale_after_s=stale)
     wanted: set[Subscription] = set()
     for one in plan.configs:
         for name, strat in one.config.strategies.items():
@@ -265,7 +275,10 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
             anchor(start)
     start_ns = clock.now_ns()
     sleeves = [Sleeve(one, host, mode=plan.mode, run_id=f"run-{uuid.uuid4().hex[:12]}",
-                      clock=clock, stopwatch=watch, sink=sink) for one in plan.configs]
+                      clock=clock, stopwatch=watch, sink=sink) for one in configs]
+    if states is not None:  # the books as the state file knew them, before anything starts
+        for sleeve in sleeves:
+            states.attach(sleeve)
 
     by_run = {sleeve.run.run_id: sleeve for sleeve in sleeves}
 
@@ -315,10 +328,14 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
                   warnings=sleeve.warnings,
                   subscriptions=list(dict.fromkeys(
                       str(s) for feed in sleeve.subscriptions.values() for s in feed)))
+        if states is not None:  # the books against every venue, before the first decision
+            states.reconcile(sleeve, sink)
     scheduler = Scheduler(sleeves, source, clock, sink=sink, cycle_ns=cycle_ns,
                           max_cycles=max_cycles, duration_ns=duration_ns, stopwatch=watch,
                           monitors=monitors, on_cycle=on_cycle)
     scheduler.cleanup.append(lambda: host.unregister_observer(observer))
+    if states is not None:
+        scheduler.cleanup.append(states.close)
     if journals is not None:
         scheduler.cleanup.append(journals.close)
     return scheduler

@@ -95,6 +95,8 @@ class Sleeve:
         """Why the sleeve stopped on its own (an error outside any strategy); empty while up."""
         self.stop_reason = ""
         self.recorder: RunRecorder | None = None
+        self.cycle_listeners: list[Callable[[int], None]] = []
+        """Called with the cycle's end time after each cycle (the state's snapshots)."""
 
     # -- construction -------------------------------------------------------------------------
 
@@ -204,6 +206,8 @@ class Sleeve:
         """Poll live venues and record the cycle for the promotion evidence."""
         self.pipeline.poll(ts_ns)
         self.settle()
+        for listener in self.cycle_listeners:
+            listener(ts_ns)
         if self.recorder is not None:
             risk = self.pipeline.risk
             self.recorder.cycle(ts_ns=ts_ns, trading_state=risk.state.value,
