@@ -16,6 +16,10 @@ __all__ = [
     "JournalError",
     "PluginError",
     "PromotionError",
+    "RemoteAuthenticationError",
+    "RemoteError",
+    "RemotePermissionError",
+    "RemoteUnavailableError",
     "StateError",
     "UsageError",
     "VenueAuthenticationError",
@@ -178,3 +182,29 @@ class PromotionError(BotCoreError):
     def __init__(self, message: str, *, failed: tuple[str, ...] = ()) -> None:
         self.failed = failed
         super().__init__(message)
+
+
+class RemoteError(BotCoreError):
+    """A call to a running bot's gRPC server (``metrics watch``, ``control``) failed; the
+    message names the status and the server's words. ``code`` is the gRPC status name."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class RemoteUnavailableError(RemoteError):
+    """The server could not be reached (down, wrong address, network)."""
+
+
+class RemoteAuthenticationError(RemoteError):
+    """The TLS handshake was refused, or the server does not know the caller (exit 3): check
+    the certificate, the key, the CA and the pinned fingerprint."""
+
+    exit_code = 3
+
+
+class RemotePermissionError(RemoteError):
+    """The caller's role does not allow the call (exit 4)."""
+
+    exit_code = 4

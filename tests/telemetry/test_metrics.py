@@ -18,6 +18,8 @@ from bot_core.runtime.session import build_runtime, plan_run
 from bot_core.telemetry.http import start_metrics_server
 from bot_core.telemetry.metrics import METRIC_NAMES, RuntimeMetrics
 
+from .conftest import bot_config
+
 
 def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -40,9 +42,9 @@ def _value(scraped: dict[str, list[tuple[dict[str, str], float]]], name: str,
 @pytest.fixture
 def run_two_bots(tmp_path: Path):
     host = bot_core.load_plugins()
-    for name, preset in (("bold", "aggressive"), ("careful", "conservative")):
-        (tmp_path / f"{name}.toml").write_text(f'extends = "{preset}"\nname = "{name}"\n')
-    plan = plan_run(host, configs=[tmp_path / "bold.toml", tmp_path / "careful.toml"])
+    configs = [bot_config(tmp_path, "bold", "aggressive"),
+               bot_config(tmp_path, "careful", "conservative")]
+    plan = plan_run(host, configs=configs)
     metrics = RuntimeMetrics()
     host.register_observer(metrics, name="metrics")
     clock = SimulatedClock()

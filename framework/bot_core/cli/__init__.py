@@ -31,6 +31,9 @@ COMMAND_MODULES = (
     "bot_core.cli.journal_cmd",
     "bot_core.cli.pipeline_cmd",
     "bot_core.cli.run_cmd",
+    "bot_core.cli.metrics_cmd",
+    "bot_core.cli.control_cmd",
+    "bot_core.cli.certs_cmd",
     "bot_core.cli.smoke_cmd",
     "bot_core.cli.loadtest_cmd",
 )

@@ -41,6 +41,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--confirm", action="append", default=[], metavar="BOT",
                    help="live mode: the bot's name, to confirm real orders (once per bot)")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
+    p.add_argument("--metrics-addr", default=None, metavar="HOST:PORT",
+                   help="serve Prometheus /metrics here (PORT alone: loopback; default: "
+                   "telemetry.metrics_addr, else not served)")
+    p.add_argument("--grpc-addr", default=None, metavar="HOST:PORT",
+                   help="serve the gRPC Telemetry and Control services here, with mutual TLS "
+                   "from [telemetry.tls] (default: telemetry.grpc_addr, else not served)")
     p.set_defaults(handler=run)
 
 
@@ -72,11 +78,9 @@ def _clock(mode: str, speed_text: str | None) -> Clock:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bot_core.cli import settle_heap
+    from bot_core.control.runtime_services import RuntimeServices
     from bot_core.plugins import load_plugins
-    from bot_core.runtime.session import build_runtime, parse_duration, plan_run
+    from bot_core.runtime.session import parse_duration, plan_run
 
     if args.cycles is not None and args.cycles < 1:
         raise UsageError(f"--cycles {args.cycles}: must be at least 1")
@@ -86,6 +90,22 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_run(host, configs=args.config, presets=args.preset, mode=args.mode)
     clock = _clock(plan.mode, args.speed)
     _check_promotion(host, plan, args.confirm)
+    services = RuntimeServices.open(plan.configs, plan.sources, metrics_addr=args.metrics_addr,
+                                    grpc_addr=args.grpc_addr)
+    try:
+        return _run(args, host, plan, clock, duration, services)
+    finally:
+        if services is not None:
+            services.close()
+
+
+def _run(args: argparse.Namespace, host: Any, plan: Any, clock: Clock, duration: int | None,
+         services: Any) -> int:
+    import asyncio
+
+    from bot_core.cli import settle_heap
+    from bot_core.runtime.session import build_runtime
+
     notices = None
     if args.json:
         from bot_core.runtime.events import JsonLinesSink
@@ -97,24 +117,34 @@ def run(args: argparse.Namespace) -> int:
         sink = notices = NoticeSink()
     scheduler = build_runtime(host, plan, clock=clock, sink=sink, max_cycles=args.cycles,
                               duration_ns=duration)
+    if services is not None:
+        services.attach(scheduler)
+        if args.json:
+            sink.emit("telemetry", "", clock.now_ns(), **services.describe())
+        else:
+            services.announce()
     settle_heap()
     if args.json:
         scheduler.on_cycle = _json_status
-        return asyncio.run(_drive(scheduler))
+        return asyncio.run(_drive(scheduler, services))
     from bot_core.cli.run_view import LiveView
 
     assert notices is not None
     title = f"bot-core run · {plan.mode} · {plan.source_id} ·"
     with LiveView(title, notices) as view:
         scheduler.on_cycle = view.update
-        code = asyncio.run(_drive(scheduler))
+        code = asyncio.run(_drive(scheduler, services))
         view.update(scheduler, force=True)
     return code
 
 
-async def _drive(scheduler: Any) -> int:
+async def _drive(scheduler: Any, services: Any = None) -> int:
+    import asyncio
+
     from bot_core.runtime.shutdown import install_signal_handlers
 
+    if services is not None:  # control calls run on this loop, between two events
+        services.bind_loop(asyncio.get_running_loop())
     remove = install_signal_handlers(scheduler)
     try:
         await scheduler.run()

@@ -26,6 +26,8 @@ __all__ = [
     "RuntimeConfig",
     "StateSettings",
     "StrategyConfig",
+    "TelemetryConfig",
+    "TelemetryTls",
     "VenueConfig",
 ]
 
@@ -297,6 +299,52 @@ class StrategyConfig(_Frozen):
         return value
 
 
+Role = Literal["viewer", "operator", "admin"]
+
+
+class TelemetryTls(_Frozen):
+    """``[telemetry.tls]``: the gRPC server's mutual TLS (PEM files). A relative path is taken
+    from the directory of the config file that gives it."""
+
+    ca_file: str | None = Field(
+        None, description="CA certificate pinned for clients: a client certificate must be "
+        "signed by it.")
+    cert_file: str | None = Field(None, description="The server's certificate.")
+    key_file: str | None = Field(None, description="The server's private key (owner-only).")
+
+
+class TelemetryConfig(_Frozen):
+    """``[telemetry]``: the Prometheus endpoint and the gRPC Telemetry/Control server of
+    ``bot-core run`` (docs/telemetry.md, docs/security.md)."""
+
+    metrics_addr: str | None = Field(
+        None, description="HOST:PORT of the /metrics endpoint (`--metrics-addr` overrides); "
+        "none: not served.")
+    grpc_addr: str | None = Field(
+        None, description="HOST:PORT of the gRPC server (`--grpc-addr` overrides); none: not "
+        "served.")
+    allow_plaintext_loopback: bool = Field(
+        False, description="Allow the gRPC server without TLS, on a loopback address only.")
+    plaintext_role: Literal["none", "viewer", "operator", "admin"] = Field(
+        "viewer", description="Role of a caller over plaintext loopback (no certificate).")
+    tls: TelemetryTls = Field(default_factory=TelemetryTls, description="Mutual TLS files.")
+    rbac: dict[str, Role] = Field(
+        default_factory=dict, description="Client identity (SAN URI, SAN DNS name or CN; `*` "
+        "and `?` wildcards) -> role: viewer, operator or admin.")
+    stream_buffer: int = Field(
+        4096, ge=16, le=1_048_576,
+        description="Updates a StreamMetrics watcher may fall behind before the oldest are "
+        "dropped [16-1048576].")
+    max_watchers: int = Field(64, ge=1, le=1024,
+                              description="StreamMetrics watchers at once [1-1024].")
+    snapshot_interval_s: float = Field(
+        1.0, ge=0.05, le=3600, description="Seconds between metric snapshots on the stream "
+        "[0.05-3600].")
+    cert_warning_days: int = Field(
+        14, ge=0, le=3650, description="`security audit` warns about certificates expiring "
+        "within this many days [0-3650].")
+
+
 class BotConfig(_Frozen):
     """A whole bot: what it trades, where, with which strategies, under which limits."""
 
@@ -317,6 +365,7 @@ class BotConfig(_Frozen):
     buckets: dict[str, BucketConfig] = Field(default_factory=dict)
     strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
     risk: RiskLimits
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @field_validator("instruments")
     @classmethod

@@ -70,6 +70,8 @@ class StrategyHealth:
     """Why the strategy was quarantined; empty while it trades."""
     paused: str = ""
     """Why resource shedding paused it; empty while it runs."""
+    held: str = ""
+    """Why an operator paused it (``bot-core control pause``); only an operator resumes it."""
     stopping: bool = False
     """The bot is shutting down: no call but ``on_stop`` (no new decisions)."""
     behind: bool = False
@@ -88,8 +90,8 @@ class StrategyHealth:
 
     @property
     def deciding(self) -> bool:
-        """Gets market events (not quarantined, paused or stopping)."""
-        return not (self.quarantined or self.paused or self.stopping)
+        """Gets market events (not quarantined, paused, held or stopping)."""
+        return not (self.quarantined or self.paused or self.held or self.stopping)
 
     @property
     def listening(self) -> bool:
@@ -118,11 +120,12 @@ class StrategyHealth:
     def state(self) -> str:
         if self.quarantined:
             return "quarantined"
-        return "paused" if self.paused else "active"
+        return "paused" if self.paused or self.held else "active"
 
     def as_dict(self) -> dict[str, Any]:
         return {"bot": self.bot, "strategy": self.name, "plugin": self.plugin,
                 "state": self.state, "quarantined": self.quarantined, "paused": self.paused,
+                "held": self.held,
                 "errors": self.errors, "malformed": self.malformed, "overruns": self.overruns,
                 "skipped_bars": self.skipped_bars, "calls": self.calls,
                 "decisions": self.decisions, "last_decision": self.last_decision,

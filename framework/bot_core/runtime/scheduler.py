@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from bot_core.runtime.sources import FeedEvent, Subscription
 
 if TYPE_CHECKING:
+    from bot_core.journal.runtime import RuntimeJournals
     from bot_core.runtime.clock import Clock
     from bot_core.runtime.events import EventSink
     from bot_core.runtime.isolation import StrategyHealth
@@ -106,6 +107,8 @@ class Scheduler:
         """Called once the run has shut down (observers unregistered)."""
         self.probe: SchedulerProbe | None = None
         """Told each decision's latency and each cycle's work (the metrics)."""
+        self.journals: RuntimeJournals | None = None
+        """The bots' decision journals (None: not journaled)."""
         self.reason = ""
         self._stop_reason: str | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -297,7 +300,7 @@ class Scheduler:
             breaches = monitor.breaches(monitor.sample())
             loads = [StrategyLoad(h.key, sleeve.config.strategies[h.name].priority,
                                   bool(h.paused))
-                     for h in sleeve.strategies() if not h.quarantined]
+                     for h in sleeve.strategies() if not (h.quarantined or h.held)]
             plan = shed_plan(breaches, loads)
             if not plan.changes:
                 if breaches:

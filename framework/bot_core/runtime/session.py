@@ -337,5 +337,6 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
     if states is not None:
         scheduler.cleanup.append(states.close)
     if journals is not None:
+        scheduler.journals = journals
         scheduler.cleanup.append(journals.close)
     return scheduler

@@ -1,0 +1,102 @@
+"""The stream hub: one ring, a cursor per watcher, slow watchers dropped from behind and counted,
+the publisher never waiting; and the same over a real StreamMetrics call on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import grpc
+
+from bot_core.control.protos import bot_core_pb2 as pb
+from bot_core.telemetry.stream import StreamFilter, StreamHub, Update
+
+from .conftest import Served
+
+
+def _event(n: int, bot: str = "alpha", strategy: str = "mr") -> Update:
+    return Update.event("decision", bot, "balanced", n, strategy=strategy, n=n)
+
+
+def test_a_slow_watcher_loses_the_oldest_updates_and_counts_them() -> None:
+    hub = StreamHub(capacity=1024)
+    slow = hub.watch(buffer=100)
+    fast = hub.watch()
+    for n in range(1, 10_001):
+        hub.publish(_event(n))
+        if n % 500 == 0:
+            assert len(fast.poll(1000)) == 500  # keeps up: loses nothing
+    got = slow.poll(10_000)
+    assert [u.fields["n"] for u in got] == list(range(9_901, 10_001))  # the newest 100
+    assert slow.dropped == 9_900 and fast.dropped == 0
+    assert hub.dropped == 9_900 and hub.published == 10_000
+
+
+def test_filters_are_applied_on_the_watchers_side() -> None:
+    hub = StreamHub()
+    only_beta = hub.watch(StreamFilter.of(bots=["beta"]))
+    equity = hub.watch(StreamFilter.of(names=["bot_core_equity*"]))
+    events = hub.watch(StreamFilter.of(names=["event:*"], strategies=["vt"]))
+    hub.publish(_event(1, bot="alpha"))
+    hub.publish(_event(2, bot="beta", strategy="vt"))
+    hub.publish(Update.sample("bot_core_equity", {"bot": "beta", "profile": "x"}, 1.0))
+    hub.publish(Update.sample("bot_core_fills_total", {"bot": "beta"}, 3.0))
+    assert [u.seq for u in only_beta.poll()] == [2, 3, 4]
+    assert [u.name for u in equity.poll()] == ["bot_core_equity"]
+    assert [u.fields.get("n") for u in events.poll()] == [2]
+
+
+def test_a_waiting_watcher_wakes_on_publish_and_ends_on_close() -> None:
+    hub = StreamHub()
+    watcher = hub.watch()
+    got: list[Any] = []
+
+    def consume() -> None:
+        got.append(watcher.next_batch(timeout_s=10, linger_s=0))
+        got.append(watcher.next_batch(timeout_s=10, linger_s=0))
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    time.sleep(0.05)
+    hub.publish(_event(1))
+    time.sleep(0.05)
+    hub.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert [u.seq for u in got[0]] == [1] and got[1] is None
+
+
+def test_a_watcher_that_stops_reading_never_slows_the_publisher(
+        plaintext_server: Served) -> None:
+    """A StreamMetrics client that reads nothing while 20,000 events are published: publishing
+    takes no longer than with nobody watching, and the client later learns what it lost."""
+    hub = plaintext_server.server.hub
+
+    def publish_all() -> float:
+        start = time.perf_counter()
+        for n in range(20_000):
+            hub.publish(_event(n))
+        return time.perf_counter() - start
+
+    alone = publish_all()
+    with grpc.insecure_channel(plaintext_server.addr) as channel:
+        call = channel.unary_stream("/bot_core.v1.Telemetry/StreamMetrics",
+                                    request_serializer=pb.StreamMetricsRequest.SerializeToString,
+                                    response_deserializer=pb.MetricsBatch.FromString)
+        stream = call(pb.StreamMetricsRequest(metrics=["event:*"]), timeout=30)
+        deadline = time.monotonic() + 10
+        while hub.watchers < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        hub.publish(_event(-1))
+        first = next(stream)  # subscribed
+        watched = publish_all()
+        last_seq, dropped = first.updates[-1].seq, first.dropped
+        for batch in stream:
+            last_seq, dropped = batch.updates[-1].seq, batch.dropped
+            if last_seq == hub.head:
+                break
+        stream.cancel()
+    assert watched < alone * 3 + 0.05  # no waiting on the watcher
+    assert last_seq == hub.head  # it caught up with the newest
+    assert dropped > 10_000  # and was told how much it missed (buffer: 4096)
