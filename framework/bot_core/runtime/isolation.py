@@ -298,16 +298,19 @@ class GuardedStrategy(Strategy):
             self._on_fault(self, "error", self.health.last_fault)
 
 
-class _GuardedBars(GuardedStrategy):
-    data_kind: ClassVar[Literal["ohlcv", "quotes"]] = "ohlcv"
-
-
-class _GuardedQuotes(GuardedStrategy):
-    data_kind: ClassVar[Literal["ohlcv", "quotes"]] = "quotes"
+_GUARD_CLASSES: dict[type[Strategy], type[GuardedStrategy]] = {}
 
 
 def guard(inner: Strategy, health: StrategyHealth, policy: IsolationPolicy, **kwargs: Any
           ) -> GuardedStrategy:
-    """The guard of ``inner``, of the same data kind (the pipeline routes by it)."""
-    cls = _GuardedBars if inner.data_kind == "ohlcv" else _GuardedQuotes
-    return cls(inner, health, policy, **kwargs)
+    """The guard of ``inner``: a :class:`GuardedStrategy` subclass with the strategy's own
+    ``id``, ``Settings`` and ``data_kind`` (the pipeline routes by the kind; anything that looks
+    at the class sees the strategy's)."""
+    cls = type(inner)
+    guard_cls = _GUARD_CLASSES.get(cls)
+    if guard_cls is None:
+        guard_cls = _GUARD_CLASSES[cls] = type(
+            f"Guarded{cls.__name__}", (GuardedStrategy,),
+            {"id": cls.id, "Settings": cls.Settings, "data_kind": cls.data_kind,
+             "__module__": __name__})
+    return guard_cls(inner, health, policy, **kwargs)
