@@ -254,13 +254,13 @@ class GuardedStrategy(Strategy):
 
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
         health = self.health
-        if health.quarantined or health.paused or health.stopping:
+        if health.quarantined or health.paused or health.held or health.stopping:
             return ()
         return self._call("on_bar", self.inner.on_bar, bar, ctx)
 
     def on_quote(self, quote: Quote, ctx: StrategyContext) -> Sequence[OrderIntent]:
         health = self.health
-        if health.quarantined or health.paused or health.stopping:
+        if health.quarantined or health.paused or health.held or health.stopping:
             return ()
         return self._call("on_quote", self.inner.on_quote, quote, ctx)
 
