@@ -31,8 +31,17 @@ class Probe(Strategy):
     data_kind = "ohlcv"
     clock: ClassVar[SimulatedClock | None] = None
     seen: ClassVar[dict[str, list[int]]] = {}
+    lifecycle: ClassVar[dict[str, list[Any]]] = {}
+
+    def warm_up(self, history: Any) -> None:
+        Probe.lifecycle.setdefault(self.name, []).append(("warm_up", history))
+
+    def on_start(self, ctx: Any) -> None:
+        Probe.lifecycle.setdefault(self.name, []).append(("start", ctx.now_ns))
 
     def on_bar(self, bar: Any, ctx: Any) -> Any:
+        if not Probe.seen.get(self.name):
+            Probe.lifecycle.setdefault(self.name, []).append(("first_bar", bar))
         seen = Probe.seen.setdefault(self.name, [])
         seen.append(bar.ts_ns)
         calls = len(seen)
@@ -73,6 +82,7 @@ class ProbePlugin:
 @pytest.fixture
 def host() -> bot_core.PluginHost:
     Probe.seen = {}
+    Probe.lifecycle = {}
     Probe.clock = None
     return bot_core.load_plugins(builtins=[("runtime_probe", ProbePlugin)])
 
@@ -317,3 +327,32 @@ def test_an_error_outside_the_strategies_stops_that_bot_only(tmp_path: Path) -> 
     assert not good.failed and scheduler.reason == "completed" and scheduler.exit_code == 0
     (fault,) = [f for f in sink.of("fault") if f["bot"] == "broken"]
     assert "ConnectionError" in fault["detail"]
+
+
+def test_warm_up_history_comes_before_the_first_live_bar(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    config = _config(tmp_path, "warm", "balanced", _probe("warm", extra="warm_up_bars = 90"),
+                     runtime="source_settings = { start = 2024-01-02T00:00:00Z }")
+    scheduler, _, _ = _run(host, [config], 3)
+    (warm_up, history), (start, _), (first, bar) = Probe.lifecycle["warm"]
+    assert (warm_up, start, first) == ("warm_up", "start", "first_bar")
+    frame = history["BTC/USDT"]
+    assert len(frame) == 90
+    # the last warm-up bar closed by the run's start; the first live bar is the next one
+    assert frame.index[-1].value + MINUTE <= scheduler.stats.started_ns
+    assert bar.ts_ns == frame.index[-1].value + MINUTE
+
+
+def test_each_strategy_gets_bars_of_its_own_timeframe(
+        tmp_path: Path, host: bot_core.PluginHost) -> None:
+    config = _config(tmp_path, "frames", "balanced",
+                     _probe("minutely") + _probe("five", extra='timeframe = "5m"'))
+    scheduler, _, _ = _run(host, [config], 20)
+    (sleeve,) = scheduler.sleeves
+    assert scheduler.cycle_ns == MINUTE  # the finest timeframe in use
+    minutely, five = Probe.seen["minutely"], Probe.seen["five"]
+    assert len(minutely) == 20 and len(five) == 4
+    assert all(b - a == 5 * MINUTE for a, b in itertools.pairwise(five))
+    assert set(five) <= set(minutely)
+    # the venue and the risk engine follow the 1-minute bars
+    assert sleeve.pipeline.portfolio.last_update_ns("BTC/USDT", "venue_a") == minutely[-1]
