@@ -59,6 +59,8 @@ class StateObserver:
         self._quarantined: Mapping[str, tuple[str, int]] = dict(self._quarantine())
         self._unanswered: set[str] = set()
         """Orders committed before send whose venue answer is not committed yet."""
+        self._unrecorded: set[str] = set()
+        """Orders whose commit failed: never sent, nothing to update."""
         self._attached = False
         self.stopped = False
 
@@ -85,8 +87,12 @@ class StateObserver:
         """Commit ``order`` before ``venue.submit`` (raising stops the order)."""
         strategy = order.intent.strategy_id
         ctx = self.pipeline.contexts.get(strategy)
-        self.store.persist_order(order, run_id=self.run_id, ts_ns=self.pipeline.now_ns,
-                                 counter=(strategy, ctx.order_seq) if ctx is not None else None)
+        try:
+            self.store.persist_order(order, run_id=self.run_id, ts_ns=self.pipeline.now_ns,
+                                     counter=(strategy, ctx.order_seq) if ctx else None)
+        except Exception:
+            self._unrecorded.add(order.client_order_id)  # the pipeline rejects it unsent
+            raise
         self._unanswered.add(order.client_order_id)
         fault_point("after_persist_before_send")
 
@@ -95,6 +101,8 @@ class StateObserver:
         if run.run_id != self.run_id:
             return
         client_id = order.client_order_id
+        if client_id in self._unrecorded:
+            return
         if client_id in self._unanswered:
             fault_point("after_venue_ack_before_persist")
             self._unanswered.discard(client_id)

@@ -254,7 +254,7 @@ class _Venue:
                                  found.quantity, cid, found.order_type, found.limit_price,
                                  found.time_in_force, found.reduce_only, ts_ns=found.ts_ns,
                                  tag="adopted")
-            order = Order(intent, found.quantity)
+            order = Order(intent, found.quantity, found.status)  # its fills are booked next
         else:
             assert fill is not None
             intent = OrderIntent(strategy, self.name, instrument, fill.side, fill.quantity, cid,
