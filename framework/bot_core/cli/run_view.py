@@ -48,6 +48,14 @@ class NoticeSink:
         self.lines.append(f"{iso_ns(ts_ns)[:19].replace('T', ' ')} {bot} {event}: {detail}")
 
 
+def _qty(quantity: float, sign: bool = False) -> str:
+    """``21,850`` / ``+2.522`` / ``0.003726``: readable at any size, never in e-notation."""
+    plus = "+" if sign else ""
+    if abs(quantity) >= 1_000:
+        return f"{quantity:{plus},.0f}"
+    return f"{quantity:{plus}.4g}" if abs(quantity) >= 1e-4 else f"{quantity:{plus}.2e}"
+
+
 def _market(instrument: str, venue: str, base: str, venues: int) -> str:
     """``BTC`` for BTC/<base currency> on a strategy's only venue, else what tells them apart:
     ``BTC/EUR``, ``BTC@venue_b``."""
@@ -61,7 +69,7 @@ def _positions(positions: dict[str, float], base: str) -> str:
     parts = []
     for key, qty in sorted(positions.items()):
         instrument, _, venue = key.partition("@")
-        parts.append(f"{_market(instrument, venue, base, len(venues))} {qty:+.4g}")
+        parts.append(f"{_market(instrument, venue, base, len(venues))} {_qty(qty, True)}")
     return "\n".join(parts) if len(venues) > 1 else ", ".join(parts) or "-"
 
 
@@ -74,7 +82,7 @@ def _decision(health: StrategyHealth, base: str, venues: int) -> str:
     allowed = intent.quantity if verdict.quantity is None else verdict.quantity
     outcome = {"approve": "ok", "reduce": f"reduced ({verdict.reason})"}.get(
         action, f"rejected: {verdict.reason}")
-    return (f"{iso_ns(intent.ts_ns)[11:16]} {intent.side.name.lower()} {allowed:.4g} "
+    return (f"{iso_ns(intent.ts_ns)[11:16]} {intent.side.name.lower()} {_qty(allowed)} "
             f"{_market(intent.instrument, intent.venue, base, venues)} {outcome}")
 
 
