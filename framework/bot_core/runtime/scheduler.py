@@ -181,7 +181,7 @@ class Scheduler:
                     self._dispatch(batch)
                 now = clock.now_ns()
                 finished = False
-                while now >= boundary and not finished:
+                while now >= boundary and not finished and self._stop_reason is None:
                     self._end_cycle(boundary)
                     boundary += self.cycle_ns
                     finished = self.max_cycles is not None and \
