@@ -168,3 +168,12 @@ def test_verify_finds_its_key_in_the_documented_order(tmp_path: Path, bot_core_h
     rotate_key(given, 0, 0)
     assert keyring_for_verify(given, env).source == str(given)
     assert keyring().ids == ["k1"]
+
+
+def test_a_keyring_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write the journal keyring"):
+        rotate_key(blocker / "keys.json", 0, 0)
+    with pytest.raises(ConfigError, match="cannot write the journal keyring"):
+        keyring_for_run("demo", {"BOT_CORE_HOME": str(blocker)})

@@ -251,8 +251,12 @@ def _keyring_document(keys: tuple[JournalKey, ...]) -> bytes:
 
 
 def _write_keyring(path: Path, keys: tuple[JournalKey, ...]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    replace_atomically(path, _keyring_document(keys), mode=0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        replace_atomically(path, _keyring_document(keys), mode=0o600)
+    except OSError as exc:
+        raise ConfigError([_problem(path, "", f"cannot write the journal keyring "
+                                    f"({exc.strerror or exc})")]) from None
 
 
 def _create_keyring(path: Path) -> Keyring:

@@ -38,6 +38,7 @@ class Cause(enum.StrEnum):
     MALFORMED = "malformed"
     CHECKPOINT = "checkpoint"
     NO_JOURNAL = "no_journal"
+    UNREADABLE = "unreadable"
 
 
 HEAD = re.compile(rb'\{"bot":"([A-Za-z0-9_.:-]{1,128})","key_id":"([A-Za-z0-9_.-]{1,32})",'

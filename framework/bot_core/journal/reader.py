@@ -41,7 +41,18 @@ def _files(paths: Sequence[Path]) -> list[Path]:
 
 
 def read_records(paths: Sequence[Path]) -> Iterator[ReadLine]:
-    """Every line of the journal files at ``paths`` (directories: their files in chain order)."""
+    """Every line of the journal files at ``paths`` (directories: their files in chain order).
+
+    :raises UsageError: a path is missing or cannot be read.
+    """
+    try:
+        yield from _read(paths)
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or paths[0]}: cannot read ({exc.strerror or exc})") \
+            from None
+
+
+def _read(paths: Sequence[Path]) -> Iterator[ReadLine]:
     for path in _files(paths):
         with open(path, "rb") as handle:
             number = 0

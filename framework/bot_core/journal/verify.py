@@ -75,6 +75,9 @@ def _verify_chain(target: str, files: list[JournalFile], keyring: Keyring, *, wh
             raise Stop(untrusted)
     except Stop as stop:
         report.finding = stop.finding
+    except OSError as exc:  # a file that cannot be read is not intact as far as anyone can say
+        report.finding = Finding(Cause.UNREADABLE, str(exc.filename or target), 0,
+                                 f"cannot read it ({exc.strerror or exc})")
     report.records = max(0, chain.expected - chain.first_seq)
     if report.records:
         report.first_seq, report.last_seq = chain.first_seq, chain.expected - 1
@@ -99,6 +102,14 @@ def verify_paths(paths: Sequence[Path], keyring: Keyring) -> list[ChainReport]:
 
     :raises UsageError: a path does not exist or is neither a file nor a directory.
     """
+    try:
+        return _verify_paths(paths, keyring)
+    except OSError as exc:  # a directory that cannot be listed
+        raise UsageError(f"{exc.filename or paths[0]}: cannot read ({exc.strerror or exc})") \
+            from None
+
+
+def _verify_paths(paths: Sequence[Path], keyring: Keyring) -> list[ChainReport]:
     reports: list[ChainReport] = []
     loose: dict[Path, list[JournalFile]] = {}
     for path in paths:
