@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "bot_core.cli.metrics_cmd",
     "bot_core.cli.control_cmd",
     "bot_core.cli.certs_cmd",
+    "bot_core.cli.security_cmd",
     "bot_core.cli.smoke_cmd",
     "bot_core.cli.loadtest_cmd",
 )

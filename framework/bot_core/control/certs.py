@@ -185,7 +185,8 @@ def generate_dev_certificates(directory: Path, roles: Sequence[str] = ROLES, *,
     """
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
-        raise UsageError(f"--roles {','.join(roles)}: roles are {', '.join(ROLES)} "
+        what = f"unknown role {', '.join(unknown)}; " if unknown else ""
+        raise UsageError(f"--roles {','.join(roles)}: {what}roles are {', '.join(ROLES)} "
                          f"(comma-separated)")
     if len(set(roles)) != len(roles):
         raise UsageError(f"--roles {','.join(roles)}: a role is listed twice")

@@ -3,14 +3,16 @@
 Demo -> paper and paper -> live both need, from the runs in the current mode since the bot
 entered it: ``runtime.promotion.<step>.min_cycles`` cycles, ``min_hours`` hours, no HALTED
 cycle, no daily-loss breach and no drawdown breach. Live also needs every plugin in the money
-path (strategies, venues, risk checks, market data) pinned by version (``plugins_pinned``) and
-``--confirm <bot name>`` (``confirmed``).
+path (strategies, venues, risk checks, market data) pinned by version (``plugins_pinned``),
+``--confirm <bot name>`` (``confirmed``) and a passing security audit (``security_audit``,
+:mod:`bot_core.control.audit_gate`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot_core.control.audit_gate import SecurityAudit
 from bot_core.hookspecs import hookimpl
 from bot_core.runtime.promotion import GateContext, GateOutcome, PromotionGate, iso
 
@@ -185,6 +187,7 @@ class Confirmed(PromotionGate):
 
 HOST_GATES: tuple[type[PromotionGate], ...] = (
     MinCycles, MinHours, NeverHalted, NoDailyLossBreach, NoDrawdownBreach, PluginsPinned, Confirmed,
+    SecurityAudit,
 )
 """The host's gates, in the order they are shown."""
 
