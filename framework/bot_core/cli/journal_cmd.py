@@ -178,11 +178,17 @@ def _what(record: dict[str, Any], verdict: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in list(p.items())[:4])
 
 
-def _matching(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
+def _matching(args: argparse.Namespace, keep: int | None
+              ) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """The last ``keep`` matching records (all: None), how many matched, the unreadable lines.
+    Only what is shown is held: a journal of millions of records is read in constant memory."""
+    from collections import deque
+
     from bot_core.journal.reader import read_records
 
     types, since = _types(args.types), _since(args.since)
-    records: list[dict[str, Any]] = []
+    records: deque[dict[str, Any]] = deque(maxlen=keep)
+    matched = 0
     problems: list[str] = []
     for read in read_records([args.path]):
         record = read.record
@@ -197,7 +203,8 @@ def _matching(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]
         if args.strategy is not None and record["payload"].get("strategy_id") != args.strategy:
             continue
         records.append(record)
-    return records, problems
+        matched += 1
+    return list(records), matched, problems
 
 
 def _rows(records: list[dict[str, Any]]) -> Iterable[tuple[dict[str, Any], dict[str, Any] | None]]:
@@ -227,13 +234,19 @@ def show_journal(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise UsageError(f"--limit: must be 0 (all) or more, got {args.limit}")
-    records, problems = _matching(args)
-    for problem in problems[:5]:
+    # a row holds one record, or a decision and its verdict: 2 x limit + 1 records fill the
+    # last `limit` rows whole
+    keep = (args.limit if args.json else 2 * args.limit + 1) if args.limit else None
+    records, matched, problems = _matching(args, keep)
+    if problems:
         import sys
 
-        sys.stderr.write(f"warning: {problem} (run `bot-core journal verify`)\n")
+        for problem in problems[:3]:
+            sys.stderr.write(f"warning: {problem}; run `bot-core journal verify`\n")
+        if len(problems) > 3:
+            sys.stderr.write(f"warning: {len(problems) - 3} more lines are not records\n")
     if args.json:
-        print_json(records[-args.limit:] if args.limit else records)
+        print_json(records)
         return 0
     rows = list(_rows(records))
     shown = rows[-args.limit:] if args.limit else rows
@@ -246,7 +259,9 @@ def show_journal(args: argparse.Namespace) -> int:
     def cell(value: Any) -> Text:  # never markup, never a control character
         return Text(escape_text(_number(value), limit=200))
 
-    title = f"journal {args.path}: {len(shown):,} of {len(rows):,} rows"
+    title = f"journal {args.path}: " + (f"{len(shown):,} of {len(rows):,} rows"
+                                        if matched == len(records) else
+                                        f"the last {len(shown):,} rows, {matched:,} records match")
     table = Table(title=title)
     for column in ("time (UTC)", "seq", "type", "strategy", "instrument", "side", "quantity",
                    "what"):
