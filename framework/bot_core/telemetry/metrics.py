@@ -178,21 +178,22 @@ class RuntimeMetrics:
         self.resource_usage = gauge(
             "bot_core_resource_usage", "Use of a limited resource: rss and state_disk in bytes, "
             "cpu as a ratio of the machine (all cores = 1), open_orders a count. rss and cpu are "
-            "the process's.", ("bot", "resource"))
+            "the process's.", (*_BOT, "resource"))
         self.resource_limit = gauge("bot_core_resource_limit",
                                     "runtime.resource_limits, in the units of "
                                     "bot_core_resource_usage (only limits that are set).",
-                                    ("bot", "resource"))
+                                    (*_BOT, "resource"))
         self.resource_breached = gauge("bot_core_resource_breached",
                                        "1 while the resource is over its limit.",
-                                       ("bot", "resource"))
+                                       (*_BOT, "resource"))
         self.resource_breaches = counter("bot_core_resource_breaches",
-                                         "Resource samples over a limit.", ("bot", "resource"))
+                                         "Resource samples over a limit.",
+                                         (*_BOT, "resource"))
         self.journal_lag = gauge("bot_core_journal_write_lag_seconds",
                                  "Longest time one journal record took to write since the last "
-                                 "refresh.", ("bot",))
+                                 "refresh.", _BOT)
         self.journal_records = gauge("bot_core_journal_records",
-                                     "Journal records written in this run.", ("bot",))
+                                     "Journal records written in this run.", _BOT)
         # -- per strategy
         self.latency = Histogram(
             "bot_core_decision_latency_seconds", "Bar-to-decision latency: from the scheduler "
@@ -258,9 +259,9 @@ class RuntimeMetrics:
         self.liquidating.labels(*labels).set(0)
         limits = config.runtime.resource_limits
         for resource, value in _limits(limits).items():
-            self.resource_limit.labels(bot, resource).set(value)
-            self.resource_breached.labels(bot, resource).set(0)
-            self.resource_usage.labels(bot, resource).set(0)
+            self.resource_limit.labels(*labels, resource).set(value)
+            self.resource_breached.labels(*labels, resource).set(0)
+            self.resource_usage.labels(*labels, resource).set(0)
         if limits.sample_interval_s:
             self._sample_interval_ns = min(self._sample_interval_ns,
                                            int(limits.sample_interval_s * 1e9))
@@ -287,8 +288,9 @@ class RuntimeMetrics:
             tracked = self._tracked.get(bot)
             if tracked is not None:
                 tracked.journal = timed
-        self.journal_lag.labels(bot).set(0)
-        self.journal_records.labels(bot).set(0)
+        profile = tracked.profile if tracked is not None else ""
+        self.journal_lag.labels(bot, profile).set(0)
+        self.journal_records.labels(bot, profile).set(0)
 
     def _init_strategy(self, tracked: _Tracked, name: str) -> None:
         labels = (tracked.bot, tracked.profile, name)
@@ -391,13 +393,15 @@ class RuntimeMetrics:
         over = {str(b.resource) for b in breaches if b.over}
         for b in breaches:
             resource = str(b.resource)
-            self.resource_usage.labels(bot, resource).set(_in_base_units(resource, b.value))
+            self.resource_usage.labels(bot, profile, resource).set(
+                _in_base_units(resource, b.value))
             if b.over:
-                self.resource_breaches.labels(bot, resource).inc()
+                self.resource_breaches.labels(bot, profile, resource).inc()
         limits = self._tracked[bot].config.runtime.resource_limits if bot in self._tracked \
             else None
         for resource in (_limits(limits) if limits is not None else {}):
-            self.resource_breached.labels(bot, resource).set(1 if resource in over else 0)
+            self.resource_breached.labels(bot, profile, resource).set(
+                1 if resource in over else 0)
         self._event("resources", bot, profile, ts_ns, over=sorted(over),
                     paused=list(paused), resumed=list(resumed))
 
@@ -472,17 +476,17 @@ class RuntimeMetrics:
             self._refresh_health(one, name, health)
         limits = one.config.runtime.resource_limits
         if usage is not None:
-            self.resource_usage.labels(one.bot, "rss").set(usage[0])
-            self.resource_usage.labels(one.bot, "cpu").set(usage[1])
+            self.resource_usage.labels(*labels, "rss").set(usage[0])
+            self.resource_usage.labels(*labels, "cpu").set(usage[1])
             if limits.max_state_disk_mb is not None:
                 from bot_core.runtime.history import bot_state_dir
                 from bot_core.runtime.resources import disk_usage_bytes
 
-                self.resource_usage.labels(one.bot, "state_disk").set(
+                self.resource_usage.labels(*labels, "state_disk").set(
                     float(disk_usage_bytes([bot_state_dir(one.bot)])))
         if one.journal is not None:
-            self.journal_lag.labels(one.bot).set(one.journal.take_worst_s())
-            self.journal_records.labels(one.bot).set(one.journal.records)
+            self.journal_lag.labels(*labels).set(one.journal.take_worst_s())
+            self.journal_records.labels(*labels).set(one.journal.records)
 
     def _refresh_book(self, one: _Tracked, labels: tuple[str, str]) -> None:
         assert one.pipeline is not None
@@ -505,7 +509,7 @@ class RuntimeMetrics:
         open_orders = len(pipeline.open_orders)
         self.open_orders.labels(*labels).set(open_orders)
         if config.runtime.resource_limits.max_open_orders is not None:
-            self.resource_usage.labels(one.bot, "open_orders").set(open_orders)
+            self.resource_usage.labels(*labels, "open_orders").set(open_orders)
         buckets: dict[str, float] = {"total": 0.0}
         per_strategy: dict[str, float] = dict.fromkeys(pipeline.strategies, 0.0)
         for rec in portfolio.positions():
