@@ -2,8 +2,11 @@
 
 A source is a plugin component, registered through ``bot_core_register_sources`` like
 strategies and venues (the host's own ``replay`` source goes through the same hook). The
-runtime's scheduler owns one source per process: it subscribes every (venue, instrument, kind,
-timeframe) its bots trade, asks for warm-up history, then awaits :meth:`next_events` in a loop.
+runtime owns one source per process and calls it in this order: :meth:`subscribe` once with
+every (venue, instrument, kind, timeframe) its bots trade; :meth:`start_ns` (a replay anchors
+the clock there); :meth:`history` per feed a strategy warms up on (synchronously, before
+:meth:`connect`); :meth:`connect`; :meth:`next_events` in a loop, with :meth:`status` after
+each cycle; :meth:`close` once at shutdown.
 
 Promises a source makes:
 
