@@ -82,6 +82,12 @@ def test_history_ends_where_the_run_starts_and_the_end_is_none() -> None:
     assert status.ended and status.delivered == 10 and status.gaps == 0
 
 
+def test_a_window_after_the_data_is_one_clear_error() -> None:
+    with pytest.raises(bot_core.ConfigError, match=r"the replay has no data after "
+                       r"2025-01-01T00:00:00Z \(the datasets end at 2024-01-31T00:00:00Z\)"):
+        _source(BTC_1M, start="2025-01-01T00:00:00Z")
+
+
 def test_a_dataset_the_library_lacks_is_one_clear_error() -> None:
     with pytest.raises(bot_core.DataError, match="no dataset in the library has quotes of "
                                                   "SOL/USDT on venue_a"):

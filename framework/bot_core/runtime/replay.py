@@ -134,6 +134,15 @@ class ReplaySource(MarketDataSource):
             row_parts.append(rows)
         if not known_parts:
             raise DataError("replay: nothing to replay (no subscriptions)")
+        if not any(len(part) for part in known_parts):
+            from bot_core.errors import ConfigError
+            from bot_core.runtime.events import iso_ns
+
+            last = max(int(f.known_ns[-1]) for f in self._feeds if len(f.known_ns))
+            window = f"after {iso_ns(self._start_ns)}" + (
+                f" and up to {iso_ns(end_ns)}" if end_ns is not None else "")
+            raise ConfigError(f"runtime.source_settings: the replay has no data {window} (the "
+                              f"datasets end at {iso_ns(last)})")
         known = np.concatenate(known_parts)
         which = np.concatenate(which_parts)
         order = np.lexsort((which, known))
