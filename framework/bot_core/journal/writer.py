@@ -194,6 +194,7 @@ class JournalWriter:
         self._checkpointed_seq = -1
         self._last_checkpoint_ns = 0
         self._torn_write = armed("mid_journal_write")
+        self._sync_each = self.settings.fsync.every_record
         self.records_written = 0
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -251,7 +252,8 @@ class JournalWriter:
         if len(payload_text) > MAX_RECORD_BYTES:
             payload_text = encode_payload(self._cut_payload(payload_text))
         with self._lock:
-            self._check_usable()
+            if self._closed or self._failure is not None:
+                self._check_usable()
             if run_id is not None and run_id != self._run_id:
                 self._set_run(run_id, self._mode)
             if mode is not None and mode != self._mode:
@@ -345,8 +347,10 @@ class JournalWriter:
                 fault_point("mid_journal_write")
                 _write_all(self._fd, line[len(line) // 2:])
             else:
-                _write_all(self._fd, line)
-            if self.settings.fsync.every_record:
+                written = os.write(self._fd, line)
+                if written != len(line):  # a short write: the rest (a full disk then raises)
+                    _write_all(self._fd, line[written:])
+            if self._sync_each:
                 os.fsync(self._fd)
         except OSError as exc:
             self._failure = exc
@@ -356,7 +360,7 @@ class JournalWriter:
         self._file_size += len(line)
         self._dirty = True
         self.records_written += 1
-        if self.settings.fsync.every_record:
+        if self._sync_each:
             self._synced = (seq, mac, self.path.name)
         return seq
 
