@@ -4,6 +4,7 @@ Plugin authors import what they need from here: the hook marker, the component c
 order and market-data types and the host's error types.
 """
 
+from bot_core import rules
 from bot_core.errors import (
     BotCoreError,
     ConfigError,
@@ -21,7 +22,7 @@ from bot_core.errors import (
 )
 from bot_core.exchange import BarFillModel, ExchangeAdapter, FillsPage, VenueOrder
 from bot_core.hookspecs import hookimpl
-from bot_core.market import Bar, FeedSpec, Quote
+from bot_core.market import Bar, FeedSpec, Quote, split_symbol
 from bot_core.orders import (
     ExecutionReport,
     Fill,
@@ -83,4 +84,6 @@ __all__ = [
     "Verdict",
     "hookimpl",
     "load_plugins",
+    "rules",
+    "split_symbol",
 ]

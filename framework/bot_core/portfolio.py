@@ -26,21 +26,13 @@ from typing import Any
 
 from bot_core.market import split_symbol
 from bot_core.orders import Fill
+from bot_core.rules import cash_flow, net_after_fill, position_after_fill
 
-__all__ = ["Portfolio", "PositionRecord", "left_flat"]
+__all__ = ["Portfolio", "PositionRecord"]
 
 _INF = math.inf
 _RESYNC_EVERY = 4096
 """Re-sum the running totals from scratch after this many incremental updates."""
-_QTY_EPSILON = 1e-9
-"""Relative size under which a position left by a close is treated as flat (float residue)."""
-
-
-def left_flat(old: float, new: float, quantity: float) -> bool:
-    """Whether a reducing fill of ``quantity`` that takes a position from ``old`` to ``new`` left
-    it flat: what remains is float residue (the portfolio and the trade book both ask this)."""
-    return abs(new) <= _QTY_EPSILON * max(abs(old), quantity)
-
 
 @dataclass(slots=True)
 class PositionRecord:
@@ -254,17 +246,15 @@ class Portfolio:
         if rec is None:
             rec = self._records[key] = PositionRecord(fill.strategy_id, fill.venue, inst)
         old = rec.qty
+        new = position_after_fill(old, signed, qty)
         if old == 0.0 or (old > 0) == (signed > 0):
-            new = old + signed
             rec.avg_price = (abs(old) * rec.avg_price + qty * price) / abs(new)
         else:
             closed = min(qty, abs(old))
             pnl = closed * (price - rec.avg_price) * (1.0 if old > 0 else -1.0)
             rec.realized += pnl
             self.realized_pnl += pnl
-            new = old + signed
-            if left_flat(old, new, qty):
-                new = 0.0
+            if new == 0.0:
                 rec.avg_price = 0.0
             elif (new > 0) != (old > 0):
                 rec.avg_price = price  # flipped through zero: the remainder opens at the fill price
@@ -272,18 +262,15 @@ class Portfolio:
         rec.fees += fee
         self.fees += fee
 
-        cash_flow = -signed * price - fee
-        self._cash[fill.venue] = self._cash.get(fill.venue, 0.0) + cash_flow
-        self._cash_total += cash_flow
+        flow = cash_flow(signed, price, fee)
+        self._cash[fill.venue] = self._cash.get(fill.venue, 0.0) + flow
+        self._cash_total += flow
         delta = new - old
         vkey = (fill.venue, inst)
-        net_v = self._net_venue.get(vkey, 0.0) + delta
-        net_i = self._net_instr.get(inst, 0.0) + delta
-        self._net_venue[vkey] = net_v if abs(net_v) > _QTY_EPSILON * qty else 0.0
-        self._net_instr[inst] = net_i if abs(net_i) > _QTY_EPSILON * qty else 0.0
+        self._net_venue[vkey] = net_after_fill(self._net_venue.get(vkey, 0.0), delta, qty)
+        self._net_instr[inst] = net_after_fill(self._net_instr.get(inst, 0.0), delta, qty)
         skey = (fill.strategy_id, inst)
-        net_s = self._net_strategy.get(skey, 0.0) + delta
-        self._net_strategy[skey] = net_s if abs(net_s) > _QTY_EPSILON * qty else 0.0
+        self._net_strategy[skey] = net_after_fill(self._net_strategy.get(skey, 0.0), delta, qty)
         self._venues_of.setdefault(inst, set()).add(fill.venue)
         if vkey not in self._mark:
             self._mark[vkey] = price

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 
 from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
+from bot_core.rules import settled
 from bot_core.strategy import StrategyContext
 
-__all__ = ["DUST", "MAX_RETRY_WAIT_BARS", "TargetTracker"]
+__all__ = ["MAX_RETRY_WAIT_BARS", "TargetTracker"]
 
-DUST = 1e-12
-"""Relative size below which a position difference is rounding, not a trade."""
 MAX_RETRY_WAIT_BARS = 64
 """Longest pause, in bars, between re-sends of an order that did not move the position."""
 
@@ -63,7 +62,7 @@ class TargetTracker:
         """The market IOC order from ``current`` to ``target``, or nothing when the difference
         is rounding, not finite, or backing off."""
         delta = target - current
-        if abs(delta) <= DUST * max(abs(target), abs(current), 1.0) or not math.isfinite(delta):
+        if settled(target, current) or not math.isfinite(delta):
             self.reset()
             return ()
         if not self.allow(target, current):

@@ -36,6 +36,7 @@ from bot_core.market import split_symbol
 from bot_core.orders import Fill, OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED, RiskEngine
+from bot_core.rules import limit_reached
 
 if TYPE_CHECKING:
     from bot_core.backtest.driver import _FastStrategy, _Run
@@ -47,7 +48,6 @@ __all__ = ["CompiledStop", "CompiledUnavailable", "SnapshotBook", "replay_compil
 
 _OBSERVED = ("bot_core_on_decision", "bot_core_on_risk_verdict", "bot_core_on_order",
              "bot_core_on_fill", "bot_core_on_trading_state")
-_PCT_TOLERANCE = 1e-9
 
 
 class CompiledStop(Exception):
@@ -270,7 +270,7 @@ def _layout(run: _Run) -> _Layout:
         key_instrument, key_venue,
         np.array(key_asset, dtype=np.int64), asset_venue, len(instruments), venues,
         float(runtime.initial_equity), day_boundaries,
-        risk.drawdown_liquidation_pct - _PCT_TOLERANCE, risk.daily_loss_limit_pct - _PCT_TOLERANCE,
+        risk.drawdown_liquidation_pct, risk.daily_loss_limit_pct,
         tl.ev_row, slot_band, np.array(frac_start, dtype=np.int64),
         np.concatenate(frac_parts) if frac_parts else np.empty(0),
     )
@@ -502,11 +502,10 @@ def _monitors(run: _Run, layout: _Layout, kinds: np.ndarray, stamps: np.ndarray,
     risk = run.plan.resolved.config.risk
     initial = run.plan.resolved.config.runtime.initial_equity
     peak = np.maximum(np.maximum.accumulate(np.where(watched, equity, -np.inf)), initial)
-    with np.errstate(invalid="ignore"):
-        drawdown = watched & (peak > 0.0) & (
-            (peak - equity) * 100.0 >= (risk.drawdown_liquidation_pct - _PCT_TOLERANCE) * peak)
-        daily = watched & (start > 0.0) & (
-            (start - equity) * 100.0 >= (risk.daily_loss_limit_pct - _PCT_TOLERANCE) * start)
+    reached = cast("Callable[[np.ndarray, np.ndarray, float], np.ndarray]", limit_reached)
+    with np.errstate(invalid="ignore"):  # the engine's rule, element by element
+        drawdown = watched & reached(peak, equity, risk.drawdown_liquidation_pct)
+        daily = watched & reached(start, equity, risk.daily_loss_limit_pct)
     tripped = np.flatnonzero(drawdown | daily)
     if len(tripped):
         e = int(tripped[0])

@@ -76,6 +76,7 @@ from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED
 from bot_core.risk.tradingday import TradingCalendar
+from bot_core.rules import settled
 from bot_core.runinfo import RunInfo
 from bot_core.strategy import Strategy, StrategySettings, bind_strategy_feeds
 
@@ -94,7 +95,6 @@ ProgressCallback = Callable[[int, int], None]
 """``(steps done, steps in total)``; called about a hundred times per run."""
 
 _QTY_EPS = 1e-12
-_PCT_TOLERANCE = 1e-9
 _APPROVED_KEY = f"{APPROVED.action.value}:{APPROVED.reason}"
 """The pipeline's tally key of the engine's plain approval (the only one most runs see)."""
 
@@ -168,11 +168,6 @@ class _FastStrategy:
                 self.current[feed_index] = value * scale
 
 
-def _settled(target: float, held: float) -> bool:
-    """The position equals the target, to the rounding of the quantities."""
-    return abs(target - held) <= _QTY_EPS * max(abs(target), abs(held), 1.0)
-
-
 def _target_intent(fs: _FastStrategy, feed_index: int, venue: str, instrument: str,
                    held: float, ts_ns: int, ctx: StrategyContext, replay: _Replay
                    ) -> OrderIntent | None:
@@ -184,7 +179,7 @@ def _target_intent(fs: _FastStrategy, feed_index: int, venue: str, instrument: s
     target = fs.current.get(feed_index, 0.0)
     delta = target - held
     key = (fs.name, feed_index)
-    if not math.isfinite(delta) or _settled(target, held):
+    if not math.isfinite(delta) or settled(target, held):
         replay.unsettled.discard(key)
         return None
     replay.unsettled.add(key)
@@ -265,7 +260,7 @@ class _BatchTargets(Strategy):
             target = self._fs.current.get(index, 0.0)
             held = ctx.position(fill.instrument, fill.venue)
             key = (self.name, index)
-            if _settled(target, held):
+            if settled(target, held):
                 self._replay.unsettled.discard(key)  # filled (at once, or at the next open)
             else:
                 self._replay.unsettled.add(key)  # partly, or by an order not its own
@@ -382,7 +377,7 @@ class _Run:
             return
         self.pipeline.submit((intent,), ts_ns)
         target = fs.current.get(feed_index, 0.0)
-        if _settled(target, position(feed.instrument, feed.venue, fs.name)):
+        if settled(target, position(feed.instrument, feed.venue, fs.name)):
             self.unsettled.discard((fs.name, feed_index))  # filled at once (fill_on_close, quotes)
 
     # -- the loops ----------------------------------------------------------------------------
@@ -414,8 +409,8 @@ class _Run:
         keys = list(dict.fromkeys(self.feed_keys))
         marks = np.vstack([self._marks_of(key) for key in keys])
         cfg = self.plan.resolved.config.risk
-        drawdown_pct = cfg.drawdown_liquidation_pct - _PCT_TOLERANCE
-        daily_pct = cfg.daily_loss_limit_pct - _PCT_TOLERANCE
+        drawdown_pct = cfg.drawdown_liquidation_pct
+        daily_pct = cfg.daily_loss_limit_pct
         wake = np.zeros(n, dtype=np.bool_)
         for fs in self.fast:
             due = np.fromiter(fs.decisions, dtype=np.int64, count=len(fs.decisions))

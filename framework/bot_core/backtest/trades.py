@@ -7,7 +7,7 @@ volume spreads one exit over many bars; adding to the position or reducing it pa
 stays inside the same trade). A fill that reverses the position closes the trade with the part
 that reaches flat and opens the next one with the rest, at the same price; its fee is split pro
 rata, and it counts as a fill of both trades. "Flat" is the portfolio's rule
-(:func:`bot_core.portfolio.left_flat`), so float residue never keeps a trade open.
+(:func:`bot_core.rules.left_flat`), so float residue never keeps a trade open.
 
 Per trade: ``quantity`` is everything that was opened (the sum of the opening and adding fills),
 ``entry_price`` and ``exit_price`` the volume-weighted averages of the opening and of the closing
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot_core.orders import Fill
-from bot_core.portfolio import left_flat
+from bot_core.rules import left_flat
 
 __all__ = ["BookedFill", "RoundTrip", "TradeBook"]
 

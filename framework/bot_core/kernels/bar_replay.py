@@ -31,6 +31,8 @@ from typing import cast
 import numpy as np
 from numba import njit
 
+from bot_core.backtest.jit import rules
+
 __all__ = [
     "ENTRY_DAY",
     "ENTRY_FILL",
@@ -73,9 +75,6 @@ VENUE_FIELDS = ("taker_fee_rate", "slippage_rate", "volume_impact_bps", "partici
                 "volume_cap")
 """Columns of the ``venues`` parameter (one row per venue)."""
 
-_EPS = 1e-12
-_QTY_SETTLED = 1e-12
-_QTY_FLAT = 1e-9
 _NEVER = -(1 << 62)
 _LAST = 1 << 62
 
@@ -101,27 +100,16 @@ def _account_equity(venue: int, quote: np.ndarray, base: np.ndarray, base_mark: 
 def _affordable(venue: int, asset: int, side: int, quantity: float, price: float,
                 fee_rate: float, margin: bool, max_leverage: float, quote: np.ndarray,
                 base: np.ndarray, base_mark: np.ndarray, asset_venue: np.ndarray) -> float:
-    """The paper account's buying power (``PaperAccount.affordable``): the largest part of
-    ``quantity`` it can fill at ``price``. A margin account marks the asset at ``price``."""
-    if not (price - price == 0.0 and price > 0.0 and quantity > 0.0):  # finite, positive
-        return 0.0
+    """The paper account's buying power (``PaperAccount.affordable``: the rule
+    :func:`bot_core.rules.affordable_quantity`, with the asset marked at ``price`` when the
+    rule reads the account's value)."""
     held = base[asset]
-    if not margin:
-        if side > 0:
-            return float(max(min(quantity, quote[venue] / (price * (1.0 + max(fee_rate, 0.0)))),
-                             0.0))
-        return float(max(min(quantity, held), 0.0))
-    reducing = min(quantity, abs(held)) if held * side < 0 else 0.0
-    rest = quantity - reducing
-    if rest <= _EPS:
-        return quantity
-    base_mark[asset] = price
-    equity, gross = _account_equity(venue, quote, base, base_mark, asset_venue)
-    equity -= reducing * price * abs(fee_rate)
-    room = max_leverage * equity - (gross - reducing * price)
-    per_unit = price * (1.0 + max_leverage * max(fee_rate, 0.0))
-    extra = max(min(rest, room / per_unit), 0.0) if equity > 0.0 else 0.0
-    return reducing + extra
+    equity = gross = 0.0
+    if rules.needs_account_value(side, quantity, price, margin, held):
+        base_mark[asset] = price
+        equity, gross = _account_equity(venue, quote, base, base_mark, asset_venue)
+    return rules.affordable_quantity(side, quantity, price, fee_rate, margin, max_leverage,
+                                     quote[venue], held, equity, gross)
 
 
 @njit(cache=True, nogil=True)
@@ -201,15 +189,13 @@ def _tell_peak(sf: np.ndarray, si: np.ndarray, book: np.ndarray, key_ts: np.ndar
 def _watch(equity: float, ts: int, sf: np.ndarray, si: np.ndarray, drawdown_pct: float,
            daily_pct: float) -> int:
     """The engine's ``_watch_equity``: new peak, then ``STOP_DRAWDOWN`` or ``STOP_DAILY_LOSS``
-    for a limit hit, else 0."""
+    for a limit hit (:func:`bot_core.rules.limit_reached`), else 0."""
     if equity > sf[_PEAK]:
         sf[_PEAK] = equity
         si[_PEAK_TS] = ts
-    peak = sf[_PEAK]
-    if peak > 0.0 and (peak - equity) * 100.0 >= drawdown_pct * peak:
+    if rules.limit_reached(sf[_PEAK], equity, drawdown_pct):
         return STOP_DRAWDOWN
-    start = sf[_DAY_START]
-    if start > 0.0 and (start - equity) * 100.0 >= daily_pct * start:
+    if rules.limit_reached(sf[_DAY_START], equity, daily_pct):
         return STOP_DAILY_LOSS
     return 0
 
@@ -219,7 +205,7 @@ def _roll_day(ts: int, equity: float, boundaries: np.ndarray, sf: np.ndarray,
               si: np.ndarray) -> bool:
     """The engine's day roll when ``ts`` reached the next boundary: the day starts at
     ``equity``. Returns whether it rolled."""
-    if ts < si[_NEXT_BOUNDARY]:
+    if not rules.day_rolls(ts, si[_NEXT_BOUNDARY]):
         return False
     b = si[_BOUNDARY]
     while b < boundaries.shape[0] and boundaries[b] <= ts:
@@ -239,53 +225,36 @@ def _match(o: int, j: int, k: int, v: int, asset: int, ts: int, market: float, v
     """Fill market order ``o`` of slot ``j`` completely at ``market`` (bar open, or close with
     ``fill_on_close``) as the paper venue does, and book it into the portfolio. Returns
     ``(status, price, fee)``; a non-zero status changes nothing."""
-    if not (market - market == 0.0 and market > 0.0):
+    if not rules.tradable_price(market):
         return STOP_NOT_MARKETABLE, 0.0, 0.0
-    price = market * (1.0 + side * venues[v, 1])
+    price = rules.slipped_price(market, side, venues[v, 1])
     if venues[v, 9] > 0.0:  # the volume cap: participation_rate x the bar's volume
-        room = venues[v, 3] * (volume if volume - volume == 0.0 and volume > 0.0 else 0.0)
-        if used_ts[k] == ts:
-            room -= used[k]
-        if max(room, 0.0) < qty:
+        used_now = used[k] if used_ts[k] == ts else 0.0
+        if rules.volume_room(volume, venues[v, 3], used_now) < qty:
             return STOP_VOLUME, 0.0, 0.0
-    if venues[v, 2] > 0.0:
-        share = qty / volume if volume > 0.0 else 1.0
-        price *= 1.0 + side * venues[v, 2] * share / 1e4
+    price = rules.impact_price(price, side, venues[v, 2], qty, volume)
     if _affordable(v, asset, side, qty, price, venues[v, 0], venues[v, 6] > 0.0, venues[v, 7],
-                   quote, base, base_mark, asset_venue) < qty - _EPS:
+                   quote, base, base_mark, asset_venue) < qty - rules.BALANCE_EPSILON:
         return STOP_UNAFFORDABLE, 0.0, 0.0
     # the venue's account (PaperAccount.apply_fill)
-    fee = abs(qty * price) * venues[v, 0]
-    base[asset] += side * qty
-    quote[v] -= side * qty * price + fee
-    if abs(base[asset]) < _EPS:
-        base[asset] = 0.0
+    fee = rules.fill_fee(qty, price, venues[v, 0])
+    base[asset], quote[v] = rules.account_after_fill(base[asset], quote[v], side, qty, price,
+                                                     fee)
     if used_ts[k] == ts:
         used[k] += qty
     else:
         used_ts[k] = ts
         used[k] = qty
-    # the portfolio (Portfolio.apply_fill): a position a reducing fill leaves below float
-    # residue is flat (average prices are the trade book's, from the fills)
+    # the portfolio (Portfolio.apply_fill; average prices are the trade book's, from the fills)
     signed = side * qty
     old = held[j]
-    new = old + signed
-    if old != 0.0 and (old > 0.0) != (signed > 0.0) and \
-            abs(new) <= _QTY_FLAT * max(abs(old), qty):
-        new = 0.0
+    new = rules.position_after_fill(old, signed, qty)
     held[j] = new
-    sf[_CASH] += -signed * price - fee
-    net = book[0, k] + (new - old)
-    book[0, k] = net if abs(net) > _QTY_FLAT * qty else 0.0
+    sf[_CASH] += rules.cash_flow(signed, price, fee)
+    book[0, k] = rules.net_after_fill(book[0, k], new - old, qty)
     i = key_instr[k]
-    net = instr[0, i] + (new - old)
-    instr[0, i] = net if abs(net) > _QTY_FLAT * qty else 0.0
+    instr[0, i] = rules.net_after_fill(instr[0, i], new - old, qty)
     return 0, price, fee
-
-
-@njit(cache=True, nogil=True)
-def _settled(target: float, held: float) -> bool:
-    return abs(target - held) <= _QTY_SETTLED * max(abs(target), abs(held), 1.0)
 
 
 @njit(cache=True, nogil=True)
@@ -306,7 +275,7 @@ def _filled(o: int, side: int, k: int, qty: float, price: float, fee: float, ts:
     status = _watch(equity, ts, sf, si, drawdown_pct, daily_pct)
     if status != 0:
         return status
-    return 0 if _settled(target, held) else STOP_SHORT_OF_TARGET
+    return 0 if rules.settled(target, held) else STOP_SHORT_OF_TARGET
 
 
 @njit(cache=True, nogil=True)
@@ -339,8 +308,8 @@ def replay_bars(
     :param venues: (venues, len(VENUE_FIELDS)) the paper venues' parameters.
     :param boundaries: trading-day boundaries (int64 ns, increasing) from the day of the first
         event to past the last.
-    :param drawdown_pct: the engine's drawdown limit, tolerance subtracted; ``daily_pct`` its
-        daily-loss limit.
+    :param drawdown_pct: the engine's drawdown limit, percent; ``daily_pct`` its daily-loss
+        limit.
     :param ev_row: row of each event in its feed.
     :param slot_band: for a slot whose targets are fractions of equity (``frac_start[j] >=
         0``), its rebalancing band as a share of equity; its fraction at the bar of row ``r``
@@ -425,7 +394,7 @@ def replay_bars(
             last_ts[k] = ts
             if ts > clock[v]:
                 clock[v] = ts
-            if 0.0 < close < np.inf:
+            if rules.tradable_price(close):
                 base_mark[asset] = close
             i = 0
             while i < n_fifo:
@@ -451,13 +420,13 @@ def replay_bars(
                 n_fifo -= 1
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
             equity, gross = _equity(sf[_CASH], book[0], book[1])
-            if ts >= si[_NEXT_BOUNDARY]:
+            if rules.day_rolls(ts, si[_NEXT_BOUNDARY]):
                 _tell_peak(sf, si, book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref,
                            ent_val, snap, snap_ts)
                 _roll_day(ts, equity, boundaries, sf, si)
                 _record(_i64(ENTRY_DAY), ts, _i64(-1), _i64(0), k, close, 0.0, 0.0, equity, gross,
                         book, key_ts, instr, instr_ts, ent_kind, ent_ts, ent_ref, ent_val, snap, snap_ts, si)
-            if 0.0 < close < np.inf:
+            if rules.tradable_price(close):
                 book[1, k] = close
                 key_ts[k] = ts
                 instr[1, key_instr[k]] = close
@@ -474,7 +443,7 @@ def replay_bars(
                 if frac_start[j] >= 0:
                     # a target in fractions of equity, with a rebalancing band
                     fraction = frac[frac_start[j] + ev_row[e]]
-                    if fraction != fraction or not (0.0 < close < np.inf and equity > 0.0):
+                    if fraction != fraction or not (rules.tradable_price(close) and equity > 0.0):
                         continue
                     value = fraction * equity / close
                     if not (abs(value - held[j]) * close >= slot_band[j] * equity
@@ -490,7 +459,7 @@ def replay_bars(
                         value = value * (equity / slot_sizing[j])
                 target[j] = value
                 delta = value - held[j]
-                if delta - delta != 0.0 or _settled(value, held[j]):  # NaN or inf
+                if delta - delta != 0.0 or rules.settled(value, held[j]):  # NaN or inf
                     continue
                 side = _i64(1) if delta > 0.0 else _i64(-1)
                 qty = abs(delta)
@@ -502,17 +471,17 @@ def replay_bars(
                 # the venue's intake: refused when the account cannot pay for any of it, else
                 # eligible from the deciding bar's close + latency
                 if _affordable(v, asset, side, qty, close, venues[v, 0], venues[v, 6] > 0.0,
-                               venues[v, 7], quote, base, base_mark, asset_venue) <= _EPS:
+                               venues[v, 7], quote, base, base_mark, asset_venue) \
+                        <= rules.BALANCE_EPSILON:
                     return STOP_VENUE_REJECT, si[_ENTRIES], e
                 o = n_orders
                 n_orders += 1
                 order_slot[o] = j
                 order_side[o] = side
                 order_qty[o] = qty
-                decided_ns = clock[v] if clock[v] > ts else ts
-                if interval[k] > 0 and ts + interval[k] > decided_ns:
-                    decided_ns = ts + interval[k]
-                order_eligible[o] = decided_ns + np.int64(venues[v, 4])
+                order_eligible[o] = rules.eligible_ns(clock[v] if clock[v] > ts else ts, ts,
+                                                      interval[k] if interval[k] > 0 else 0,
+                                                      _i64(venues[v, 4]))
                 if venues[v, 5] == 0.0:
                     inflight[j] = o
                     fifo[n_fifo] = o

@@ -8,14 +8,16 @@ day's start at or beyond the daily limit. The driver then replays that bar throu
 event path so the engine makes (and journals) the transition itself; the kernel only decides
 *where to look*, never what the engine decides.
 
-The tests are the engine's: ``(peak - equity) * 100 >= limit_pct * peak`` with the same
-tolerance, so a limit hit in the scan is hit by the engine on the same bar.
+The test is the engine's own rule, :func:`bot_core.rules.limit_reached`, compiled from the same
+source, so a limit hit in the scan is hit by the engine on the same bar.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from bot_core.backtest.jit import rules
 
 __all__ = ["scan_equity"]
 
@@ -44,8 +46,8 @@ def scan_equity(
     :param start: first step of the stretch; ``stop``: one past the last.
     :param peak: the engine's equity peak before ``start``.
     :param day_start_equity: the engine's equity at the start of the current trading day.
-    :param drawdown_limit_pct: liquidation limit (percent, tolerance already subtracted).
-    :param daily_loss_limit_pct: daily loss limit (percent, tolerance already subtracted).
+    :param drawdown_limit_pct: liquidation limit, percent.
+    :param daily_loss_limit_pct: daily loss limit, percent.
     :param watch_drawdown: False once the engine is already liquidating.
     :param watch_daily: False once the engine already halted for the day.
     :return: ``k`` the first step where a limit is hit (its equity is written too) or ``stop``;
@@ -69,9 +71,8 @@ def scan_equity(
         if equity > peak:
             peak = equity
             peak_step = t
-        if watch_drawdown and peak > 0.0 and (peak - equity) * 100.0 >= drawdown_limit_pct * peak:
+        if watch_drawdown and rules.limit_reached(peak, equity, drawdown_limit_pct):
             return t, peak_step, peak
-        if watch_daily and day_start_equity > 0.0 and \
-                (day_start_equity - equity) * 100.0 >= daily_loss_limit_pct * day_start_equity:
+        if watch_daily and rules.limit_reached(day_start_equity, equity, daily_loss_limit_pct):
             return t, peak_step, peak
     return stop, peak_step, peak

@@ -44,6 +44,7 @@ from bot_core.risk.check import RiskCheck, TradingState, Verdict, VerdictAction
 from bot_core.risk.committed import CommittedOrders
 from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
 from bot_core.risk.tradingday import TradingCalendar
+from bot_core.rules import day_rolls, limit_reached
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,8 +67,6 @@ APPROVED = Verdict(VerdictAction.APPROVE, "ok")
 is (shared, immutable: callers may test ``verdict is APPROVED``)."""
 _APPROVED = APPROVED
 _NEVER = -(1 << 62)
-_PCT_TOLERANCE = 1e-9
-"""Limits are "at or beyond": a loss of 4% computed as 3.9999999999% still triggers 4%."""
 _SNAPSHOT_VERSION = 1
 
 
@@ -97,8 +96,8 @@ class RiskEngine:
         self.checks = list(checks)
         self.portfolio = portfolio
         self._limits = config.risk
-        self._daily_limit_pct = config.risk.daily_loss_limit_pct - _PCT_TOLERANCE
-        self._drawdown_limit_pct = config.risk.drawdown_liquidation_pct - _PCT_TOLERANCE
+        self._daily_limit_pct = config.risk.daily_loss_limit_pct
+        self._drawdown_limit_pct = config.risk.drawdown_liquidation_pct
         self._calendar = TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)
         self._listeners: list[StateListener] = [] if on_state_change is None else [on_state_change]
         # the optional hooks are called only on the checks that implement them (the base
@@ -288,7 +287,7 @@ class RiskEngine:
     def on_market_data(self, instrument: str, venue: str | None, price: float, ts_ns: int) -> None:
         """A price arrived: roll the trading day if a boundary passed, mark the portfolio,
         update the equity peak and trigger the daily-loss halt or the drawdown liquidation."""
-        if ts_ns >= self._next_boundary_ns:
+        if day_rolls(ts_ns, self._next_boundary_ns):
             self._roll_day(ts_ns)
         if ts_ns > self._now_ns:
             self._now_ns = ts_ns
@@ -297,7 +296,7 @@ class RiskEngine:
 
     def on_fill(self, fill: Fill) -> None:
         """A fill was booked into the portfolio (the pipeline books it first)."""
-        if fill.ts_ns >= self._next_boundary_ns:
+        if day_rolls(fill.ts_ns, self._next_boundary_ns):
             self._roll_day(fill.ts_ns)
         self._committed.release(fill.client_order_id, fill.quantity)
         key = self._liquidating.get(fill.client_order_id)
@@ -350,13 +349,11 @@ class RiskEngine:
             return
         if equity > self._peak or not math.isfinite(self._peak):
             self._peak = equity
-        if not self._drawdown and self._peak > 0.0 and \
-                (self._peak - equity) * 100.0 >= self._drawdown_limit_pct * self._peak:
+        if not self._drawdown and limit_reached(self._peak, equity, self._drawdown_limit_pct):
             self._drawdown = True
             self._set_state(self._target_state(), "drawdown_liquidation", ts_ns)
-        start = self._day_start_equity
-        if not self._daily_halt and start > 0.0 and \
-                (start - equity) * 100.0 >= self._daily_limit_pct * start and \
+        if not self._daily_halt and \
+                limit_reached(self._day_start_equity, equity, self._daily_limit_pct) and \
                 self._daily_override_day != self._trading_day:
             self._daily_halt = True
             self._set_state(self._target_state(), "daily_loss_limit", ts_ns)
@@ -373,7 +370,7 @@ class RiskEngine:
 
     def _judge(self, intent: OrderIntent, now_ns: int) -> Verdict:
         self._now_ns = now_ns
-        if now_ns >= self._next_boundary_ns:
+        if day_rolls(now_ns, self._next_boundary_ns):
             self._roll_day(now_ns)
         qty = intent.quantity
         if not (qty > QTY_EPSILON and qty != math.inf):

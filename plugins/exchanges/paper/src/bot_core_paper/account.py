@@ -1,7 +1,9 @@
 """Balances of the simulated account and how much of an order they can pay for.
 
 Kept apart from matching so that the money rule (never fill what the account cannot carry) is
-one small function that is easy to read and to test.
+easy to read. The rule itself is the host's (:func:`bot_core.rules.affordable_quantity`,
+:func:`bot_core.rules.account_after_fill`), which the backtest's compiled replay runs too: this
+class keeps the balances and marks the rule reads.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from bot_core.market import split_symbol
+from bot_core import rules, split_symbol
 
 __all__ = ["PaperAccount"]
 
-_EPS = 1e-12
 _INF = math.inf
 _ASSETS: dict[str, tuple[str, str]] = {}
 
@@ -58,37 +59,25 @@ class PaperAccount:
 
     def affordable(self, instrument: str, side: int, quantity: float, price: float,
                    fee_rate: float) -> float:
-        """The largest part of ``quantity`` (<= quantity) the account can fill at ``price``."""
-        if not (math.isfinite(price) and price > 0 and quantity > 0):
-            return 0.0
+        """The largest part of ``quantity`` (<= quantity) the account can fill at ``price``
+        (:func:`bot_core.rules.affordable_quantity`; a margin account is valued with the
+        asset marked at ``price``)."""
         base, quote = _assets(instrument)
         held = self.balances.get(base, 0.0)
-        if not self.margin:
-            if side > 0:
-                cash = self.balances.get(quote, 0.0)
-                return max(min(quantity, cash / (price * (1.0 + max(fee_rate, 0.0)))), 0.0)
-            return max(min(quantity, held), 0.0)
-        # margin: the part that reduces an open position is always allowed
-        reducing = min(quantity, abs(held)) if held * side < 0 else 0.0
-        rest = quantity - reducing
-        if rest <= _EPS:
-            return quantity
-        self.mark(instrument, price)
-        equity = self.equity() - reducing * price * abs(fee_rate)
-        exposure_after_reduce = self.gross_exposure() - reducing * price
-        room = self.max_leverage * equity - exposure_after_reduce
-        # each unit adds price of exposure and costs its fee from equity
-        per_unit = price * (1.0 + self.max_leverage * max(fee_rate, 0.0))
-        extra = max(min(rest, room / per_unit), 0.0) if equity > 0 else 0.0
-        return reducing + extra
+        equity = gross = 0.0
+        if rules.needs_account_value(side, quantity, price, self.margin, held):
+            self.mark(instrument, price)
+            equity, gross = self.equity(), self.gross_exposure()
+        return rules.affordable_quantity(side, quantity, price, fee_rate, self.margin,
+                                         self.max_leverage, self.balances.get(quote, 0.0), held,
+                                         equity, gross)
 
     def apply_fill(self, instrument: str, side: int, quantity: float, price: float,
                    fee: float) -> None:
         base, quote = _assets(instrument)
-        self.balances[base] = self.balances.get(base, 0.0) + side * quantity
-        self.balances[quote] = self.balances.get(quote, 0.0) - side * quantity * price - fee
-        if abs(self.balances[base]) < _EPS:
-            self.balances[base] = 0.0
+        self.balances[base], self.balances[quote] = rules.account_after_fill(
+            self.balances.get(base, 0.0), self.balances.get(quote, 0.0), side, quantity, price,
+            fee)
 
     def position(self, instrument: str) -> float:
         return self.balances.get(_assets(instrument)[0], 0.0)

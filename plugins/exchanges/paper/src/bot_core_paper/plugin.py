@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import bot_core
-from bot_core.exchange import ExchangeAdapter
+from bot_core import ExchangeAdapter
 
 BOT_CORE_API = ">=1.0,<2"
 

@@ -36,17 +36,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot_core.exchange import BarFillModel, ExchangeAdapter, FillsPage, VenueOrder
-from bot_core.market import Bar, Quote, split_symbol
-from bot_core.orders import (
+from bot_core import (
+    Bar,
+    BarFillModel,
+    ExchangeAdapter,
     ExecutionReport,
     Fill,
+    FillsPage,
     Order,
     OrderIntent,
     OrderStatus,
     OrderType,
+    Quote,
     Side,
     TimeInForce,
+    VenueOrder,
+    rules,
+    split_symbol,
 )
 from bot_core_paper.account import PaperAccount
 from bot_core_paper.settings import PaperSettings
@@ -59,7 +65,7 @@ __all__ = ["PaperVenue"]
 
 _NS_PER_MS = 1_000_000
 _NS_PER_DAY = 86_400 * 1_000_000_000
-_EPS = 1e-12
+_EPS = rules.BALANCE_EPSILON
 
 
 @dataclass(slots=True)
@@ -109,6 +115,8 @@ class PaperVenue(ExchangeAdapter):
         """Instruments whose symbol was checked already (the check is a regex match)."""
         self._latency_ns = int(cfg.latency_ms * _NS_PER_MS)
         self._taker_rate = cfg.taker_fee_bps / 1e4
+        self._maker_rate = cfg.maker_fee_bps / 1e4
+        self._slippage_rate = cfg.slippage_bps / 1e4
         self._initial = dict(cfg.initial_balances)
         self._instruments: set[str] = set()
         self._resume_ts: dict[str, int] = {}
@@ -147,10 +155,12 @@ class PaperVenue(ExchangeAdapter):
         self._orders_seen += 1
         side = int(intent.side)
         last = self._last.get(intent.instrument)
-        decided_ns = now
-        if isinstance(last, Bar):
-            decided_ns = max(now, last.ts_ns + self._interval_ns.get(intent.instrument, 0))
-        work = _Working(order, side, decided_ns + self._latency_ns, decided_ns // _NS_PER_DAY,
+        eligible = now + self._latency_ns
+        if isinstance(last, Bar):  # after the deciding bar's close
+            eligible = rules.eligible_ns(now, last.ts_ns,
+                                         self._interval_ns.get(intent.instrument, 0),
+                                         self._latency_ns)
+        work = _Working(order, side, eligible, (eligible - self._latency_ns) // _NS_PER_DAY,
                         seq=self._orders_seen)
         if last is not None and self._clearly_unaffordable(work, last):
             if self._store is not None:
@@ -376,16 +386,14 @@ class PaperVenue(ExchangeAdapter):
                                        self._taker_rate) <= _EPS
 
     def _available(self, event: Bar | Quote, side: int) -> float:
+        ts, used = self._used.get(event.instrument, (-1, 0.0))
+        used = used if ts == event.ts_ns else 0.0
         if isinstance(event, Bar):
             if not self.cfg.volume_cap:
                 return math.inf
-            volume = event.volume if math.isfinite(event.volume) else 0.0
-            cap = self.cfg.participation_rate * max(volume, 0.0)
-        else:
-            size = event.ask_size if side > 0 else event.bid_size
-            cap = size if math.isfinite(size) else 0.0
-        ts, used = self._used.get(event.instrument, (-1, 0.0))
-        return max(cap - (used if ts == event.ts_ns else 0.0), 0.0)
+            return rules.volume_room(event.volume, self.cfg.participation_rate, used)
+        size = event.ask_size if side > 0 else event.bid_size
+        return rules.volume_room(size, 1.0, used)
 
     def _price(self, work: _Working, event: Bar | Quote, on_close: bool) -> tuple[float, str]:
         """Fill price and liquidity for this event, or (nan, '') when the order does not trade."""
@@ -397,9 +405,9 @@ class PaperVenue(ExchangeAdapter):
         else:
             market = event.ask if side > 0 else event.bid
             through = market
-        if not (math.isfinite(market) and market > 0):
+        if not rules.tradable_price(market):
             return math.nan, ""
-        slipped = market * (1.0 + side * self.cfg.slippage_bps / 1e4)
+        slipped = rules.slipped_price(market, side, self._slippage_rate)
         if intent.order_type is OrderType.MARKET:
             return slipped, "taker"
         limit = float(intent.limit_price)  # type: ignore[arg-type]
@@ -425,12 +433,12 @@ class PaperVenue(ExchangeAdapter):
             return []
         available = self._available(event, work.side)
         quantity = min(work.remaining, available)
-        if isinstance(event, Bar) and liquidity == "taker" and self.cfg.volume_impact_bps > 0:
-            share = quantity / event.volume if event.volume > 0 else 1.0
-            price *= 1.0 + work.side * self.cfg.volume_impact_bps * share / 1e4
-        fee_bps = self.cfg.taker_fee_bps if liquidity == "taker" else self.cfg.maker_fee_bps
+        if isinstance(event, Bar) and liquidity == "taker":
+            price = rules.impact_price(price, work.side, self.cfg.volume_impact_bps, quantity,
+                                       event.volume)
+        fee_rate = self._taker_rate if liquidity == "taker" else self._maker_rate
         affordable = self.account.affordable(intent.instrument, work.side, quantity, price,
-                                             fee_bps / 1e4)
+                                             fee_rate)
         short_of_money = affordable < quantity - _EPS
         quantity = min(quantity, affordable)
         if intent.reduce_only:
@@ -442,7 +450,7 @@ class PaperVenue(ExchangeAdapter):
             return [self._final(work, OrderStatus.CANCELLED, event.ts_ns, reason)]
         reports: list[ExecutionReport] = []
         if quantity > _EPS:
-            reports.append(self._fill(work, event, quantity, price, liquidity, fee_bps))
+            reports.append(self._fill(work, event, quantity, price, liquidity, fee_rate))
         if work.remaining <= _EPS:
             del self._working[cid]
         elif short_of_money:
@@ -459,9 +467,9 @@ class PaperVenue(ExchangeAdapter):
         return reports
 
     def _fill(self, work: _Working, event: Bar | Quote, quantity: float, price: float,
-              liquidity: str, fee_bps: float) -> ExecutionReport:
+              liquidity: str, fee_rate: float) -> ExecutionReport:
         intent = work.order.intent
-        fee = abs(quantity * price) * fee_bps / 1e4
+        fee = rules.fill_fee(quantity, price, fee_rate)
         self.account.apply_fill(intent.instrument, work.side, quantity, price, fee)
         ts, used = self._used.get(intent.instrument, (-1, 0.0))
         already = used if ts == event.ts_ns else 0.0
