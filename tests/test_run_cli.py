@@ -65,6 +65,9 @@ def test_run_table_shows_every_sleeve_and_strategy(run_cli, tmp_path: Path) -> N
     (["--preset", "balanced", "--cycles", "0"], None, "--cycles 0: must be at least 1"),
     (["--preset", "balanced", "--duration", "soon"], None, "--duration soon: expected"),
     (["--config", "missing.toml"], None, "--config missing.toml: no such file"),
+    (["--config", "{a}"], 'extends = "balanced"\nuniverse = "demo"\n[runtime.source_settings]\n'
+     "start = 2030-01-01T00:00:00Z\n", "a.toml: runtime.source_settings: the replay has no "
+     "data after 2030-01-01T00:00:00Z (the datasets end at 2024-01-31T00:00:00Z)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path: Path, args: list[str],
                                           config: str | None, message: str) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -267,7 +267,11 @@ def build_runtime(host: PluginHost, plan: RunPlan, *, clock: Clock, sink: EventS
                 kind = host.strategy(strat.plugin).data_kind
                 wanted.update(strategy_subscriptions(one.config, name, kind))
     subs = sorted(wanted, key=lambda s: (s.kind, s.instrument, s.venue, s.period_ns))
-    source.subscribe(subs)
+    try:
+        source.subscribe(subs)
+    except ConfigError as exc:  # a source knows the setting, the plan knows where it was set
+        raise ConfigError([replace(p, source=plan.sources[0]) if p.source == "<config>" else p
+                           for p in exc.problems]) from None
     start = source.start_ns()
     if start is not None:
         anchor = getattr(clock, "start_at", None)
