@@ -89,7 +89,6 @@ class LocalExecutor:
               runs: int) -> list[str]:
         self._context, self._payloads = context, payloads
         self._size = max(1, min(self.workers or available_cores(), max(runs, 1)))
-        self._pool = self._new_pool()
         return []
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -98,12 +97,16 @@ class LocalExecutor:
                                    initializer=_init_worker, initargs=(tuple(self._payloads),))
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
-        assert self._pool is not None and self._context is not None, "start() first"
+        assert self._context is not None, "start() first"
         todo = list(specs)
+        if todo and self._pool is None:
+            self._pool = self._new_pool()  # started on the first runs: a resume may have none
         restarts = 0
         while todo:
+            pool = self._pool
+            assert pool is not None
             pending: dict[Future[RunRecord], RunSpec] = {
-                self._pool.submit(execute_run, self._context, spec): spec for spec in todo}
+                pool.submit(execute_run, self._context, spec): spec for spec in todo}
             todo = []
             broken = False
             while pending:
@@ -136,13 +139,15 @@ class LocalExecutor:
             return
         # Python < 3.14 has no public way to end a pool's workers; a worker may be deep in a
         # long run, and Ctrl-C must not wait for it
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         for process in processes:
             if process.is_alive():
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+        # the pool's manager thread sees its workers gone and ends; waiting for it keeps its
+        # pipes open until it has (an exit with the thread still running writes to a closed one)
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:

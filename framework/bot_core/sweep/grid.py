@@ -235,10 +235,17 @@ def check_grid(axes: Sequence[GridAxis], plan: BacktestPlan, host: PluginHost,
                             f"(parameters: {', '.join(known)})")
             continue
         targets[axis.key] = found
+        refused = 0
         for value in axis.values:
             for t in found:
-                problems += [f"--grid {axis.key}={shown(value)}: {t.strategy}: {message}"
-                             for message in _refused(t, {t.field: value})]
+                messages = _refused(t, {t.field: value})
+                refused += bool(messages)
+                if messages and refused <= _SHOWN_PROBLEMS:
+                    problems += [f"--grid {axis.key}={shown(value)}: {t.strategy}: {message}"
+                                 for message in messages]
+        if refused > _SHOWN_PROBLEMS:
+            problems.append(f"--grid {axis.key}: {refused:,} of {len(axis.values):,} values are "
+                            f"refused ({refused - _SHOWN_PROBLEMS:,} more not shown)")
     if problems:
         raise UsageError("\n".join(problems))
     _check_combinations(axes, targets)

@@ -234,14 +234,14 @@ def plan_sweep(
         return plan_backtest(host, strategies=strategies, datasets=data, preset=preset,
                              config_path=config_path, params={**fixed, **extra}, fee_bps=fee_bps)
 
-    base = plan(specs, {})
-    check_grid(axes, base, host, fixed)
     windows = walk_forward_windows(spec, *_span(payloads)) if spec is not None else []
     combos = run_count(axes)
     detail = " x ".join(str(len(a.values)) for a in axes) + " grid"
     if windows:
         detail += f" x {len(windows)} windows + {len(windows)} test runs"
     check_size(combos * len(windows) + len(windows) if windows else combos, yes=yes, detail=detail)
+    base = plan(specs, {})
+    check_grid(axes, base, host, fixed)
 
     # every period a run replays must plan with the fixed values, and every grid value must
     # work on the data; the shortest period is where a value most likely does not
@@ -418,7 +418,8 @@ def execute_sweep(plan: SweepPlan, executor: Executor, *, out: Path | None = Non
         notes += executor.start(plan.context, plan.payloads, len(todo) or 1)
         _run(state, executor, todo, counter)
         if plan.windows:
-            tests = _test_runs(plan, state, curves, counter)
+            tests, reused = _test_runs(plan, state, curves, counter)
+            resumed += reused
             _run(state, executor, tests, counter,
                  on_record=lambda r: _keep_curve(plan, out, r, curves))
     except KeyboardInterrupt:
@@ -432,26 +433,26 @@ def execute_sweep(plan: SweepPlan, executor: Executor, *, out: Path | None = Non
 
 
 def _test_runs(plan: SweepPlan, state: _Sweep, curves: dict[int, tuple[Any, Any]],
-               counter: _Progress) -> list[RunSpec]:
-    """Each window's test run with its best training parameters (those already done on a
-    resume, with the same parameters and their curve on disk, are kept)."""
+               counter: _Progress) -> tuple[list[RunSpec], int]:
+    """Each window's test run with its best training parameters, and how many of them a
+    resume keeps (done before with the same parameters, their curve on disk)."""
     specs = []
+    reused = 0
     for w in plan.windows:
         key = run_key("test", {}, w.index)
         best = best_params(_train_rows(plan, state, w), plan.metric)
         if best is None:
-            continue
+            continue  # nothing to test: every training run failed
         params = best[0]
         done = state.rows.get(key)
         if done is not None and not done.get("error") and json.loads(done["params"]) == params \
                 and _load_curve(state.out, w.index, curves):
+            reused += 1
             continue
         specs.append(RunSpec(key, "test", params, w.index, w.test_start_ns, w.test_end_ns,
                              keep_equity=True))
-    skipped = len(plan.windows) - len(specs)
-    if skipped:
-        counter.tick(skipped)
-    return specs
+    counter.tick(len(plan.windows) - len(specs))
+    return specs, reused
 
 
 def _train_rows(plan: SweepPlan, state: _Sweep, window: Window) -> list[dict[str, Any]]:
