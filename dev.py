@@ -23,11 +23,40 @@ VENV = ROOT / ".venv"
 RESULTS = ROOT / ".test-results"
 COVERAGE_DATA = ROOT / ".coverage-data"
 PLUGIN_DIRS = sorted(p.parent for p in (ROOT / "plugins").glob("*/*/pyproject.toml"))
+OPS_TOOLS = {"promtool": "prometheus", "prometheus": "prometheus",
+             "amtool": "prometheus-alertmanager"}
+"""Binaries the ops-asset tests run (tests/telemetry/test_deploy.py), and their Debian packages."""
 
 
 def _bin(name: str) -> Path:
     scripts = VENV / ("Scripts" if os.name == "nt" else "bin")
     return scripts / (name + (".exe" if os.name == "nt" else ""))
+
+
+def ensure_ops_tools() -> None:
+    """Install Debian's prometheus and prometheus-alertmanager when their binaries are missing,
+    apt-get exists and we are root (a bare CI machine); otherwise say why the tests that need
+    them will be skipped."""
+    missing = sorted({pkg for tool, pkg in OPS_TOOLS.items() if shutil.which(tool) is None})
+    if not missing:
+        return
+    apt = shutil.which("apt-get")
+    packages = " ".join(missing)
+    if apt is None:
+        print(f"dev.py: {packages} not installed and no apt-get here: the tests that need "
+              "them will be skipped", flush=True)
+        return
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        print(f"dev.py: {packages} not installed and not root: run `sudo apt-get install -y "
+              f"{packages}` to run the tests that need them (skipped meanwhile)", flush=True)
+        return
+    print(f"dev.py: installing Debian's {packages} for the ops-asset tests (promtool, amtool, "
+          "a real Prometheus)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if _run(apt, "update", env=env) or \
+            _run(apt, "install", "-y", "--no-install-recommends", *missing, env=env):
+        print("dev.py: the install failed; the tests that need them will be skipped",
+              flush=True)
 
 
 def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> int:
@@ -64,6 +93,7 @@ def demo(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     python = ensure_venv()
+    ensure_ops_tools()
     _check(python, "-m", "pip", "install", "--quiet", "tox>=4.11")
     for stale in (RESULTS, COVERAGE_DATA):
         shutil.rmtree(stale, ignore_errors=True)
