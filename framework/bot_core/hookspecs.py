@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot_core.runinfo import RunInfo
     from bot_core.runtime.promotion import PromotionGate
     from bot_core.runtime.resources import Breach
+    from bot_core.runtime.smoke_venues import SmokeVenue
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -108,6 +109,22 @@ def bot_core_register_promotion_gates(register: Callable[[type[PromotionGate]], 
     a gate that raises fails.
 
     :param register: call it once per :class:`~bot_core.runtime.promotion.PromotionGate`
+        subclass; ids are unique across all plugins.
+    :return: nothing; every implementation is called.
+    """
+
+
+@hookspec
+def bot_core_register_smoke_venues(register: Callable[[type[SmokeVenue]], None]) -> None:
+    """Contribute smoke venues: local stand-ins for real venues whose market data
+    ``bot-core smoke --mode paper`` runs the shipped strategies on.
+
+    Runs once at start-up, during plugin discovery, after the other registration hooks. A
+    paper smoke of the shipped presets opens the one installed smoke venue (none: the command
+    says so and exits 2), runs on the :class:`~bot_core.runtime.smoke_venues.SmokeOverlay` it
+    yields (market data source, its settings, bar length) and closes it when the run ends.
+
+    :param register: call it once per :class:`~bot_core.runtime.smoke_venues.SmokeVenue`
         subclass; ids are unique across all plugins.
     :return: nothing; every implementation is called.
     """

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot_core.runinfo import RunInfo
     from bot_core.runtime.promotion import PromotionGate
     from bot_core.runtime.resources import Breach
+    from bot_core.runtime.smoke_venues import SmokeVenue
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
@@ -50,7 +51,8 @@ PLUGIN_API_VERSION = "1.1"
 """Version of the hooks and contracts. Minor versions add, major versions break (1.1:
 ``Strategy.bind_feeds`` and ``FeedSpec``, the bar length and calendar of the data; market data
 sources; promotion gates (``PromotionGate``, ``bot_core_register_promotion_gates``) and
-``bot_core_on_resource_breach``)."""
+``bot_core_on_resource_breach``; smoke venues (``SmokeVenue``,
+``bot_core_register_smoke_venues``))."""
 API_ATTRIBUTE = "BOT_CORE_API"
 """Module attribute of a plugin: a PEP 440 specifier of the API versions it supports."""
 DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"
@@ -58,7 +60,8 @@ DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"
 TRACE_ENV = "BOT_CORE_TRACE_HOOKS"
 """Set to 1 to print every hook call to stderr."""
 
-ComponentKind = Literal["strategy", "exchange", "risk_check", "source", "promotion_gate"]
+ComponentKind = Literal["strategy", "exchange", "risk_check", "source", "promotion_gate",
+                        "smoke_venue"]
 PluginStatus = Literal["enabled", "blocked", "broken"]
 
 _REGISTRATION_HOOKS: tuple[tuple[ComponentKind, str], ...] = (
@@ -67,6 +70,7 @@ _REGISTRATION_HOOKS: tuple[tuple[ComponentKind, str], ...] = (
     ("risk_check", "bot_core_register_risk_checks"),
     ("source", "bot_core_register_sources"),
     ("promotion_gate", "bot_core_register_promotion_gates"),
+    ("smoke_venue", "bot_core_register_smoke_venues"),
 )
 
 HOST_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -135,6 +139,7 @@ class PluginHost:
         self.risk_checks: dict[str, type[RiskCheck]] = {}
         self.promotion_gates: dict[str, type[PromotionGate]] = {}
         self.sources: dict[str, type[MarketDataSource]] = {}
+        self.smoke_venues: dict[str, type[SmokeVenue]] = {}
         self.owners: dict[tuple[str, str], str] = {}
         """(kind, component id) -> distribution that registered it."""
         self.conflicts: list[str] = []
@@ -147,7 +152,7 @@ class PluginHost:
         tables: dict[str, dict[str, Any]] = {
             "strategy": self.strategies, "exchange": self.exchanges, "risk_check": self.risk_checks,
             "source": self.sources,
-            "promotion_gate": self.promotion_gates,
+            "promotion_gate": self.promotion_gates, "smoke_venue": self.smoke_venues,
         }
         return tables[kind]
 
@@ -397,13 +402,14 @@ def _collect_components(
     from bot_core.exchange import ExchangeAdapter
     from bot_core.risk.check import RiskCheck
     from bot_core.runtime.promotion import PromotionGate
+    from bot_core.runtime.smoke_venues import SmokeVenue
     from bot_core.runtime.sources import MarketDataSource
     from bot_core.strategy import Strategy
 
     base: dict[ComponentKind, type] = {
         "strategy": Strategy, "exchange": ExchangeAdapter, "risk_check": RiskCheck,
         "source": MarketDataSource,
-        "promotion_gate": PromotionGate,
+        "promotion_gate": PromotionGate, "smoke_venue": SmokeVenue,
     }
     for kind, hook_name in _REGISTRATION_HOOKS:
         table = host._table(kind)

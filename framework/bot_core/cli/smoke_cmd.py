@@ -1,5 +1,6 @@
 """``bot-core smoke``: every installed strategy through source, strategy, risk, venue and
-portfolio under each shipped preset, for a few cycles (see :mod:`bot_core.runtime.smoke`)."""
+portfolio under each shipped preset, for a few cycles (see :mod:`bot_core.runtime.smoke`); in
+paper mode on the market data of a plugin's smoke venue (:mod:`bot_core.runtime.smoke_venues`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 
 from bot_core.errors import UsageError
 
-__all__ = ["add_parser"]
+__all__ = ["PAPER_CYCLES", "add_parser"]
+
+PAPER_CYCLES = 5
+"""Fewest cycles of a paper smoke: the first bars come in the second cycle, a probe order sent
+after it fills on the bar that opens in the fourth, which comes in the fifth."""
 
 
 def add_parser(sub: Any) -> None:
@@ -19,12 +24,16 @@ def add_parser(sub: Any) -> None:
         "preset (conservative, balanced, aggressive) on the shipped data, and check each stage: "
         "source, strategy, risk, venue, portfolio. Exit 0 only if every stage of every strategy "
         "worked. The manual preset has no limits of its own: smoke a config that extends it "
-        "with --config.")
+        "with --config. In paper mode the presets run on the market data of a smoke venue, a "
+        "local simulator an installed plugin provides (the ccxt plugin's), started for the "
+        "run and stopped after it.")
     p.add_argument("--mode", default="demo", metavar="MODE",
-                   help="demo (default), or paper with a live market data source installed")
-    p.add_argument("--cycles", type=int, default=3, metavar="N",
-                   help="cycles to run (at least 3: a probe order needs one to fill and one "
-                   "to close; default 3)")
+                   help="demo (default), or paper: live market data (the presets: from the "
+                   "installed smoke venue; --config files: their own source), simulated fills")
+    p.add_argument("--cycles", type=int, default=None, metavar="N",
+                   help="cycles to run (at least 3, the default: a probe order needs one to "
+                   "fill and one to close; in paper mode at least 5, the default: live bars "
+                   "come just after their cycle and an order fills on a bar that opens after it)")
     p.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                    help="smoke these configs instead of the shipped presets (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -32,29 +41,44 @@ def add_parser(sub: Any) -> None:
 
 
 def smoke(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from bot_core.cli import settle_heap
     from bot_core.plugins import load_plugins
     from bot_core.runtime.clock import SimulatedClock, WallClock
     from bot_core.runtime.smoke import run_smoke
+    from bot_core.runtime.smoke_venues import SmokeOverlay, open_smoke_venue, smoke_venue
 
-    if args.cycles < 3:
-        raise UsageError(f"--cycles {args.cycles}: at least 3 (a probe order needs one cycle "
-                         f"to fill and one to close)")
     if args.mode not in ("demo", "paper"):
         raise UsageError(f"--mode {args.mode}: smoke runs in demo or paper mode (live mode "
                          f"would send real orders)")
+    least = PAPER_CYCLES if args.mode == "paper" else 3
+    if args.cycles is None:
+        args.cycles = least
+    if args.cycles < 3:
+        raise UsageError(f"--cycles {args.cycles}: at least 3 (a probe order needs one cycle "
+                         f"to fill and one to close)")
+    if args.cycles < least:
+        raise UsageError(f"--cycles {args.cycles}: at least {least} in paper mode (a live bar "
+                         f"comes in the cycle after its own, and an order fills only on a bar "
+                         f"that opens after it was sent)")
     host = load_plugins()
     host.check()
+    venue = smoke_venue(host) if args.mode == "paper" and not args.config else None
     settle_heap()
     clock = SimulatedClock() if args.mode == "demo" else WallClock()
-    rows = run_smoke(host, clock=clock, cycles=args.cycles, mode=args.mode,
-                     configs=tuple(args.config))
+    overlay: SmokeOverlay | None
+    with open_smoke_venue(venue) if venue else nullcontext() as overlay:
+        rows = run_smoke(host, clock=clock, cycles=args.cycles, mode=args.mode,
+                         configs=tuple(args.config), overlay=overlay)
     failed = [r for r in rows if r.status == "FAIL"]
     if args.json:
         from bot_core.cli.output import print_json
 
+        shown = None if venue is None or overlay is None else \
+            {"id": venue.id, "description": overlay.description, "url": overlay.url}
         print_json({"ok": not failed, "cycles": args.cycles, "mode": args.mode,
-                    "rows": [r.as_dict() for r in rows]})
+                    "smoke_venue": shown, "rows": [r.as_dict() for r in rows]})
     else:
         from rich.table import Table
 
@@ -67,6 +91,8 @@ def smoke(args: argparse.Namespace) -> int:
             status = {"ok": "[green]ok[/green]", "FAIL": "[red]FAIL[/red]"}.get(r.status, r.status)
             table.add_row(r.preset, r.strategy, r.stage, status, r.detail)
         out = console()
+        if overlay is not None:
+            out.print(f"market data: {overlay.description} (stopped)")
         out.print(table)
         out.print(f"{len(failed)} of {len(rows)} stages failed" if failed else
                   f"every stage of every strategy worked ({len(rows)} rows)")

@@ -21,6 +21,9 @@ feed, booked to ``smoke:<strategy>`` and closed again the next cycle; the table 
 orders the stage saw. A strategy the profile disables (cross_arb under conservative) is
 skipped, and so is the ``manual`` profile, which has no limits of its own: smoke a config that
 extends it with ``bot-core smoke --config FILE``.
+
+In paper mode the configs take their market data from a smoke venue, a local stand-in for the
+real venues that a plugin provides (:mod:`bot_core.runtime.smoke_venues`), with its bar length.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from bot_core.runtime.clock import Clock
     from bot_core.runtime.scheduler import Scheduler
     from bot_core.runtime.sleeve import Sleeve
+    from bot_core.runtime.smoke_venues import SmokeOverlay
 
 __all__ = ["SMOKE_PRESETS", "STAGES", "SmokeRow", "run_smoke"]
 
@@ -117,15 +121,21 @@ class _Prober:
         self.sent[(sleeve.name, name)] = step + 1
 
 
-def _configs(host: PluginHost, folder: Path, presets: tuple[str, ...]
+def _configs(host: PluginHost, folder: Path, presets: tuple[str, ...],
+             overlay: SmokeOverlay | None = None
              ) -> tuple[list[tuple[str, str, Path]], list[SmokeRow]]:
-    """One config per (preset, strategy plugin): the preset with only that strategy on."""
+    """One config per (preset, strategy plugin): the preset with only that strategy on, and
+    the smoke venue's ``overlay`` (its market data; the same for all, as one process needs)."""
     from bot_core.config.resolve import resolve_config
+    from bot_core.runtime.smoke_venues import overlay_lines
 
     made: list[tuple[str, str, Path]] = []
     skipped: list[SmokeRow] = []
-    for preset in presets:
-        base = resolve_config(preset=preset, universe="demo", plugins=host).config
+    bases = {preset: resolve_config(preset=preset, universe="demo", plugins=host).config
+             for preset in presets}
+    shared = [] if overlay is None else \
+        overlay_lines(overlay, sorted({v for base in bases.values() for v in base.venues}))
+    for preset, base in bases.items():
         for plugin in sorted(host.strategies):
             defined = [n for n, s in base.strategies.items() if s.plugin == plugin]
             lines = [f'extends = "{preset}"', 'universe = "demo"',
@@ -139,12 +149,18 @@ def _configs(host: PluginHost, folder: Path, presets: tuple[str, ...]
                 continue
             for other in defined[1:]:
                 lines += [f"[strategies.{other}]", "enabled = false"]
+            kind = host.strategy(plugin).data_kind
+            own: list[str] = []  # the table of the instance the smoke runs
             if not defined:
-                kind = host.strategy(plugin).data_kind
                 venues = list(base.venues) if kind == "quotes" else list(base.venues)[:1]
-                lines += [f"[strategies.smoke_{plugin}]", f'plugin = "{plugin}"',
-                          f"instruments = {list(base.instruments)!r}".replace("'", '"'),
-                          f"venues = {venues!r}".replace("'", '"')]
+                own += [f'plugin = "{plugin}"',
+                        f"instruments = {list(base.instruments)!r}".replace("'", '"'),
+                        f"venues = {venues!r}".replace("'", '"')]
+            if overlay is not None and overlay.timeframe and kind == "ohlcv":
+                own.append(f'timeframe = "{overlay.timeframe}"')
+            if own:
+                lines += [f"[strategies.{defined[0] if defined else f'smoke_{plugin}'}]", *own]
+            lines += shared
             path = folder / f"{preset}-{plugin}.toml"
             path.write_text("\n".join(lines) + "\n")
             made.append((preset, plugin, path))
@@ -189,9 +205,14 @@ def _judge(preset: str, label: str, sleeve: Sleeve, name: str, scheduler: Schedu
 
 
 def run_smoke(host: PluginHost, *, clock: Clock, cycles: int = 3, mode: str = "demo",
-              configs: tuple[Path, ...] = (), presets: tuple[str, ...] = SMOKE_PRESETS
-              ) -> list[SmokeRow]:
-    """Run the smoke test (see the module docstring); one row per strategy and stage."""
+              configs: tuple[Path, ...] = (), presets: tuple[str, ...] = SMOKE_PRESETS,
+              overlay: SmokeOverlay | None = None) -> list[SmokeRow]:
+    """Run the smoke test (see the module docstring); one row per strategy and stage.
+
+    :param overlay: what a started smoke venue gives the configs made from ``presets``
+        (``bot-core smoke --mode paper``, see :mod:`bot_core.runtime.smoke_venues`); ``configs``
+        are smoked as they are.
+    """
     import asyncio
 
     from bot_core.runtime.session import build_runtime, plan_run
@@ -203,7 +224,7 @@ def run_smoke(host: PluginHost, *, clock: Clock, cycles: int = 3, mode: str = "d
             labels = [(path.name, "") for path in paths]
             skipped: list[SmokeRow] = []
         else:
-            made, skipped = _configs(host, Path(tmp), presets)
+            made, skipped = _configs(host, Path(tmp), presets, overlay)
             paths = [p for _, _, p in made]
             labels = [(preset, plugin) for preset, plugin, _ in made]
         plan = plan_run(host, configs=paths, mode=mode)
