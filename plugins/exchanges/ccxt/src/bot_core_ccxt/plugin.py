@@ -1,5 +1,5 @@
-"""Entry point of the ``ccxt`` plugin: the live venue adapter and the REST polling market data
-source.
+"""Entry point of the ``ccxt`` plugin: the live venue adapter, the REST polling market data
+source, and the exchange simulator as the smoke venue of ``bot-core smoke --mode paper``.
 
 Cheap to import: ccxt itself is imported only when a venue is built or its settings validated.
 """
@@ -13,9 +13,10 @@ import bot_core
 from bot_core import ExchangeAdapter
 
 if TYPE_CHECKING:
+    from bot_core.runtime.smoke_venues import SmokeVenue
     from bot_core.runtime.sources import MarketDataSource
 
-BOT_CORE_API = ">=1.0,<2"
+BOT_CORE_API = ">=1.1,<2"
 
 
 @bot_core.hookimpl
@@ -30,3 +31,10 @@ def bot_core_register_sources(register: Callable[[type[MarketDataSource]], None]
     from bot_core_ccxt.source import CcxtSource
 
     register(CcxtSource)
+
+
+@bot_core.hookimpl
+def bot_core_register_smoke_venues(register: Callable[[type[SmokeVenue]], None]) -> None:
+    from bot_core_ccxt.testing.smoke import SimulatorSmokeVenue
+
+    register(SimulatorSmokeVenue)

@@ -1,64 +1,45 @@
-"""``python -m bot_core_ccxt.testing.smoke``: ``bot-core smoke --mode paper`` against the local
-exchange simulator.
+"""The ccxt plugin's smoke venue: ``bot-core smoke --mode paper`` on the local exchange simulator.
 
-Starts the simulator, writes one config per shipped preset that takes its market data from
-the simulator through the ``ccxt`` source (1-second bars, so that a cycle lasts a second),
-runs the real ``bot-core smoke --mode paper --cycles N --config ...`` in a subprocess, stops
-the simulator, and exits with the smoke's code: 0 only if every stage of every strategy worked.
-Orders fill on the paper venue, as in paper trading: nothing is sent to the simulator but
-market data requests.
+:class:`SimulatorSmokeVenue` starts an :class:`~bot_core_ccxt.testing.server.ExchangeSimulator`
+(127.0.0.1, an ephemeral port) for the length of a paper smoke and points the ``ccxt`` market
+data source at it for every venue the smoke trades on, with 1-second bars so that a cycle lasts
+a second and short request deadlines so that nothing waits long on it. Orders fill on the paper
+venue, as in paper trading: nothing is sent to the simulator but market data requests.
 """
 
 from __future__ import annotations
 
-import argparse
-import subprocess
-import sys
-import tempfile
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
-from bot_core_ccxt.testing.server import ExchangeSimulator
+from bot_core.runtime.smoke_venues import SmokeOverlay, SmokeVenue
 
-__all__ = ["PRESETS", "demo_universe_line", "main", "paper_configs"]
-
-PRESETS = ("conservative", "balanced", "aggressive")
-
-_CONFIG = """\
-extends = "{preset}"
-name = "paper-{preset}"
-{universe}
-[runtime]
-source = "ccxt"
-
-[runtime.source_settings]
-close_delay_ms = 200
-
-[runtime.source_settings.venues.venue_a]
-api_base_url = "{url}"
-
-[runtime.source_settings.venues.venue_b]
-api_base_url = "{url}"
-
-[strategies.mean_reversion]
-timeframe = "1s"
-warm_up_bars = 60
-
-[strategies.vol_target]
-timeframe = "1s"
-warm_up_bars = 60
-"""
+__all__ = ["SimulatorSmokeVenue", "demo_universe_line", "source_settings"]
 
 
-def paper_configs(url: str, folder: Path, presets: Sequence[str] = PRESETS) -> list[Path]:
-    """One paper-mode config per preset, its venues' market data served at ``url``."""
-    paths = []
-    for preset in presets:
-        path = folder / f"{preset}.toml"
-        path.write_text(_CONFIG.format(preset=preset, url=url, universe=demo_universe_line()),
-                        encoding="utf-8")
-        paths.append(path)
-    return paths
+def source_settings(url: str, venues: Sequence[str]) -> dict[str, Any]:
+    """``runtime.source_settings`` of the ``ccxt`` source: every venue's data served at ``url``."""
+    served = {"api_base_url": url, "request_timeout_ms": 2_000, "deadline_ms": 5_000}
+    return {"close_delay_ms": 100, "venues": {venue: dict(served) for venue in venues}}
+
+
+class SimulatorSmokeVenue(SmokeVenue):
+    """The Binance spot simulator as the market data of a paper smoke."""
+
+    id = "ccxt"
+    title = "the ccxt plugin's Binance spot simulator on 127.0.0.1, 1-second bars"
+
+    @contextmanager
+    def open(self) -> Iterator[SmokeOverlay]:
+        from bot_core_ccxt.testing.server import ExchangeSimulator
+
+        with ExchangeSimulator() as sim:
+            yield SmokeOverlay(
+                description=f"the ccxt plugin's Binance spot simulator at {sim.url}",
+                url=sim.url, source="ccxt", source_settings=partial(source_settings, sim.url),
+                timeframe="1s")
 
 
 def demo_universe_line() -> str:
@@ -67,28 +48,3 @@ def demo_universe_line() -> str:
     from bot_core.config.models import BotConfig
 
     return 'universe = "demo"\n' if "universe" in BotConfig.model_fields else ""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot_core_ccxt.testing.smoke",
-        description="bot-core smoke --mode paper on the market data of the local exchange "
-        "simulator (started and stopped here).")
-    parser.add_argument("--cycles", type=int, default=5, metavar="N",
-                        help="cycles of one second (default 5; at least 3)")
-    parser.add_argument("--json", action="store_true", help="print the smoke's JSON")
-    args = parser.parse_args(argv)
-    with ExchangeSimulator() as sim, tempfile.TemporaryDirectory(prefix="ccxt-smoke-") as tmp:
-        command = [sys.executable, "-m", "bot_core", "smoke", "--mode", "paper",
-                   "--cycles", str(args.cycles)]
-        for path in paper_configs(sim.url, Path(tmp)):
-            command += ["--config", str(path)]
-        if args.json:
-            command.append("--json")
-        # bounded: start-up, warm-up and a second per cycle, with a wide margin
-        result = subprocess.run(command, check=False, timeout=120 + 10 * max(args.cycles, 0))
-    return result.returncode
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
