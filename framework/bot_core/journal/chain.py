@@ -236,7 +236,8 @@ class ChainScan:
 
     def _diagnose(self, index: int, line_no: int) -> None:
         neighbours = [f.path for f in self.files[max(0, index - 1):index + 2]]
-        window = Window.of(neighbours, self.keyring)
+        window = Window.of(neighbours, self.keyring,
+                           [f.path for f in self.files if f.path not in neighbours])
         path = self.files[index].path
         bad = window.index(path, line_no)
         if bad is None:  # the file changed under us, or is too large to explain

@@ -31,11 +31,13 @@ class Window:
     keyring: Keyring
     lines: list[tuple[Path, int, bytes]] = field(default_factory=list)
     """(file, line number, bytes without the newline)."""
+    others: list[Path] = field(default_factory=list)
+    """The chain's other files, searched only for copies of a line."""
     _checked: dict[int, Entry | LineProblem] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, files: list[Path], keyring: Keyring) -> Window:
-        window = cls(keyring)
+    def of(cls, files: list[Path], keyring: Keyring, others: list[Path] | None = None) -> Window:
+        window = cls(keyring, others=list(others or []))
         for path in files:
             try:
                 if path.stat().st_size > DIAGNOSIS_MAX_BYTES:
@@ -66,6 +68,21 @@ class Window:
         if isinstance(result, Entry):
             return result
         return result.entry  # signed correctly, outside its key's window: still a record
+
+    def copy_elsewhere(self, line: bytes) -> str | None:
+        """``file:line`` of the same bytes as a whole line in one of the other files."""
+        for path in self.others:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if data.startswith(line + b"\n"):
+                return f"{path.name}:1"
+            at = data.find(b"\n" + line + b"\n")
+            if at >= 0:
+                number = data.count(b"\n", 0, at + 1) + 1
+                return f"{path.name}:{number}"
+        return None
 
     def where(self, i: int) -> str:
         path, number, _ = self.lines[i]
@@ -139,6 +156,9 @@ def _misplaced(window: Window, bad: int, entry: Entry, expected_seq: int, expect
                 None)
     if copy is not None:
         return Diagnosis(Cause.DUPLICATED, f"repeats {window.where(copy)} (seq {entry.seq})")
+    far = window.copy_elsewhere(line)
+    if far is not None:
+        return Diagnosis(Cause.DUPLICATED, f"repeats {far} (seq {entry.seq})")
     macs = {e.mac for i in range(len(window.lines)) if (e := window.entry(i)) is not None}
     macs.add(GENESIS_MAC.encode("ascii"))
     gap = (f"records {expected_seq}..{entry.seq - 1} are missing" if entry.seq > expected_seq + 1
@@ -149,7 +169,11 @@ def _misplaced(window: Window, bad: int, entry: Entry, expected_seq: int, expect
                          f"missing ({gap})" if entry.seq > 1 else
                          "the journal's first record does not start the chain")
     known_predecessor = entry.prev_mac in macs
-    if entry.seq > expected_seq and known_predecessor:
+    # a record moved (not copied) is missing where it belongs: its successor still names it
+    entries = [e for i in range(len(window.lines)) if (e := window.entry(i)) is not None]
+    successor = any(e.prev_mac == entry.mac for e in entries) or \
+        entry.seq >= max(e.seq for e in entries)
+    if entry.seq > expected_seq and known_predecessor and successor:
         moved = next((i for i in range(len(window.lines))
                       if (e := window.entry(i)) is not None and e.seq == expected_seq
                       and e.prev_mac == expected_prev), None)
