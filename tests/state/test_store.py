@@ -46,10 +46,11 @@ def path(tmp_path: Path) -> Path:
 
 def test_a_new_file_is_versioned_wal_and_durable(path: Path) -> None:
     with StateStore(path) as store:
-        assert store.empty
+        assert store.empty and store.durable_orders  # order rows: synchronous = FULL
         conn = store._conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        store.persist_order(_order(), run_id="r", ts_ns=1)
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL for the rest
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

@@ -127,10 +127,12 @@ class StateSettings(_Frozen):
         description="Least wall time between two snapshots of the books, seconds [0-3600]; "
         "orders and fills are committed as they happen whatever this is.",
     )
-    synchronous: Literal["full", "normal"] = Field(
-        "full", description="full: every commit is on disk before the order goes out (survives "
-        "a power cut); normal: survives a crash of the process, a power cut may undo the last "
-        "commits (reconciliation then finds them at the venue).",
+    synchronous: Literal["full", "normal"] | None = Field(
+        None, description="full: an order's row is flushed to the disk before the order goes "
+        "out (survives a power cut; one fsync per order); normal: it survives a crash of the "
+        "process only. Every other commit survives crashes of the process; what a power cut "
+        "undoes of them, reconciliation finds at the venue. Default: full in paper and live "
+        "mode, normal in demo mode (its orders are not real).",
     )
 
 

@@ -88,7 +88,8 @@ class RunState:
                 path = state_file(config.name, mode, home, create=True)
                 if mode == "demo":
                     _fresh_after_clean_demo(path)
-                store = StateStore(path, synchronous=settings.synchronous)
+                sync = settings.synchronous or ("normal" if mode == "demo" else "full")
+                store = StateStore(path, synchronous=sync)
                 bot = BotState(config.name, settings, store, resumed=not store.empty)
                 bots[config.name] = bot
                 adjusted.append(_with_venue_files(host, resolved, mode, home, bot))

@@ -6,10 +6,12 @@ migrations from its version up to :data:`SCHEMA_VERSION` in one transaction (all
 after a copy of the file is kept next to it); a file from a newer bot-core is refused, never
 read or written.
 
-Connections use WAL journaling with ``synchronous = FULL`` by default: every commit is on disk
-before it returns, so an order row committed before ``venue.submit`` survives a power cut, not
-only a crash of the process (``NORMAL`` survives process crashes; a power cut may undo the last
-commits, which reconciliation then finds at the venue).
+Connections use WAL journaling with ``synchronous = NORMAL``: a commit survives any crash of
+the process (it is in the WAL once the commit returns), and the file is never corrupted; a power
+cut may undo the last commits. The one commit that must survive a power cut too, an order row
+before ``venue.submit``, is made with ``synchronous = FULL`` (its WAL is flushed to the disk
+before the order goes out; see :class:`~bot_core.state.store.StateStore`). What a power cut
+undoes otherwise (an answer, a fill, a snapshot) the venue still knows: reconciliation finds it.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (_v1,)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path, *, synchronous: Synchronous = "full",
+def connect(path: Path, *, synchronous: Synchronous = "normal",
             migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3.Connection:
     """Open (creating it when missing) the state file at ``path``, at the latest version.
 

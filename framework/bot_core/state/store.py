@@ -9,6 +9,7 @@ when a process dies, however it dies).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -81,7 +82,10 @@ class StateStore:
     """Reads and writes one state file (see the module docstring).
 
     :param path: the file (``<home>/state/<bot>/<mode>/state.sqlite``); its directory exists.
-    :param synchronous: ``full`` (every commit survives a power cut) or ``normal``.
+    :param synchronous: ``full``: an order row committed before it is sent survives a power
+        cut (its commit flushes the WAL to the disk); ``normal``: it survives a crash of the
+        process only. Every other commit survives crashes of the process (WAL, ``synchronous =
+        NORMAL``); what a power cut undoes of them, reconciliation finds at the venue.
     :param clock: market time in UTC ns, recorded with every write (the resume point).
     :param migrations: the schema's steps (tests only).
     :raises StateError: see :func:`bot_core.state.schema.connect`, or the file is in use.
@@ -92,9 +96,10 @@ class StateStore:
                  migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = path
         self.clock = clock
+        self.durable_orders = synchronous == "full"
         self._lock = hold_lock(path.with_name(path.name + ".lock"), f"state file {path.name}")
         try:
-            self._conn = connect(path, synchronous=synchronous, migrations=migrations)
+            self._conn = connect(path, synchronous="normal", migrations=migrations)
         except BaseException:
             self._lock.close()
             raise
@@ -131,10 +136,13 @@ class StateStore:
             raise StateError(f"{self.path}: cannot read the state file ({exc})") from None
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; its commit is on disk when the block ends."""
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction, committed when the block ends (in the WAL: safe from a crash of
+        the process; ``durable``: flushed to the disk, safe from a power cut too)."""
         conn = self._conn
         try:
+            if durable:
+                conn.execute("PRAGMA synchronous = FULL")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot write the state file ({exc})") from None
@@ -155,6 +163,10 @@ class StateStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            if durable:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA synchronous = NORMAL")
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -190,7 +202,7 @@ class StateStore:
         :raises StateError: the client order id is in the file already (never sent twice).
         """
         i = order.intent
-        with self._write() as conn:
+        with self._write(durable=self.durable_orders) as conn:
             seq = self._seq + 1
             try:
                 conn.execute(

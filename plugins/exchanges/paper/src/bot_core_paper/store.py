@@ -3,9 +3,12 @@
 A real exchange does not forget orders when a trading bot crashes, so neither does the paper
 venue once it has a ``state_file``: its balances, every order it received (working or done),
 every fill it made and what it knows of each market are kept in a SQLite file (standard
-library; WAL, ``synchronous = FULL``). Each call that changes the book (``submit``, ``cancel``,
-market data that filled or expired an order, ``close``) commits its changes in one transaction
-before it returns its reports: whatever the bot heard of, the file has.
+library, WAL). Each call that changes the book (``submit``, ``cancel``, market data that filled
+or expired an order, ``close``) commits its changes in one transaction before it returns its
+reports: whatever the bot heard of, the file has, whenever the bot's process dies. Commits are
+``synchronous = NORMAL`` (a simulated exchange that fsyncs every fill would make a demo replay
+crawl): a power cut may undo the venue's last changes, and the bot's reconciliation then
+reports the difference.
 """
 
 from __future__ import annotations
@@ -164,7 +167,7 @@ class PaperStore:
             raise StateError(f"paper venue state_file {path}: schema version {version}, written "
                              f"by a newer bot-core-paper; this one reads up to {SCHEMA_VERSION}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA synchronous = NORMAL")
         if version == 0:
             conn.execute("BEGIN IMMEDIATE")
             try:
