@@ -14,6 +14,7 @@ point                                   where
 ``after_venue_ack_before_persist``      ``venue.submit`` returned, its answer not committed
 ``mid_checkpoint``                      inside the state snapshot's transaction, before commit
 ``mid_journal_write``                   the decision journal wrote half of a record's line
+``mid_sweep_run``                       a sweep's worker planned a run and is about to replay it
 ======================================  ========================================================
 """
 
@@ -32,6 +33,7 @@ FAULT_POINTS = (
     "after_venue_ack_before_persist",
     "mid_checkpoint",
     "mid_journal_write",
+    "mid_sweep_run",
 )
 """The points the host defines (a plugin may add its own names)."""
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from bot_core.errors import BotCoreError
+from bot_core.faults import fault_point
 
 if TYPE_CHECKING:
     from bot_core.backtest.plan import DataSpec
@@ -242,11 +243,13 @@ def _worker_name() -> str:
 
 
 def execute_run(context: SweepContext, spec: RunSpec,
-                datasets: Sequence[DataSpec] | None = None) -> RunRecord:
+                datasets: Sequence[DataSpec] | None = None, *,
+                host: PluginHost | None = None) -> RunRecord:
     """Run one backtest of a sweep; never raises for a failed run (the error is recorded).
 
     :param datasets: the sweep's datasets in ``context.datasets`` order (a Dask worker gets
         them scattered once); None: this process's (:func:`install_datasets`).
+    :param host: the plugin host to run with (default: this thread's, loaded once).
     """
     record = RunRecord(spec, worker=_worker_name())
     started = time.perf_counter()
@@ -254,7 +257,7 @@ def execute_run(context: SweepContext, spec: RunSpec,
         from bot_core.backtest.driver import run_backtest
         from bot_core.backtest.plan import plan_backtest
 
-        host = worker_host()
+        host = host or worker_host()
         specs = list(datasets) if datasets is not None else \
             [_DATASETS[checksum] for _, checksum in context.datasets]
         data = {ident: slice_spec(s, spec.start_ns, spec.end_ns)
@@ -265,6 +268,7 @@ def execute_run(context: SweepContext, spec: RunSpec,
                              environ=context.environ)
         record.plugins = component_versions(
             host, needed_components(plan.resolved.config, plan.strategies))
+        fault_point("mid_sweep_run")  # tests: a worker killed in the middle of a sweep
         result = run_backtest(plan, host)
     except BotCoreError as exc:
         record.error = " / ".join(str(exc).splitlines()) or type(exc).__name__
