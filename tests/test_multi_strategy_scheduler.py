@@ -15,6 +15,8 @@ import pytest
 
 import bot_core
 from bot_core import OrderIntent, OrderType, Side, Strategy, StrategySettings
+from bot_core.exchange import ExchangeAdapter
+from bot_core.orders import ExecutionReport, Fill, OrderStatus
 from bot_core.runtime.clock import SimulatedClock
 from bot_core.runtime.events import ListSink
 from bot_core.runtime.session import build_runtime, plan_run
@@ -356,3 +358,100 @@ def test_each_strategy_gets_bars_of_its_own_timeframe(
     assert set(five) <= set(minutely)
     # the venue and the risk engine follow the 1-minute bars
     assert sleeve.pipeline.portfolio.last_update_ns("BTC/USDT", "venue_a") == minutely[-1]
+
+
+class LazyVenue(ExchangeAdapter):
+    """A live venue whose orders fill only when polled a second time (as a REST exchange)."""
+
+    id: ClassVar[str] = "lazy_live"
+    simulated: ClassVar[bool] = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: dict[str, tuple[Any, int]] = {}
+        self.polls = 0
+
+    def submit(self, order: Any) -> Any:
+        self.pending[order.client_order_id] = (order, 0)
+        return [ExecutionReport(order.client_order_id, OrderStatus.ACCEPTED, order.intent.ts_ns)]
+
+    def cancel(self, client_order_id: str) -> Any:
+        self.pending.pop(client_order_id, None)
+        return [ExecutionReport(client_order_id, OrderStatus.CANCELLED, 0)]
+
+    def balances(self) -> Any:
+        return {"USDT": 100_000.0}
+
+    def poll(self) -> Any:
+        self.polls += 1
+        reports = []
+        for cid, (order, seen) in list(self.pending.items()):
+            if seen == 0:
+                self.pending[cid] = (order, 1)
+                continue
+            del self.pending[cid]
+            intent = order.intent
+            fill = Fill(f"t-{cid}", cid, intent.venue, intent.instrument, intent.side,
+                        order.quantity, 42_000.0, 0.0, intent.ts_ns + 1)
+            reports.append(ExecutionReport(cid, OrderStatus.FILLED, intent.ts_ns + 1, fill=fill))
+        return reports
+
+
+class LazyVenuePlugin:
+    BOT_CORE_API = ">=1.0,<2"
+
+    @staticmethod
+    @bot_core.hookimpl
+    def bot_core_register_exchanges(register: Any) -> None:
+        register(LazyVenue)
+
+
+class LiveBuyer(Strategy):
+    """Buys once on the first bar and notes its position on every bar."""
+
+    id: ClassVar[str] = "live_buyer"
+    Settings: ClassVar[type[StrategySettings]] = StrategySettings
+    data_kind = "ohlcv"
+    positions: ClassVar[list[float]] = []
+
+    def on_bar(self, bar: Any, ctx: Any) -> Any:
+        LiveBuyer.positions.append(ctx.position(bar.instrument, "lazy"))
+        if len(LiveBuyer.positions) > 1:
+            return []
+        return [OrderIntent(self.name, "lazy", bar.instrument, Side.BUY, 0.01,
+                            ctx.new_client_order_id(), ts_ns=bar.ts_ns)]
+
+
+class LiveBuyerPlugin:
+    BOT_CORE_API = ">=1.0,<2"
+
+    @staticmethod
+    @bot_core.hookimpl
+    def bot_core_register_strategies(register: Any) -> None:
+        register(LiveBuyer)
+
+
+@pytest.mark.parametrize(("poll_s", "filled_by_bar"), [(1.0, 2), (3600.0, 3)])
+def test_a_live_venue_with_open_orders_is_polled_between_cycles(
+        tmp_path: Path, poll_s: float, filled_by_bar: int) -> None:
+    from bot_core.config.resolve import resolve_config
+    from bot_core.runtime.session import RunPlan
+
+    host = bot_core.load_plugins(builtins=[("lazy", LazyVenuePlugin),
+                                           ("live_buyer", LiveBuyerPlugin)])
+    LiveBuyer.positions = []
+    config = _config(tmp_path, "livebot", "balanced",
+                     '[venues.lazy]\nadapter = "lazy_live"\n[strategies.buyer]\n'
+                     'plugin = "live_buyer"\ninstruments = ["BTC/USDT"]\nvenues = ["lazy"]\n',
+                     runtime=f"venue_poll_s = {poll_s}")
+    # a live bot on a replay (the CLI would ask for a live source, a promotion and --confirm)
+    plan = RunPlan("live", [resolve_config(config, plugins=host)], [str(config)], "replay")
+    clock = SimulatedClock()
+    scheduler = build_runtime(host, plan, clock=clock, sink=ListSink(), max_cycles=3,
+                              stopwatch=clock.now_ns, record_runs=False)
+    asyncio.run(scheduler.run())
+    # the order is sent at bar 1's close; the venue fills it on its second poll: a second of
+    # market time later when polled every second, else at the end of cycle 2 (seen at bar 3)
+    assert LiveBuyer.positions.index(0.01) + 1 == filled_by_bar
+    venue = scheduler.sleeves[0].pipeline.venues["lazy"]
+    assert venue.polls >= 2 and not venue.pending

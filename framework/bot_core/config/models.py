@@ -184,6 +184,12 @@ class RuntimeConfig(_Frozen):
         description="A feed with nothing new for this long (market time) is reported stale, "
         "seconds (0-604800].",
     )
+    venue_poll_s: float = Field(
+        1.0, gt=0, le=3600,
+        description="While orders are open at a live venue, it is polled for fills and status "
+        "changes this often, seconds of market time (0-3600]; simulated venues fill on market "
+        "data and are polled once per cycle.",
+    )
     state: StateSettings = Field(
         default_factory=StateSettings, description="Crash-safe state: on by default.",
     )

@@ -22,6 +22,10 @@ what the source has closed by now. A strategy whose last call overran its time b
 *behind*: of the bars of one feed known at once it gets only the latest, and each bar it does
 not get is counted (``skipped_bars``). Venues and risk still see every bar.
 
+**Live venues.** While orders are open at a live (not simulated) venue, the loop also wakes
+every ``runtime.venue_poll_s`` of market time to poll it for fills and status changes; every
+venue is polled at each cycle's end anyway.
+
 **Shutdown.** :meth:`Scheduler.request_stop` (a signal) ends the loop at once, also while it
 waits for data; then each sleeve stops (:meth:`~bot_core.runtime.sleeve.Sleeve.stop`: no new
 decisions, open orders cancelled or kept per ``runtime.on_shutdown``, every ``on_stop``,
@@ -114,6 +118,9 @@ class Scheduler:
         self._task: asyncio.Task[Any] | None = None
         self._waiting = False
         self._last_sample = 0
+        self._last_poll_ns = 0
+        self._poll_ns = int(min((s.config.runtime.venue_poll_s for s in self.sleeves),
+                                default=1.0) * 1e9)
         self._feed_state: dict[Subscription, tuple[bool, bool]] = {}
         self._market: dict[Subscription, list[Sleeve]] = {}
         self._deciders: dict[Subscription, list[tuple[Sleeve, str, StrategyHealth]]] = {}
@@ -157,16 +164,20 @@ class Scheduler:
         start = clock.now_ns()
         self.stats.started_ns = start
         self._last_sample = self.stopwatch()
+        self._last_poll_ns = start
         boundary = (start // self.cycle_ns + 1) * self.cycle_ns
         end = start + self.duration_ns if self.duration_ns is not None else None
         reason = "completed"
         try:
             await source.connect()
             while self._stop_reason is None:
+                deadline = boundary if end is None else min(boundary, end)
+                polling = self._polling()
+                if polling:
+                    deadline = min(deadline, self._last_poll_ns + self._poll_ns)
                 try:
                     self._waiting = True
-                    batch = await source.next_events(boundary if end is None
-                                                     else min(boundary, end))
+                    batch = await source.next_events(deadline)
                 except asyncio.CancelledError:
                     if self._stop_reason is None:
                         raise
@@ -180,6 +191,8 @@ class Scheduler:
                 if batch:
                     self._dispatch(batch)
                 now = clock.now_ns()
+                if polling and now >= self._last_poll_ns + self._poll_ns:
+                    self._poll(polling, now)
                 finished = False
                 while now >= boundary and not finished and self._stop_reason is None:
                     self._end_cycle(boundary)
@@ -200,6 +213,20 @@ class Scheduler:
             self.reason = reason
             await self._shutdown(reason)
         return reason
+
+    def _polling(self) -> list[Sleeve]:
+        """Sleeves with orders open at a live venue (polled every ``runtime.venue_poll_s``
+        between cycles; a simulated venue fills on market data)."""
+        return [s for s in self.sleeves if s.polls_live_venue]
+
+    def _poll(self, sleeves: list[Sleeve], now_ns: int) -> None:
+        self._last_poll_ns = now_ns
+        for sleeve in sleeves:
+            try:
+                sleeve.poll(now_ns)
+            except Exception as exc:  # a venue failed
+                sleeve.fail(exc)
+                self._stop_sleeve(sleeve, sleeve.failed)
 
     def _inactive_reason(self) -> str:
         failed = [s.failed for s in self.sleeves if s.failed]
@@ -254,6 +281,7 @@ class Scheduler:
 
     def _end_cycle(self, boundary: int) -> None:
         started = self.stopwatch()
+        self._last_poll_ns = boundary  # each sleeve's end_cycle polls every venue
         self.stats.cycles += 1
         self.stats.last_cycle_ns = boundary
         for sleeve in self.sleeves:

@@ -164,6 +164,20 @@ class Sleeve:
         self.settle()
 
     @property
+    def polls_live_venue(self) -> bool:
+        """A live (not simulated) venue holds open orders: poll it between cycles."""
+        pipeline = self.pipeline
+        if not pipeline.open_orders or self.stop_reason or self.failed:
+            return False
+        venues = {o.intent.venue for o in pipeline.open_orders.values()}
+        return any(not pipeline.venues[v].simulated for v in venues if v in pipeline.venues)
+
+    def poll(self, now_ns: int) -> None:
+        """Fills and status changes the venues received since the last poll."""
+        self.pipeline.poll(now_ns)
+        self.settle()
+
+    @property
     def active(self) -> bool:
         """Trading: not failed, not stopped, and some strategy is not quarantined."""
         return not (self.failed or self.stop_reason) and \
