@@ -340,3 +340,22 @@ def test_an_order_that_cannot_be_recorded_is_never_sent(host: Any, tmp_path: Pat
     paper = proc.venue._store
     assert paper is not None
     paper.close()
+
+
+class Broken(Mute):
+    """A venue whose reconciliation queries fail (down, or an adapter's bug)."""
+
+    id: ClassVar[str] = "broken"
+
+    def open_orders(self) -> Sequence[Any]:
+        raise ConnectionError("venue down")
+
+
+def test_a_failing_query_is_a_discrepancy_not_a_crash(host: Any, tmp_path: Path) -> None:
+    proc = start(host, tmp_path, "r1", venue=Broken(name="venue_a"))
+    report = reconcile(proc.pipeline, proc.store, ts_ns=T0)
+    assert [(d.kind, d.detail) for d in report.discrepancies] == [
+        ("query_failed", "a reconciliation query failed (ConnectionError: venue down)")]
+    assert proc.pipeline.risk.state is TradingState.REDUCING
+    proc.observer.detach()
+    proc.store.close()

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot_core.errors import BotCoreError
+from bot_core.errors import StateError
 from bot_core.orders import ExecutionReport, Order, OrderIntent, OrderStatus
 from bot_core.state.records import Lifecycle
 
@@ -160,8 +160,9 @@ class _Venue:
             else:
                 self.report.unchecked.append(self.name)
             return
-        except (BotCoreError, OSError) as exc:
-            self.problem("query_failed", f"the venue did not answer ({exc})")
+        except Exception as exc:  # a venue down or an adapter's bug: never a crash, never "ok"
+            self.problem("query_failed", f"a reconciliation query failed "
+                         f"({type(exc).__name__}: {exc})")
             return
         self.report.checked.append(self.name)
         try:
@@ -171,8 +172,11 @@ class _Venue:
             self.align(seen)
             self.store.set_fill_cursor(self.name, page.cursor)
             self.compare_positions()
-        except (BotCoreError, OSError) as exc:
-            self.problem("query_failed", f"the venue did not answer ({exc})")
+        except StateError:
+            raise  # the bot's own file: nothing can go on without it
+        except Exception as exc:
+            self.problem("query_failed", f"a reconciliation query failed "
+                         f"({type(exc).__name__}: {exc})")
 
     def instruments(self) -> list[str]:
         """Every instrument the bot could have traded on this venue."""
