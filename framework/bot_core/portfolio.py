@@ -302,8 +302,13 @@ class Portfolio:
 
     # -- persistence --------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-able state: cash, positions, marks, booked trade ids and totals."""
+    def snapshot(self, *, trade_ids: bool = True) -> dict[str, Any]:
+        """JSON-able state: cash, positions, marks, booked trade ids and totals.
+
+        :param trade_ids: include the booked trade ids (a caller that keeps the fills itself,
+            as the state file does, leaves out this ever-growing list and restores it from
+            them).
+        """
         return {
             "initial_cash": self.initial_cash,
             "base_currency": self.base_currency,
@@ -311,7 +316,7 @@ class Portfolio:
             "positions": [r.as_dict() for r in self._records.values()],
             "marks": [[v, i, p, self._mark_ts.get((v, i), 0)] for (v, i), p in self._mark.items()],
             "marks_any": [[i, p, self._mark_ts_any.get(i, 0)] for i, p in self._mark_any.items()],
-            "trade_ids": sorted([v, t] for v, t in self._trade_ids),
+            "trade_ids": sorted([v, t] for v, t in self._trade_ids) if trade_ids else [],
             "realized_pnl": self.realized_pnl,
             "fees": self.fees,
         }

@@ -131,7 +131,7 @@ class StateObserver:
         pipeline = self.pipeline
         self._quarantined = dict(self._quarantine())
         self.store.save_snapshot(run_id=self.run_id, ts_ns=ts_ns,
-                                 portfolio=pipeline.portfolio.snapshot(),
+                                 portfolio=pipeline.portfolio.snapshot(trade_ids=False),
                                  risk=pipeline.risk.snapshot(), pipeline=pipeline.snapshot(),
                                  quarantine=self._quarantined,
                                  before_commit=lambda: fault_point("mid_checkpoint"))
