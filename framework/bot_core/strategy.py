@@ -41,6 +41,25 @@ class StrategySettings(BaseModel):
     bars. On data of another bar length, a field counted in bars (its name ends in ``_bars``)
     that still holds a profile's value is reported with the time it spans there (a warning
     from :meth:`Strategy.bind_feeds`)."""
+    timeframe_defaults: ClassVar[Mapping[str, Mapping[str, Mapping[str, Any]]]] = {}
+    """Optional, API 1.2: bar length (``"1h"``, ``"1d"``) -> profile -> field values that
+    replace the ``profile_defaults`` of the same fields for an instance configured on bars of
+    that length (``strategies.NAME.timeframe``; ``bot-core backtest`` binding a strategy to a
+    dataset sets it from the data). Precedence: field defaults, ``profile_defaults``, these,
+    the user's ``params``."""
+
+    @classmethod
+    def defaults_by_timeframe(cls) -> dict[str, dict[str, dict[str, Any]]]:
+        """Bar length -> profile -> the profile values an instance on that bar length gets:
+        ``profile_defaults`` for ``profile_timeframe``, with ``timeframe_defaults`` over them
+        for the other bar lengths (empty without ``profile_timeframe``)."""
+        if cls.profile_timeframe is None:
+            return {}
+        out = {cls.profile_timeframe: {p: dict(v) for p, v in cls.profile_defaults.items()}}
+        for timeframe, profiles in cls.timeframe_defaults.items():
+            out[timeframe] = {p: {**cls.profile_defaults.get(p, {}), **profiles.get(p, {})}
+                              for p in {*cls.profile_defaults, *profiles}}
+        return out
 
 
 class StrategyContext(Protocol):
@@ -166,32 +185,47 @@ class Strategy(ABC):
 
     def _profile_horizon_warnings(self) -> list[str]:
         settings_cls = type(self.settings)
-        made_for = settings_cls.profile_timeframe
-        if made_for is None:
+        tables = settings_cls.defaults_by_timeframe()
+        if not tables:
             return []
-        reference = FeedSpec.continuous(venue="", instrument="", kind=self.data_kind,
-                                        timeframe=made_for)
-        others: dict[str, list[FeedSpec]] = {}
+        seconds = {tf: FeedSpec.continuous(venue="", instrument="", kind=self.data_kind,
+                                           timeframe=tf).bar_seconds for tf in tables}
+        groups: dict[str, list[FeedSpec]] = {}
         for spec in self.feeds:
-            if spec.bar_seconds is not None and spec.bar_seconds != reference.bar_seconds:
-                others.setdefault(spec.timeframe or f"{spec.bar_seconds:g} s", []).append(spec)
+            if spec.bar_seconds is not None:
+                groups.setdefault(spec.timeframe or f"{spec.bar_seconds:g} s", []).append(spec)
         out: list[str] = []
         for field in settings_cls.model_fields:
             value = getattr(self.settings, field)
             if not field.endswith("_bars") or value is None:
                 continue
-            profiles = [name for name, values in settings_cls.profile_defaults.items()
-                        if values.get(field) == value]
-            if not profiles:
-                continue
-            whose = " and ".join(profiles) + (" profiles'" if len(profiles) > 1 else " profile's")
-            for timeframe, specs in others.items():
-                out.append(
-                    f"{self.field_path('params.' + field)}: {value:g} is the {whose} value for "
-                    f"{made_for} bars ({reference.span(value)}); on the {timeframe} bars of "
-                    f"{', '.join(s.source for s in specs)} it spans {specs[0].span(value)}: set "
-                    f"{field} for this timeframe")
+            for timeframe, specs in groups.items():
+                here = [tf for tf in tables if seconds[tf] == specs[0].bar_seconds]
+                if any(v.get(field) == value for tf in here for v in tables[tf].values()):
+                    continue  # a profile's value for this very bar length
+                for made_for, profiles in tables.items():
+                    if made_for in here:
+                        continue
+                    names = [p for p, v in profiles.items() if v.get(field) == value]
+                    if names:
+                        out.append(self._horizon_warning(field, value, names, made_for,
+                                                         timeframe, specs, here))
+                        break
         return out
+
+    def _horizon_warning(self, field: str, value: float, profiles: list[str], made_for: str,
+                         timeframe: str, specs: list[FeedSpec], here: list[str]) -> str:
+        reference = FeedSpec.continuous(venue="", instrument="", kind=self.data_kind,
+                                        timeframe=made_for)
+        whose = " and ".join(profiles) + (" profiles'" if len(profiles) > 1 else " profile's")
+        text = (f"{self.field_path('params.' + field)}: {value:g} is the {whose} value for "
+                f"{made_for} bars ({reference.span(value)}); on the {timeframe} bars of "
+                f"{', '.join(s.source for s in specs)} it spans {specs[0].span(value)}: set "
+                f"{field} for this timeframe")
+        if here:
+            text += (f", or {self.field_path('timeframe')} = \"{here[0]}\" for the profiles' "
+                     f"{here[0]} values")
+        return text
 
     def on_start(self, ctx: StrategyContext) -> None:  # noqa: B027 - optional hook
         """Optional: called once before the first event."""

@@ -135,7 +135,8 @@ def test_backtest_table_output(run_cli) -> None:
     (["--strategy", "nope", "--dataset", "demo-btc-usdt-1m"], "--strategy nope"),
     (["--strategy", "mean_reversion", "--dataset", "demo-xyz"], "--dataset demo-xyz"),
     (["--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-quotes-venue_a"],
-     "not used by the selected strategies"),
+     "--strategy mean_reversion: reads ohlcv data, but the datasets hold other data "
+     "(demo-btc-usdt-quotes-venue_a: quotes)"),
     (["--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m", "--param", "bogus=1"],
      "--param bogus"),
     (["--strategy", "mean_reversion", "--dataset", "demo-btc-usdt-1m", "--param",

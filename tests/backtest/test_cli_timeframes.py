@@ -95,7 +95,8 @@ def test_profile_windows_on_daily_bars_are_warned_about(run_cli, goog) -> None:
     assert lines[0] == (
         "warning: strategies.mean_reversion.params.window_bars: 480 is the balanced profile's "
         "value for 1m bars (8 hours); on the 1d bars of goog it spans 1.8 years: set window_bars "
-        "for this timeframe")
+        "for this timeframe, or strategies.mean_reversion.timeframe = \"1d\" for the profiles' "
+        "1d values")
     assert lines[1].startswith("warning: strategies.mean_reversion.params.max_holding_bars: "
                                "1440 is")
     assert json.loads(proc.stdout)["warnings"] == [line[len("warning: "):] for line in lines]

@@ -30,7 +30,7 @@ MAX_INTERVENTIONS = 10
 
 
 def _resolved(preset: str) -> ResolvedConfig:
-    return resolve_config(None, preset=preset, plugins=load_plugins())
+    return resolve_config(None, preset=preset, universe="demo", plugins=load_plugins())
 
 
 def _net_pct(plugin: str, settings: Any, equity: float) -> float:

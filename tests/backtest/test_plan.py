@@ -33,7 +33,7 @@ def test_parse_params_reads_json_values_and_keeps_text() -> None:
 
 def test_plan_narrows_strategies_to_the_data_and_applies_options(installed) -> None:
     plan = plan_backtest(installed, strategies=["mean_reversion"],
-                         datasets=["demo-btc-usdt-1m"], preset="balanced",
+                         datasets=["demo-btc-usdt-1m"], preset="balanced", universe="demo",
                          params={"mean_reversion.window_bars": 90, "entry_z": 2.5},
                          fee_bps=1.5, fill_on_close=True)
     config = plan.resolved.config
@@ -56,7 +56,7 @@ def test_plan_narrows_strategies_to_the_data_and_applies_options(installed) -> N
     ({"strategies": ["mean_reversion"], "datasets": ["demo-btc-usdt-1m", "demo-btc-usdt-1m"]},
      "already feeds"),
     ({"strategies": ["mean_reversion", "cross_arb"], "datasets": ["demo-btc-usdt-1m"]},
-     "needs quotes data"),
+     "--strategy cross_arb: reads quotes data"),
     ({"strategies": ["mean_reversion"], "datasets": ["demo-btc-usdt-1m"],
       "params": {"vol_target.window_bars": 5}}, "no selected strategy has this parameter"),
 ])
@@ -79,7 +79,8 @@ def test_plan_accepts_frames_given_directly(installed) -> None:
     frame = make_bars(500, start=40_000.0)
     plan = plan_backtest(installed, strategies=["mean_reversion"], preset="balanced",
                          datasets={"mine": DataSpec(frame, "ohlcv", "ETH/USDT")})
-    assert plan.feeds[0].venue == "venue_a" and plan.feeds[0].instrument == "ETH/USDT"
+    # a frame that names no venue trades on a paper venue named "paper"
+    assert plan.feeds[0].venue == "paper" and plan.feeds[0].instrument == "ETH/USDT"
     assert plan.resolved.config.strategies["mean_reversion"].instruments == ["ETH/USDT"]
 
 

@@ -5,6 +5,10 @@ each to the instruments that have data, applies ``--param`` overrides through th
 settings model and the fee / fill options through the venue's settings model. Every mistake is a
 :class:`~bot_core.errors.UsageError` naming the argument and what is allowed. A config whose
 ``runtime.mode`` is paper or live is backtested all the same, and the plan says so.
+
+When no layer of the config (its universe, preset or file) defines the strategies asked for,
+they are bound to the datasets given (:mod:`bot_core.backtest.binding`) under the config's
+limits, and the plan says so in one line (``BacktestPlan.binding``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot_core.backtest.binding import DatasetInfo, bind_to_datasets
 from bot_core.backtest.feeds import Feed, feed_from_frame
 from bot_core.config.models import BotConfig
-from bot_core.config.resolve import ResolvedConfig, resolve_config
+from bot_core.config.resolve import ResolvedConfig, layered_document, resolve_config
 from bot_core.config.validation import SettingsError, settings_errors, shown, validate_settings
 from bot_core.errors import DataError, UsageError
 from bot_core.pipeline import default_venue_settings
@@ -62,6 +67,8 @@ class BacktestPlan:
     warnings: list[str] = field(default_factory=list)
     """Strategy parameters that work on the data but are likely not what was meant (a
     profile's window made for 1-minute bars on daily bars), one line each naming the field."""
+    binding: str | None = None
+    """When no config defined the strategies: one line saying what they were bound to."""
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -102,7 +109,7 @@ def _select(config: BotConfig, wanted: Sequence[str], source: str) -> list[str]:
 
 
 def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
-                datasets: Sequence[str] | Mapping[str, DataSpec]) -> list[Feed]:
+                datasets: Sequence[str] | Mapping[str, DataSpec], source: str) -> list[Feed]:
     from bot_core.data.library import get_dataset, load_dataset
 
     feeds: list[Feed] = []
@@ -130,9 +137,14 @@ def _load_feeds(host: PluginHost, config: BotConfig, names: list[str],
             venue = venues[0] if venues else venue
         users = [n for n in users if venue in config.strategies[n].venues]
         if not users or venue is None:
+            trades = "; ".join(
+                f"{n} trades {', '.join(config.strategies[n].instruments)} on "
+                f"{', '.join(config.strategies[n].venues)}" for n in names)
             raise UsageError(
                 f"--dataset {dataset_id}: {kind} data for {instrument} on {venue} is not used by "
-                f"the selected strategies ({', '.join(names)})")
+                f"the selected strategies ({trades}, as {source} defines them): add the "
+                "instrument and venue to the strategy there, or backtest with a config that "
+                "does not define it (the strategy is then bound to the datasets)")
         if any((f.venue, f.instrument, f.kind) == (venue, instrument, kind) for f in feeds):
             raise UsageError(f"--dataset {dataset_id}: another dataset already feeds {kind} "
                              f"of {instrument} on {venue}")
@@ -253,16 +265,18 @@ def plan_backtest(
 ) -> BacktestPlan:
     """Resolve the configuration and load the data of one backtest (see module docstring).
 
-    ``fee_bps``, ``fill_on_close`` and ``volume_cap=False`` override the venues' settings of the
-    same names (``bot-core backtest --fee-bps``, ``--fill-on-close``, ``--no-volume-cap``)."""
-    if universe is None and config_path is None:
-        universe = "demo"
-    resolved = resolve_config(config_path, preset=preset, universe=universe, plugins=host,
-                              environ=environ)
+    ``universe`` is laid under the preset when the config file names none (``demo`` for
+    ``bot-core demo``). ``fee_bps``, ``fill_on_close`` and ``volume_cap=False`` override the
+    venues' settings of the same names (``bot-core backtest --fee-bps``, ``--fill-on-close``,
+    ``--no-volume-cap``)."""
+    if not strategies:
+        raise UsageError("--strategy: give at least one strategy id")
     source = str(config_path) if config_path is not None else f"preset {preset}"
+    resolved, binding = _resolve(host, strategies, datasets, preset=preset, universe=universe,
+                                 config_path=config_path, environ=environ, source=source)
     config = resolved.config
     names = _select(config, strategies, source)
-    feeds = _load_feeds(host, config, names, datasets)
+    feeds = _load_feeds(host, config, names, datasets, source)
     doc = config.model_dump(mode="json")
     for name, strat in config.strategies.items():
         entry = doc["strategies"][name]
@@ -288,5 +302,60 @@ def plan_backtest(
     ignored: dict[str, object] = {}
     if config.runtime.mode in IGNORED_MODES:
         ignored["runtime.mode"] = config.runtime.mode
+    note = None if binding is None else f"{binding}; limits of {source}"
     return BacktestPlan(preset or new_config.extends or "config", plan_resolved, names,
-                        [f.dataset for f in feeds], feeds, ignored, warnings)
+                        [f.dataset for f in feeds], feeds, ignored, warnings, note)
+
+
+def _resolve(host: PluginHost, strategies: Sequence[str],
+             datasets: Sequence[str] | Mapping[str, DataSpec], *, preset: str | None,
+             universe: str | None, config_path: Path | None,
+             environ: Mapping[str, str] | None, source: str) -> tuple[ResolvedConfig, str | None]:
+    """The config, and the binding note when the strategies were bound to the datasets
+    because no layer of the config defines them."""
+    if universe is None:
+        merged = layered_document(config_path, preset=preset, environ=environ)
+        if merged.get("universe") is None:
+            defined = _defined(merged, strategies)
+            if not defined:
+                binding = bind_to_datasets(host, strategies, _dataset_infos(datasets), merged)
+                return resolve_config(config_path, preset=preset, universe=binding.layer,
+                                      plugins=host, environ=environ), binding.note
+            missing = [s for s in strategies if s not in defined]
+            if missing:
+                raise UsageError(f"--strategy {','.join(missing)}: not defined in {source}, "
+                                 f"which defines {', '.join(defined)}: backtest them "
+                                 "separately, or define them there")
+    return resolve_config(config_path, preset=preset, universe=universe, plugins=host,
+                          environ=environ), None
+
+
+def _defined(merged: Mapping[str, Any], wanted: Sequence[str]) -> list[str]:
+    """The ids of ``wanted`` that a layer defines: an instance of that name with a plugin, or
+    an instance of that plugin."""
+    table = merged.get("strategies")
+    entries = table if isinstance(table, Mapping) else {}
+    plugins = {name: entry.get("plugin") for name, entry in entries.items()
+               if isinstance(entry, Mapping) and entry.get("plugin") is not None}
+    return [ident for ident in wanted if ident in plugins or ident in plugins.values()]
+
+
+def _dataset_infos(datasets: Sequence[str] | Mapping[str, DataSpec]) -> list[DatasetInfo]:
+    from bot_core.data.library import get_dataset
+
+    if not list(datasets):
+        raise UsageError("--dataset: give at least one dataset id")
+    infos = []
+    for dataset_id in datasets:
+        if isinstance(datasets, Mapping):
+            spec = datasets[dataset_id]
+            infos.append(DatasetInfo(dataset_id, spec.kind, spec.instrument, spec.venue,
+                                     spec.timeframe))
+            continue
+        try:
+            entry = get_dataset(dataset_id)
+        except DataError as exc:
+            raise UsageError(f"--dataset {dataset_id}: {exc}") from None
+        infos.append(DatasetInfo(dataset_id, entry.kind, entry.instrument, entry.venue,
+                                 entry.timeframe))
+    return infos

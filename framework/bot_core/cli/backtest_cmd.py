@@ -34,7 +34,9 @@ def add_parser(sub: Any) -> None:
         "next bar's open unless --fill-on-close).")
     p.add_argument("--preset", default=None,
                    help="risk-profile preset to run under (default: balanced, or the config's)")
-    p.add_argument("--config", type=Path, default=None, help="a config file (TOML) instead")
+    p.add_argument("--config", type=Path, default=None,
+                   help="a config file (TOML) instead; without one (or when it defines none of "
+                   "the strategies) the strategies are bound to the datasets")
     p.add_argument("--strategy", required=True, type=_csv, metavar="ID[,ID...]",
                    help="strategy ids (instance names or plugin ids of the config)")
     p.add_argument("--dataset", required=True, type=_csv, metavar="ID[,ID...]",
@@ -167,6 +169,8 @@ def backtest(args: argparse.Namespace) -> int:
         config_path=args.config, params=params, fee_bps=args.fee_bps,
         fill_on_close=args.fill_on_close, volume_cap=not args.no_volume_cap,
     )
+    if plan.binding is not None:
+        sys.stderr.write(f"note: {plan.binding}\n")
     for path, value in plan.ignored.items():
         source = plan.resolved.sources.get(path, "default")
         sys.stderr.write(f"note: {path} = {value!r} ({source}) is ignored: a backtest replays "
@@ -185,6 +189,7 @@ def backtest(args: argparse.Namespace) -> int:
 
         payload = result.as_dict()
         payload["ignored_settings"] = dict(plan.ignored)
+        payload["binding"] = plan.binding
         if paths:
             payload["report"] = {k: str(v) for k, v in paths.items()}
         print_json(payload)

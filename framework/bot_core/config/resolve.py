@@ -27,6 +27,7 @@ from bot_core.config.env import ENV_PREFIX, env_layers
 from bot_core.config.models import BotConfig
 from bot_core.config.presets import preset_path, universe_path
 from bot_core.config.validation import (
+    profile_defaults_for,
     settings_errors,
     shown,
     validate_settings,
@@ -46,6 +47,7 @@ __all__ = [
     "ResolvedConfig",
     "complete_sources",
     "flat_values",
+    "layered_document",
     "load_toml",
     "preset_view",
     "resolve_config",
@@ -248,6 +250,19 @@ def resolve_config(
     return ResolvedConfig(config, sources, settings)
 
 
+def layered_document(path: Path | None = None, *, preset: str | None = None,
+                     universe: str | Layer | None = None,
+                     environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The layers merged as :func:`resolve_config` merges them, before validation: what a
+    caller inspects to decide how to complete a config (which strategies it defines).
+
+    :raises ConfigError: a file or preset that cannot be read.
+    """
+    env = os.environ if environ is None else environ
+    fallback = str(path) if path is not None else f"preset:{preset}"
+    return _layered(path, preset, env, fallback, universe)[0]
+
+
 def _refuse_if_old_demo_config(path: Path | None, preset: str | None,
                                environ: Mapping[str, str], fallback: str,
                                merged: Mapping[str, Any]) -> None:
@@ -388,22 +403,35 @@ def _with_required(model: type[BaseModel], doc: Mapping[str, Any]) -> dict[str, 
 
 
 def _validate_params(cls: Any, profile: object, params: Mapping[str, Any], name: str,
-                     origins: Mapping[str, str], fallback: str) -> tuple[BaseModel | None,
-                                                                         list[ConfigProblem]]:
+                     origins: Mapping[str, str], fallback: str, timeframe: str | None = None
+                     ) -> tuple[BaseModel | None, list[ConfigProblem]]:
     try:
-        values = with_profile_defaults(cls.Settings, profile, params)
+        values = with_profile_defaults(cls.Settings, profile, params, timeframe)
         return validate_settings(cls.Settings, values), []
     except ValidationError as exc:
         return None, _problems_from(exc, origins, fallback, prefix=f"strategies.{name}.params.",
                                     given=params)
 
 
-def _profile_sources(cls: Any, profile: object, params: Mapping[str, Any],
-                     name: str) -> dict[str, str]:
-    """Sources of the parameters that come from the strategy's defaults for the profile."""
-    defaults = with_profile_defaults(cls.Settings, profile, {})
-    return {f"strategies.{name}.params.{key}": f"preset:{profile}"
-            for key in defaults if key not in params}
+def _profile_sources(cls: Any, profile: object, params: Mapping[str, Any], name: str,
+                     timeframe: str | None = None) -> dict[str, str]:
+    """Sources of the parameters that come from the strategy's defaults for the profile:
+    ``preset:<profile>``, or ``preset:<profile> (1d bars)`` for a value of the strategy's
+    defaults for the bar length of the instance."""
+    plain = profile_defaults_for(cls.Settings, profile)
+    defaults = profile_defaults_for(cls.Settings, profile, timeframe)
+    return {f"strategies.{name}.params.{key}":
+            f"preset:{profile}" if key in plain and plain[key] == value
+            else f"preset:{profile} ({timeframe} bars)"
+            for key, value in defaults.items() if key not in params}
+
+
+def _timeframe_of(entry: Mapping[str, Any]) -> str | None:
+    """The bar length a raw strategy table is configured on (the model's default when unset)."""
+    from bot_core.config.models import StrategyConfig
+
+    value = entry.get("timeframe", StrategyConfig.model_fields["timeframe"].default)
+    return value if isinstance(value, str) else None
 
 
 def _raw_param_problems(merged: Mapping[str, Any], host: PluginHost, origins: Mapping[str, str],
@@ -421,12 +449,14 @@ def _raw_param_problems(merged: Mapping[str, Any], host: PluginHost, origins: Ma
         if cls is None:
             continue
         params = entry.get("params", {})
+        timeframe = _timeframe_of(entry)
         settings, param_problems = _validate_params(cls, merged.get("profile"), params, name,
-                                                    origins, fallback)
+                                                    origins, fallback, timeframe)
         problems += param_problems
         if settings is not None:
             settings_out[name] = settings
-            sources_out.update(_profile_sources(cls, merged.get("profile"), params, name))
+            sources_out.update(_profile_sources(cls, merged.get("profile"), params, name,
+                                                timeframe))
     return problems
 
 
@@ -451,10 +481,11 @@ def _plugin_problems(config: BotConfig, host: PluginHost, origins: Mapping[str, 
                 f"no installed strategy has this id (installed: {installed(host.strategies)})")
             continue
         settings, param_problems = _validate_params(cls, config.profile, strat.params, name,
-                                                    origins, fallback)
+                                                    origins, fallback, strat.timeframe)
         if settings is not None:
             settings_out[name] = settings
-            sources_out.update(_profile_sources(cls, config.profile, strat.params, name))
+            sources_out.update(_profile_sources(cls, config.profile, strat.params, name,
+                                                strat.timeframe))
         problems += param_problems
     for index, check_id in enumerate(config.risk.checks):
         if check_id not in host.risk_checks:

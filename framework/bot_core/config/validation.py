@@ -21,6 +21,7 @@ __all__ = [
     "NOT_SHOWN",
     "SettingsError",
     "admits_none",
+    "profile_defaults_for",
     "settings_errors",
     "shown",
     "validate_settings",
@@ -77,14 +78,27 @@ def validate_settings(model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
     return model.model_validate(_unset_words(model, values))
 
 
-def with_profile_defaults(settings_cls: Any, profile: object,
-                          params: Mapping[str, Any]) -> dict[str, Any]:
-    """A strategy's values: its ``profile_defaults`` for ``profile``, overridden by ``params``.
+def with_profile_defaults(settings_cls: Any, profile: object, params: Mapping[str, Any],
+                          timeframe: str | None = None) -> dict[str, Any]:
+    """A strategy's values: its defaults for ``profile`` (on bars of ``timeframe``, when the
+    settings have defaults for that bar length), overridden by ``params``.
 
     Field defaults come first, then the profile's, then the user's own values.
     """
-    defaults = settings_cls.profile_defaults.get(profile, {}) if isinstance(profile, str) else {}
-    return {**defaults, **params}
+    return {**profile_defaults_for(settings_cls, profile, timeframe), **params}
+
+
+def profile_defaults_for(settings_cls: Any, profile: object,
+                         timeframe: str | None = None) -> dict[str, Any]:
+    """The profile's values of a strategy's settings on bars of ``timeframe``:
+    ``profile_defaults``, with ``timeframe_defaults[timeframe]`` over them."""
+    if not isinstance(profile, str):
+        return {}
+    values = dict(settings_cls.profile_defaults.get(profile, {}))
+    by_timeframe = getattr(settings_cls, "timeframe_defaults", {})
+    if timeframe is not None and timeframe != getattr(settings_cls, "profile_timeframe", None):
+        values.update(by_timeframe.get(timeframe, {}).get(profile, {}))
+    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,11 +43,21 @@ def test_profile_windows_on_daily_bars_are_reported_with_their_time_span() -> No
     window, holding = make().bind_feeds([daily_spec(780)])
     assert window == ("strategies.mr.params.window_bars: 480 is the balanced profile's value "
                       "for 1m bars (8 hours); on the 1d bars of goog it spans 1.8 years: set "
-                      "window_bars for this timeframe")
+                      "window_bars for this timeframe, or strategies.mr.timeframe = \"1d\" for "
+                      "the profiles' 1d values")
     assert holding.startswith("strategies.mr.params.max_holding_bars: 1440 is the conservative "
                               "and balanced profiles' value for 1m bars (1 day)")
     # chosen for the timeframe: nothing to report
     assert make(window_bars=20, max_holding_bars=60).bind_feeds([daily_spec(780)]) == []
+    # the profile's own values for daily bars: nothing to report either
+    daily = MeanReversionSettings.timeframe_defaults["1d"]["balanced"]
+    assert make(**daily).bind_feeds([daily_spec(780)]) == []
+    # ... but they are reported on the 1-minute bars the other profile values are made for
+    window, _ = make(**daily).bind_feeds([FeedSpec.continuous(
+        venue="venue_a", instrument="GOOG/USD", kind="ohlcv", timeframe="1m", source="ticks")])
+    assert window.startswith("strategies.mr.params.window_bars: 40 is the balanced profile's "
+                             "value for 1d bars (40 days); on the 1m bars of ticks it spans "
+                             "40 minutes")
 
 
 def test_no_report_on_the_bars_the_profiles_were_made_for() -> None:

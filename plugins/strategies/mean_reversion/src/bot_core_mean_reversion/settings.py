@@ -84,6 +84,19 @@ class MeanReversionSettings(StrategySettings):
                        "stop_loss_pct": 6.0, "max_holding_bars": 720, "equity_pct": 11.0},
     }
 
+    # The same profiles on longer bars (docs/strategies/mean_reversion.md, "Timeframes"): a
+    # window of days on hourly bars, of one to three months on daily bars, a holding limit of
+    # two windows, and on daily bars a stop a few daily moves away.
+    timeframe_defaults = {
+        "1h": {"conservative": {"window_bars": 120, "max_holding_bars": 240},
+               "balanced": {"window_bars": 72, "max_holding_bars": 144},
+               "aggressive": {"window_bars": 48, "max_holding_bars": 96}},
+        "1d": {"conservative": {"window_bars": 60, "max_holding_bars": 120,
+                                "stop_loss_pct": 12.0},
+               "balanced": {"window_bars": 40, "max_holding_bars": 80, "stop_loss_pct": 10.0},
+               "aggressive": {"window_bars": 20, "max_holding_bars": 40, "stop_loss_pct": 8.0}},
+    }
+
     @model_validator(mode="after")
     def _consistent(self) -> MeanReversionSettings:
         if self.min_periods_bars is not None and self.min_periods_bars > self.window_bars:

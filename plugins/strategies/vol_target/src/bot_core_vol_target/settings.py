@@ -81,6 +81,24 @@ class VolTargetSettings(StrategySettings):
                        "rebalance_band_pct": 2.0, "ewma_halflife_bars": 180.0},
     }
 
+    # The same profiles on longer bars (docs/strategies/vol_target.md, "Timeframes"): a
+    # half-life of days on hourly bars and of weeks on daily bars, with a rolling window and a
+    # warm-up that a few months of daily data fill.
+    timeframe_defaults = {
+        "1h": {"conservative": {"ewma_halflife_bars": 120.0, "rolling_window_bars": 240,
+                                "min_periods_bars": 24},
+               "balanced": {"ewma_halflife_bars": 72.0, "rolling_window_bars": 240,
+                            "min_periods_bars": 24},
+               "aggressive": {"ewma_halflife_bars": 48.0, "rolling_window_bars": 240,
+                              "min_periods_bars": 24}},
+        "1d": {"conservative": {"ewma_halflife_bars": 40.0, "rolling_window_bars": 60,
+                                "min_periods_bars": 20},
+               "balanced": {"ewma_halflife_bars": 20.0, "rolling_window_bars": 60,
+                            "min_periods_bars": 20},
+               "aggressive": {"ewma_halflife_bars": 10.0, "rolling_window_bars": 60,
+                              "min_periods_bars": 20}},
+    }
+
     @model_validator(mode="after")
     def _consistent(self) -> VolTargetSettings:
         if self.min_periods_bars > self.rolling_window_bars:
