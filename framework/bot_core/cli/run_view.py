@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveView", "NoticeSink", "render_status"]
 
-_NOTICES = {"fault", "quarantine", "trading_state", "feed", "shed", "shutdown"}
+_NOTICES = {"fault", "quarantine", "trading_state", "feed", "shed", "shutdown", "reconcile"}
 _REDRAW_S = 0.15
 
 
@@ -39,6 +39,15 @@ class NoticeSink:
                      f"({fields['cancelled']} orders cancelled)"
         elif event == "fault":
             detail = f"{fields.get('strategy') or 'bot'} {fields['kind']}: {fields['detail']}"
+        elif event == "reconcile":
+            if not fields.get("resumed") and fields.get("outcome") == "clean":
+                return  # a first start: nothing to say
+            found = [f"{len(fields[k])} {k.replace('_', ' ')}" for k in
+                     ("not_sent", "adopted", "fills_booked", "discrepancies") if fields.get(k)]
+            detail = f"{fields['outcome']} ({', '.join(found) or 'nothing to correct'})"
+            if fields.get("discrepancies"):
+                first = fields["discrepancies"][0]
+                detail += f"; {first['venue']}: {first['detail']}"
         elif event == "shed":
             detail = f"paused {fields['pause'] or '-'}, resumed {fields['resume'] or '-'}: " \
                      f"{fields['reason']}"
