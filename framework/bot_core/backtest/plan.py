@@ -7,7 +7,7 @@ settings model and the fee / fill options through the venue's settings model. Ev
 ``runtime.mode`` is paper or live is backtested all the same, and the plan says so.
 
 When no layer of the config (its universe, preset or file) defines the strategies asked for,
-they are bound to the datasets given (:mod:`bot_core.backtest.binding`) under the config's
+they are bound to the datasets given (:mod:`bot_core.config.binding`) under the config's
 limits, and the plan says so in one line (``BacktestPlan.binding``).
 """
 
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot_core.backtest.binding import DatasetInfo, bind_to_datasets
 from bot_core.backtest.feeds import Feed, feed_from_frame
+from bot_core.config.binding import DatasetInfo, bind_to_datasets
 from bot_core.config.models import BotConfig
 from bot_core.config.resolve import ResolvedConfig, layered_document, resolve_config
 from bot_core.config.validation import SettingsError, settings_errors, shown, validate_settings
@@ -341,21 +341,9 @@ def _defined(merged: Mapping[str, Any], wanted: Sequence[str]) -> list[str]:
 
 
 def _dataset_infos(datasets: Sequence[str] | Mapping[str, DataSpec]) -> list[DatasetInfo]:
-    from bot_core.data.library import get_dataset
-
     if not list(datasets):
         raise UsageError("--dataset: give at least one dataset id")
-    infos = []
-    for dataset_id in datasets:
-        if isinstance(datasets, Mapping):
-            spec = datasets[dataset_id]
-            infos.append(DatasetInfo(dataset_id, spec.kind, spec.instrument, spec.venue,
-                                     spec.timeframe))
-            continue
-        try:
-            entry = get_dataset(dataset_id)
-        except DataError as exc:
-            raise UsageError(f"--dataset {dataset_id}: {exc}") from None
-        infos.append(DatasetInfo(dataset_id, entry.kind, entry.instrument, entry.venue,
-                                 entry.timeframe))
-    return infos
+    if isinstance(datasets, Mapping):
+        return [DatasetInfo(i, s.kind, s.instrument, s.venue, s.timeframe)
+                for i, s in datasets.items()]
+    return [DatasetInfo.from_library(i) for i in datasets]

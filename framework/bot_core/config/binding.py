@@ -38,6 +38,22 @@ class DatasetInfo:
     venue: str | None
     timeframe: str | None
 
+    @classmethod
+    def from_library(cls, dataset_id: str, option: str = "--dataset") -> DatasetInfo:
+        """The dataset of this id in the library (shipped or imported).
+
+        :raises UsageError: naming ``option`` and the id, for an unknown id or a library that
+            cannot be read.
+        """
+        from bot_core.data.library import get_dataset
+        from bot_core.errors import DataError
+
+        try:
+            entry = get_dataset(dataset_id)
+        except DataError as exc:
+            raise UsageError(f"{option} {dataset_id}: {exc}") from None
+        return cls(dataset_id, entry.kind, entry.instrument, entry.venue, entry.timeframe)
+
     def describe(self) -> str:
         what = f"{self.timeframe} bars" if self.kind == "ohlcv" and self.timeframe else self.kind
         return f"{self.id} ({self.instrument} {what} on {self.venue or UNNAMED_VENUE})"
