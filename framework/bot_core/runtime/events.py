@@ -9,6 +9,9 @@ reads the scheduler's state instead and keeps only the sink's last decisions.
 event                  fields (besides ``event``, ``bot``, ``ts``, ``ts_ns``)
 =====================  =========================================================================
 ``start``              mode, run_id, source, strategies, subscriptions
+``reconcile``          after each start, before the first decision: resumed, restored, checked,
+                       unchecked, not_sent, adopted, fills_booked, updated, discrepancies,
+                       action, outcome (docs/state.md)
 ``decision``           strategy, instrument, venue, side, quantity, order_type, tag, verdict,
                        reason, allowed_quantity
 ``fill``               strategy, instrument, venue, side, quantity, price, fee
