@@ -4,6 +4,7 @@ and raw gRPC calls where the server's own answer must be seen (not only the CLI'
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -316,7 +317,11 @@ def test_sentinel_tls_variables_mean_plaintext_to_a_loopback_server(
     assert done.returncode == 0, done.stderr
     assert [line.count('"metric": "bot_core_equity"') for line in done.stdout.splitlines()] == \
         [1, 1]
-    caller = plaintext_server.server.audit.calls[-1].caller
+    calls = plaintext_server.server.audit.calls
+    deadline = time.monotonic() + 10  # a stream is recorded when the server sees it end
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    caller = calls[-1].caller
     assert caller.identity == "plaintext:loopback" and caller.role is Role.VIEWER
 
 

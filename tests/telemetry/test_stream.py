@@ -100,3 +100,29 @@ def test_a_watcher_that_stops_reading_never_slows_the_publisher(
     assert watched < alone * 3 + 0.05  # no waiting on the watcher
     assert last_seq == hub.head  # it caught up with the newest
     assert dropped > 10_000  # and was told how much it missed (buffer: 4096)
+
+
+def test_watchers_with_the_same_filter_share_each_chunks_encoding() -> None:
+    from bot_core.control.protos import bot_core_pb2 as pb
+    from bot_core.control.service import encode_updates
+
+    hub = StreamHub(capacity=1024)
+    first, second = hub.watch(), hub.watch()
+    only_x = hub.watch(StreamFilter.of(strategies=["x"]))
+    for n in range(1, 1001):
+        hub.publish(_event(n, strategy="x" if n % 3 == 0 else "y"))
+    encoded: list[bytes] = []
+
+    def counting(updates: list[Update]) -> bytes:
+        encoded.append(b"")
+        return encode_updates(updates)
+
+    a, count_a = first.take_encoded(counting, 10_000)
+    calls_for_first = len(encoded)
+    b, count_b = second.take_encoded(counting, 10_000)
+    assert a == b and count_a == count_b == 1000
+    assert len(encoded) == calls_for_first + 1  # only the last, ragged chunk encoded again
+    x, count_x = only_x.take_encoded(counting, 10_000)
+    batch = pb.MetricsBatch.FromString(x)
+    assert count_x == 333 and [u.seq for u in batch.updates] == list(range(3, 1001, 3))
+    assert [u.seq for u in pb.MetricsBatch.FromString(a).updates] == list(range(1, 1001))

@@ -85,15 +85,19 @@ def encode_update(update: Update) -> bytes:
     return encoded
 
 
-def encode_batch(updates: list[Update], dropped: int) -> bytes:
-    """A ``MetricsBatch``: field 1 repeated (each update's bytes, length-prefixed), field 2."""
+def encode_updates(updates: list[Update]) -> bytes:
+    """``MetricsBatch.updates`` entries (field 1, length-prefixed) of ``updates``: batches are
+    concatenations of these (protobuf merges repeated fields)."""
     parts: list[bytes] = []
     for update in updates:
         body = encode_update(update)
         parts.append(b"\x0a" + _varint(len(body)) + body)
-    if dropped:
-        parts.append(b"\x10" + _varint(dropped))
     return b"".join(parts)
+
+
+def batch_bytes(entries: bytes, dropped: int) -> bytes:
+    """A whole ``MetricsBatch``: the encoded entries and, when any were lost, ``dropped``."""
+    return entries + (b"\x10" + _varint(dropped) if dropped else b"")
 
 
 class _Guarded:
@@ -132,11 +136,11 @@ class TelemetryService(_Guarded):
         context.add_callback(watcher.close)
         try:
             while context.is_active():
-                batch = watcher.next_batch(limit, self.poll_timeout_s)
-                if batch is None:
+                taken = watcher.next_encoded(encode_updates, limit, self.poll_timeout_s)
+                if taken is None:
                     return
-                if batch:
-                    yield encode_batch(batch, watcher.dropped)
+                if taken[1]:
+                    yield batch_bytes(taken[0], watcher.dropped)
         finally:
             watcher.close()
 

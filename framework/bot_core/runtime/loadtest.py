@@ -158,11 +158,14 @@ def peak_rss_mb() -> float:
 def run_loadtest(host: PluginHost, *, strategies: int, instruments: int,
                  duration_s: float | None = None, cycles: int | None = None,
                  warmup_cycles: int = 5,
-                 stopwatch: Callable[[], int] = time.perf_counter_ns) -> LoadReport:
+                 stopwatch: Callable[[], int] = time.perf_counter_ns,
+                 attach: Callable[[Scheduler], None] | None = None) -> LoadReport:
     """Run the load (see the module docstring) for ``duration_s`` wall seconds or ``cycles``
     cycles, whichever ends first, after ``warmup_cycles`` (the first calls load compiled
     kernels) that are not measured. ``stopwatch`` measures latency and time budgets (wall
-    time by default; ``time.thread_time_ns`` leaves out the time the OS gave other processes)."""
+    time by default; ``time.thread_time_ns`` leaves out the time the OS gave other processes).
+    ``attach`` is given the built scheduler before it runs (the telemetry benchmark attaches
+    metrics and watchers)."""
     import numpy as np
 
     from bot_core.runtime.clock import SimulatedClock
@@ -191,6 +194,8 @@ def run_loadtest(host: PluginHost, *, strategies: int, instruments: int,
     scheduler = build_runtime(host, plan, clock=clock, sink=sink, source=source,
                               max_cycles=None if cycles is None else cycles + warmup_cycles,
                               record_runs=False, on_cycle=deadline, stopwatch=stopwatch)
+    if attach is not None:
+        attach(scheduler)
     started[0] = time.perf_counter()
     asyncio.run(scheduler.run())
     elapsed = time.perf_counter() - started[0]

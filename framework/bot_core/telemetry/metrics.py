@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from bot_core.hookspecs import hookimpl
 from bot_core.risk.check import TradingState
-from bot_core.telemetry.stream import StreamHub, Update
+from bot_core.telemetry.stream import EVENT, StreamHub, Update
 
 if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
@@ -195,12 +196,13 @@ class RuntimeMetrics:
         self.journal_records = gauge("bot_core_journal_records",
                                      "Journal records written in this run.", _BOT)
         # -- per strategy
-        self.latency = Histogram(
+        self.latency = _BatchedHistogram(
             "bot_core_decision_latency_seconds", "Bar-to-decision latency: from the scheduler "
-            "getting the event to the strategy's intents judged and sent.", list(_STRATEGY),
-            buckets=LATENCY_BUCKETS_S, registry=reg)
-        self.decisions = counter("bot_core_decisions", "Order intents strategies sent.",
-                                 _STRATEGY)
+            "getting the event to the strategy's intents judged and sent.", _STRATEGY,
+            LATENCY_BUCKETS_S)
+        reg.register(self.latency)
+        self.decisions = counter("bot_core_decisions", "Order intents strategies sent (each "
+                                 "gets one risk verdict).", _STRATEGY)
         self.verdicts = counter("bot_core_risk_verdicts", "Risk verdicts, by deciding check, "
                                 "action (approve, reduce, reject) and reason code.",
                                 (*_STRATEGY, "check", "action", "reason"))
@@ -228,7 +230,7 @@ class RuntimeMetrics:
         self._tracked: dict[str, _Tracked] = {}
         self._runs: dict[str, tuple[str, str]] = {}
         self._children: dict[tuple[Any, ...], Any] = {}
-        self._latency_children: dict[tuple[str, str], Any] = {}
+        self._latency_pending: dict[tuple[str, str], array[int]] = {}
         self._busy_ns = 0
         self._last_refresh = 0
         self._last_resources = 0
@@ -303,7 +305,7 @@ class RuntimeMetrics:
             self.strategy_state.labels(*labels, state).set(1 if state == "active" else 0)
         for kind in ("error", "malformed", "overrun"):
             self.faults.labels(*labels, kind)
-        self.latency.labels(*labels)
+        self._latency_pending[(tracked.bot, name)] = self.latency.series(labels)
 
     def _labels(self, run: RunInfo) -> tuple[str, str]:
         labels = self._runs.get(run.run_id)
@@ -336,24 +338,19 @@ class RuntimeMetrics:
         self._event("start", bot, profile, run.started_ns, mode=run.mode, run_id=run.run_id)
 
     @hookimpl
-    def bot_core_on_decision(self, run: RunInfo, intent: OrderIntent) -> None:
-        bot, profile = self._labels(run)
-        self._child(self.decisions, bot, profile, intent.strategy_id).inc()
-
-    @hookimpl
     def bot_core_on_risk_verdict(self, run: RunInfo, intent: OrderIntent,
                                  verdict: Verdict) -> None:
         bot, profile = self._labels(run)
         action = verdict.action.value
-        self._child(self.verdicts, bot, profile, intent.strategy_id, verdict.check_id or "engine",
+        strategy = intent.strategy_id
+        self._child(self.decisions, bot, profile, strategy).inc()
+        self._child(self.verdicts, bot, profile, strategy, verdict.check_id or "engine",
                     action, verdict.reason).inc()
-        if self.hub is not None and self.hub.watchers:
-            allowed = intent.quantity if verdict.quantity is None else verdict.quantity
-            self._event("decision", bot, profile, intent.ts_ns, intent.strategy_id,
-                        instrument=intent.instrument, venue=intent.venue,
-                        side=intent.side.name.lower(), quantity=intent.quantity,
-                        allowed_quantity=allowed, verdict=action, reason=verdict.reason,
-                        check=verdict.check_id)
+        hub = self.hub
+        if hub is not None and hub.watchers:  # the fields are made by the first watcher
+            hub.publish(Update(EVENT, "event:decision", bot=bot, profile=profile,
+                               strategy=strategy, ts_ns=intent.ts_ns,
+                               fields=lambda: _decision_fields(intent, verdict)))
 
     @hookimpl
     def bot_core_on_order(self, run: RunInfo, order: Order) -> None:
@@ -414,13 +411,14 @@ class RuntimeMetrics:
     # -- the scheduler's probe ----------------------------------------------------------------
 
     def decided(self, bot: str, strategy: str, latency_ns: int) -> None:
-        key = (bot, strategy)
-        child = self._latency_children.get(key)
-        if child is None:
+        try:
+            self._latency_pending[(bot, strategy)].append(latency_ns)
+        except KeyError:
             tracked = self._tracked.get(bot)
             profile = tracked.profile if tracked is not None else ""
-            child = self._latency_children[key] = self.latency.labels(bot, profile, strategy)
-        child.observe(latency_ns / 1e9)
+            series = self._latency_pending[(bot, strategy)] = self.latency.series(
+                (bot, profile, strategy))
+            series.append(latency_ns)
 
     def dispatched(self, busy_ns: int) -> None:
         self._busy_ns += busy_ns
@@ -447,6 +445,7 @@ class RuntimeMetrics:
         if not force and now - self._last_refresh < _REFRESH_EVERY_NS:
             return
         self._last_refresh = now
+        self.latency.fold()
         with self._lock:
             tracked = list(self._tracked.values())
         sample = force or now - self._last_resources >= self._sample_interval_ns
@@ -565,6 +564,14 @@ class RuntimeMetrics:
         self.control_calls.labels(method, role or "none", code).inc()
 
 
+def _decision_fields(intent: OrderIntent, verdict: Verdict) -> dict[str, Any]:
+    allowed = intent.quantity if verdict.quantity is None else verdict.quantity
+    return {"instrument": intent.instrument, "venue": intent.venue,
+            "side": intent.side.name.lower(), "quantity": intent.quantity,
+            "allowed_quantity": allowed, "verdict": verdict.action.value,
+            "reason": verdict.reason, "check": verdict.check_id}
+
+
 def _limits(limits: Any) -> dict[str, float]:
     """The limits that are set, in the units of ``bot_core_resource_usage``."""
     out: dict[str, float] = {}
@@ -586,6 +593,72 @@ def _in_base_units(resource: str, value: float) -> float:
     if resource == "cpu":
         return value / 100.0
     return value
+
+
+class _BatchedHistogram:
+    """A histogram whose observations cost one ``array.append`` on the hot path: each series
+    keeps the raw nanoseconds until :meth:`fold` (a refresh, a scrape) turns them into bucket
+    counts with numpy. Exact: a fold takes a prefix of the array and deletes just that prefix,
+    each one operation under the GIL, so an observation appended meanwhile stays for the next."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str],
+                 buckets_s: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = list(labelnames)
+        self.bounds_s = list(buckets_s)
+        self._bounds_ns = [int(b * 1e9) for b in buckets_s]
+        self._pending: dict[tuple[str, ...], array[int]] = {}
+        self._counts: dict[tuple[str, ...], list[int]] = {}
+        self._sums: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def series(self, labels: Sequence[str]) -> array[int]:
+        """The array the hot path appends nanoseconds to for these label values."""
+        key = tuple(labels)
+        with self._lock:
+            if key not in self._pending:
+                self._pending[key] = array("q")
+                self._counts[key] = [0] * (len(self._bounds_ns) + 1)
+                self._sums[key] = 0.0
+            return self._pending[key]
+
+    def fold(self) -> None:
+        import numpy as np
+
+        with self._lock:
+            for key, pending in self._pending.items():
+                n = len(pending)
+                if not n:
+                    continue
+                chunk = np.frombuffer(pending[:n], dtype=np.int64)
+                del pending[:n]
+                where = np.searchsorted(self._bounds_ns, chunk, side="left")
+                counts = np.bincount(where, minlength=len(self._bounds_ns) + 1)
+                total = self._counts[key]
+                for i, c in enumerate(counts.tolist()):
+                    total[i] += c
+                self._sums[key] += float(chunk.sum()) / 1e9
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import HistogramMetricFamily
+
+        self.fold()
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            for key, counts in self._counts.items():
+                cumulative, buckets = 0, []
+                for bound, count in zip([*self.bounds_s, math.inf], counts, strict=True):
+                    cumulative += count
+                    le = "+Inf" if bound == math.inf else repr(float(bound))
+                    buckets.append((le, float(cumulative)))
+                family.add_metric(list(key), buckets, self._sums[key])
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        from prometheus_client.core import HistogramMetricFamily
+
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
 
 class _HubCollector:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StreamFilter", "StreamHub", "Update", "Watcher"]
+__all__ = ["EVENT", "SAMPLE", "StreamFilter", "StreamHub", "Update", "Watcher"]
 
 SAMPLE, EVENT = "sample", "event"
 _DEFAULT_CAPACITY = 1 << 14
@@ -36,12 +36,13 @@ class Update:
     apply. ``encoded`` caches the wire form the first watcher built, for the others to reuse.
     """
 
-    __slots__ = ("bot", "encoded", "fields", "kind", "labels", "name", "profile", "seq",
+    __slots__ = ("_fields", "bot", "encoded", "kind", "labels", "name", "profile", "seq",
                  "strategy", "ts_ns", "value", "wall_ns")
 
     def __init__(self, kind: str, name: str, *, bot: str = "", profile: str = "",
                  strategy: str = "", labels: Mapping[str, str] | None = None,
-                 value: float = 0.0, ts_ns: int = 0, fields: Mapping[str, Any] | None = None,
+                 value: float = 0.0, ts_ns: int = 0,
+                 fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
                  wall_ns: int | None = None) -> None:
         self.seq = 0
         self.kind = kind
@@ -52,9 +53,20 @@ class Update:
         self.labels = labels if labels is not None else {}
         self.value = value
         self.ts_ns = ts_ns
-        self.fields = fields if fields is not None else {}
+        self._fields = fields
         self.wall_ns = time.time_ns() if wall_ns is None else wall_ns
         self.encoded: bytes | None = None
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """An event's fields; a publisher may give a function that makes them, so that the
+        work is done on a watcher's thread, once, and only when someone watches."""
+        fields = self._fields
+        if fields is None:
+            return {}
+        if callable(fields):
+            fields = self._fields = fields()
+        return fields
 
     @classmethod
     def sample(cls, name: str, labels: Mapping[str, str], value: float,
@@ -85,6 +97,7 @@ class StreamFilter:
     profiles: frozenset[str] = field(default_factory=frozenset)
     strategies: frozenset[str] = field(default_factory=frozenset)
     names: tuple[str, ...] = ()
+    _seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, *, bots: Iterable[str] = (), profiles: Iterable[str] = (),
@@ -98,7 +111,17 @@ class StreamFilter:
             return False
         if self.strategies and update.strategy not in self.strategies:
             return False
-        return not self.names or any(fnmatch.fnmatchcase(update.name, p) for p in self.names)
+        return not self.names or self.name_matches(update.name)
+
+    def name_matches(self, name: str) -> bool:
+        """Whether ``name`` matches a pattern (remembered: names come from a small set)."""
+        cache = self._seen
+        hit = cache.get(name)
+        if hit is None:
+            hit = cache[name] = any(fnmatch.fnmatchcase(name, p) for p in self.names)
+            if len(cache) > 10_000:  # names are bounded; this only guards against a leak
+                cache.clear()
+        return hit
 
 
 class StreamHub:
@@ -106,6 +129,9 @@ class StreamHub:
 
     :param capacity: slots in the ring; the largest buffer a watcher may have.
     """
+
+    chunk = 256
+    """Updates per shared encoding (:meth:`Watcher.take_encoded`)."""
 
     def __init__(self, capacity: int = _DEFAULT_CAPACITY) -> None:
         size = 1
@@ -123,6 +149,7 @@ class StreamHub:
         self.dropped = 0
         """Updates skipped over all watchers since the start."""
         self._watchers: set[Watcher] = set()
+        self._chunks: dict[tuple[StreamFilter, int], tuple[bytes, int]] = {}
         self._closed = False
         self.on_watchers_changed: list[Any] = []
         """Callables told the number of watchers when it changes (a new watcher wants a fresh
@@ -159,6 +186,23 @@ class StreamHub:
     @property
     def watchers(self) -> int:
         return len(self._watchers)
+
+    def _count_dropped(self, count: int) -> None:
+        with self._lock:
+            self.dropped += count
+
+    def _encoded(self, flt: StreamFilter, chunk: int) -> tuple[bytes, int] | None:
+        return self._chunks.get((flt, chunk))
+
+    def _remember(self, flt: StreamFilter, chunk: int, encoded: tuple[bytes, int]) -> None:
+        """Keep a chunk's encoding for the other watchers with the same filter; forget the
+        chunks that left the ring."""
+        with self._lock:
+            self._chunks[(flt, chunk)] = encoded
+            if len(self._chunks) > 4 * (self.capacity // self.chunk + 1):
+                oldest = (self.head - self.capacity) // self.chunk
+                for key in [k for k in self._chunks if k[1] < oldest]:
+                    del self._chunks[key]
 
     # -- watching -----------------------------------------------------------------------------
 
@@ -204,67 +248,139 @@ class Watcher:
         self.delivered = 0
         self.closed = False
 
+    def _lose(self, count: int) -> None:
+        self.cursor += count
+        self.dropped += count
+        self._hub._count_dropped(count)
+
     def _catch_up(self) -> None:
         """Skip, and count, what fell out of this watcher's buffer."""
         behind = self._hub.head - self.cursor
         if behind > self.buffer:
-            lost = behind - self.buffer
-            self.cursor += lost
-            self.dropped += lost
-            self._hub.dropped += lost
+            self._lose(behind - self.buffer)
+
+    def _read(self, first: int, last: int) -> list[Update] | None:
+        """Updates ``first``..``last`` from the ring; None when one was overwritten meanwhile
+        (the publisher lapped this watcher: it then skips ahead, counting the loss)."""
+        ring, mask = self._hub._ring, self._hub._mask
+        out = [ring[seq & mask] for seq in range(first, last + 1)]
+        for seq, update in zip(range(first, last + 1), out, strict=True):
+            if update is None or update.seq != seq:
+                behind = self._hub.head - self.cursor
+                self._lose(max(1, behind - self.buffer + self.buffer // 4))
+                return None
+        return out  # type: ignore[return-value]
 
     def poll(self, limit: int = 512) -> list[Update]:
         """Up to ``limit`` matching updates available now (maybe none); never waits."""
-        hub = self._hub
-        self._catch_up()
-        ring, mask = hub._ring, hub._mask
+        hub, matches = self._hub, self.filter.matches
         out: list[Update] = []
-        matches = self.filter.matches
-        head = hub.head
-        while self.cursor < head and len(out) < limit:
-            want = self.cursor + 1
-            update = ring[want & mask]
-            if update is None or update.seq != want:  # overwritten while we read: lost
-                self._catch_up()
-                if self.cursor < want:
-                    self.cursor = want
-                    self.dropped += 1
-                    hub.dropped += 1
+        while len(out) < limit:
+            self._catch_up()
+            head = hub.head
+            if self.cursor >= head:
+                break
+            first = self.cursor + 1
+            last = min(head, first + limit - len(out) - 1)
+            updates = self._read(first, last)
+            if updates is None:
                 continue
-            self.cursor = want
-            if matches(update):
-                out.append(update)
+            self.cursor = last
+            out += [u for u in updates if matches(u)]
         self.delivered += len(out)
         return out
 
+    def take_encoded(self, encode: Callable[[list[Update]], bytes], limit: int = 1024
+                     ) -> tuple[bytes, int]:
+        """The matching updates available now, encoded (``encode`` of a list): (bytes, count).
+
+        A whole chunk of :attr:`StreamHub.chunk` updates is filtered and encoded once per
+        filter and shared by every watcher with that filter (fifty watchers of everything cost
+        one encoding, not fifty); only the ragged ends are done per watcher."""
+        hub, matches, size = self._hub, self.filter.matches, self._hub.chunk
+        parts: list[bytes] = []
+        count = 0
+        while count < limit:
+            self._catch_up()
+            head = hub.head
+            if self.cursor >= head:
+                break
+            first = self.cursor + 1
+            chunk = (first - 1) // size
+            chunk_last = (chunk + 1) * size
+            done: tuple[bytes, int] | None = None
+            if first == chunk * size + 1 and head >= chunk_last:
+                done = hub._encoded(self.filter, chunk)
+            if done is None:
+                last = min(head, chunk_last, first + limit - count - 1)
+                updates = self._read(first, last)
+                if updates is None:
+                    continue
+                matching = [u for u in updates if matches(u)]
+                done = (encode(matching) if matching else b"", len(matching))
+                if first == chunk * size + 1 and last == chunk_last:
+                    hub._remember(self.filter, chunk, done)
+                self.cursor = last
+            else:
+                self.cursor = chunk_last
+            if done[1]:
+                parts.append(done[0])
+                count += done[1]
+        self.delivered += count
+        return b"".join(parts), count
+
+    def _wait(self, deadline: float, linger_s: float) -> bool:
+        """Sleep until something is published or ``deadline``; False once closed."""
+        hub = self._hub
+        if self.closed or hub.closed:
+            return False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True
+        with hub._wake:
+            hub._sleeping += 1
+            try:
+                if hub.head == self.cursor and not hub.closed:
+                    hub._wake.wait(remaining)
+            finally:
+                hub._sleeping -= 1
+        if linger_s > 0 and not hub.closed:
+            time.sleep(linger_s)
+        return not (self.closed or hub.closed)
+
     def next_batch(self, limit: int = 512, timeout_s: float = 1.0, *,
-                   linger_s: float = 0.005) -> list[Update] | None:
+                   linger_s: float = 0.05) -> list[Update] | None:
         """The next matching updates, waiting up to ``timeout_s`` for some (an empty list when
         none came); None once the watcher or the hub is closed.
 
         ``linger_s``: after a wake-up, wait this long before reading, so that a busy publisher
-        wakes each watcher at most ~1/linger_s times a second instead of once per update.
+        wakes each watcher at most ~1/linger_s times a second (20 by default) instead of once per
+        update: fifty watchers then cost the bot's process a thousand short wake-ups a second,
+        each sending a batch.
         """
-        hub = self._hub
         deadline = time.monotonic() + timeout_s
         while True:
-            if self.closed or hub.closed:
+            if self.closed or self._hub.closed:
                 return None
             batch = self.poll(limit)
-            if batch:
+            if batch or time.monotonic() >= deadline:
                 return batch
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return []
-            with hub._wake:
-                hub._sleeping += 1
-                try:
-                    if hub.head == self.cursor and not hub.closed:
-                        hub._wake.wait(remaining)
-                finally:
-                    hub._sleeping -= 1
-            if linger_s > 0 and not hub.closed:
-                time.sleep(linger_s)
+            if not self._wait(deadline, linger_s):
+                return None
+
+    def next_encoded(self, encode: Callable[[list[Update]], bytes], limit: int = 1024,
+                     timeout_s: float = 1.0, *, linger_s: float = 0.05
+                     ) -> tuple[bytes, int] | None:
+        """:meth:`take_encoded`, waiting as :meth:`next_batch` does; None once closed."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.closed or self._hub.closed:
+                return None
+            data, count = self.take_encoded(encode, limit)
+            if count or time.monotonic() >= deadline:
+                return data, count
+            if not self._wait(deadline, linger_s):
+                return None
 
     def close(self) -> None:
         if not self.closed:
