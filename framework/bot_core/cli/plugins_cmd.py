@@ -1,4 +1,4 @@
-"""``bot-core plugins list``."""
+"""``bot-core plugins list`` and ``bot-core plugins show ID``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,72 @@ def add_parser(sub: Any) -> None:
     listing = plugins_sub.add_parser("list", help="list installed plugins and their status")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=list_plugins)
+    show = plugins_sub.add_parser(
+        "show", help="one component: origin, parameters and their defaults per risk profile",
+        description="Show a strategy, venue adapter, risk check, source or promotion gate (or "
+        "every component of a plugin): its distribution and version, what it does, every "
+        "parameter with type, range, unit, description and default under each risk profile, "
+        "the data it consumes and the bar lengths it suits.")
+    show.add_argument("id", help="component id (mean_reversion, paper, max_position...) or "
+                      "plugin name")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=show_plugin)
+
+
+def show_plugin(args: argparse.Namespace) -> int:
+    from bot_core.cli.output import console, print_json
+    from bot_core.components import PROFILE_COLUMNS, describe
+    from bot_core.plugins import load_plugins
+
+    infos = describe(load_plugins(), args.id)
+    if args.json:
+        print_json({"components": [info.as_dict() for info in infos]})
+        return 0
+    from rich.table import Table
+
+    out = console()
+    for info in infos:
+        out.print(f"[bold]{info.id}[/]: {info.kind} from {info.distribution} {info.version}")
+        if info.description:
+            out.print(info.description)
+        out.print(f"consumes: {info.consumes}")
+        out.print(f"timeframes: {info.timeframes}")
+        if not info.parameters:
+            out.print("parameters: none")
+            continue
+        strategy = info.kind == "strategy"
+        table = Table(title=f"{info.id} parameters", show_lines=False)
+        for col in ("parameter", "type", "range", "unit", "default"):
+            table.add_column(col, overflow="fold")
+        if strategy:
+            for profile in PROFILE_COLUMNS:
+                table.add_column(profile, overflow="fold")
+        table.add_column("description", overflow="fold", ratio=3)
+        for param in info.parameters:
+            row = [param.name, param.type, param.range, param.unit,
+                   "required" if param.required else _shown(param.default)]
+            if strategy:
+                row += [_profile_cell(param, profile) for profile in PROFILE_COLUMNS]
+            table.add_row(*row, param.description)
+        out.print(table)
+    return 0
+
+
+def _shown(value: object) -> str:
+    from bot_core.config.validation import shown
+
+    return "none" if value is None else shown(value)
+
+
+def _profile_cell(param: object, profile: str) -> str:
+    """The value under ``profile``, then the profile's values for other bar lengths."""
+    from bot_core.components import Parameter
+
+    assert isinstance(param, Parameter)
+    text = _shown(param.under(profile))
+    extra = [f"{tf}: {_shown(values[profile])}" for tf, values in param.timeframes.items()
+             if profile in values]
+    return text + (f" ({', '.join(extra)})" if extra else "")
 
 
 def list_plugins(args: argparse.Namespace) -> int:
