@@ -64,9 +64,9 @@ def test_paper_smoke_without_a_smoke_venue_says_so_and_exits_2(run_cli) -> None:
     assert result.stdout == ""
 
 
-def test_paper_smoke_needs_five_cycles(run_cli) -> None:
-    result = run_cli("smoke", "--mode", "paper", "--cycles", "4")
+def test_paper_smoke_needs_four_cycles(run_cli) -> None:
+    result = run_cli("smoke", "--mode", "paper", "--cycles", "3")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "error: --cycles 4: at least 5 in paper mode (a live bar comes in the cycle after its "
-        "own, and an order fills only on a bar that opens after it was sent)"]
+        "error: --cycles 3: at least 4 in paper mode (the first live bars come in the second "
+        "cycle, then a probe order needs one to fill and one to close)"]

@@ -12,9 +12,9 @@ from bot_core.errors import UsageError
 
 __all__ = ["PAPER_CYCLES", "add_parser"]
 
-PAPER_CYCLES = 5
-"""Fewest cycles of a paper smoke: the first bars come in the second cycle, a probe order sent
-after it fills on the bar that opens in the fourth, which comes in the fifth."""
+PAPER_CYCLES = 4
+"""Fewest cycles of a paper smoke: a live bar comes in the cycle after its own, so the first
+bars come in the second cycle; then one cycle for a probe order to fill and one to close."""
 
 
 def add_parser(sub: Any) -> None:
@@ -32,8 +32,8 @@ def add_parser(sub: Any) -> None:
                    "installed smoke venue; --config files: their own source), simulated fills")
     p.add_argument("--cycles", type=int, default=None, metavar="N",
                    help="cycles to run (at least 3, the default: a probe order needs one to "
-                   "fill and one to close; in paper mode at least 5, the default: live bars "
-                   "come just after their cycle and an order fills on a bar that opens after it)")
+                   "fill and one to close; in paper mode at least 4, the default: the first "
+                   "live bars come in the second cycle)")
     p.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                    help="smoke these configs instead of the shipped presets (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -59,9 +59,9 @@ def smoke(args: argparse.Namespace) -> int:
         raise UsageError(f"--cycles {args.cycles}: at least 3 (a probe order needs one cycle "
                          f"to fill and one to close)")
     if args.cycles < least:
-        raise UsageError(f"--cycles {args.cycles}: at least {least} in paper mode (a live bar "
-                         f"comes in the cycle after its own, and an order fills only on a bar "
-                         f"that opens after it was sent)")
+        raise UsageError(f"--cycles {args.cycles}: at least {least} in paper mode (the first "
+                         f"live bars come in the second cycle, then a probe order needs one to "
+                         f"fill and one to close)")
     host = load_plugins()
     host.check()
     venue = smoke_venue(host) if args.mode == "paper" and not args.config else None

@@ -112,7 +112,11 @@ class _Prober:
         price = portfolio.last_price(sub.instrument, sub.venue)
         if not (price > 0 and math.isfinite(price)):
             return
-        now = scheduler.clock.now_ns()
+        # decided on the feed's last event and stamped with its time, as the pipeline stamps a
+        # strategy's order (on the wall clock a cycle's end is past the next bar's open, which
+        # would keep the probe from filling on that bar)
+        now = next((s.last_event_ns for s in scheduler.source.status() if s.subscription == sub
+                    and s.last_event_ns), scheduler.clock.now_ns())
         quantity = abs(held) if step == 1 else PROBE_SHARE * portfolio.equity / price
         side = Side.SELL if step == 1 else Side.BUY
         sleeve.pipeline.submit([OrderIntent(probe, sub.venue, sub.instrument, side, quantity,
