@@ -194,8 +194,7 @@ def scheduler_p99(certs: Path, duration: float, watchers: int) -> None:
             metrics = RuntimeMetrics(hub=served.hub)
             host.register_observer(metrics, name=f"bench-metrics-{len(extras)}")
             metrics.track_scheduler(scheduler)
-            extras.append((metrics, SnapshotPublisher(metrics.registry, served.hub,
-                                                      before=metrics.refresh).start()))
+            extras.append((metrics, SnapshotPublisher(metrics.registry, served.hub).start()))
 
         report = run_loadtest(host, strategies=100, instruments=10, duration_s=duration,
                               attach=attach if served is not None else None)

@@ -72,8 +72,7 @@ def three_profiles(tmp_path: Path) -> Any:
                            target=RuntimeControl(scheduler, metrics=metrics), hub=hub,
                            metrics=metrics)
     server.start()
-    publisher = SnapshotPublisher(metrics.registry, hub, interval_s=0.1,
-                                  before=metrics.refresh).start()
+    publisher = SnapshotPublisher(metrics.registry, hub, interval_s=0.1).start()
     http = start_metrics_server("127.0.0.1:0", metrics.registry)
     try:
         yield scheduler, server, http, hub

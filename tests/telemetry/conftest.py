@@ -145,13 +145,13 @@ def serve(scheduler: Any, *, tls: Any, policy: dict[str, str], plaintext: bool =
     host = scheduler.sleeves[0].pipeline.host
     host.register_observer(metrics, name="test-metrics")
     metrics.track_scheduler(scheduler)
+    metrics.refresh(force=True)  # the runtime is not running: the gauges read its state now
     server = ControlServer(Address("127.0.0.1", 0), tls, allow_plaintext_loopback=plaintext,
                            policy=AccessPolicy.of(policy, plaintext_role),
                            target=RuntimeControl(scheduler, metrics=metrics), hub=hub,
                            metrics=metrics, stream_buffer=stream_buffer)
     server.start()
-    publisher = SnapshotPublisher(metrics.registry, hub, interval_s=0.2,
-                                  before=metrics.refresh).start()
+    publisher = SnapshotPublisher(metrics.registry, hub, interval_s=0.2).start()
     return Served(scheduler, server, metrics, publisher)
 
 

@@ -69,17 +69,15 @@ def test_a_waiting_watcher_wakes_on_publish_and_ends_on_close() -> None:
 
 def test_a_watcher_that_stops_reading_never_slows_the_publisher(
         plaintext_server: Served) -> None:
-    """A StreamMetrics client that reads nothing while 20,000 events are published: publishing
-    takes no longer than with nobody watching, and the client later learns what it lost."""
+    """A StreamMetrics client that reads nothing while 20,000 events are published: every
+    publish returns without the client having read anything (were it to wait for the watcher,
+    this would never finish), and the client later learns what it lost."""
     hub = plaintext_server.server.hub
 
-    def publish_all() -> float:
-        start = time.perf_counter()
+    def publish_all() -> None:
         for n in range(20_000):
             hub.publish(_event(n))
-        return time.perf_counter() - start
 
-    alone = publish_all()
     with grpc.insecure_channel(plaintext_server.addr) as channel:
         call = channel.unary_stream("/bot_core.v1.Telemetry/StreamMetrics",
                                     request_serializer=pb.StreamMetricsRequest.SerializeToString,
@@ -90,14 +88,15 @@ def test_a_watcher_that_stops_reading_never_slows_the_publisher(
             time.sleep(0.01)
         hub.publish(_event(-1))
         first = next(stream)  # subscribed
-        watched = publish_all()
+        head_before = hub.head
+        publish_all()  # meanwhile the client reads nothing
+        assert hub.head == head_before + 20_000
         last_seq, dropped = first.updates[-1].seq, first.dropped
         for batch in stream:
             last_seq, dropped = batch.updates[-1].seq, batch.dropped
             if last_seq == hub.head:
                 break
         stream.cancel()
-    assert watched < alone * 3 + 0.05  # no waiting on the watcher
     assert last_seq == hub.head  # it caught up with the newest
     assert dropped > 10_000  # and was told how much it missed (buffer: 4096)
 

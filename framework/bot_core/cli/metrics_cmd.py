@@ -218,7 +218,7 @@ class _TableView(_View):
             self._live.start()
             self._started = True
         self._last_draw = time.monotonic()
-        table = Table(title=f"bot-core metrics · {self._target} · {self._status}"
+        table = Table(title=f"bot-core metrics · {self._status}"
                       + (f" · {self._dropped} updates dropped" if self._dropped else ""),
                       expand=False)
         for column in ("bot", "strategy", "metric", "labels"):

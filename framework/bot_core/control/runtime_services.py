@@ -98,8 +98,7 @@ class RuntimeServices:
         server.start()
         self.control_server = server
         self.snapshots = SnapshotPublisher(self.metrics.registry, hub,
-                                           interval_s=section.snapshot_interval_s,
-                                           before=self.metrics.refresh).start()
+                                           interval_s=section.snapshot_interval_s).start()
 
     def attach(self, scheduler: Scheduler) -> None:
         """Observe and control ``scheduler``'s bots from now on."""

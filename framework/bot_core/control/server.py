@@ -94,6 +94,9 @@ class ControlServer:
 
     def start(self) -> Address:
         """Listen and serve; returns the bound address."""
+        import os
+
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # no gRPC log lines in the live view
         import grpc
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 

@@ -440,7 +440,8 @@ class RuntimeMetrics:
 
     def refresh(self, *, force: bool = False) -> None:
         """Read every tracked bot's state into the gauges (at most every 0.25 s unless
-        ``force``), and the resources every ``sample_interval_s``."""
+        ``force``), and the resources every ``sample_interval_s``. Call it where the bots run
+        (the scheduler's thread): it reads their books."""
         now = time.monotonic_ns()
         if not force and now - self._last_refresh < _REFRESH_EVERY_NS:
             return
@@ -687,17 +688,18 @@ class _HubCollector:
 class SnapshotPublisher:
     """Publishes a snapshot of every sample of ``registry`` to ``hub`` every ``interval_s`` while
     someone watches, and at once when a watcher arrives (a thread of its own, so the scheduler
-    never pays for collecting).
+    never pays for collecting). It reads the registry only: the gauges are refreshed from the
+    bots' books on the scheduler's own thread (:meth:`RuntimeMetrics.refresh`), never from here,
+    where the books could change under it.
 
     Histogram buckets are left out of the stream (``_count`` and ``_sum`` are in it).
     """
 
-    def __init__(self, registry: CollectorRegistry, hub: StreamHub, *, interval_s: float = 1.0,
-                 before: Callable[[], None] | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry, hub: StreamHub, *,
+                 interval_s: float = 1.0) -> None:
         self.registry = registry
         self.hub = hub
         self.interval_s = interval_s
-        self._before = before
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bot-core-snapshots", daemon=True)
@@ -722,8 +724,6 @@ class SnapshotPublisher:
         return out
 
     def publish_now(self) -> None:
-        if self._before is not None:
-            self._before()
         self.hub.publish_many(self.snapshot())
 
     def _run(self) -> None:

@@ -130,7 +130,7 @@ class StreamHub:
     :param capacity: slots in the ring; the largest buffer a watcher may have.
     """
 
-    chunk = 256
+    chunk = 64
     """Updates per shared encoding (:meth:`Watcher.take_encoded`)."""
 
     def __init__(self, capacity: int = _DEFAULT_CAPACITY) -> None:
