@@ -381,3 +381,60 @@ def test_reconnects_with_backoff_and_says_so(run_cli: Any) -> None:
     assert "reconnecting in 0.5 s (attempt 1)" in lines[0]
     assert "reconnecting in 1.0 s (attempt 2)" in lines[1]
     assert lines[-1].startswith("error: gave up after 2 reconnection attempts")
+
+
+def test_an_operator_resumes_what_an_operator_paused(mtls_server: Served, pki: Pki,
+                                                     run_cli: Any) -> None:
+    args = pki.client_args("operator")
+    assert run_cli("control", mtls_server.addr, *args, "pause", "vol_target",
+                   timeout=60).returncode == 0
+    done = run_cli("control", mtls_server.addr, *args, "resume", "vol_target", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "alpha: vol_target: resumed"
+    assert mtls_server.scheduler.sleeves[0].health["vol_target"].deciding
+    missing = run_cli("control", mtls_server.addr, *args, "pause", "nope", timeout=60)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == \
+        "error: pause: NOT_FOUND: no strategy named 'nope' in any bot"
+
+
+def test_promote_goes_through_the_promotion_gates(mtls_server: Served, pki: Pki,
+                                                  run_cli: Any) -> None:
+    done = run_cli("control", mtls_server.addr, *pki.client_args("admin"), "promote", "paper",
+                   timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "FAIL  min_cycles: 0 of 1440 cycles in demo" in done.stdout
+    assert "bot 'alpha' not promoted to paper" in done.stdout
+    skipping = run_cli("control", mtls_server.addr, *pki.client_args("admin"), "promote",
+                       "live", timeout=60)
+    assert skipping.returncode == 1
+    assert "FAILED_PRECONDITION: bot 'alpha' is in demo mode: it can be promoted to paper " \
+           "only" in skipping.stderr
+    denied = run_cli("control", mtls_server.addr, *pki.client_args("operator"), "promote",
+                     "paper", timeout=60)
+    assert denied.returncode == 4
+    assert "permission denied (role operator may not promote)" in denied.stderr
+
+
+def test_status_as_json_and_the_health_service(mtls_server: Served, pki: Pki,
+                                               run_cli: Any) -> None:
+    import json
+
+    from grpc_health.v1 import health_pb2
+
+    done = run_cli("control", mtls_server.addr, *pki.client_args("viewer"), "--json", "status",
+                   timeout=60)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert [b["name"] for b in status["bots"]["bots"]] == ["alpha"]
+    assert status["risk"]["bots"][0]["trading_state"] == "ACTIVE"
+    assert {s["name"] for s in status["strategies"]["strategies"]} == {"mean_reversion",
+                                                                       "vol_target"}
+    with _channel(mtls_server, pki, "nobody") as channel:  # health needs no role
+        check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                    request_serializer=health_pb2.HealthCheckRequest
+                                    .SerializeToString,
+                                    response_deserializer=health_pb2.HealthCheckResponse
+                                    .FromString)
+        answer = check(health_pb2.HealthCheckRequest(service="bot_core.v1.Control"), timeout=10)
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
