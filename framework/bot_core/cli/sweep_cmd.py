@@ -106,6 +106,7 @@ def sweep(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise UsageError(f"--top {args.top}: must be 0 or more")
     params = parse_params(args.param)
+    executor = make_executor(args.executor, scheduler=args.scheduler, workers=args.workers)
     host = load_plugins()
     host.check()
     plan = plan_sweep(
@@ -113,8 +114,6 @@ def sweep(args: argparse.Namespace) -> int:
         preset=None if args.config is not None else (args.preset or "balanced"),
         config_path=args.config, params=params, fee_bps=args.fee_bps,
         walk_forward=args.walk_forward, metric=args.metric, yes=args.yes)
-    executor = make_executor(plan, args.executor, scheduler=args.scheduler,
-                             workers=args.workers)
     out, resume = _out_dir(args)
     for warning in plan.warnings:
         sys.stderr.write(f"warning: {warning}\n")
@@ -178,15 +177,22 @@ def _print_json(plan: SweepPlan, outcome: SweepOutcome, top: int) -> None:
         "executor": outcome.executor, "metric": plan.metric, "runs": len(outcome.results),
         "failed": len(failed), "resumed": outcome.resumed, "notes": outcome.notes,
         "elapsed_s": outcome.elapsed_s,
-        "top": json.loads(ranked[keep].head(top).to_json(orient="records")),
+        "top": _records(ranked[keep].head(top)),
         "failures": [{"key": k, "params": json.loads(p), "error": e} for k, p, e in
                      zip(failed["key"], failed["params"], failed["error"], strict=True)],
         "files": {k: str(v) for k, v in outcome.paths.items()},
     }
     if outcome.windows is not None:
-        payload["walk_forward"] = json.loads(outcome.windows.to_json(orient="records"))
+        payload["walk_forward"] = _records(outcome.windows)
         payload["out_of_sample"] = outcome.oos_metrics
     print_json(payload)
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts, floats exact (``DataFrame.to_json`` rounds to 10 digits),
+    a missing value as null."""
+    return [{k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
+            for row in frame.to_dict("records")]
 
 
 def _pct(value: Any) -> str:

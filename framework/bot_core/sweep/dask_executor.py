@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from bot_core.errors import PluginError, UsageError
 from bot_core.sweep.executors import available_cores
 from bot_core.sweep.runs import (
     DatasetPayload,
+    Requirements,
     RunRecord,
     RunSpec,
     SweepContext,
@@ -32,27 +32,12 @@ from bot_core.sweep.runs import (
     worker_report,
 )
 
-if TYPE_CHECKING:
-    from bot_core.plugins import ComponentKind
-
-__all__ = ["SCHEDULER_ENV", "DaskExecutor", "Requirements"]
+__all__ = ["SCHEDULER_ENV", "DaskExecutor", "check_address"]
 
 SCHEDULER_ENV = "BOT_CORE_DASK_SCHEDULER"
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$")
 _MISSING_DASK = ("--executor dask needs dask.distributed, which this installation lacks: "
                  "pip install 'bot-core[dask]'")
-
-
-@dataclass(frozen=True, slots=True)
-class Requirements:
-    """The plugins a sweep needs on every worker."""
-
-    needed: tuple[tuple[ComponentKind, str], ...]
-    """Components (kind, id) its runs use."""
-    distributions: Mapping[str, str]
-    """``kind:id`` -> the distribution that provides it here."""
-    versions: Mapping[str, str]
-    """Distribution -> version here (bot-core's included)."""
 
 
 def _client_module() -> Any:
@@ -63,17 +48,24 @@ def _client_module() -> Any:
     return distributed
 
 
+def check_address(address: str) -> None:
+    """Refuse what is not a scheduler address (``tcp://HOST:PORT``).
+
+    :raises UsageError: naming the address."""
+    if not _ADDRESS.match(address):
+        raise UsageError(f"--scheduler {address}: expected an address such as tcp://HOST:PORT")
+
+
 class DaskExecutor:
     """Runs on dask.distributed (see the module docstring)."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None, *,
-                 requirements: Requirements, timeout_s: float = 30.0) -> None:
-        if scheduler is not None and not _ADDRESS.match(scheduler):
-            raise UsageError(f"--scheduler {scheduler}: expected an address such as "
-                             f"tcp://HOST:PORT")
+                 timeout_s: float = 30.0) -> None:
+        if scheduler is not None:
+            check_address(scheduler)
         self.scheduler = scheduler
         self.workers = workers
-        self.requirements = requirements
+        self.requirements = Requirements((), {}, {})
         self.timeout_s = timeout_s
         self._client: Any = None
         self._cluster: Any = None
@@ -88,10 +80,10 @@ class DaskExecutor:
         where = self.scheduler or "local cluster on 127.0.0.1"
         return f"dask {where}, {self._usable} worker{'s' if self._usable != 1 else ''}"
 
-    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload],
-              runs: int) -> list[str]:
+    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload], runs: int,
+              requirements: Requirements) -> list[str]:
         distributed = _client_module()
-        self._context = context
+        self._context, self.requirements = context, requirements
         if self.scheduler is None:
             self._cluster = distributed.LocalCluster(
                 n_workers=self.workers or available_cores(), threads_per_worker=1,

@@ -8,7 +8,8 @@ stops at once: the runs still queued are dropped and the workers are stopped.
 ``LocalExecutor`` is a ``ProcessPoolExecutor`` of spawned processes, one per core by default.
 Each process loads the plugins and receives the datasets once, in its initializer, and keeps
 them for every run it executes. Workers ignore SIGINT: Ctrl-C reaches the sweep's own process,
-which stops them. A worker that dies (out of memory, killed) breaks the pool; the pool is
+which stops them; a worker whose sweep process is gone (killed) ends itself within a second.
+A worker that dies (out of memory, killed) breaks the pool; the pool is
 started again and the runs that had not finished are given to it (at most
 ``MAX_POOL_RESTARTS`` times, after which those runs are reported as failed).
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +28,7 @@ from typing import Protocol
 
 from bot_core.sweep.runs import (
     DatasetPayload,
+    Requirements,
     RunRecord,
     RunSpec,
     SweepContext,
@@ -36,15 +40,16 @@ from bot_core.sweep.runs import (
 __all__ = ["MAX_POOL_RESTARTS", "Executor", "LocalExecutor", "available_cores"]
 
 MAX_POOL_RESTARTS = 3
+_PARENT_POLL_S = 1.0
 
 
 class Executor(Protocol):
     """What the sweep needs from where its runs execute."""
 
-    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload],
-              runs: int) -> list[str]:
-        """Start the workers for up to ``runs`` runs; returns notes for the user (workers left
-        out and why)."""
+    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload], runs: int,
+              requirements: Requirements) -> list[str]:
+        """Start the workers for up to ``runs`` runs that need ``requirements``; returns notes
+        for the user (workers left out and why)."""
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         """Execute ``specs``, yielding each record as it finishes."""
@@ -65,8 +70,19 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the sweep's process is gone (killed, or ended without stopping
+    its pool): an orphaned worker would otherwise keep a core busy."""
+    while True:
+        time.sleep(_PARENT_POLL_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _init_worker(payloads: Sequence[DatasetPayload]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's to handle
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="bot-core-sweep-parent-watch").start()
     install_datasets(payloads)
     worker_host()  # load the plugins now, while the other workers start
 
@@ -85,8 +101,9 @@ class LocalExecutor:
     def description(self) -> str:
         return f"local, {self._size} process{'es' if self._size != 1 else ''}"
 
-    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload],
-              runs: int) -> list[str]:
+    def start(self, context: SweepContext, payloads: Sequence[DatasetPayload], runs: int,
+              requirements: Requirements) -> list[str]:
+        # the workers are this machine's processes, with its plugins: nothing to check
         self._context, self._payloads = context, payloads
         self._size = max(1, min(self.workers or available_cores(), max(runs, 1)))
         return []

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot_core.sweep.runs import RunRecord
 
 __all__ = ["METRICS", "METRIC_COLUMNS", "RESULTS_CSV", "SWEEP_JSON", "ResultsFile", "columns",
-           "record_row", "rows_frame", "run_key"]
+           "param_column", "record_row", "rows_frame", "run_key"]
 
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
@@ -60,9 +60,19 @@ def run_key(phase: str, params: Mapping[str, Any], window: int | None = None) ->
     return f"w{window}/{phase}" + (f"/{values}" if phase == "train" else "")
 
 
+_RESERVED = frozenset((*_RUN_COLUMNS, *METRIC_COLUMNS, *_INFO_COLUMNS))
+
+
+def param_column(key: str) -> str:
+    """The column of a grid parameter: its key, or ``param.<key>`` for a key that is also the
+    name of a results column (a strategy parameter called ``window`` or ``fees``)."""
+    return f"param.{key}" if key in _RESERVED else key
+
+
 def columns(grid_keys: Sequence[str]) -> list[str]:
     """The columns of ``results.csv`` for a grid over ``grid_keys``."""
-    return [*_RUN_COLUMNS, *grid_keys, *METRIC_COLUMNS, *_INFO_COLUMNS]
+    return [*_RUN_COLUMNS, *(param_column(k) for k in grid_keys), *METRIC_COLUMNS,
+            *_INFO_COLUMNS]
 
 
 def record_row(record: RunRecord, grid_keys: Sequence[str], *, datasets: Mapping[str, str],
@@ -72,7 +82,7 @@ def record_row(record: RunRecord, grid_keys: Sequence[str], *, datasets: Mapping
     row: dict[str, Any] = {
         "key": spec.key, "phase": spec.phase, "window": spec.window,
         "period_start": period[0], "period_end": period[1],
-        **{k: spec.params.get(k) for k in grid_keys},
+        **{param_column(k): spec.params.get(k) for k in grid_keys},
         **{k: record.metrics.get(k) for k in METRIC_COLUMNS},
         **{k: record.info.get(k) for k in _INFO_COLUMNS if k in record.info},
         "error": record.error, "worker": record.worker,
@@ -145,9 +155,9 @@ def parse_row(row: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = dict(row)
     out["window"] = int(row["window"]) if row.get("window") else None
     params = json.loads(row["params"]) if row.get("params") else {}
-    for key in row:
-        if key in params:
-            out[key] = params[key]
+    for key, value in params.items():
+        if param_column(key) in row:
+            out[param_column(key)] = value
     for name in (*METRIC_COLUMNS, "elapsed_s"):
         text = row.get(name, "")
         out[name] = (int(text) if name == "n_trades" else float(text)) if text else None

@@ -36,6 +36,7 @@ from bot_core.sweep.results import (
 )
 from bot_core.sweep.runs import (
     DatasetPayload,
+    Requirements,
     RunRecord,
     RunSpec,
     SweepContext,
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
     from bot_core.backtest.plan import BacktestPlan, DataSpec
     from bot_core.plugins import PluginHost
-    from bot_core.sweep.dask_executor import Requirements
     from bot_core.sweep.executors import Executor
 
 __all__ = ["ProgressCallback", "SweepInterrupted", "SweepOutcome", "SweepPlan", "execute_sweep",
@@ -219,7 +219,6 @@ def plan_sweep(
 
     from bot_core.backtest.plan import plan_backtest
     from bot_core.config.env import ENV_PREFIX, is_not_a_setting
-    from bot_core.sweep.dask_executor import Requirements
 
     if metric not in METRICS:
         raise UsageError(f"--metric {metric}: choose one of {', '.join(METRICS)}")
@@ -303,10 +302,10 @@ def plan_sweep(
                      definition, rerun, list(base.warnings))
 
 
-def make_executor(plan: SweepPlan, kind: Literal["local", "dask"] = "local", *,
-                  scheduler: str | None = None, workers: int | None = None) -> Executor:
+def make_executor(kind: Literal["local", "dask"] = "local", *, scheduler: str | None = None,
+                  workers: int | None = None) -> Executor:
     """The executor of ``kind`` (``dask``: ``scheduler`` or ``BOT_CORE_DASK_SCHEDULER``, else a
-    LocalCluster on loopback)."""
+    LocalCluster on loopback); checks the options before anything starts."""
     import os
 
     if workers is not None and workers < 1:
@@ -320,8 +319,7 @@ def make_executor(plan: SweepPlan, kind: Literal["local", "dask"] = "local", *,
     if kind == "dask":
         from bot_core.sweep.dask_executor import SCHEDULER_ENV, DaskExecutor
 
-        address = scheduler or os.environ.get(SCHEDULER_ENV) or None
-        return DaskExecutor(address, workers, requirements=plan.requirements)
+        return DaskExecutor(scheduler or os.environ.get(SCHEDULER_ENV) or None, workers)
     raise UsageError(f"--executor {kind}: choose local or dask")
 
 
@@ -415,7 +413,7 @@ def execute_sweep(plan: SweepPlan, executor: Executor, *, out: Path | None = Non
     curves: dict[int, tuple[Any, Any]] = {}
     cancel = False
     try:
-        notes += executor.start(plan.context, plan.payloads, len(todo) or 1)
+        notes += executor.start(plan.context, plan.payloads, len(todo) or 1, plan.requirements)
         _run(state, executor, todo, counter)
         if plan.windows:
             tests, reused = _test_runs(plan, state, curves, counter)
@@ -614,6 +612,7 @@ def run_sweep(
     """
     from bot_core.plugins import load_plugins
 
+    runner = make_executor(executor, scheduler=scheduler, workers=workers)
     if host is None:
         host = load_plugins()
         host.check()
@@ -623,7 +622,6 @@ def run_sweep(
         preset=None if config_path is not None else preset,
         config_path=Path(config_path) if config_path is not None else None, params=params,
         fee_bps=fee_bps, walk_forward=walk_forward, metric=metric, yes=yes)
-    runner = make_executor(plan, executor, scheduler=scheduler, workers=workers)
     outcome = execute_sweep(plan, runner, out=Path(out) if out is not None else None,
                             resume=resume, progress=progress)
     return outcome.results

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
     from bot_core.plugins import ComponentKind, PluginHost
 
-__all__ = ["DatasetPayload", "Phase", "RunRecord", "RunSpec", "SweepContext", "component_versions",
-           "execute_run", "frame_checksum", "install_datasets", "needed_components",
+__all__ = ["DatasetPayload", "Phase", "Requirements", "RunRecord", "RunSpec", "SweepContext",
+           "component_versions", "execute_run", "frame_checksum", "install_datasets", "needed_components",
            "slice_spec", "worker_host", "worker_report"]
 
 Phase = Literal["full", "train", "test"]
@@ -68,6 +68,18 @@ class SweepContext:
     environ: dict[str, str]
     """The ``BOT_CORE_*`` settings of the process that planned the sweep (never a secret: only
     configuration settings), so that every worker resolves the same config."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    """The plugins a sweep needs on every worker."""
+
+    needed: tuple[tuple[ComponentKind, str], ...]
+    """Components (kind, id) its runs use."""
+    distributions: Mapping[str, str]
+    """``kind:id`` -> the distribution that provides it here."""
+    versions: Mapping[str, str]
+    """Distribution -> version here (bot-core's included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +296,7 @@ def execute_run(context: SweepContext, spec: RunSpec,
         "bars": result.bars, "n_fills": len(result.fills),
         "start": iso_utc(int(result.ts_ns[0])) if len(result.ts_ns) else "",
         "end": iso_utc(int(result.ts_ns[-1])) if len(result.ts_ns) else "",
-        "path": result.path, "final_state": result.final_state,
+        "path": str(result.path), "final_state": result.final_state,
         "approved": result.verdicts.get("approve", 0),
         "reduced": result.verdicts.get("reduce", 0),
         "rejected": result.verdicts.get("reject", 0),
