@@ -36,7 +36,8 @@ from bot_core.orders import (
 from bot_core.plugins import PLUGIN_API_VERSION, PluginHost, load_plugins
 from bot_core.risk.check import NoSettings, RiskCheck, RiskContext, TradingState, Verdict
 from bot_core.runtime.promotion import GateContext, GateOutcome, PromotionGate
-from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+from bot_core.strategy import DecisionRule, Strategy, StrategyContext, StrategySettings
+from bot_core.targets import TargetTracker, target_intent
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataQualityError",
+    "DecisionRule",
     "ExchangeAdapter",
     "ExecutionReport",
     "FeedSpec",
@@ -71,6 +73,7 @@ __all__ = [
     "Strategy",
     "StrategyContext",
     "StrategySettings",
+    "TargetTracker",
     "TimeInForce",
     "TradingState",
     "UsageError",
@@ -86,4 +89,5 @@ __all__ = [
     "load_plugins",
     "rules",
     "split_symbol",
+    "target_intent",
 ]

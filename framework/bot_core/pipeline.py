@@ -196,6 +196,13 @@ class TradingPipeline:
             if strategy.data_kind == "quotes":
                 self.submit(strategy.on_quote(quote, self.contexts[strategy.name]), quote.ts_ns)
 
+    def subscribers(self, kind: str, venue: str, instrument: str) -> list[Strategy]:
+        """The strategies that get ``kind`` (``ohlcv`` or ``quotes``) events of ``instrument``
+        on ``venue``, in the order :meth:`on_bar` / :meth:`on_quote` call them."""
+        table = self._bar_subs if kind == "ohlcv" else self._quote_subs
+        return [*table.get((venue, instrument), ()),
+                *(s for s in self._wildcard if s.data_kind == kind)]
+
     def mark_bar(self, bar: Bar) -> None:
         """The first half of :meth:`on_bar`, without the strategies: venue matching, then the
         risk update at the close (equity monitors, cancels on a state change, liquidation).

@@ -3,24 +3,36 @@
 A strategy turns market data into :class:`~bot_core.orders.OrderIntent` objects. It never talks
 to a venue and cannot tell a backtest from live trading: the host feeds it the same events in
 both, and every intent it returns goes through the risk engine.
+
+A bar strategy may also offer the *batch contract* (:class:`DecisionRule`, docs/plugins.md "Fast
+backtests: the batch contract"): its signal for a whole frame at once, its signal bar by bar,
+and its decision as one compiled function. ``on_bar`` then follows that function (this base
+class implements it), and a backtest runs the same function inside its compiled replay.
 """
 
 from __future__ import annotations
 
 from abc import ABC
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from bot_core.errors import ConfigError, ConfigProblem
 from bot_core.market import FeedSpec
+from bot_core.targets import TargetTracker
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from bot_core.market import Bar, Quote
     from bot_core.orders import ExecutionReport, Fill, OrderIntent
 
-__all__ = ["Strategy", "StrategyContext", "StrategySettings", "bind_strategy_feeds"]
+__all__ = ["DecisionRule", "SettingsT", "Strategy", "StrategyContext", "StrategySettings",
+           "bind_strategy_feeds"]
 
 _UNSET: Any = object()
 
@@ -62,6 +74,47 @@ class StrategySettings(BaseModel):
         return out
 
 
+SettingsT = TypeVar("SettingsT", bound=StrategySettings, default=StrategySettings,
+                    covariant=True)
+"""A strategy's own settings model: ``class MyStrategy(Strategy[MySettings])`` (a bare
+``Strategy`` is ``Strategy[StrategySettings]``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRule:
+    """A bar strategy's decision, compiled: what :meth:`Strategy.decision_rule` returns.
+
+    ``decide`` is a Numba function compiled with ``bot_core.kernels.DECIDE_SIGNATURE``:
+    ``decide(signal, close, position, equity, state, params) -> (target, reason)``, called once
+    per bar (see :mod:`bot_core.kernels.decide` for each argument). ``on_bar`` and a backtest's
+    compiled replay both call it, with the same arguments.
+    """
+
+    decide: Any
+    """The compiled rule."""
+    params: np.ndarray
+    """Its settings as a float64 vector (``params``)."""
+    state_size: int
+    """Length of its per-instrument float64 state (zeros before the first bar)."""
+    reasons: tuple[str, ...]
+    """Reason code -> the tag of the order it causes (code 0: ``resync``)."""
+
+    def tag(self, reason: int) -> str:
+        """The tag of an order caused by reason code ``reason``."""
+        return self.reasons[reason] if 0 < reason < len(self.reasons) else "resync"
+
+
+class _RuleBook:
+    """One instrument's state under a :class:`DecisionRule` (``Strategy.on_bar``)."""
+
+    __slots__ = ("reason", "state", "tracker")
+
+    def __init__(self, state: np.ndarray) -> None:
+        self.state = state
+        self.tracker = TargetTracker()
+        self.reason = 0
+
+
 class StrategyContext(Protocol):
     """What a strategy may read and ask of the host while handling an event."""
 
@@ -81,8 +134,10 @@ class StrategyContext(Protocol):
         ...
 
 
-class Strategy(ABC):
-    """Base class of trading strategies.
+class Strategy(ABC, Generic[SettingsT]):
+    """Base class of trading strategies, generic in their settings model
+    (``class MeanReversionStrategy(Strategy[MeanReversionSettings])``: ``self.settings`` is a
+    ``MeanReversionSettings``).
 
     ======================================  ========  ================================================
     member                                  required  meaning
@@ -90,7 +145,8 @@ class Strategy(ABC):
     ``id``                                  yes       component id (``mean_reversion``), used in configs
     ``Settings``                            yes       a :class:`StrategySettings` subclass
     ``data_kind``                           yes       ``"ohlcv"`` (gets ``on_bar``) or ``"quotes"``
-    ``on_bar(bar, ctx)``                    ohlcv     return the intents for this bar (may be empty)
+    ``on_bar(bar, ctx)``                    ohlcv     return the intents for this bar (may be empty);
+                                                      implemented here for the batch contract
     ``on_quote(quote, ctx)``                quotes    return the intents for this quote
     ``bind_feeds(feeds)``                   no        the feeds it will receive (:class:`FeedSpec`:
                                                       source, timeframe, bar length, periods per
@@ -103,23 +159,22 @@ class Strategy(ABC):
     ``on_order_update(report, ctx)``        no        status change of one of its orders (reject...)
     ``warm_up(history)``                    no        precompute state from history before the first
                                                       live event; batch kernels belong here
-    ``target_positions(frame, equity)``     no        bar strategies: the target position of every bar
-                                                      at once (batch kernels); the backtest's fast path
-    ``target_positions_exact``              no        False when those targets are not what ``on_bar``
-                                                      decides once equity moves (hysteresis measured
-                                                      in current equity): the backtest then runs the
-                                                      strategy event by event
-    ``targets_scale_with_equity``           no        True when ``target_positions`` at ``k x equity``
-                                                      is ``k x`` the targets (sizing in % of equity),
-                                                      False when they do not depend on equity; unset,
-                                                      the backtest computes the targets twice to tell
-    ``target_fractions(frame)``             no        ``(fractions, band)``: the target of every bar
-                                                      as a fraction of equity (position = fraction *
-                                                      equity / close; NaN holds), taken when it moves
-                                                      the position by ``band * equity`` or more; the
-                                                      backtest's compiled replay sizes it with the
-                                                      equity of each bar, exactly as ``on_bar``
+    **batch contract** (bar strategies; all three or none: backtests then run compiled)
+    ``signal(frame)``                       no        the per-bar inputs of the decision that do not
+                                                      depend on fills, for a whole OHLCV frame at
+                                                      once: float64 ``(bars,)`` or ``(bars, k)``
+    ``signal_update(bar)``                  no        the same for one bar, live (incremental): the
+                                                      row ``signal(frame)`` gives for it
+    ``decision_rule()``                     no        the decision, compiled: a :class:`DecisionRule`
     ======================================  ========  ================================================
+
+    With the batch contract, this class's ``on_bar`` is the strategy's: on every bar it calls
+    ``decide(signal_update(bar), close, position, equity, state, params)`` and trades the
+    difference between the target and the position as one market IOC order (not reduce-only,
+    tagged with the reason; nothing when the difference is rounding, see
+    :func:`bot_core.rules.settled`), backing off when an order changed nothing
+    (:class:`~bot_core.TargetTracker`). A backtest whose bar strategies all offer it runs
+    ``decide`` in its compiled replay instead, bar by bar with the same arguments.
 
     ``name`` is the instance name from the config (several instances of one strategy may run).
     Import heavy modules (numba kernels, pandas) inside methods, not at module level, so that
@@ -140,16 +195,22 @@ class Strategy(ABC):
 
     def __init__(
         self,
-        settings: StrategySettings,
+        settings: SettingsT,
         *,
         name: str | None = None,
         instruments: Sequence[str] = (),
         venues: Sequence[str] = (),
     ) -> None:
-        self.settings = settings
+        expected = getattr(type(self), "Settings", None)
+        if isinstance(expected, type) and not isinstance(settings, expected):
+            raise TypeError(f"{type(self).__name__} needs {expected.__name__}, got "
+                            f"{type(settings).__name__}")
+        self.settings: SettingsT = settings
         self.name = name or self.id
         self.instruments = tuple(instruments)
         self.venues = tuple(venues)
+        self._rule: DecisionRule | None = _UNSET
+        self._rule_books: dict[tuple[str, str], _RuleBook] = {}
 
     def bind_feeds(self, feeds: Sequence[FeedSpec]) -> list[str]:
         """Optional: the feeds this strategy will receive (its instruments on its venues, of its
@@ -227,12 +288,60 @@ class Strategy(ABC):
                      f"{here[0]} values")
         return text
 
-    def on_start(self, ctx: StrategyContext) -> None:  # noqa: B027 - optional hook
+    def on_start(self, ctx: StrategyContext) -> None:
         """Optional: called once before the first event."""
 
     def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
-        """Required for ``data_kind == "ohlcv"``: react to one closed bar."""
-        raise NotImplementedError(f"{type(self).__name__} does not handle bars")
+        """Required for ``data_kind == "ohlcv"``: react to one closed bar. With the batch
+        contract, this follows :meth:`decision_rule` (see the class docstring)."""
+        rule = self.batch_rule()
+        if rule is None:
+            raise NotImplementedError(f"{type(self).__name__} does not handle bars")
+        key = (bar.venue, bar.instrument)
+        book = self._rule_books.get(key)
+        if book is None:
+            import numpy as np
+
+            book = self._rule_books[key] = _RuleBook(np.zeros(rule.state_size))
+        position = float(ctx.position(bar.instrument, bar.venue))
+        target, reason = rule.decide(self.signal_update(bar), float(bar.close), position,
+                                     float(ctx.equity), book.state, rule.params)
+        book.reason = int(reason)
+        return book.tracker.intents(self.name, bar.venue, bar.instrument, float(target),
+                                    position, ctx, bar.ts_ns, rule.tag(book.reason))
+
+    # -- the batch contract (optional) --------------------------------------------------------
+
+    def signal(self, frame: pd.DataFrame) -> np.ndarray:
+        """Batch contract: the inputs of the decision that do not depend on fills, for every bar
+        of an OHLCV frame (UTC index; open, high, low, close, volume) at once: float64
+        ``(bars,)`` or ``(bars, k)``, causal (row ``t`` uses bars up to ``t`` only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch signal")
+
+    def signal_update(self, bar: Bar) -> np.ndarray:
+        """Batch contract: this bar's row of :meth:`signal` (float64, C-contiguous), computed
+        incrementally from the bars seen so far (live trading sees one bar at a time)."""
+        raise NotImplementedError(f"{type(self).__name__} has no incremental signal")
+
+    def decision_rule(self) -> DecisionRule | None:
+        """Batch contract: the decision as a :class:`DecisionRule`, or None (the default) for a
+        strategy without the batch contract. Called once per instance."""
+        return None
+
+    def batch_rule(self) -> DecisionRule | None:
+        """:meth:`decision_rule`, built once per instance (what the host calls)."""
+        if self._rule is _UNSET:
+            self._rule = self.decision_rule()
+        return self._rule
+
+    def reason(self, instrument: str, venue: str | None = None) -> str:
+        """The reason of the last decision on ``instrument`` (``venue``: the first bound one),
+        under the batch contract (``""`` before the first bar)."""
+        rule = self.batch_rule()
+        for (v, i), book in self._rule_books.items():
+            if i == instrument and (venue is None or v == venue) and rule is not None:
+                return rule.reasons[book.reason] if book.reason < len(rule.reasons) else ""
+        return ""
 
     def on_quote(self, quote: Quote, ctx: StrategyContext) -> Sequence[OrderIntent]:
         """Required for ``data_kind == "quotes"``: react to one top-of-book update."""
@@ -246,10 +355,10 @@ class Strategy(ABC):
         """Optional: status change of one of this strategy's orders; may answer with intents."""
         return ()
 
-    def warm_up(self, history: Any) -> None:  # noqa: B027 - optional hook
+    def warm_up(self, history: Any) -> None:
         """Optional: precompute from history (a DataFrame per instrument) before live events."""
 
-    def on_stop(self, ctx: StrategyContext) -> None:  # noqa: B027 - optional hook
+    def on_stop(self, ctx: StrategyContext) -> None:
         """Optional: called once after the last event."""
 
     @classmethod
@@ -262,8 +371,15 @@ class Strategy(ABC):
         settings = getattr(cls, "Settings", None)
         if not (isinstance(settings, type) and issubclass(settings, StrategySettings)):
             problems.append("class attribute 'Settings' must subclass bot_core.StrategySettings")
-        if cls.data_kind == "ohlcv" and cls.on_bar is Strategy.on_bar:
-            problems.append("data_kind 'ohlcv' requires on_bar()")
+        batch = [m for m in ("signal", "signal_update", "decision_rule")
+                 if getattr(cls, m) is not getattr(Strategy, m)]
+        if batch and len(batch) < 3:
+            missing = [m for m in ("signal", "signal_update", "decision_rule") if m not in batch]
+            problems.append(f"the batch contract needs signal(), signal_update() and "
+                            f"decision_rule(); {', '.join(missing)} missing")
+        if cls.data_kind == "ohlcv" and cls.on_bar is Strategy.on_bar and not batch:
+            problems.append("data_kind 'ohlcv' requires on_bar() or the batch contract "
+                            "(signal, signal_update, decision_rule)")
         if cls.data_kind == "quotes" and cls.on_quote is Strategy.on_quote:
             problems.append("data_kind 'quotes' requires on_quote()")
         if cls.data_kind not in ("ohlcv", "quotes"):

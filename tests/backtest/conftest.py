@@ -1,5 +1,5 @@
-"""Backtest test fixtures: a small bar strategy with both an ``on_bar`` and a batch kernel,
-synthetic OHLCV frames and a config that uses them.
+"""Backtest test fixtures: a small bar strategy offering the batch contract (and the same rule
+without it), synthetic OHLCV frames and a config that uses them.
 
 The strategy is registered through ``load_plugins(builtins=...)``, the same registration path
 as an installed plugin, so these tests do not depend on the strategy plugins' parameters.
@@ -7,6 +7,7 @@ as an installed plugin, so these tests do not depend on the strategy plugins' pa
 
 from __future__ import annotations
 
+import math
 import types
 from collections import deque
 from collections.abc import Callable
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numba import njit
 from pydantic import Field
 
 import bot_core
-from bot_core.orders import OrderIntent, Side, TimeInForce
-from bot_core.strategy import Strategy, StrategySettings
+from bot_core import DecisionRule, OrderIntent, Side, Strategy, StrategySettings, TimeInForce
+from bot_core.kernels import DECIDE_SIGNATURE
 
 MINUTE_NS = 60 * 1_000_000_000
 START_NS = 1_704_067_200 * 1_000_000_000  # 2024-01-01T00:00:00Z
@@ -32,9 +34,33 @@ class CrossSettings(StrategySettings):
     short: bool = Field(False, description="Go short (not flat) below the average.")
 
 
-class SmaCross(Strategy):
+# state: the side in force (+1, -1, 0) and its target; params: notional share, short allowed
+@njit(DECIDE_SIGNATURE, cache=True, nogil=True)
+def cross_decide(signal: np.ndarray, close: float, position: float, equity: float,
+                 state: np.ndarray, params: np.ndarray) -> tuple[float, int]:
+    """Long above the moving average (short or flat below), sized when the side changes."""
+    mean = signal[1]
+    if mean != mean:
+        return state[1], 0
+    side = 1.0 if close > mean else (-1.0 if params[1] > 0.0 else 0.0)
+    if side != state[0]:
+        state[0] = side
+        state[1] = side * params[0] * equity / close
+        return state[1], 1
+    return state[1], 0
+
+
+def moving_average(closes: list[float], window: int) -> list[float]:
+    """The mean of every window of ``closes`` (NaN before the first full one), each summed
+    exactly (``math.fsum``), as ``signal_update`` sums one window."""
+    return [math.fsum(closes[i + 1 - window:i + 1]) / window if i + 1 >= window else math.nan
+            for i in range(len(closes))]
+
+
+class SmaCross(Strategy[CrossSettings]):
     """Long when the close is above its moving average (short or flat below): a target-position
-    rule whose ``on_bar`` and ``target_positions`` make the same decisions."""
+    rule offering the batch contract (its ``on_bar`` is the base class's, following
+    :func:`cross_decide`)."""
 
     id = "sma_cross"
     Settings = CrossSettings
@@ -46,8 +72,6 @@ class SmaCross(Strategy):
     def __init__(self, settings: Any, **kw: Any) -> None:
         super().__init__(settings, **kw)
         self._closes: dict[str, deque[float]] = {}
-        self._signals: dict[str, int] = {}
-        self._targets: dict[str, float] = {}
 
     def on_start(self, ctx: Any) -> None:
         SmaCross.lifecycle.append(("on_start", self.name))
@@ -55,22 +79,46 @@ class SmaCross(Strategy):
     def on_stop(self, ctx: Any) -> None:
         SmaCross.lifecycle.append(("on_stop", self.name))
 
-    def _signal(self, close: float, mean: float) -> int:
-        if close > mean:
-            return 1
-        return -1 if self.settings.short else 0
+    def decision_rule(self) -> DecisionRule:
+        params = np.array([self.settings.notional_pct / 100.0,
+                           1.0 if self.settings.short else 0.0])
+        return DecisionRule(cross_decide, params, 2, ("hold", "cross"))
 
-    def _size(self, close: float, equity: float) -> float:
-        return self.settings.notional_pct / 100.0 * equity / close
+    def signal(self, frame: Any) -> np.ndarray:
+        close = frame["close"].to_numpy(dtype=np.float64)
+        return np.column_stack([close, moving_average(close.tolist(), self.settings.window)])
+
+    def signal_update(self, bar: Any) -> np.ndarray:
+        window = self._closes.setdefault(bar.instrument, deque(maxlen=self.settings.window))
+        window.append(bar.close)
+        full = len(window) == self.settings.window
+        return np.array([bar.close, math.fsum(window) / len(window) if full else math.nan])
+
+
+class SmaCrossEvents(Strategy[CrossSettings]):
+    """The same rule without the batch contract (its own ``on_bar``): backtests run it event
+    by event."""
+
+    id = "sma_cross_events"
+    Settings = CrossSettings
+    data_kind = "ohlcv"
+
+    def __init__(self, settings: Any, **kw: Any) -> None:
+        super().__init__(settings, **kw)
+        self._closes: dict[str, deque[float]] = {}
+        self._signals: dict[str, float] = {}
+        self._targets: dict[str, float] = {}
 
     def on_bar(self, bar: Any, ctx: Any) -> list[OrderIntent]:
         window = self._closes.setdefault(bar.instrument, deque(maxlen=self.settings.window))
         window.append(bar.close)
         if len(window) == self.settings.window:
-            signal = self._signal(bar.close, sum(window) / len(window))
-            if signal != self._signals.get(bar.instrument, 0):
-                self._signals[bar.instrument] = signal
-                self._targets[bar.instrument] = signal * self._size(bar.close, ctx.equity)
+            mean = math.fsum(window) / len(window)
+            side = 1.0 if bar.close > mean else (-1.0 if self.settings.short else 0.0)
+            if side != self._signals.get(bar.instrument, 0.0):
+                self._signals[bar.instrument] = side
+                self._targets[bar.instrument] = \
+                    side * self.settings.notional_pct / 100.0 * ctx.equity / bar.close
         # the target-position contract: trade the difference on every bar until it is gone
         target = self._targets.get(bar.instrument, 0.0)
         held = ctx.position(bar.instrument, bar.venue)
@@ -82,36 +130,12 @@ class SmaCross(Strategy):
                             ctx.new_client_order_id(), time_in_force=TimeInForce.IOC,
                             ts_ns=bar.ts_ns)]
 
-    def target_positions(self, frame: Any, equity: float) -> np.ndarray:
-        close = frame["close"].to_numpy(dtype=np.float64)
-        mean = frame["close"].rolling(self.settings.window).mean().to_numpy()
-        signal = np.where(close > mean, 1, -1 if self.settings.short else 0)
-        signal[np.isnan(mean)] = 0
-        previous = np.concatenate(([0], signal[:-1]))
-        change = signal != previous
-        size = np.where(change, self._size(close, equity) * signal, np.nan)
-        size[0] = 0.0 if not change[0] else size[0]
-        return pd_ffill(size)
-
-
-class SmaCrossInexact(SmaCross):
-    """The same rule declaring its batch targets inexact: backtests must run its ``on_bar``."""
-
-    id = "sma_cross_inexact"
-    target_positions_exact = False
-
-
-def pd_ffill(values: np.ndarray) -> np.ndarray:
-    idx = np.where(np.isfinite(values), np.arange(len(values)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    return values[idx]
-
 
 def _plugin_module() -> types.SimpleNamespace:
     @bot_core.hookimpl
     def bot_core_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
         register(SmaCross)
-        register(SmaCrossInexact)
+        register(SmaCrossEvents)
 
     return types.SimpleNamespace(BOT_CORE_API=">=1.0,<2", __name__="tests.sma_cross",
                                  bot_core_register_strategies=bot_core_register_strategies)

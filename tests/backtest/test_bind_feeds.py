@@ -28,14 +28,14 @@ def test_strategies_learn_their_feeds_before_anything_else(host, write_config, m
     def on_start(self: SmaCross, ctx: Any) -> None:
         calls.append(("on_start", self, None))
 
-    def target_positions(self: SmaCross, frame: Any, equity: float) -> Any:
-        calls.append(("target_positions", self, None))
-        return original(self, frame, equity)
+    def signal(self: SmaCross, frame: Any) -> Any:
+        calls.append(("signal", self, None))
+        return original(self, frame)
 
-    original = SmaCross.target_positions
+    original = SmaCross.signal
     monkeypatch.setattr(SmaCross, "bind_feeds", bind_feeds)
     monkeypatch.setattr(SmaCross, "on_start", on_start)
-    monkeypatch.setattr(SmaCross, "target_positions", target_positions)
+    monkeypatch.setattr(SmaCross, "signal", signal)
     plan = _plan(host, write_config(), _data(300), strategies=("cross", "cross_b"))
     calls.clear()  # the plan bound its own instances to check the parameters
     result = run_backtest(plan, host, fast=fast)
@@ -49,5 +49,5 @@ def test_strategies_learn_their_feeds_before_anything_else(host, write_config, m
             [("btc", "BTC/USDT", "1m", 300), ("eth", "ETH/USDT", "1m", 300)]
         assert all(isinstance(f, FeedSpec) and f.periods_per_year == pytest.approx(525_960)
                    for f in feeds)
-        assert {what for what, _ in mine[1:]} <= {"on_start", "target_positions"}
+        assert {what for what, _ in mine[1:]} <= {"on_start", "signal"}
     assert result.bars == 600

@@ -31,14 +31,14 @@ def test_backtest_json_is_one_object_with_the_documented_fields(run_cli) -> None
     first = out["trades"][0]
     assert set(first) == set(TRADE_COLUMNS)
     assert first["entry_time"] < (first["exit_time"] or "9999")
-    # the compiled replay is the default; --no-compiled runs the Python path, same trades
+    # the compiled replay is the default; --no-compiled runs the event path, same trades
     assert out["path"] == "compiled"
     python = run_cli("backtest", "--preset", "balanced", "--strategy", "mean_reversion",
                      "--dataset", "demo-btc-usdt-1m", "--param", "window_bars=60", "--json",
                      "--no-compiled")
     assert python.returncode == 0, python.stderr
     slow = json.loads(python.stdout)
-    assert slow["path"] == "fast"
+    assert slow["path"] == "events"
     assert [(t["entry_time"], t["exit_time"], t["side"]) for t in slow["trades"]] == \
         [(t["entry_time"], t["exit_time"], t["side"]) for t in out["trades"]]
     assert slow["final_equity"] == pytest.approx(out["final_equity"], rel=1e-12)

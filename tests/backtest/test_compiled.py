@@ -1,5 +1,5 @@
 """The compiled replay: the same trades, equity and verdicts as the event path, every order
-judged by the real risk engine, and a hand-over to the Python paths wherever its model ends."""
+judged by the real risk engine, and a hand-over to the event path wherever its model ends."""
 
 from __future__ import annotations
 
@@ -113,30 +113,30 @@ def test_a_venue_reject_sends_the_run_to_the_event_path(host, write_config) -> N
     np.testing.assert_array_equal(tried.equity, slow.equity)
 
 
-def test_an_order_open_past_the_next_bar_hands_over_to_the_python_fast_path(
+def test_an_order_open_past_the_next_bar_sends_the_run_to_the_event_path(
         host, write_config) -> None:
     # with 90 s of latency a market order decided on a minute bar is still working when its
-    # strategy sees the next bar: the fast path's re-sync handles that, the kernel does not
+    # strategy sees the next bar: what on_bar does then (back off) the kernel does not model
     path = _venue(write_config(notional=5.0), latency_ms=90_000.0)
     plan = _plan(host, path, _data(), strategies=("cross",))
     tried = run_backtest(plan, host, compiled=True)
     slow = run_backtest(plan, host, fast=False)
-    assert tried.fast_path_note.startswith("compiled replay gave way: an order still open when "
+    assert tried.fast_path_note.startswith("replayed event by event: an order still open when "
                                            "its strategy saw the next bar at 2024-")
-    # the fast path's re-sent orders then meet the position cap: replayed event by event
-    assert "; replayed event by event: risk verdict" in tried.fast_path_note
     assert tried.path == "events"
     _same_trades(tried.trades, slow.trades)
 
 
-def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_config) -> None:
+def test_observer_plugins_keep_the_run_on_the_event_path(host, write_config) -> None:
     plan = _plan(host, write_config(notional=5.0), _data())
     probe = Probe()
     host.register_observer(probe)
     watched = run_backtest(plan, host, compiled=True)
     host.unregister_observer(probe)
     compiled = run_backtest(plan, host, compiled=True)
-    assert watched.path == "fast" and watched.fast_path_note == ""
+    assert watched.path == "events"
+    assert watched.fast_path_note == ("event by event: observer plugins implement "
+                                      "bot_core_on_risk_verdict, bot_core_on_fill")
     assert compiled.path == "compiled"
     # every order filled completely: one fill per approved order, all seen by the observer
     assert len(probe.of(watched).fills) == compiled.verdicts["approve"] == \
@@ -147,10 +147,11 @@ def test_observer_plugins_see_every_order_on_the_python_fast_path(host, write_co
 def test_the_compiled_replay_is_the_default(host, write_config) -> None:
     plan = _plan(host, write_config(notional=5.0), _data())
     compiled = run_backtest(plan, host)
-    python = run_backtest(plan, host, compiled=False)
-    assert python.path == "fast" and compiled.path == "compiled"
-    _same_trades(compiled.trades, python.trades)
-    np.testing.assert_allclose(compiled.equity, python.equity, rtol=1e-12)
+    events = run_backtest(plan, host, compiled=False)
+    assert events.path == "events" and compiled.path == "compiled"
+    assert events.fast_path_note == ""  # asked for
+    _same_trades(compiled.trades, events.trades)
+    np.testing.assert_allclose(compiled.equity, events.equity, rtol=1e-12)
 
 
 def test_an_order_the_bar_volume_cuts_sends_the_run_to_the_event_path(host, write_config) -> None:
@@ -167,15 +168,23 @@ def test_an_order_the_bar_volume_cuts_sends_the_run_to_the_event_path(host, writ
 
 
 def test_snapshot_book_answers_as_the_portfolio_does() -> None:
-    from bot_core.backtest.compiled import CompiledStop, SnapshotBook
+    from bot_core.backtest.compiled import CompiledStop
+    from bot_core.backtest.judge import SnapshotBook
+    from bot_core.backtest.kernel import EntryLog
 
+    log = EntryLog.allocate(1, 3, 2)
     book = SnapshotBook([("a", "BTC/USDT"), ("b", "BTC/USDT"), ("a", "ETH/USDT")],
-                        ["BTC/USDT", "ETH/USDT"], 1000.0)
+                        ["BTC/USDT", "ETH/USDT"], log, 1000.0)
     assert book.equity == 1000.0 and book.gross_exposure == 0.0
     assert math.isnan(book.last_price("BTC/USDT", "a")) and book.last_update_ns("BTC/USDT") == 0
-    # equity, gross, net per key (3), mark per key (3), net per instrument (2), last mark (2)
-    book.load([990.0, 50.0, 0.5, -0.2, 0.0, 100.0, 0.0, 0.0, 0.3, 0.0, 101.0, 0.0],
-              [7, 0, 0, 8, 0])
+    log.equity[0], log.gross[0] = 990.0, 50.0
+    log.key_position[0] = [0.5, -0.2, 0.0]
+    log.key_mark[0] = [100.0, 0.0, 0.0]
+    log.key_ts[0] = [7, 0, 0]
+    log.instrument_position[0] = [0.3, 0.0]
+    log.instrument_mark[0] = [101.0, 0.0]
+    log.instrument_ts[0] = [8, 0]
+    book.load(0)
     assert (book.equity, book.gross_exposure) == (990.0, 50.0)
     assert book.position("BTC/USDT", "a") == 0.5 and book.position("BTC/USDT", "b") == -0.2
     assert book.position("BTC/USDT") == 0.3 and book.position("SOL/USDT") == 0.0
@@ -196,7 +205,7 @@ def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quot
                                                    held: float, mark: float, quantity: float,
                                                    price: float, fee_bps: float,
                                                    leverage: float) -> None:
-    from bot_core.kernels.bar_replay import _affordable
+    from bot_core.backtest.kernel import Venues, _Account, _affordable
     from bot_core_paper.account import PaperAccount
 
     account = PaperAccount({"USDT": 0.0}, margin=margin, max_leverage=leverage)
@@ -204,10 +213,15 @@ def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quot
     if mark:
         account.mark("BTC/USDT", mark)
     expected = account.affordable("BTC/USDT", side, quantity, price, fee_bps / 1e4)
-    got = _affordable(0, 0, side, quantity, price, fee_bps / 1e4, margin, leverage,
-                      np.array([quote]), np.array([held]), np.array([mark]),
-                      np.zeros(1, dtype=np.int64))
-    assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    one = np.ones(1)
+    venues = Venues(np.array([fee_bps / 1e4]), one, one, one, np.zeros(1, dtype=np.int64),
+                    np.zeros(1, dtype=np.bool_), np.array([margin]), np.array([leverage]), one,
+                    np.ones(1, dtype=np.bool_))
+    state = _Account(np.array([quote]), np.zeros(1, dtype=np.int64), np.array([held]),
+                     np.array([mark]), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                     np.zeros(1, dtype=np.int64), np.zeros(1))
+    got = _affordable(0, 0, side, quantity, price, venues, state, np.zeros(1, dtype=np.int64))
+    assert got == expected  # one rule (bot_core.rules.affordable_quantity), compiled
 
 
 def _one_instrument() -> dict[str, DataSpec]:

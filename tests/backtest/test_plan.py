@@ -160,24 +160,18 @@ def test_fast_path_equals_event_path_with_the_mean_reversion_plugin(installed) -
     np.testing.assert_allclose(fast.equity, slow.equity, rtol=1e-12)
 
 
-def test_strategy_whose_batch_targets_are_not_exact_runs_event_by_event(installed) -> None:
+def test_vol_target_rebalances_in_the_compiled_replay_as_on_bar(installed) -> None:
     import numpy as np
 
     from bot_core.backtest.driver import run_backtest
 
-    # vol_target rebalances within a band measured in current equity: its batch targets at
-    # one equity are not what on_bar decides, so the Python paths must not take the fast path
+    # vol_target rebalances within a band measured in current equity: its compiled decide
+    # gets the equity of every bar in the replay, as on_bar does
     plan = plan_backtest(installed, strategies=["vol_target"], preset="balanced",
                          datasets=["demo-btc-usdt-1m"])
-    python = run_backtest(plan, installed, compiled=False)
     slow = run_backtest(plan, installed, fast=False)
-    assert not python.fast_path
     # it holds its position and rebalances it: one round trip per instrument, many fills
-    assert len(python.trades) == len(slow.trades) >= 1 and len(slow.fills) > 5
-    _same_trades(python.trades, slow.trades)
-    _same_fills(python.fills, slow.fills)
-    np.testing.assert_array_equal(python.equity, slow.equity)
-    # the compiled replay sizes its fractions of equity with the equity of every bar, as on_bar
+    assert len(slow.trades) >= 1 and len(slow.fills) > 5
     compiled = run_backtest(plan, installed)
     assert compiled.path == "compiled" and compiled.fast_path_note == ""
     _same_trades(compiled.trades, slow.trades)
@@ -186,21 +180,19 @@ def test_strategy_whose_batch_targets_are_not_exact_runs_event_by_event(installe
     np.testing.assert_allclose(compiled.equity, slow.equity, rtol=1e-12)
 
 
-def test_mean_reversion_from_batch_targets_next_to_vol_target_event_by_event(installed) -> None:
+def test_mean_reversion_and_vol_target_compiled_together(installed) -> None:
     import numpy as np
 
     from bot_core.backtest.driver import run_backtest
 
     plan = plan_backtest(installed, strategies=["mean_reversion", "vol_target"],
                          preset="balanced", datasets=["demo-btc-usdt-1m", "demo-eth-usdt-1m"])
-    mixed = run_backtest(plan, installed, compiled=False)
     compiled = run_backtest(plan, installed)
     slow = run_backtest(plan, installed, fast=False)
-    assert mixed.fast_path and mixed.fast_path_note.startswith("mixed: vol_target event by event")
     assert compiled.path == "compiled" and compiled.fast_path_note == ""
     assert {t.strategy for t in slow.trades} == {"mean_reversion", "vol_target"}
     key = [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns) for t in slow.trades]
-    for fast in (mixed, compiled):
+    for fast in (compiled,):
         assert [(t.strategy, t.instrument, t.side, t.entry_ns, t.exit_ns)
                 for t in fast.trades] == key
         np.testing.assert_allclose([t.pnl for t in fast.trades], [t.pnl for t in slow.trades],
@@ -225,10 +217,9 @@ def test_bars_that_trade_nothing_send_the_run_to_the_event_path(installed) -> No
     plan = plan_backtest(installed, strategies=["mean_reversion"], preset="balanced",
                          datasets={"btc": DataSpec(frame, "ohlcv", "BTC/USDT", "venue_a")})
     slow = run_backtest(plan, installed, fast=False)
-    # the Python fast path sees the unfilled order; the compiled replay (the default) sees a
-    # bar that cannot trade: both replay the run event by event
-    for tried, note in ((run_backtest(plan, installed, compiled=False), "order filled 0 of"),
-                        (run_backtest(plan, installed), "a fill limited by the bar's volume")):
+    # the compiled replay (the default) sees a bar that cannot trade: the run is replayed
+    # event by event
+    for tried, note in ((run_backtest(plan, installed), "a fill limited by the bar's volume"),):
         assert not tried.fast_path and note in tried.fast_path_note
         assert tried.verdicts == slow.verdicts
         assert [(t.entry_ns, t.exit_ns, t.side) for t in tried.trades] == \
@@ -245,7 +236,7 @@ def test_with_the_volume_cap_off_bars_without_volume_fill_on_every_path(installe
 
     # the data of the test above, where volume is not tradable size: with the paper venue's
     # volume cap off every order fills whole at the next open, the compiled replay keeps the
-    # run, and the Python fast path and the event path agree with it
+    # run, and the event path agrees with it
     frame = load_dataset("demo-btc-usdt-1m")
     volume = frame["volume"].to_numpy().copy()
     volume[np.arange(len(volume)) % 10 < 4] = 0.0
@@ -255,12 +246,11 @@ def test_with_the_volume_cap_off_bars_without_volume_fill_on_every_path(installe
                          volume_cap=False)
     assert plan.resolved.config.venues["venue_a"].settings["volume_cap"] is False
     compiled = run_backtest(plan, installed)
-    python = run_backtest(plan, installed, compiled=False)
     slow = run_backtest(plan, installed, fast=False)
-    assert (compiled.path, python.path, slow.path) == ("compiled", "fast", "events")
-    assert compiled.fast_path_note == python.fast_path_note == ""
+    assert (compiled.path, slow.path) == ("compiled", "events")
+    assert compiled.fast_path_note == ""
     assert len(slow.trades) > 20 and len(slow.fills) == sum(slow.verdicts.values())
-    for tried in (compiled, python):
+    for tried in (compiled,):
         _same_trades(tried.trades, slow.trades)
         _same_fills(tried.fills, slow.fills)
         assert tried.verdicts == slow.verdicts

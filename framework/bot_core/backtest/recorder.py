@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from bot_core.backtest.results import iso_utc
+from bot_core.backtest.times import iso_utc
 from bot_core.backtest.trades import TradeBook
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from bot_core.backtest.metrics import drawdown_series
-from bot_core.backtest.results import BacktestResult, iso_utc_array
+from bot_core.backtest.results import BacktestResult
+from bot_core.backtest.times import iso_utc_array
 from bot_core.errors import UsageError
 
 if TYPE_CHECKING:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bot_core.backtest.metrics import Metrics
+from bot_core.backtest.times import iso_utc, iso_utc_array
 from bot_core.backtest.trades import BookedFill, RoundTrip
 
-__all__ = ["BacktestResult", "iso_utc", "iso_utc_array"]
+__all__ = ["BacktestPath", "BacktestResult", "iso_utc", "iso_utc_array"]
 
 
-def iso_utc_array(ts_ns: np.ndarray) -> np.ndarray:
-    """``2024-01-02T03:04:05Z`` for each UTC ns time: the one time format of every backtest CSV
-    and JSON field (second resolution, ``Z`` for UTC)."""
-    times = np.asarray(ts_ns, dtype=np.int64).astype("datetime64[ns]")
-    return np.datetime_as_string(times, unit="s", timezone="UTC")
+class BacktestPath(enum.StrEnum):
+    """How a backtest was replayed (the same simulation at two speeds)."""
 
-
-def iso_utc(ts_ns: int) -> str:
-    """One time in the format of :func:`iso_utc_array`."""
-    return str(iso_utc_array(np.array([ts_ns], dtype=np.int64))[0])
+    COMPILED = "compiled"
+    """The compiled replay (:mod:`bot_core.backtest.compiled`): every strategy's compiled
+    ``decide``, the venue's fills, the portfolio and the engine's monitors in one kernel, every
+    order judged by the real risk engine."""
+    EVENTS = "events"
+    """Every event through the trading pipeline, as in paper and live trading."""
 
 
 @dataclass(slots=True)
@@ -49,27 +50,25 @@ class BacktestResult:
     final_state: str = "active"
     run_id: str = ""
     """Run id the observer hooks saw (an abandoned fast run had another one)."""
-    path: str = "events"
-    """How the run was replayed: ``compiled`` (the compiled replay, see
-    ``bot_core.backtest.compiled``), ``fast`` (the driver's fast path), ``mixed`` or
-    ``events`` (every event through the pipeline)."""
+    path: BacktestPath = BacktestPath.EVENTS
+    """How the run was replayed (:class:`BacktestPath`); the result is the same either way."""
     fills: list[BookedFill] = field(default_factory=list)
     """Every fill, in booking order (the per-fill view behind the round trips)."""
     gaps: list[tuple[int, int]] = field(default_factory=list)
     """Stretches no dataset covers (``bot_core.backtest.feeds.coverage_gaps``): (last time
     before, first time after), UTC ns. The equity curve has no point inside them."""
     fast_path_note: str = ""
-    """Why the fast path was abandoned for the event-by-event replay, or which strategies of a
-    mixed run ran event by event (empty for a plain fast or event-by-event run)."""
+    """Why the run was replayed event by event although the compiled replay was wanted: what
+    it cannot model (``event by event: ...``) or where it gave way (``replayed event by event:
+    ... at <time>``); empty otherwise."""
     warnings: list[str] = field(default_factory=list)
     """Strategy parameters that work on the data but are likely not what was meant, one line
     each naming the field (``BacktestPlan.warnings``)."""
 
     @property
     def fast_path(self) -> bool:
-        """True when bar strategies ran through their batch kernels (all of them, or in a mixed
-        run those whose targets are exact; see ``bot_core.backtest.driver``)."""
-        return self.path != "events"
+        """True when the compiled replay produced the result."""
+        return self.path is BacktestPath.COMPILED
 
     @property
     def closed_trades(self) -> list[RoundTrip]:
@@ -94,7 +93,7 @@ class BacktestResult:
                      "state_changes": list(self.state_changes), "final_state": self.final_state},
             "run_id": self.run_id,
             "fast_path": self.fast_path,
-            "path": self.path,
+            "path": self.path.value,
             "fast_path_note": self.fast_path_note,
             "annualization": m.annualization.as_dict() if m.annualization else None,
             "warnings": list(self.warnings),

@@ -67,7 +67,7 @@ class RoundTrip:
         return 100.0 * self.pnl / notional if notional > 0 else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        from bot_core.backtest.results import iso_utc
+        from bot_core.backtest.times import iso_utc
 
         return {
             "strategy": self.strategy, "venue": self.venue, "instrument": self.instrument,
@@ -93,7 +93,7 @@ class BookedFill(NamedTuple):
     fee: float
 
     def as_dict(self) -> dict[str, object]:
-        from bot_core.backtest.results import iso_utc
+        from bot_core.backtest.times import iso_utc
 
         return {"time": iso_utc(self.ts_ns), "strategy": self.strategy, "venue": self.venue,
                 "instrument": self.instrument, "side": "buy" if self.side_sign > 0 else "sell",

@@ -12,6 +12,9 @@ this process may use, at most 8); the result does not depend on it.
 They are causal (the value at bar ``t`` uses bars ``<= t`` only), treat NaN as a missing bar
 and never return inf: a flat window has standard deviation 0 and z-score 0.
 
+:data:`DECIDE_SIGNATURE` is the signature of a strategy's compiled decision (the batch
+contract, :mod:`bot_core.kernels.decide`); :func:`decide_path` runs one over a series.
+
 =====================================  ===================================================
 batch                                  incremental
 =====================================  ===================================================
@@ -25,6 +28,7 @@ Importing this package imports numba (and compiles or loads cached machine code 
 import it inside methods, never at the top of a plugin's entry-point module.
 """
 
+from bot_core.kernels.decide import DECIDE_SIGNATURE, DECIDE_TYPE, decide_path
 from bot_core.kernels.rolling import RollingMoments, rolling_mean_std, rolling_zscore
 from bot_core.kernels.volatility import (
     EwmaVol,
@@ -37,12 +41,15 @@ from bot_core.kernels.volatility import (
 )
 
 __all__ = [
+    "DECIDE_SIGNATURE",
+    "DECIDE_TYPE",
     "EwmaVol",
     "RollingMoments",
     "RollingVol",
     "alpha_from_halflife",
     "annualization_factor",
     "bar_returns",
+    "decide_path",
     "ewma_vol",
     "rolling_mean_std",
     "rolling_vol",

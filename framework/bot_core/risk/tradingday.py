@@ -47,3 +47,11 @@ class TradingCalendar:
     def next_boundary_ns(self, day: dt.date) -> int:
         """When the trading day after ``day`` begins."""
         return self.boundary_ns(day + dt.timedelta(days=1))
+
+    def boundaries(self, first_ns: int, last_ns: int) -> list[int]:
+        """Every boundary a run from ``first_ns`` to ``last_ns`` crosses, in order, and the
+        first one after ``last_ns`` (where the day of the last event ends)."""
+        out = [self.next_boundary_ns(self.day_of(first_ns))]
+        while out[-1] <= last_ns:
+            out.append(self.next_boundary_ns(self.day_of(out[-1])))
+        return out

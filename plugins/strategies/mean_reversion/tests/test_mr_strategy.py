@@ -139,17 +139,3 @@ def test_decisions_frame() -> None:
     assert list(out.columns) == ["zscore", "target", "reason"]
     assert set(out["reason"]) >= {"hold", "entry_long", "exit_z"}
     assert out.index.equals(frame.index)
-
-
-@pytest.mark.parametrize(("sizing", "extra"), [("equity_pct", {}),
-                                               ("fixed_quantity", {"quantity": 0.5})])
-def test_declared_equity_scaling_is_what_the_targets_do(sizing: str, extra: dict) -> None:
-    # the backtest trusts targets_scale_with_equity instead of computing the targets twice
-    strategy = make(sizing=sizing, window_bars=20, entry_z=1.5, **extra)
-    frame = frame_from_closes(random_walk(4, 3000))
-    single = strategy.target_positions(frame, 100_000.0)
-    double = strategy.target_positions(frame, 200_000.0)
-    assert np.count_nonzero(single) > 100
-    scale = 2.0 if strategy.targets_scale_with_equity else 1.0
-    assert strategy.targets_scale_with_equity is (sizing == "equity_pct")
-    np.testing.assert_array_equal(double, scale * single)

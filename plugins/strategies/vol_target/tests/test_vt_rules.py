@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 
 from bot_core_vol_target import VolTargetSettings
-from bot_core_vol_target.rules import REASONS, decide, pack_params, target_path
+from bot_core_vol_target.rules import REASONS, pack_params, target_path
+from bot_core_vol_target.rules import decide as compiled_decide
 
 NAN = math.nan
+
+
+def decide(position: float, vol: float, close: float, equity: float, params: np.ndarray,
+           ever_valid: bool) -> tuple[float, int]:
+    """The compiled rule (the batch contract's signature) from plain arguments."""
+    signal = np.array([vol, 1.0 if ever_valid else 0.0])
+    return compiled_decide(signal, close, position, equity, np.zeros(0), params)
 
 
 def params(**values: object) -> np.ndarray:

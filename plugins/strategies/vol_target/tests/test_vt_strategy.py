@@ -72,7 +72,7 @@ def test_realized_vol_is_annualized_and_matches_batch() -> None:
     frame = frame_from_closes(random_walk(5, 500, sigma=0.001))
     strategy = make(estimator="rolling")
     run_bars(strategy, frame)
-    batch = make(estimator="rolling").signal(frame)
+    batch = make(estimator="rolling").realized_vols(frame)
     assert strategy.realized_vol("BTC/USDT") == pytest.approx(batch[-1], rel=1e-12)
     per_bar = pd.Series(np.log(frame["close"])).diff().rolling(60, min_periods=20).std()
     assert batch[-1] == pytest.approx(per_bar.iloc[-1] * math.sqrt(MINUTES_PER_YEAR), rel=1e-9)
@@ -81,9 +81,9 @@ def test_realized_vol_is_annualized_and_matches_batch() -> None:
 
 def test_max_estimator_takes_the_larger() -> None:
     frame = frame_from_closes(random_walk(6, 400))
-    both = make(estimator="max").signal(frame)
-    ewma = make(estimator="ewma").signal(frame)
-    rolling = make(estimator="rolling").signal(frame)
+    both = make(estimator="max").realized_vols(frame)
+    ewma = make(estimator="ewma").realized_vols(frame)
+    rolling = make(estimator="rolling").realized_vols(frame)
     ok = ~np.isnan(both)
     np.testing.assert_array_equal(both[ok], np.maximum(ewma, rolling)[ok])
 
@@ -91,7 +91,7 @@ def test_max_estimator_takes_the_larger() -> None:
 def test_constant_prices_use_the_floor_not_infinity() -> None:
     frame = frame_from_closes([200.0] * 100)
     strategy = make(target_vol_pct=20.0, vol_floor_pct=10.0, max_leverage=5.0)
-    vol = strategy.signal(frame)
+    vol = strategy.realized_vols(frame)
     assert np.all(vol[20:] == 0.0) and not np.isinf(vol).any()
     positions = strategy.target_positions(frame, 10_000.0)
     assert positions[-1] == pytest.approx(2.0 * 10_000 / 200)  # 20% / 10% floor
@@ -100,7 +100,7 @@ def test_constant_prices_use_the_floor_not_infinity() -> None:
 def test_tiny_variance_at_high_price() -> None:
     rng = np.random.default_rng(8)
     closes = 1e5 + np.round(rng.standard_normal(300) * 1e-4, 6)
-    vol = make(estimator="rolling", log_returns=False).signal(frame_from_closes(closes))
+    vol = make(estimator="rolling", log_returns=False).realized_vols(frame_from_closes(closes))
     r = [(b - a) / a for a, b in zip(closes[-61:-1], closes[-60:], strict=True)]
     m = math.fsum(r) / 60
     ref = math.sqrt(math.fsum((x - m) ** 2 for x in r) / 59) * math.sqrt(MINUTES_PER_YEAR)

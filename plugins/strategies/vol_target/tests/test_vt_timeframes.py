@@ -56,10 +56,10 @@ def test_annualized_with_the_bars_a_year_of_the_data() -> None:
     per_bar = np.log(frame["close"]).diff().rolling(1440, min_periods=60).std().to_numpy()
     observed = spec_of(frame).periods_per_year
     assert observed == pytest.approx(261.3, abs=0.5)  # weekdays: 5 bars in 7 days
-    vol = make(None, estimator="rolling").signal(frame)
+    vol = make(None, estimator="rolling").realized_vols(frame)
     np.testing.assert_allclose(vol, per_bar * math.sqrt(observed), rtol=1e-9)
     # days_per_year states a 24/7 calendar instead: days x 86400 / the data's bar length
-    stated = make(None, estimator="rolling", days_per_year=252.0).signal(frame)
+    stated = make(None, estimator="rolling", days_per_year=252.0).realized_vols(frame)
     np.testing.assert_allclose(stated, per_bar * math.sqrt(252.0), rtol=1e-9)
 
 

@@ -6,23 +6,30 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from bot_core.orders import OrderIntent, OrderStatus, OrderType, Side, TimeInForce
-from bot_core.strategy import Strategy, StrategyContext, StrategySettings
+from bot_core import (
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    Strategy,
+    StrategyContext,
+    StrategySettings,
+    TimeInForce,
+)
 from bot_core_cross_arb.legs import Group, Leg
 from bot_core_cross_arb.settings import CrossArbSettings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bot_core.market import Quote
-    from bot_core.orders import ExecutionReport, Fill
+    from bot_core import ExecutionReport, Fill, Quote
 
 __all__ = ["CrossArbStrategy"]
 
 _NS_PER_MS = 1_000_000
 
 
-class CrossArbStrategy(Strategy):
+class CrossArbStrategy(Strategy[CrossArbSettings]):
     """Buy on the cheaper venue and sell on the dearer one when the gap pays every cost.
 
     On each quote, with the latest top of book of both venues (no more than
@@ -56,15 +63,11 @@ class CrossArbStrategy(Strategy):
     Settings: ClassVar[type[StrategySettings]] = CrossArbSettings
     data_kind = "quotes"
 
-    def __init__(self, settings: StrategySettings, *, name: str | None = None,
+    def __init__(self, settings: CrossArbSettings, *, name: str | None = None,
                  instruments: Sequence[str] = (), venues: Sequence[str] = ()) -> None:
-        if not isinstance(settings, CrossArbSettings):
-            raise TypeError(f"{type(self).__name__} needs CrossArbSettings, got "
-                            f"{type(settings).__name__}")
         if len(venues) != 2 or venues[0] == venues[1]:
             raise ValueError(f"cross_arb trades exactly two different venues, got {list(venues)}")
         super().__init__(settings, name=name, instruments=instruments, venues=venues)
-        self.cfg: CrossArbSettings = settings
         self.venue_a, self.venue_b = self.venues
         self.inventory: dict[tuple[str, str], float] = {}
         """(instrument, venue) -> signed base quantity bought minus sold by this strategy."""
@@ -127,13 +130,13 @@ class CrossArbStrategy(Strategy):
         qb = self.quotes.get((instrument, self.venue_b))
         if qa is None or qb is None:
             return None
-        if abs(qa.ts_ns - qb.ts_ns) > self.cfg.max_quote_age_ms * _NS_PER_MS:
+        if abs(qa.ts_ns - qb.ts_ns) > self.settings.max_quote_age_ms * _NS_PER_MS:
             return None
         return qa, qb
 
     def _room(self, instrument: str, venue: str, side: int, mid: float) -> float:
         """Base quantity that can still be bought (side +1) or sold (-1) on ``venue``."""
-        limit = self.cfg.max_inventory_notional / mid
+        limit = self.settings.max_inventory_notional / mid
         held = self.inventory.get((instrument, venue), 0.0)
         return max(limit - held, 0.0) if side > 0 else max(limit + held, 0.0)
 
@@ -147,7 +150,7 @@ class CrossArbStrategy(Strategy):
         qa, qb = pair
         direction, _edge, qty = best_edge(qa.bid, qa.ask, qa.bid_size, qa.ask_size, qb.bid,
                                           qb.ask, qb.bid_size, qb.ask_size,
-                                          self.cfg.threshold_bps, self.cfg.max_order_notional)
+                                          self.settings.threshold_bps, self.settings.max_order_notional)
         if direction == 0:
             return []
         buy_q, sell_q = (qa, qb) if direction > 0 else (qb, qa)
@@ -165,7 +168,7 @@ class CrossArbStrategy(Strategy):
         mid = 0.25 * (qa.bid + qa.ask + qb.bid + qb.ask)
         if not mid > 0.0:
             return []
-        threshold = self.cfg.rebalance_threshold_pct / 100.0 * self.cfg.max_inventory_notional
+        threshold = self.settings.rebalance_threshold_pct / 100.0 * self.settings.max_inventory_notional
         if abs(inv_a) * mid <= threshold:
             inv_b = self.inventory.get((instrument, self.venue_b), 0.0)
             if abs(inv_b) * mid <= threshold:
@@ -177,21 +180,21 @@ class CrossArbStrategy(Strategy):
                 (qb if inv_a > 0 else qa)
         # sell on the long venue at its bid, buy on the short venue at its ask
         buy_q, sell_q = short_q, long_q
-        fees = self.cfg.taker_fee_bps_a + self.cfg.taker_fee_bps_b
-        cost_bps = (buy_q.ask - sell_q.bid) / sell_q.bid * 1e4 + fees + self.cfg.slippage_bps
-        if cost_bps > self.cfg.max_rebalance_cost_bps:
+        fees = self.settings.taker_fee_bps_a + self.settings.taker_fee_bps_b
+        cost_bps = (buy_q.ask - sell_q.bid) / sell_q.bid * 1e4 + fees + self.settings.slippage_bps
+        if cost_bps > self.settings.max_rebalance_cost_bps:
             return []
         target_excess = excess - threshold / mid
         qty = min(target_excess, buy_q.ask_size, sell_q.bid_size,
-                  self.cfg.max_order_notional / buy_q.ask)
+                  self.settings.max_order_notional / buy_q.ask)
         return self._pair(instrument, buy_q, sell_q, qty, "rebalance", now, ctx)
 
     def _pair(self, instrument: str, buy_q: Quote, sell_q: Quote, qty: float, kind: str,
               now: int, ctx: StrategyContext) -> list[OrderIntent]:
-        if not (qty > 0.0 and math.isfinite(qty)) or qty * buy_q.ask < self.cfg.min_order_notional:
+        if not (qty > 0.0 and math.isfinite(qty)) or qty * buy_q.ask < self.settings.min_order_notional:
             return []
         group = Group(f"{self.name}-{kind}-{ctx.new_client_order_id()}", instrument, kind)
-        half_slip = self.cfg.slippage_bps / 2e4
+        half_slip = self.settings.slippage_bps / 2e4
         intents = [
             self._leg(group, buy_q.venue, 1, qty, kind, buy_q.ask * (1.0 + half_slip), now, ctx),
             self._leg(group, sell_q.venue, -1, qty, kind, sell_q.bid * (1.0 - half_slip), now,
@@ -227,7 +230,7 @@ class CrossArbStrategy(Strategy):
     def _expire(self, instrument: str, now: int, ctx: StrategyContext) -> list[OrderIntent]:
         """Close legs that can no longer report (never acknowledged, or timed out)."""
         intents: list[OrderIntent] = []
-        timeout_ns = self.cfg.leg_timeout_ms * _NS_PER_MS
+        timeout_ns = self.settings.leg_timeout_ms * _NS_PER_MS
         for group in [g for g in self.groups.values() if g.instrument == instrument]:
             for leg in group.legs:
                 if leg.state == "sent" and now > leg.sent_ns:
@@ -247,7 +250,7 @@ class CrossArbStrategy(Strategy):
             return []
         net = group.net
         mark = self._mark(group.instrument)
-        dust = self.cfg.min_order_notional / mark if mark > 0 else 0.0
+        dust = self.settings.min_order_notional / mark if mark > 0 else 0.0
         if abs(net) <= max(dust, 1e-12):
             group.settled = True
             self.groups.pop(group.group_id, None)
@@ -255,14 +258,14 @@ class CrossArbStrategy(Strategy):
             return []
         side = -1 if net > 0 else 1  # the order that brings the group's net back to zero
         qty = abs(net)
-        hedge = (self.cfg.leg_failure_action == "hedge"
-                 and group.hedges < self.cfg.max_hedge_attempts)
+        hedge = (self.settings.leg_failure_action == "hedge"
+                 and group.hedges < self.settings.max_hedge_attempts)
         if hedge:
             # complete the side that fell short, on the venue it was meant for
             leg = group.first_leg(side)
             group.hedges += 1
             role = "hedge"
-        elif group.unwinds < self.cfg.max_unwind_attempts:
+        elif group.unwinds < self.settings.max_unwind_attempts:
             # reverse the side that filled more, on the venue where it filled
             leg = group.first_leg(-side)
             group.unwinds += 1
@@ -308,9 +311,9 @@ class CrossArbStrategy(Strategy):
         direction, edge, qty, buy, sell = edge_path(
             np.ascontiguousarray(both["_a"].to_numpy(dtype=np.bool_)),
             np.ascontiguousarray(ts, dtype=np.int64), column("bid"), column("ask"),
-            column("bid_size"), column("ask_size"), self.cfg.threshold_bps,
-            self.cfg.max_order_notional, self.cfg.max_quote_age_ms * _NS_PER_MS)
-        costs = self.cfg.threshold_bps - self.cfg.min_edge_bps
+            column("bid_size"), column("ask_size"), self.settings.threshold_bps,
+            self.settings.max_order_notional, self.settings.max_quote_age_ms * _NS_PER_MS)
+        costs = self.settings.threshold_bps - self.settings.min_edge_bps
         out = pd.DataFrame({"direction": direction, "edge_bps": edge,
                             "net_edge_bps": edge - costs, "quantity": qty,
                             "buy_price": buy, "sell_price": sell}, index=both.index)

@@ -1,21 +1,29 @@
-"""The mean-reversion decision rule as one compiled step, shared by the live and batch paths.
+"""The mean-reversion decision rule as one compiled step: the strategy's batch contract.
 
 ``decide`` advances the per-instrument state by one bar and returns the target position; the
-batch kernel :func:`target_path` calls the same function over a whole series, so the backtest's
-fast path and ``on_bar`` cannot disagree. Importing this module imports numba.
+host calls it from ``on_bar`` and from a backtest's compiled replay, with the same arguments
+(``bot_core.kernels.DECIDE_SIGNATURE``), so the two cannot disagree. :func:`target_path` runs it
+over a whole series. Importing this module imports numba.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
-__all__ = ["REASONS", "decide", "new_state", "pack_params", "target_path"]
+from bot_core.kernels import DECIDE_SIGNATURE, decide_path
+
+if TYPE_CHECKING:
+    from bot_core_mean_reversion.settings import MeanReversionSettings
+
+__all__ = ["REASONS", "STATE_SIZE", "decide", "pack_params", "target_path"]
 
 # state vector: side (+1 long, -1 short, 0 flat), entry price, bars held, quantity, blocked side
 _SIDE, _ENTRY, _HELD, _QTY, _BLOCKED = 0, 1, 2, 3, 4
+STATE_SIZE = 5
 # params vector
 _ENTRY_Z, _EXIT_Z, _SHORT, _STOP, _MAX_HOLD, _FIXED, _EQUITY_FRAC, _QUANTITY = range(8)
 
@@ -24,38 +32,34 @@ REASONS = ("hold", "entry_long", "entry_short", "exit_z", "stop_loss", "max_hold
 """Reason code -> tag of the intent it causes."""
 
 
-def new_state() -> np.ndarray:
-    return np.zeros(5, dtype=np.float64)
-
-
-def pack_params(settings: object) -> np.ndarray:
+def pack_params(settings: MeanReversionSettings) -> np.ndarray:
     """The settings as the float64 vector the compiled rule reads."""
     s = settings
-    stop = getattr(s, "stop_loss_pct", None)
-    hold = getattr(s, "max_holding_bars", None)
-    quantity = getattr(s, "quantity", None)
     return np.array([
-        s.entry_z,  # type: ignore[attr-defined]
-        s.exit_z,  # type: ignore[attr-defined]
-        1.0 if s.allow_short else 0.0,  # type: ignore[attr-defined]
-        math.nan if stop is None else stop / 100.0,
-        0.0 if hold is None else float(hold),
-        1.0 if s.sizing == "fixed_quantity" else 0.0,  # type: ignore[attr-defined]
-        s.equity_pct / 100.0,  # type: ignore[attr-defined]
-        math.nan if quantity is None else float(quantity),
+        s.entry_z,
+        s.exit_z,
+        1.0 if s.allow_short else 0.0,
+        math.nan if s.stop_loss_pct is None else s.stop_loss_pct / 100.0,
+        0.0 if s.max_holding_bars is None else float(s.max_holding_bars),
+        1.0 if s.sizing == "fixed_quantity" else 0.0,
+        s.equity_pct / 100.0,
+        math.nan if s.quantity is None else float(s.quantity),
     ], dtype=np.float64)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def decide(state: np.ndarray, params: np.ndarray, z: float, close: float, equity: float
-           ) -> tuple[float, int]:
-    """One bar: exits (stop, holding limit, z back at exit level), then entries.
+@njit(DECIDE_SIGNATURE, cache=True, nogil=True, error_model="numpy")
+def decide(signal: np.ndarray, close: float, position: float, equity: float,
+           state: np.ndarray, params: np.ndarray) -> tuple[float, int]:
+    """One bar (``signal[0]``: its z-score): exits (stop, holding limit, z back at exit level),
+    then entries.
 
-    Returns ``(target signed position, reason code)``. A NaN z (warm-up, missing bar) neither
+    Returns ``(target signed position, reason code)``; the rule keeps its own position in
+    ``state`` (what it decided), not ``position``. A NaN z (warm-up, missing bar) neither
     enters nor exits on the signal; stops and the holding limit still apply. After a stop or a
     holding-limit exit the same side cannot be re-entered until z crosses its exit level again
     (otherwise the rule would buy straight back into the move that stopped it out).
     """
+    z = signal[0]
     side = state[_SIDE]
     reason = HOLD
     exit_z = params[_EXIT_Z]
@@ -99,16 +103,8 @@ def decide(state: np.ndarray, params: np.ndarray, z: float, close: float, equity
     return side * state[_QTY], reason
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
 def target_path(z: np.ndarray, close: np.ndarray, params: np.ndarray, equity: float
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Target position and reason code of every bar, from flat (the batch form of ``decide``)."""
-    size = z.shape[0]
-    targets = np.empty(size)
-    reasons = np.empty(size, dtype=np.int8)
-    state = np.zeros(5)
-    for i in range(size):
-        target, reason = decide(state, params, z[i], close[i], equity)
-        targets[i] = target
-        reasons[i] = reason
-    return targets, reasons
+    """Target position and reason code of every bar, from flat, every target reached at once
+    (``bot_core.kernels.decide_path`` of :func:`decide`)."""
+    return decide_path(decide, z, close, equity, STATE_SIZE, params)

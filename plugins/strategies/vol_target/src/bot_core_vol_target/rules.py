@@ -1,46 +1,54 @@
-"""The volatility-targeting rule as one compiled step, shared by the live and batch paths.
+"""The volatility-targeting rule as one compiled step: the strategy's batch contract.
 
-Importing this module imports numba.
+``decide`` is called by ``on_bar`` and by a backtest's compiled replay with the same arguments
+(``bot_core.kernels.DECIDE_SIGNATURE``): the rebalancing band, measured in the equity of each
+bar, is written here once. Importing this module imports numba.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
-__all__ = ["HOLD", "REASONS", "decide", "leverage_path", "pack_params", "target_path"]
+from bot_core.kernels import DECIDE_SIGNATURE, decide_path
+
+if TYPE_CHECKING:
+    from bot_core_vol_target.settings import VolTargetSettings
+
+__all__ = ["HOLD", "REASONS", "STATE_SIZE", "decide", "pack_params", "target_path", "with_history"]
 
 _TARGET_VOL, _FLOOR, _MAX_LEV, _BAND = range(4)
 HOLD, REBALANCE, WARMING, MISSING = range(4)
 REASONS = ("hold", "rebalance", "warming_up", "vol_missing")
+STATE_SIZE = 0
+"""The rule keeps no state: the position it moves from is the strategy's own."""
 
 
-def pack_params(settings: object) -> np.ndarray:
+def pack_params(settings: VolTargetSettings) -> np.ndarray:
     """Settings as the float64 vector the compiled rule reads (fractions, not percent)."""
     s = settings
-    return np.array([
-        s.target_vol_pct / 100.0,  # type: ignore[attr-defined]
-        s.vol_floor_pct / 100.0,  # type: ignore[attr-defined]
-        s.max_leverage,  # type: ignore[attr-defined]
-        s.rebalance_band_pct / 100.0,  # type: ignore[attr-defined]
-    ], dtype=np.float64)
+    return np.array([s.target_vol_pct / 100.0, s.vol_floor_pct / 100.0, s.max_leverage,
+                     s.rebalance_band_pct / 100.0], dtype=np.float64)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def decide(position: float, vol_annual: float, close: float, equity: float, params: np.ndarray,
-           ever_valid: bool) -> tuple[float, int]:
-    """New position from the current one: ``(target, reason code)``.
+@njit(DECIDE_SIGNATURE, cache=True, nogil=True, error_model="numpy")
+def decide(signal: np.ndarray, close: float, position: float, equity: float,
+           state: np.ndarray, params: np.ndarray) -> tuple[float, int]:
+    """New position from the current one: ``(target, reason code)``. ``signal[0]`` is the
+    annualized volatility, ``signal[1]`` 1.0 once any estimate was seen (warm-up included).
 
     ``target = min(target_vol / max(vol, floor), max_leverage) * equity / close``; the position
     moves to it only when ``|target - position| * close >= band * equity``. Missing volatility
     (or price) holds the position, and before the first valid estimate the position is flat.
     """
+    vol_annual = signal[0]
     if not (close > 0.0 and close < math.inf and equity > 0.0):
         return position, MISSING
     if vol_annual != vol_annual:
-        return (position, MISSING) if ever_valid else (0.0, WARMING)
+        return (position, MISSING) if signal[1] > 0.0 else (0.0, WARMING)
     vol = max(vol_annual, params[_FLOOR])
     leverage = min(params[_TARGET_VOL] / vol, params[_MAX_LEV])
     target = leverage * equity / close
@@ -49,30 +57,16 @@ def decide(position: float, vol_annual: float, close: float, equity: float, para
     return position, HOLD
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def with_history(vol_annual: np.ndarray) -> np.ndarray:
+    """The rule's signal from a series of annualized volatilities: ``(bars, 2)``, the
+    volatility and whether any estimate was seen up to that bar."""
+    seen = np.maximum.accumulate(vol_annual == vol_annual) if len(vol_annual) else \
+        np.zeros(0, dtype=bool)
+    return np.ascontiguousarray(np.column_stack([vol_annual, seen.astype(np.float64)]))
+
+
 def target_path(vol_annual: np.ndarray, close: np.ndarray, params: np.ndarray, equity: float
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Position and reason code of every bar from flat: the batch form of ``decide``."""
-    size = close.shape[0]
-    out = np.empty(size)
-    reasons = np.empty(size, dtype=np.int8)
-    position = 0.0
-    ever_valid = False
-    for i in range(size):
-        if vol_annual[i] == vol_annual[i]:
-            ever_valid = True
-        position, reason = decide(position, vol_annual[i], close[i], equity, params, ever_valid)
-        out[i] = position
-        reasons[i] = reason
-    return out, reasons
-
-
-def leverage_path(vol_annual: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, float]:
-    """The target of every bar as a fraction of equity (``target * close / equity`` of
-    :func:`decide`), NaN where the volatility is missing (``decide`` holds there, and is flat
-    before the first estimate, which a run from flat also is), with the same operations as
-    ``decide``, element by element; and the rebalancing band, a share of equity."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vol = np.maximum(vol_annual, params[_FLOOR])  # NaN stays NaN
-        fractions: np.ndarray = np.minimum(params[_TARGET_VOL] / vol, params[_MAX_LEV])
-    return fractions, float(params[_BAND])
+    """Position and reason code of every bar from flat, every target reached at once
+    (``bot_core.kernels.decide_path`` of :func:`decide`)."""
+    return decide_path(decide, with_history(vol_annual), close, equity, STATE_SIZE, params)

@@ -6,42 +6,38 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot_core.market import FeedSpec
-from bot_core.orders import OrderIntent
-from bot_core.strategy import Strategy, StrategyContext, StrategySettings
-from bot_core.targets import TargetTracker
+import bot_core
+from bot_core import FeedSpec
 from bot_core_vol_target.settings import VolTargetSettings
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from bot_core.market import Bar
-
 __all__ = ["VolTargetStrategy"]
 
-class _Book:
-    """Per-instrument live state: the incremental volatility estimators."""
 
-    __slots__ = ("ever_valid", "ewma", "factor", "last_reason", "last_vol", "rolling",
-                 "tracker")
+class _Book:
+    """Per-instrument live state: the incremental volatility estimators and the signal row."""
+
+    __slots__ = ("ewma", "factor", "rolling", "row")
 
     def __init__(self, cfg: VolTargetSettings) -> None:
+        import numpy as np
+
         from bot_core.kernels import EwmaVol, RollingVol, alpha_from_halflife
 
         self.ewma = EwmaVol(alpha_from_halflife(cfg.ewma_halflife_bars), cfg.min_periods_bars,
                             cfg.log_returns)
         self.rolling = RollingVol(cfg.rolling_window_bars, cfg.min_periods_bars,
                                   cfg.log_returns)
-        self.ever_valid = False
-        self.last_reason = 0
-        self.tracker = TargetTracker()
-        self.last_vol = math.nan
+        self.row = np.array([math.nan, 0.0])
+        """The rule's signal: annualized volatility, 1.0 once any estimate was seen."""
         self.factor = 0.0
         """Per-bar to annualized volatility (0 until the first bar asks for it)."""
 
 
-class VolTargetStrategy(Strategy):
+class VolTargetStrategy(bot_core.Strategy[VolTargetSettings]):
     """Hold ``min(target_vol / realized_vol, max_leverage) x equity`` of the instrument, long.
 
     Realized volatility is the EWMA or rolling standard deviation of bar returns (or the larger
@@ -52,38 +48,22 @@ class VolTargetStrategy(Strategy):
     least ``rebalance_band_pct`` % of equity. Missing volatility or price holds the position;
     before the first estimate the strategy stays flat.
 
-    **Live path** (``on_bar``): O(1) per bar with :class:`bot_core.kernels.EwmaVol` and
-    :class:`bot_core.kernels.RollingVol`; it trades ``target - ctx.position`` as a market IOC
-    order.
-
-    **Batch path** (``target_positions(frame, equity)``): the position of every bar of an OHLCV
-    frame from :func:`bot_core.kernels.ewma_vol` / :func:`bot_core.kernels.rolling_vol` and the
-    same compiled rule step as ``on_bar``; the backtest engine uses it as its fast path. It
-    equals what ``on_bar`` decides bar by bar when every order fills and equity stays
-    ``equity``.
+    It offers the batch contract (``bot_core.Strategy``): the annualized volatility of every bar
+    at once (:meth:`signal`: :func:`bot_core.kernels.ewma_vol` /
+    :func:`bot_core.kernels.rolling_vol`) or bar by bar (:meth:`signal_update`: the O(1)
+    :class:`bot_core.kernels.EwmaVol` and :class:`bot_core.kernels.RollingVol`), and the rule,
+    band included, as one compiled step (``rules.decide``) that ``on_bar`` and a backtest's
+    compiled replay both run with the equity of each bar.
     """
 
-    target_positions_exact: ClassVar[bool] = False
-    """The rebalancing band is a share of *current* equity, so batch targets computed at one
-    equity rebalance on other bars than ``on_bar`` once equity moves: backtests run this
-    strategy event by event rather than approximately."""
-
     id: ClassVar[str] = "vol_target"
-    Settings: ClassVar[type[StrategySettings]] = VolTargetSettings
+    Settings: ClassVar[type[bot_core.StrategySettings]] = VolTargetSettings
     data_kind = "ohlcv"
 
-    def __init__(self, settings: StrategySettings, *, name: str | None = None,
+    def __init__(self, settings: VolTargetSettings, *, name: str | None = None,
                  instruments: Sequence[str] = (), venues: Sequence[str] = ()) -> None:
-        if not isinstance(settings, VolTargetSettings):
-            raise TypeError(f"{type(self).__name__} needs VolTargetSettings, got "
-                            f"{type(settings).__name__}")
         super().__init__(settings, name=name, instruments=instruments, venues=venues)
-        self.cfg: VolTargetSettings = settings
         self._books: dict[str, _Book] = {}
-        self._params: np.ndarray | None = None
-        self._rule: tuple[Any, tuple[str, ...]] | None = None
-        """``rules.decide`` and ``rules.REASONS``, imported on the first bar (importing them
-        imports numba; an import statement on every bar cost more than the rule itself)."""
 
     # -- the data's bar length and calendar ---------------------------------------------------
 
@@ -92,7 +72,7 @@ class VolTargetStrategy(Strategy):
         count bars), ``bar_seconds`` (when set) equal to it, a calendar to annualize with, and
         enough rows for a first volatility estimate."""
         warnings = super().bind_feeds(feeds)
-        cfg = self.cfg
+        cfg = self.settings
         lengths = sorted({f.bar_seconds for f in self.feeds if f.bar_seconds is not None})
         if len(lengths) > 1:
             listed = "; ".join(f"{f.timeframe}: {f.source}" for f in self.feeds)
@@ -119,7 +99,7 @@ class VolTargetStrategy(Strategy):
         """Multiplier from per-bar to annualized volatility on the data of ``spec``."""
         from bot_core.kernels import annualization_factor
 
-        cfg = self.cfg
+        cfg = self.settings
         if cfg.days_per_year is not None:
             seconds = cfg.bar_seconds or spec.bar_seconds
             if seconds is None:
@@ -149,24 +129,17 @@ class VolTargetStrategy(Strategy):
                                         instrument="", timeframe=bound, source="the frame")
         return self._factor(spec)
 
-    def _rule_params(self) -> np.ndarray:
-        if self._params is None:
-            from bot_core_vol_target.rules import pack_params
-
-            self._params = pack_params(self.cfg)
-        return self._params
-
     def _book(self, instrument: str) -> _Book:
         book = self._books.get(instrument)
         if book is None:
-            book = self._books[instrument] = _Book(self.cfg)
+            book = self._books[instrument] = _Book(self.settings)
         return book
 
     def _combine(self, ewma: float, rolling: float) -> float:
         """Per-bar estimate of the configured estimator (NaN when it is missing)."""
-        if self.cfg.estimator == "ewma":
+        if self.settings.estimator == "ewma":
             return ewma
-        if self.cfg.estimator == "rolling":
+        if self.settings.estimator == "rolling":
             return rolling
         if ewma != ewma or rolling != rolling:
             return math.nan
@@ -190,38 +163,44 @@ class VolTargetStrategy(Strategy):
             for close in frame["close"].to_numpy(dtype=float):
                 price = self._clean(float(close))
                 vol = self._combine(book.ewma.update(price), book.rolling.update(price))
-                book.ever_valid = book.ever_valid or vol == vol
+                if vol == vol:
+                    book.row[1] = 1.0
 
-    def on_bar(self, bar: Bar, ctx: StrategyContext) -> Sequence[OrderIntent]:
-        if self._rule is None:
-            from bot_core_vol_target.rules import REASONS, decide
+    # -- the batch contract -------------------------------------------------------------------
 
-            self._rule = (decide, REASONS)
-        decide, reasons = self._rule
+    def decision_rule(self) -> bot_core.DecisionRule:
+        from bot_core_vol_target.rules import REASONS, STATE_SIZE, decide, pack_params
+
+        return bot_core.DecisionRule(decide, pack_params(self.settings), STATE_SIZE, REASONS)
+
+    def signal_update(self, bar: bot_core.Bar) -> np.ndarray:
+        """This bar's annualized volatility (and whether any estimate was seen yet), from the
+        incremental estimators."""
         book = self._book(bar.instrument)
         price = self._clean(float(bar.close))
         vol = self._combine(book.ewma.update(price), book.rolling.update(price))
-        venue = self.venues[0] if self.venues else bar.venue
         if not book.factor:
+            venue = self.venues[0] if self.venues else bar.venue
             book.factor = self._live_factor(bar.instrument, venue)
         vol_annual = vol * book.factor
-        book.last_vol = vol_annual
-        book.ever_valid = book.ever_valid or vol_annual == vol_annual
-        current = float(ctx.position(bar.instrument, venue))
-        target, reason = decide(current, vol_annual, float(bar.close), float(ctx.equity),
-                                self._rule_params(), book.ever_valid)
-        book.last_reason = int(reason)
-        return book.tracker.intents(self.name, venue, bar.instrument, float(target), current,
-                                    ctx, bar.ts_ns, reasons[reason])
+        book.row[0] = vol_annual
+        if vol_annual == vol_annual:
+            book.row[1] = 1.0
+        return book.row
 
     def realized_vol(self, instrument: str) -> float:
         """The latest live annualized volatility of ``instrument`` (NaN before the first)."""
         book = self._books.get(instrument)
-        return math.nan if book is None else book.last_vol
-
-    # -- batch path ---------------------------------------------------------------------------
+        return math.nan if book is None else float(book.row[0])
 
     def signal(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per bar: the annualized realized volatility (batch kernels, causal) and whether any
+        estimate was seen up to that bar (:func:`rules.with_history`)."""
+        from bot_core_vol_target.rules import with_history
+
+        return with_history(self.realized_vols(frame))
+
+    def realized_vols(self, frame: pd.DataFrame) -> np.ndarray:
         """Annualized realized volatility of every bar (batch kernels, causal)."""
         import numpy as np
 
@@ -230,7 +209,7 @@ class VolTargetStrategy(Strategy):
         close = frame["close"].to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):
             close = np.where((close > 0) & np.isfinite(close), close, np.nan)
-        cfg = self.cfg
+        cfg = self.settings
         ewma = rolling = None
         if cfg.estimator in ("ewma", "max"):
             ewma = ewma_vol(close, alpha_from_halflife(cfg.ewma_halflife_bars),
@@ -246,35 +225,31 @@ class VolTargetStrategy(Strategy):
         annual: np.ndarray = vol * self._frame_factor(frame)
         return annual
 
+    # -- analysis -----------------------------------------------------------------------------
+
     def target_positions(self, frame: pd.DataFrame, equity: float) -> np.ndarray:
-        """Signed target position (base units) of every bar of ``frame``, starting flat."""
-        import numpy as np
-
-        from bot_core_vol_target.rules import target_path
-
-        close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
-        positions, _ = target_path(self.signal(frame), close, self._rule_params(),
-                                   float(equity))
-        return positions
-
-    def target_fractions(self, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
-        """Target of every bar as a fraction of equity (NaN: hold), and the rebalancing band
-        as a share of equity: what ``on_bar`` decides with the equity of each bar, for the
-        backtest's compiled replay (see ``bot_core.Strategy``)."""
-        from bot_core_vol_target.rules import leverage_path
-
-        return leverage_path(self.signal(frame), self._rule_params())
+        """Signed target position (base units) of every bar of ``frame``, starting flat, every
+        order filled at once and equity staying ``equity``."""
+        return self._path(frame, equity)[0]
 
     def decisions(self, frame: pd.DataFrame, equity: float) -> pd.DataFrame:
         """Per bar: annualized volatility, position and the reason tag."""
         import numpy as np
         import pandas as pd
 
-        from bot_core_vol_target.rules import REASONS, target_path
+        from bot_core_vol_target.rules import REASONS
 
-        vol = self.signal(frame)
-        close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
-        positions, reasons = target_path(vol, close, self._rule_params(), float(equity))
-        return pd.DataFrame({"vol_annual": vol, "target": positions,
+        positions, reasons = self._path(frame, equity)
+        return pd.DataFrame({"vol_annual": self.realized_vols(frame), "target": positions,
                              "reason": np.asarray(REASONS, dtype=object)[reasons]},
                             index=frame.index)
+
+    def _path(self, frame: pd.DataFrame, equity: float) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        from bot_core.kernels import decide_path
+
+        rule = self.decision_rule()
+        close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
+        return decide_path(rule.decide, self.signal(frame), close, float(equity),
+                           rule.state_size, rule.params)

@@ -1,0 +1,297 @@
+"""Judging the compiled replay's entry log with the real risk engine.
+
+The kernel (:mod:`bot_core.backtest.kernel`) takes no risk decision: it logs every order and
+fill with what the risk engine reads at that moment. Here a fresh
+:class:`~bot_core.risk.engine.RiskEngine` with the run's own check instances judges that log:
+
+* all orders at once through the checks' batch forms (:meth:`RiskEngine.judge_batch`, see
+  :mod:`bot_core.risk.batch`) when every enabled check has one, the engine then updating the
+  checks' state with :meth:`RiskEngine.accept_batch`;
+* otherwise order by order through :meth:`RiskEngine.evaluate`, reading a :class:`SnapshotBook`
+  loaded from each entry: every order is judged by every enabled check, fills reach the checks'
+  ``on_fill`` and release the engine's committed exposure, trading days roll where the event
+  path rolls them.
+
+Either way, the first verdict other than a plain approval (or a trading state other than
+``ACTIVE``) raises :class:`~bot_core.backtest.compiled.CompiledStop`: the event path then gives
+the real verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+
+from bot_core.backtest.compiled import CompiledStop
+from bot_core.orders import Fill, OrderIntent
+from bot_core.risk.check import TradingState
+from bot_core.risk.engine import APPROVED, RiskEngine
+from bot_core.targets import target_intent
+
+if TYPE_CHECKING:
+    from bot_core.backtest.compiled import ReplayLayout
+    from bot_core.backtest.kernel import EntryLog
+    from bot_core.backtest.run import BacktestRun
+    from bot_core.portfolio import Portfolio
+
+__all__ = ["SnapshotBook", "judge_log"]
+
+
+class SnapshotBook:
+    """The portfolio as the risk engine reads it, at one entry of the kernel's log.
+
+    It answers the engine's and the checks' questions (equity, gross exposure, positions, marks,
+    data times) from the entry's snapshot; marking is the kernel's job, so :meth:`mark` does
+    nothing, and there are no per-strategy books (the engine reads them only to liquidate,
+    which the compiled replay never does).
+    """
+
+    __slots__ = ("_e", "_instr", "_keys", "_log", "equity", "gross_exposure")
+
+    def __init__(self, keys: list[tuple[str, str]], instruments: list[str], log: EntryLog,
+                 initial_cash: float) -> None:
+        self._keys = {key: k for k, key in enumerate(keys)}
+        self._instr = {name: i for i, name in enumerate(instruments)}
+        self._log = log
+        self._e = -1
+        self.equity = initial_cash
+        self.gross_exposure = 0.0
+
+    def load(self, entry: int) -> None:
+        """Read the snapshot of entry ``entry``."""
+        self._e = entry
+        self.equity = float(self._log.equity[entry])
+        self.gross_exposure = float(self._log.gross[entry])
+
+    def position(self, instrument: str, venue: str | None = None,
+                 strategy: str | None = None) -> float:
+        if strategy is not None:
+            raise CompiledStop("a per-strategy position was asked for")
+        if self._e < 0:
+            return 0.0
+        if venue is None:
+            i = self._instr.get(instrument)
+            return 0.0 if i is None else float(self._log.instrument_position[self._e, i])
+        k = self._keys.get((venue, instrument))
+        return 0.0 if k is None else float(self._log.key_position[self._e, k])
+
+    def last_price(self, instrument: str, venue: str | None = None) -> float:
+        if self._e < 0:
+            return math.nan
+        if venue is not None:
+            k = self._keys.get((venue, instrument))
+            if k is not None and self._log.key_mark[self._e, k] > 0.0:
+                return float(self._log.key_mark[self._e, k])
+        i = self._instr.get(instrument)
+        if i is None:
+            return math.nan
+        price = float(self._log.instrument_mark[self._e, i])
+        return price if price > 0.0 else math.nan
+
+    def last_update_ns(self, instrument: str, venue: str | None = None) -> int:
+        if self._e < 0:
+            return 0
+        if venue is not None:
+            k = self._keys.get((venue, instrument))
+            if k is not None and self._log.key_mark[self._e, k] > 0.0:
+                return int(self._log.key_ts[self._e, k])
+        i = self._instr.get(instrument)
+        return 0 if i is None else int(self._log.instrument_ts[self._e, i])
+
+    def mark(self, instrument: str, price: float, ts_ns: int, venue: str | None = None) -> None:
+        """Marks are the kernel's (a no-op here)."""
+
+
+def judge_log(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
+    """Judge every order of ``log`` with a real risk engine, then book the fills into the
+    run's recorder and count the approvals in the pipeline's tally.
+
+    :raises CompiledStop: at the first order not approved as it was sent, or where the
+        engine's state would leave ``ACTIVE``.
+    """
+    from bot_core.backtest.kernel import ENTRY_ORDER
+
+    orders = np.flatnonzero(log.kind == ENTRY_ORDER)
+    client_ids = _client_order_ids(run, layout, log.slot[orders])
+    if not _judge_batched(run, layout, log, orders, client_ids):
+        _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
+    _book_fills(run, layout, log)
+    tally = run.pipeline.verdicts
+    approved = f"{APPROVED.action.value}:{APPROVED.reason}"
+    if client_ids:
+        tally[approved] = tally.get(approved, 0) + len(client_ids)
+
+
+def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray) -> list[str]:
+    """Each order's client order id from its strategy's context, in event order (as the
+    event path asks for them)."""
+    contexts = [run.pipeline.contexts[strategy.name].new_client_order_id
+                for strategy, _ in layout.slots]
+    return [contexts[slot]() for slot in slots.tolist()]
+
+
+def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
+             client_ids: list[str]) -> list[OrderIntent]:
+    """The log's orders, as ``on_bar`` sends them (:func:`bot_core.targets.target_intent`)."""
+    feeds = run.feeds
+    out: list[OrderIntent] = []
+    for slot, side, qty, ts, reason, client_id in zip(
+            log.slot[orders].tolist(), log.side[orders].tolist(), log.quantity[orders].tolist(),
+            log.ts[orders].tolist(), log.reason[orders].tolist(), client_ids, strict=True):
+        strategy, index = layout.slots[slot]
+        feed = feeds[index]
+        out.append(target_intent(strategy.name, feed.venue, feed.instrument, side * qty,
+                                 client_id, ts, layout.rules[slot].tag(reason)))
+    return out
+
+
+def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
+                      client_ids: list[str]) -> None:
+    """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry."""
+    from bot_core.backtest.kernel import ENTRY_DAY, ENTRY_FILL, ENTRY_ORDER
+
+    orders = np.flatnonzero(log.kind == ENTRY_ORDER)
+    intents = _intents(run, layout, log, orders, client_ids)
+    config = run.plan.resolved.config
+    book = SnapshotBook(layout.keys, layout.instruments, log, config.runtime.initial_equity)
+    engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
+    evaluate, on_fill, on_closed = engine.evaluate, engine.on_fill, engine.on_order_closed
+    trade_seq = dict.fromkeys(layout.venues, 0)
+    judged = 0
+    for e, (kind, ts, order, key) in enumerate(zip(log.kind.tolist(), log.ts.tolist(),
+                                                   log.order.tolist(), log.key.tolist(),
+                                                   strict=True)):
+        book.load(e)
+        if kind == ENTRY_ORDER:
+            verdict = evaluate(intents[judged], ts)
+            judged += 1
+            if verdict is not APPROVED:
+                raise CompiledStop(f"risk verdict {verdict.action.value}:{verdict.reason} at "
+                                   f"{run.timeline.when(run.timeline.step_of(ts))}")
+        elif kind == ENTRY_FILL:
+            intent = intents[order]
+            trade_seq[intent.venue] += 1
+            on_fill(Fill(f"{intent.venue}-{trade_seq[intent.venue]}", intent.client_order_id,
+                         intent.venue, intent.instrument, intent.side,
+                         float(log.quantity[e]), float(log.price[e]), float(log.fee[e]), ts,
+                         "taker", intent.strategy_id))
+            on_closed(intent.client_order_id)
+        else:  # a day or peak entry: the market event the engine's monitors saw there
+            venue, instrument = layout.keys[key] if kind == ENTRY_DAY else layout.keys[0]
+            engine.on_market_data(instrument, venue,
+                                  float(log.price[e]) if kind == ENTRY_DAY else math.nan, ts)
+        if engine.state is not TradingState.ACTIVE:
+            raise CompiledStop(f"trading state {engine.state.value} at "
+                               f"{run.timeline.when(run.timeline.step_of(ts))}")
+
+
+def _orders_one_at_a_time(kinds: np.ndarray) -> bool:
+    """True when every order of the log is judged with no other order open (each one's fill
+    comes before the next order): the case an :class:`~bot_core.risk.batch.OrderBatch`
+    describes with nothing pending."""
+    from bot_core.backtest.kernel import ENTRY_FILL, ENTRY_ORDER
+
+    is_order = kinds == ENTRY_ORDER
+    open_before = np.cumsum(is_order) - np.cumsum(kinds == ENTRY_FILL) - is_order
+    return not bool((open_before[is_order] != 0).any())
+
+
+def _committed(layout: ReplayLayout, log: EntryLog, orders: np.ndarray, client_ids: list[str],
+               price: np.ndarray) -> dict[str, np.ndarray]:
+    """What the engine's book of open orders answers at each order of the log
+    (``pending_*`` of :class:`~bot_core.risk.batch.OrderBatch`), every earlier order approved:
+    the engine's own :class:`~bot_core.risk.committed.CommittedOrders`, fed as it would be (an
+    approved order at its approval price, released by its fill and its close). Empty when every
+    order fills before the next one is judged (nothing is ever pending)."""
+    from bot_core.backtest.kernel import ENTRY_FILL, ENTRY_ORDER
+    from bot_core.risk.committed import CommittedOrders
+
+    if _orders_one_at_a_time(log.kind):
+        return {}
+    n, symbols = len(orders), layout.instruments
+    at_venue, notional = np.zeros(n), np.zeros(n)
+    buys, sells = np.zeros((n, len(symbols))), np.zeros((n, len(symbols)))
+    book = CommittedOrders()
+    column = {symbol: j for j, symbol in enumerate(symbols)}
+    names = [(layout.keys[k][1], layout.keys[k][0]) for k in log.key[orders].tolist()]
+    sides, prices, quantities = log.side[orders].tolist(), price.tolist(), \
+        log.quantity[orders].tolist()
+    kinds, refs, filled_qty = log.kind.tolist(), log.order.tolist(), log.quantity.tolist()
+    order = 0
+    for e, kind in enumerate(kinds):
+        if kind == ENTRY_FILL:
+            book.release(client_ids[refs[e]], filled_qty[e])  # the engine's on_fill
+            book.release(client_ids[refs[e]])  # and on_order_closed
+            continue
+        if kind != ENTRY_ORDER:
+            continue
+        instrument, venue = names[order]
+        sign = float(sides[order])
+        if book:
+            at_venue[order] = book.quantity(instrument, sign, venue)
+            for (symbol, direction), open_qty in book.open_by_instrument().items():
+                j = column.get(symbol)
+                if j is not None:
+                    (buys if direction > 0 else sells)[order, j] = open_qty
+            notional[order] = book.notional
+        book.add(client_ids[order], venue, instrument, sign, quantities[order], prices[order])
+        order += 1
+    return {"pending_at_venue": at_venue, "pending_buys": buys, "pending_sells": sells,
+            "pending_notional": notional}
+
+
+def _judge_batched(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
+                   client_ids: list[str]) -> bool:
+    """Every order of the log at once through :meth:`RiskEngine.judge_batch`. False (nothing
+    changed) when a check has no batch form for it, or when an order is not approved in full:
+    the order-by-order walk then judges, and stops at that order with its verdict."""
+    from bot_core.risk.batch import OrderBatch
+
+    config = run.plan.resolved.config
+    key = log.key[orders]
+    instrument = layout.books.key_instrument[key]
+    venue_price = log.key_mark[orders, key]
+    mark = log.instrument_mark[orders, instrument]
+    at_venue = venue_price > 0.0  # SnapshotBook.last_price / last_update_ns, venue first
+    marks = log.instrument_mark[orders]
+    side = log.side[orders].astype(np.float64)
+    price = np.where(at_venue, venue_price, np.where(mark > 0.0, mark, math.nan))
+    batch = OrderBatch(
+        instruments=layout.instruments, venues=layout.venues, limits=config.risk,
+        buckets=config.buckets, now_ns=log.ts[orders], instrument=instrument,
+        venue=layout.books.key_venue[key], side=side, quantity=log.quantity[orders],
+        client_order_id=client_ids, equity=log.equity[orders], gross_exposure=log.gross[orders],
+        equity_peak=log.peak[orders], day_start_equity=log.day_start[orders], price=price,
+        last_update_ns=np.where(at_venue, log.key_ts[orders, key],
+                                log.instrument_ts[orders, instrument]),
+        position_at_venue=log.key_position[orders, key],
+        positions=log.instrument_position[orders],
+        marks=np.where(marks > 0.0, marks, math.nan),
+        **_committed(layout, log, orders, client_ids, price),
+    )
+    book = SnapshotBook(layout.keys, layout.instruments, log, config.runtime.initial_equity)
+    engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
+    judged = engine.judge_batch(batch)
+    if judged is None or judged[0] < len(batch):
+        return False  # no batch form, or risk steps in: the walk gives the verdict
+    engine.accept_batch(batch)
+    return True
+
+
+def _book_fills(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
+    """The fills, in event order, straight from the log into the trade book."""
+    from bot_core.backtest.kernel import ENTRY_FILL
+
+    filled = np.flatnonzero(log.kind == ENTRY_FILL)
+    names = [(strategy.name, run.feeds[index].venue, run.feeds[index].instrument)
+             for strategy, index in layout.slots]
+    record = run.recorder.on_fill_values
+    for slot, sign, qty, price, fee, ts in zip(
+            log.slot[filled].tolist(), log.side[filled].astype(np.float64).tolist(),
+            log.quantity[filled].tolist(), log.price[filled].tolist(), log.fee[filled].tolist(),
+            log.ts[filled].tolist(), strict=True):
+        strategy, venue, instrument = names[slot]
+        record(strategy, venue, instrument, sign, qty, price, fee, ts)
+
