@@ -56,6 +56,22 @@ def check_address(address: str) -> None:
         raise UsageError(f"--scheduler {address}: expected an address such as tcp://HOST:PORT")
 
 
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://`` address (Dask would retry until its
+    timeout)."""
+    import socket
+
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(f"--scheduler {address}: cannot connect ({exc.strerror or exc}); is "
+                         f"a Dask scheduler running there?") from None
+
+
 class DaskExecutor:
     """Runs on dask.distributed (see the module docstring)."""
 
@@ -91,6 +107,7 @@ class DaskExecutor:
                 silence_logs=logging.ERROR)
             self._client = distributed.Client(self._cluster)
         else:
+            _probe(self.scheduler)
             try:
                 self._client = distributed.Client(self.scheduler, timeout=f"{self.timeout_s}s")
             except (OSError, TimeoutError) as exc:
