@@ -124,9 +124,16 @@ def sweep(args: argparse.Namespace) -> int:
     from bot_core.cli.backtest_cmd import progress_bar
 
     bar = None if args.json else progress_bar("runs")
+
+    def note(text: str) -> None:  # above the bar while it runs
+        if bar is not None:
+            bar.console.print(f"warning: {text}", markup=False, highlight=False)
+        else:
+            sys.stderr.write(f"warning: {text}\n")
+
     try:
         if bar is None:
-            outcome = execute_sweep(plan, executor, out=out, resume=resume)
+            outcome = execute_sweep(plan, executor, out=out, resume=resume, on_note=note)
         else:
             with bar:
                 task = bar.add_task("sweep", total=plan.total_runs)
@@ -135,13 +142,11 @@ def sweep(args: argparse.Namespace) -> int:
                     bar.update(task, completed=done, total=total)
 
                 outcome = execute_sweep(plan, executor, out=out, resume=resume,
-                                        progress=update)
+                                        progress=update, on_note=note)
     except SweepInterrupted as stop:
         sys.stderr.write(f"interrupted: {stop.finished} of {stop.total} runs finished and "
                          f"kept in {out}; `bot-core sweep ... --resume {out}` continues\n")
         return 130
-    for note in outcome.notes:
-        sys.stderr.write(f"warning: {note}\n")
     ok = len(outcome.results) - len(outcome.failed)
     if args.json:
         _print_json(plan, outcome, args.top)

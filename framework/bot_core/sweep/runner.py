@@ -397,9 +397,11 @@ def _run(state: _Sweep, executor: Executor, specs: Sequence[RunSpec], progress: 
 
 
 def execute_sweep(plan: SweepPlan, executor: Executor, *, out: Path | None = None,
-                  resume: bool = False, progress: ProgressCallback | None = None) -> SweepOutcome:
+                  resume: bool = False, progress: ProgressCallback | None = None,
+                  on_note: Callable[[str], None] | None = None) -> SweepOutcome:
     """Run ``plan`` on ``executor``; write results into ``out`` as they come (and continue the
-    sweep already there when ``resume``).
+    sweep already there when ``resume``). ``on_note`` hears, as soon as they are known, the
+    executor's notes (Dask workers left out and why); the outcome lists them too.
 
     :raises SweepInterrupted: on Ctrl-C, after the workers are stopped (finished runs kept).
     """
@@ -414,6 +416,9 @@ def execute_sweep(plan: SweepPlan, executor: Executor, *, out: Path | None = Non
     cancel = False
     try:
         notes += executor.start(plan.context, plan.payloads, len(todo) or 1, plan.requirements)
+        if on_note is not None:
+            for note in notes:
+                on_note(note)
         _run(state, executor, todo, counter)
         if plan.windows:
             tests, reused = _test_runs(plan, state, curves, counter)
