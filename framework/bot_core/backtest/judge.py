@@ -13,26 +13,27 @@ fill with what the risk engine reads at that moment. Here a fresh
   path rolls them.
 
 Either way, the first verdict other than a plain approval (or a trading state other than
-``ACTIVE``) raises :class:`~bot_core.backtest.compiled.CompiledStop`: the event path then gives
+``ACTIVE``) raises :class:`~bot_core.backtest.layout.CompiledStop`: the event path then gives
 the real verdicts.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from bot_core.backtest.compiled import CompiledStop
+from bot_core.backtest.layout import CompiledStop
 from bot_core.orders import Fill, OrderIntent
 from bot_core.risk.check import TradingState
 from bot_core.risk.engine import APPROVED, RiskEngine
 from bot_core.targets import target_intent
 
 if TYPE_CHECKING:
-    from bot_core.backtest.compiled import ReplayLayout
     from bot_core.backtest.kernel import EntryLog
+    from bot_core.backtest.layout import ReplayLayout
     from bot_core.backtest.run import BacktestRun
     from bot_core.portfolio import Portfolio
 
@@ -114,10 +115,18 @@ def judge_log(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
     from bot_core.backtest.kernel import ENTRY_ORDER
 
     orders = np.flatnonzero(log.kind == ENTRY_ORDER)
-    client_ids = _client_order_ids(run, layout, log.slot[orders])
-    if not _judge_batched(run, layout, log, orders, client_ids):
-        _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
-    _book_fills(run, layout, log)
+    # tens of thousands of small, acyclic objects (ids, verdicts, fills, round trips): the
+    # cyclic collector would rescan the whole heap every few hundred of them
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        client_ids = _client_order_ids(run, layout, log.slot[orders])
+        if not _judge_batched(run, layout, log, orders, client_ids):
+            _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
+        _book_fills(run, layout, log)
+    finally:
+        if collecting:
+            gc.enable()
     tally = run.pipeline.verdicts
     approved = f"{APPROVED.action.value}:{APPROVED.reason}"
     if client_ids:
