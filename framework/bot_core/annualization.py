@@ -6,8 +6,10 @@ timestamps holds ``(returns) / (years it covers)`` periods per year, where
 
 * a year is 365.25 days;
 * a return is the step between two consecutive timestamps, and the time covered is the sum of
-  those steps, leaving out steps longer than a week: a week without a row is a hole in the data
-  (two datasets that do not follow each other, an outage), not the market's calendar.
+  those steps, leaving out steps of a week or longer: a week without a row is a hole in the
+  data (two datasets that do not follow each other, an outage), not the market's calendar.
+  For bars of a week or longer (``1w``, ``1M``) a hole is a step of four typical steps or
+  more (:func:`hole_ns`).
 
 So the calendar comes with the data: 1-minute bars of a 24/7 market give 525,960 periods a
 year, daily bars of a stock exchange about 252 (weekends and holidays have no rows), hourly FX
@@ -22,14 +24,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["HOLE_NS", "YEAR_NS", "YEAR_S", "periods_per_year"]
+__all__ = ["HOLE_NS", "YEAR_NS", "YEAR_S", "hole_ns", "periods_per_year"]
 
 YEAR_S = 365.25 * 86_400
 """A year in seconds (365.25 days)."""
 YEAR_NS = YEAR_S * 1e9
 """A year in nanoseconds."""
 HOLE_NS = 7 * 86_400 * 1_000_000_000
-"""Steps at least this long (a week) are holes in the data, not part of its calendar."""
+"""Steps at least this long (a week) are holes in the data, not part of its calendar (for bars
+shorter than a week: see :func:`hole_ns`)."""
+HOLE_STEPS = 4
+"""For bars of a week or longer, steps of this many typical steps are holes."""
+
+
+def hole_ns(steps_ns: np.ndarray) -> float:
+    """The shortest step that is a hole in data with these steps: a week, or four typical
+    (median) steps when that is longer (weekly and monthly bars)."""
+    import numpy as np
+
+    positive = steps_ns[steps_ns > 0]
+    typical = float(np.median(positive)) if positive.size else 0.0
+    return max(float(HOLE_NS), HOLE_STEPS * typical)
 
 
 def periods_per_year(ts_ns: np.ndarray) -> float:
@@ -41,6 +56,6 @@ def periods_per_year(ts_ns: np.ndarray) -> float:
     if ts.shape[0] < 2:
         return 0.0
     steps = np.diff(ts)
-    kept = steps[(steps > 0) & (steps < HOLE_NS)]
+    kept = steps[(steps > 0) & (steps < hole_ns(steps))]
     covered = float(kept.sum())
     return float(kept.shape[0]) * YEAR_NS / covered if covered > 0 else 0.0

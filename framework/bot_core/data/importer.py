@@ -28,6 +28,7 @@ from bot_core.data.schema import (
     TIMEFRAME_MS,
     FileFormat,
     columns_of,
+    spacing_matches,
 )
 from bot_core.data.staging import staged
 from bot_core.errors import DataError, DataQualityError
@@ -200,9 +201,9 @@ def _check_timeframe(table: Table, timeframe: str | None, label: str) -> None:
     if timeframe is None or table.rows < 3:
         return
     step = int(np.median(np.diff(table.ts_ms)))
-    expected = TIMEFRAME_MS[timeframe]
-    if step != expected:
-        shown = next((k for k, v in TIMEFRAME_MS.items() if v == step), format_duration(step))
+    if not spacing_matches(timeframe, step):
+        shown = next((k for k in TIMEFRAME_MS if spacing_matches(k, step)),
+                     format_duration(step))
         raise DataError(f"{label}: rows are mostly {shown} apart but --timeframe is {timeframe}",
                         path=label)
 

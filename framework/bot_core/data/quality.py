@@ -16,7 +16,7 @@ import numpy as np
 
 from bot_core.data.findings import CHECKS, Finding, format_duration, iso_ms
 from bot_core.data.reader import Table
-from bot_core.data.schema import columns_of, timeframe_ms
+from bot_core.data.schema import CALENDAR_MONTH, columns_of, step_gaps, timeframe_ms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +55,8 @@ class DataQualityValidator:
         """All content checks on already parsed columns."""
         run = _Run(dataset, table, self.settings)
         run.nan_values()
-        run.timestamps(timeframe_ms(timeframe))
+        timeframe_ms(timeframe)  # an unknown timeframe: ValueError naming the known ones
+        run.timestamps(timeframe)
         if table.kind == "ohlcv":
             run.ohlc()
             run.negative_volume()
@@ -143,7 +144,7 @@ class _Run:
             self.emit("nan_value", bad, _constant(f"{column} is NaN or empty"),
                       f"a number in {column}")
 
-    def timestamps(self, step_ms: int | None) -> None:
+    def timestamps(self, timeframe: str | None) -> None:
         ts = self.table.ts_ms
         if ts.size < 2:
             return
@@ -158,22 +159,30 @@ class _Run:
         self.emit("duplicate_timestamp", dup,
                   lambda p: f"same timestamp as row {self.table.row_of(p - 1)}",
                   "each timestamp once")
-        if step_ms is None:
+        if timeframe is None:
             return
-        gaps = np.flatnonzero(both & (delta > step_ms)) + 1
+        longer, missing_in = step_gaps(timeframe, ts)
+        gaps = np.flatnonzero(both & longer) + 1
         if gaps.size == 0:
             return
-        missing = delta[gaps - 1] // step_ms - 1
+        expected = f"rows every {_every(timeframe)}"
+        closed = _market_closures(ts, gaps, timeframe)
+        if closed.size:
+            self.findings.append(_closure_summary(self, gaps, closed, missing_in, expected))
+            gaps = np.setdiff1d(gaps, closed)
+            if gaps.size == 0:
+                return
+        missing = missing_in[gaps - 1]
         largest = int(gaps[np.argmax(delta[gaps - 1])])
         self.findings.append(Finding(
             self.dataset, "gap", "warning", self.table.row_of(largest), self._ts(largest),
             f"{gaps.size} gaps, {int(missing.sum())} missing rows in total; the largest is "
             f"{format_duration(int(ts[largest] - ts[largest - 1]))} before this row",
-            f"rows every {format_duration(step_ms)}"))
+            expected))
         self.emit("gap", gaps,
                   lambda p: f"{format_duration(int(ts[p] - ts[p - 1]))} since the previous row "
-                            f"({int((ts[p] - ts[p - 1]) // step_ms - 1)} missing)",
-                  f"rows every {format_duration(step_ms)}")
+                            f"({int(missing_in[p - 1])} missing)",
+                  expected)
 
     def ohlc(self) -> None:
         v = self.table.values
@@ -274,3 +283,72 @@ def _constant(message: str) -> Callable[[int], str]:
 
 def _value_of(column: str, values: np.ndarray) -> Callable[[int], str]:
     return lambda position: f"{column} is {values[position]:g}"
+
+
+def _every(timeframe: str) -> str:
+    return "calendar month" if timeframe == CALENDAR_MONTH else format_duration(
+        int(timeframe_ms(timeframe) or 0))
+
+
+DAY_MS = 86_400_000
+_WEEK_DAYS = 7
+_HOLIDAYS_PER_GAP = 2
+"""Weekdays without a row a step may skip, besides the weekend, and still be a market
+closure (a holiday, Christmas and Boxing Day)."""
+
+
+def _weekdays(days: np.ndarray) -> np.ndarray:
+    return (days + 3) % _WEEK_DAYS  # 1970-01-01 was a Thursday: Monday is 0
+
+
+def _weekend(days: np.ndarray) -> np.ndarray | None:
+    """The two consecutive days of the week on which daily data never has a row (whatever
+    day the timezone of the timestamps put them on), or None."""
+    seen = np.bincount(_weekdays(days), minlength=_WEEK_DAYS) > 0
+    closed = [d for d in range(_WEEK_DAYS) if not seen[d]]
+    if len(closed) == 2 and closed[1] - closed[0] in (1, _WEEK_DAYS - 1):
+        return np.asarray(closed)
+    return None
+
+
+def _market_closures(ts: np.ndarray, gaps: np.ndarray, timeframe: str) -> np.ndarray:
+    """The gaps of daily bars that a market's calendar explains: in data with no row on two
+    consecutive days of the week (a weekend), a step that skips only weekend days and at
+    most two other days (holidays).
+
+    Empty for any other bar length and for data with rows on every day of the week (a market
+    open every day has no weekend: its gaps are missing data).
+    """
+    none = np.empty(0, dtype=np.int64)
+    if timeframe != "1d" or ts.size < 3 * _WEEK_DAYS:
+        return none
+    days = ts // DAY_MS
+    weekend = _weekend(days)
+    if weekend is None:
+        return none
+    explained = [int(p) for p in gaps if _holidays(days, int(p), weekend) <= _HOLIDAYS_PER_GAP]
+    return np.asarray(explained, dtype=np.int64)
+
+
+def _holidays(days: np.ndarray, position: int, weekend: np.ndarray) -> int:
+    """Days outside the weekend skipped between row ``position - 1`` and row ``position``."""
+    skipped = np.arange(days[position - 1] + 1, days[position])
+    return int(np.count_nonzero(~np.isin(_weekdays(skipped), weekend)))
+
+
+def _closure_summary(run: _Run, gaps: np.ndarray, closed: np.ndarray, missing_in: np.ndarray,
+                     expected: str) -> Finding:
+    """One finding for every gap the market's calendar explains (weekends, holidays)."""
+    days = run.table.ts_ms // DAY_MS
+    weekend = _weekend(days)
+    assert weekend is not None  # closures are only found in data with a weekend
+    holidays = sum(_holidays(days, int(p), weekend) for p in closed)
+    first = int(closed[0])
+    share = f"all {gaps.size} gaps are" if closed.size == gaps.size else \
+        f"{closed.size} of the {gaps.size} gaps are"
+    what = (f"{share} market closures: weekends"
+            + (f" and {holidays} weekday holidays" if holidays else "")
+            + f", {int(missing_in[closed - 1].sum())} days without a row in total (an "
+            "exchange's calendar, which the backtest and its annualization follow)")
+    return Finding(run.dataset, "gap", "warning", run.table.row_of(first), run._ts(first), what,
+                   expected)

@@ -9,11 +9,15 @@ names from here so the format has one definition.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot_core.errors import DataError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = [
+    "CALENDAR_MONTH",
     "COLUMNS",
     "DEFAULT_MAX_BYTES",
     "FILE_FORMATS",
@@ -26,6 +30,8 @@ __all__ = [
     "Kind",
     "columns_of",
     "max_bytes",
+    "spacing_matches",
+    "step_gaps",
     "timeframe_ms",
 ]
 
@@ -60,8 +66,15 @@ TIMEFRAME_MS: dict[str, int] = {
     "1h": 3_600_000,
     "4h": 14_400_000,
     "1d": 86_400_000,
+    "1w": 604_800_000,
+    "1M": 2_629_746_000,
 }
-"""Supported bar (or quote sampling) intervals and their length in milliseconds."""
+"""Supported bar (or quote sampling) intervals and their length in milliseconds. ``1M`` is a
+calendar month: its length here is the mean Gregorian month (30.436875 days), a nominal figure
+for rates and spans; rows one month apart are 28 to 31 days apart, and the spacing and gap
+checks count calendar months (:func:`step_gaps`)."""
+CALENDAR_MONTH = "1M"
+_MONTH_SPACING_MS = (28 * 86_400_000, 31 * 86_400_000)
 
 MAX_BYTES_ENV = "BOT_CORE_DATA_MAX_MB"
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
@@ -87,6 +100,28 @@ def timeframe_ms(timeframe: str | None) -> int | None:
         raise ValueError(
             f"unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAME_MS)}"
         ) from None
+
+
+def spacing_matches(timeframe: str, step_ms: int) -> bool:
+    """Whether rows ``step_ms`` apart are one bar of ``timeframe`` apart (28 to 31 days for a
+    calendar month)."""
+    if timeframe == CALENDAR_MONTH:
+        return _MONTH_SPACING_MS[0] <= step_ms <= _MONTH_SPACING_MS[1]
+    return step_ms == TIMEFRAME_MS[timeframe]
+
+
+def step_gaps(timeframe: str, ts_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each step between consecutive timestamps: whether it is longer than one bar of
+    ``timeframe``, and how many whole bars are missing in it (calendar months for ``1M``)."""
+    import numpy as np
+
+    if timeframe == CALENDAR_MONTH:
+        months = ts_ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+        steps = np.diff(months)
+        return steps > 1, np.maximum(steps - 1, 0)
+    step = TIMEFRAME_MS[timeframe]
+    delta = np.diff(ts_ms)
+    return delta > step, np.maximum(delta // step - 1, 0)
 
 
 def max_bytes(environ: dict[str, str] | None = None) -> int:

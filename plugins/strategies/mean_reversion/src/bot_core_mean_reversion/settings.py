@@ -85,8 +85,9 @@ class MeanReversionSettings(StrategySettings):
     }
 
     # The same profiles on longer bars (docs/strategies/mean_reversion.md, "Timeframes"): a
-    # window of days on hourly bars, of one to three months on daily bars, a holding limit of
-    # two windows, and on daily bars a stop a few daily moves away.
+    # window of days on hourly bars, of one to three months on daily bars, of a quarter to a
+    # year on weekly bars and of half a year to two years on monthly bars, a holding limit of
+    # two windows, and from daily bars on a stop a few bars' moves away.
     timeframe_defaults = {
         "1h": {"conservative": {"window_bars": 120, "max_holding_bars": 240},
                "balanced": {"window_bars": 72, "max_holding_bars": 144},
@@ -95,6 +96,14 @@ class MeanReversionSettings(StrategySettings):
                                 "stop_loss_pct": 12.0},
                "balanced": {"window_bars": 40, "max_holding_bars": 80, "stop_loss_pct": 10.0},
                "aggressive": {"window_bars": 20, "max_holding_bars": 40, "stop_loss_pct": 8.0}},
+        "1w": {"conservative": {"window_bars": 52, "max_holding_bars": 104,
+                                "stop_loss_pct": 20.0},
+               "balanced": {"window_bars": 26, "max_holding_bars": 52, "stop_loss_pct": 15.0},
+               "aggressive": {"window_bars": 13, "max_holding_bars": 26, "stop_loss_pct": 12.0}},
+        "1M": {"conservative": {"window_bars": 24, "max_holding_bars": 48,
+                                "stop_loss_pct": 30.0},
+               "balanced": {"window_bars": 12, "max_holding_bars": 24, "stop_loss_pct": 25.0},
+               "aggressive": {"window_bars": 6, "max_holding_bars": 12, "stop_loss_pct": 20.0}},
     }
 
     @model_validator(mode="after")

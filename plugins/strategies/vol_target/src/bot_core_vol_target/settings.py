@@ -82,8 +82,9 @@ class VolTargetSettings(StrategySettings):
     }
 
     # The same profiles on longer bars (docs/strategies/vol_target.md, "Timeframes"): a
-    # half-life of days on hourly bars and of weeks on daily bars, with a rolling window and a
-    # warm-up that a few months of daily data fill.
+    # half-life of days on hourly bars, of weeks on daily bars and of months on weekly and
+    # monthly bars, with a rolling window and a warm-up that a few months (daily), a quarter
+    # (weekly) or half a year (monthly) of data fill.
     timeframe_defaults = {
         "1h": {"conservative": {"ewma_halflife_bars": 120.0, "rolling_window_bars": 240,
                                 "min_periods_bars": 24},
@@ -97,6 +98,18 @@ class VolTargetSettings(StrategySettings):
                             "min_periods_bars": 20},
                "aggressive": {"ewma_halflife_bars": 10.0, "rolling_window_bars": 60,
                               "min_periods_bars": 20}},
+        "1w": {"conservative": {"ewma_halflife_bars": 26.0, "rolling_window_bars": 52,
+                                "min_periods_bars": 13},
+               "balanced": {"ewma_halflife_bars": 13.0, "rolling_window_bars": 52,
+                            "min_periods_bars": 13},
+               "aggressive": {"ewma_halflife_bars": 8.0, "rolling_window_bars": 52,
+                              "min_periods_bars": 13}},
+        "1M": {"conservative": {"ewma_halflife_bars": 12.0, "rolling_window_bars": 24,
+                                "min_periods_bars": 6},
+               "balanced": {"ewma_halflife_bars": 6.0, "rolling_window_bars": 24,
+                            "min_periods_bars": 6},
+               "aggressive": {"ewma_halflife_bars": 4.0, "rolling_window_bars": 24,
+                              "min_periods_bars": 6}},
     }
 
     @model_validator(mode="after")
