@@ -19,12 +19,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
 from pydantic import BaseModel
 
 from bot_core.orders import OrderStatus, OrderType, Side, TimeInForce
-from bot_core.risk.check import NoSettings
+from bot_core.risk.check import ComponentSettingsT, NoSettings, component_settings
 
 if TYPE_CHECKING:
     from bot_core.market import Bar, Quote
@@ -94,8 +94,9 @@ class BarFillModel:
     """Whether ``participation_rate`` bounds the fills of a bar (False: no volume bound)."""
 
 
-class ExchangeAdapter(ABC):
-    """Base class of venues.
+class ExchangeAdapter(ABC, Generic[ComponentSettingsT]):
+    """Base class of venues, generic in their settings model
+    (``class PaperVenue(ExchangeAdapter[PaperSettings])``).
 
     ==================================  ========  ===================================================
     member                              required  meaning
@@ -124,11 +125,12 @@ class ExchangeAdapter(ABC):
     Settings: ClassVar[type[BaseModel]] = NoSettings
     simulated: ClassVar[bool]
 
-    def __init__(self, settings: BaseModel | None = None, *, name: str | None = None) -> None:
-        self.settings = settings if settings is not None else self.Settings()
+    def __init__(self, settings: ComponentSettingsT | None = None, *,
+                 name: str | None = None) -> None:
+        self.settings = cast("ComponentSettingsT", component_settings(self, settings))
         self.name = name or self.id
 
-    def connect(self) -> None:  # noqa: B027 - optional hook
+    def connect(self) -> None:
         """Optional: open connections; called before the first order."""
 
     @abstractmethod
@@ -151,7 +153,7 @@ class ExchangeAdapter(ABC):
         """Optional: reports that arrived since the last poll (live venues)."""
         return ()
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Optional: release connections; called once at shutdown."""
 
     def bar_fill_model(self) -> BarFillModel | None:

@@ -12,9 +12,10 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from bot_core.orders import Fill, OrderIntent
     from bot_core.risk.batch import OrderBatch
 
-__all__ = ["NoSettings", "RiskCheck", "RiskContext", "TradingState", "Verdict", "VerdictAction"]
+__all__ = ["ComponentSettingsT", "NoSettings", "RiskCheck", "RiskContext", "TradingState",
+           "Verdict", "VerdictAction"]
 
 
 class TradingState(enum.StrEnum):
@@ -128,8 +130,27 @@ class NoSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RiskCheck(ABC):
-    """Base class of pre-trade risk checks.
+ComponentSettingsT = TypeVar("ComponentSettingsT", bound=BaseModel, default=BaseModel,
+                             covariant=True)
+"""A risk check's or venue's own settings model: ``class MyCheck(RiskCheck[MySettings])``
+(a bare ``RiskCheck`` is ``RiskCheck[BaseModel]``)."""
+
+
+def component_settings(component: object, settings: BaseModel | None) -> Any:
+    """``settings``, or the component's ``Settings()`` defaults when None; a settings object of
+    another model than the component's ``Settings`` is a TypeError (a bug in the caller)."""
+    expected = getattr(type(component), "Settings", None)
+    if settings is None:
+        return expected() if isinstance(expected, type) else None
+    if isinstance(expected, type) and not isinstance(settings, expected):
+        raise TypeError(f"{type(component).__name__} needs {expected.__name__}, got "
+                        f"{type(settings).__name__}")
+    return settings
+
+
+class RiskCheck(ABC, Generic[ComponentSettingsT]):
+    """Base class of pre-trade risk checks, generic in their settings model
+    (``class FatFingerCheck(RiskCheck[FatFingerSettings])``: ``self.settings`` is one).
 
     ===========================  ========  =====================================================
     member                       required  meaning
@@ -149,20 +170,20 @@ class RiskCheck(ABC):
     id: ClassVar[str]
     Settings: ClassVar[type[BaseModel]] = NoSettings
 
-    def __init__(self, settings: BaseModel | None = None) -> None:
-        self.settings = settings if settings is not None else self.Settings()
+    def __init__(self, settings: ComponentSettingsT | None = None) -> None:
+        self.settings = cast("ComponentSettingsT", component_settings(self, settings))
 
     @abstractmethod
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         """Judge one intent. Missing or NaN inputs must give a rejection, never an approval."""
 
-    def on_fill(self, fill: Fill, ctx: RiskContext) -> None:  # noqa: B027 - optional hook
+    def on_fill(self, fill: Fill, ctx: RiskContext) -> None:
         """Optional: observe a fill."""
 
-    def reset_day(self, ctx: RiskContext) -> None:  # noqa: B027 - optional hook
+    def reset_day(self, ctx: RiskContext) -> None:
         """Optional: the trading day rolled over."""
 
-    def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:  # noqa: B027
+    def on_accepted(self, intent: OrderIntent, quantity: float, ctx: RiskContext) -> None:
         """Optional: the combined verdict let ``intent`` through with ``quantity`` (after any
         reduction). Rate limits count here, so an order another check rejected is not counted."""
 
@@ -170,7 +191,7 @@ class RiskCheck(ABC):
         """Optional: JSON-able internal state to survive a restart (default: none)."""
         return {}
 
-    def restore(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+    def restore(self, state: Mapping[str, Any]) -> None:
         """Optional: reload what :meth:`snapshot` returned."""
 
     def check_batch(self, batch: OrderBatch) -> np.ndarray | None:
@@ -186,7 +207,7 @@ class RiskCheck(ABC):
         """
         return None
 
-    def accept_batch(self, batch: OrderBatch) -> None:  # noqa: B027 - optional hook
+    def accept_batch(self, batch: OrderBatch) -> None:
         """Optional, with :meth:`check_batch`: every order of ``batch`` was approved, accepted
         and filled. Leave the state :meth:`check`, :meth:`on_accepted` and :meth:`on_fill` would
         have left, order by order (a stateless check has nothing to do)."""

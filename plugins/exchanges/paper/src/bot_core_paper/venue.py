@@ -59,7 +59,7 @@ from bot_core_paper.settings import PaperSettings
 from bot_core_paper.store import MarketRow, OrderRecord, PaperStore
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    pass
 
 __all__ = ["PaperVenue"]
 
@@ -89,16 +89,17 @@ class _Working:
         return max(self.order.quantity - self.filled, 0.0)
 
 
-class PaperVenue(ExchangeAdapter):
+class PaperVenue(ExchangeAdapter[PaperSettings]):
     """Simulated venue with fees, slippage, latency and volume-bounded partial fills."""
 
     id: ClassVar[str] = "paper"
     Settings: ClassVar[type[PaperSettings]] = PaperSettings
     simulated: ClassVar[bool] = True
 
-    def __init__(self, settings: BaseModel | None = None, *, name: str | None = None) -> None:
+    def __init__(self, settings: PaperSettings | None = None, *,
+                 name: str | None = None) -> None:
         super().__init__(settings, name=name)
-        cfg: PaperSettings = self.settings  # type: ignore[assignment]
+        cfg = self.settings
         self.cfg = cfg
         self.account = PaperAccount(cfg.initial_balances, margin=cfg.account == "margin",
                                     max_leverage=cfg.max_leverage)

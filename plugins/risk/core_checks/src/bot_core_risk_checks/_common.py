@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot_core import OrderIntent, RiskContext, Verdict
-from bot_core.risk.exposure import QTY_EPSILON, reducing_quantity
+from bot_core import QTY_EPSILON, OrderIntent, RiskContext, Verdict, reducing_quantity
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core.risk.batch import OrderBatch
+    from bot_core import OrderBatch
 
 __all__ = ["OK", "finite_positive", "missing", "reducible_quantities", "reducible_quantity",
            "relative_dust", "verdict_for"]
@@ -36,7 +35,7 @@ def reducible_quantity(intent: OrderIntent, ctx: RiskContext) -> float:
 
 def reducible_quantities(batch: OrderBatch) -> np.ndarray:
     """:func:`reducible_quantity` of every order of ``batch``."""
-    from bot_core.risk.batch import reducing_quantities
+    from bot_core import reducing_quantities
 
     committed = batch.position_at_venue + batch.side * batch.committed_at_venue
     return reducing_quantities(committed, batch.side, batch.quantity)

@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
-from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict
-from bot_core.config.models import BucketConfig
-from bot_core.risk.exposure import capped_quantity
+from bot_core import OrderIntent, RiskCheck, RiskContext, Verdict, capped_quantity
 from bot_core_risk_checks._common import OK, finite_positive, missing, verdict_for
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core.risk.batch import OrderBatch
+    from bot_core import BucketConfig, OrderBatch
 
 __all__ = ["BucketExposureCheck", "MaxLeverageCheck", "MaxPositionCheck"]
 
@@ -61,7 +59,7 @@ def gross_room_quantities(batch: OrderBatch, cap_notional: np.ndarray,
     """:func:`gross_room_quantity` of every order of ``batch``."""
     import numpy as np
 
-    from bot_core.risk.batch import capped_quantities
+    from bot_core import capped_quantities
 
     gross = batch.gross_exposure + batch.committed_notional
     pos_venue = batch.position_at_venue
@@ -115,7 +113,7 @@ class MaxPositionCheck(RiskCheck):
     def check_batch(self, batch: OrderBatch) -> np.ndarray:
         import numpy as np
 
-        from bot_core.risk.batch import capped_quantities
+        from bot_core import capped_quantities
 
         equity, price, qty, limits = batch.equity, batch.price, batch.quantity, batch.limits
         with np.errstate(all="ignore"):
@@ -227,7 +225,7 @@ class BucketExposureCheck(RiskCheck):
     def check_batch(self, batch: OrderBatch) -> np.ndarray:
         import numpy as np
 
-        from bot_core.risk.batch import capped_quantities
+        from bot_core import capped_quantities
 
         approved = np.ones(len(batch), dtype=bool)
         column = {symbol: j for j, symbol in enumerate(batch.instruments)}

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict
-from bot_core.risk.exposure import is_finite_positive
+from bot_core import OrderIntent, OrderType, RiskCheck, RiskContext, Verdict, is_finite_positive
 from bot_core_risk_checks._common import (
     OK,
     finite_positive,
@@ -20,7 +19,7 @@ from bot_core_risk_checks._common import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core.risk.batch import OrderBatch
+    from bot_core import OrderBatch
 
 __all__ = ["FatFingerCheck", "FatFingerSettings", "StaleDataCheck", "StaleDataSettings"]
 
@@ -44,7 +43,7 @@ class FatFingerSettings(BaseModel):
     )
 
 
-class FatFingerCheck(RiskCheck):
+class FatFingerCheck(RiskCheck[FatFingerSettings]):
     """Rejects (never shrinks: a fat finger is a mistake, not a size to trim) an order whose
     limit price is too far from the last price, or whose notional is over a cap. The notional
     caps do not apply to orders that only reduce the open position at their venue."""
@@ -52,9 +51,9 @@ class FatFingerCheck(RiskCheck):
     id: ClassVar[str] = "fat_finger"
     Settings: ClassVar[type[BaseModel]] = FatFingerSettings
 
-    def __init__(self, settings: BaseModel | None = None) -> None:
+    def __init__(self, settings: FatFingerSettings | None = None) -> None:
         super().__init__(settings)
-        s: FatFingerSettings = self.settings  # type: ignore[assignment]
+        s = self.settings
         self._band = s.max_price_deviation_pct / 100.0
         self._equity_share = s.max_notional_pct_of_equity / 100.0
         self._max_notional = s.max_notional if s.max_notional is not None else math.inf
@@ -117,16 +116,16 @@ class StaleDataSettings(BaseModel):
     )
 
 
-class StaleDataCheck(RiskCheck):
+class StaleDataCheck(RiskCheck[StaleDataSettings]):
     """Rejects orders on instruments whose market data at the venue (or, failing that, anywhere)
     is older than ``max_age_s`` or never arrived: a price that old cannot size an order."""
 
     id: ClassVar[str] = "stale_data"
     Settings: ClassVar[type[BaseModel]] = StaleDataSettings
 
-    def __init__(self, settings: BaseModel | None = None) -> None:
+    def __init__(self, settings: StaleDataSettings | None = None) -> None:
         super().__init__(settings)
-        self._max_age_ns = int(self.settings.max_age_s * 1e9)  # type: ignore[attr-defined]
+        self._max_age_ns = int(self.settings.max_age_s * 1e9)
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         last_ns = ctx.last_update_ns(intent.instrument, intent.venue)

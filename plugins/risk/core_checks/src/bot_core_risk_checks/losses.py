@@ -25,7 +25,7 @@ from bot_core_risk_checks._common import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core.risk.batch import OrderBatch
+    from bot_core import OrderBatch
 
 __all__ = ["DailyLossCheck", "DrawdownCheck"]
 

@@ -14,7 +14,7 @@ from bot_core_risk_checks._common import OK
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core.risk.batch import OrderBatch
+    from bot_core import OrderBatch
 
 __all__ = ["DuplicateOrderCheck", "OrderRateCheck"]
 
@@ -107,7 +107,7 @@ class DuplicateOrderSettings(BaseModel):
     )
 
 
-class DuplicateOrderCheck(RiskCheck):
+class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
     """Rejects an intent whose client order id was seen before: ids are idempotent, so a
     resubmitted id gets the answer of the first submission, never a second order. An id is
     consumed when this check sees it, even if a later check rejects that intent."""
@@ -115,9 +115,9 @@ class DuplicateOrderCheck(RiskCheck):
     id: ClassVar[str] = "duplicate_order"
     Settings: ClassVar[type[BaseModel]] = DuplicateOrderSettings
 
-    def __init__(self, settings: BaseModel | None = None) -> None:
+    def __init__(self, settings: DuplicateOrderSettings | None = None) -> None:
         super().__init__(settings)
-        self._remember: int = self.settings.remember  # type: ignore[attr-defined]
+        self._remember = self.settings.remember
         self._seen: dict[str, None] = {}
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
