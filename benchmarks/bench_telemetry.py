@@ -3,15 +3,15 @@
 1. ``StreamMetrics`` throughput: the bot's process publishes runtime events as fast as it can
    into the stream hub of a real gRPC server on loopback (mTLS, certificates made here); the
    watchers run in other processes (as remote watchers do) and count what they receive. Updates
-   per second delivered, to 1 watcher and to 50 (5 processes x 10 streams, at the lowest CPU
-   priority: remote watchers do not share the bot's cores), and what the slow ones lost
-   (dropped from behind, never slowing the publisher). Goal: >= 50,000 updates/s to
+   per second delivered, to 1 watcher and to 50 (5 processes x 10 streams), and what the slow
+   ones lost (dropped from behind, never slowing the publisher). Goal: >= 50,000 updates/s to
    one watcher.
 2. The scheduler's bar-to-decision p99 (the load of ``bench_scheduler.py``: 100 mean_reversion
    instances x 10 instruments at full speed) without telemetry, with the metrics and the server
    but no watcher, with 50 watchers of the metric snapshots (what ``metrics watch`` shows) and
    with 50 watchers of every event (a decision event per decision: tens of thousands a second
-   at full speed). Goal: 50 watchers cost the p99 under 10 % against none.
+   at full speed). The watcher processes run at the lowest CPU priority there: remote watchers
+   do not share the bot's cores. Goal: 50 watchers cost the p99 under 10 % against none.
 
     python benchmarks/bench_telemetry.py                 # 10 s per scheduler measurement
     python benchmarks/bench_telemetry.py --quick
@@ -44,7 +44,7 @@ def client(args: argparse.Namespace) -> None:
 
     from bot_core.control.protos import bot_core_pb2 as pb
 
-    if hasattr(os, "nice"):  # remote watchers run elsewhere: here they yield the CPU to the bot
+    if args.nice and hasattr(os, "nice"):  # remote watchers run elsewhere: yield the CPU
         os.nice(19)
     certs = Path(args.certs)
     credentials = grpc.ssl_channel_credentials(
@@ -106,11 +106,11 @@ class Served:
         self.address = str(self.server.start())
         self.certs = certs
 
-    def watchers(self, processes: int, streams: int, pattern: str = "event:*"
-                 ) -> list[subprocess.Popen[str]]:
+    def watchers(self, processes: int, streams: int, pattern: str = "event:*", *,
+                 nice: bool = False) -> list[subprocess.Popen[str]]:
         procs = [subprocess.Popen([sys.executable, __file__, "--client", self.address,
                                    "--certs", str(self.certs), "--streams", str(streams),
-                                   "--pattern", pattern],
+                                   "--pattern", pattern, *(["--nice"] if nice else [])],
                                   stdout=subprocess.PIPE, text=True)
                  for _ in range(processes)]
         deadline = time.monotonic() + 120
@@ -213,7 +213,8 @@ def scheduler_p99(certs: Path, duration: float, watchers: int) -> None:
         idle = measure("metrics + server, no watcher        ", served)
         print(f"  metrics + server vs no telemetry: p99 {idle / bare - 1:+.1%}", flush=True)
         for pattern, what in (("bot_core_*", "metric snapshots"), ("event:*", "every event")):
-            procs = served.watchers(max(1, watchers // 10), min(10, watchers), pattern)
+            procs = served.watchers(max(1, watchers // 10), min(10, watchers), pattern,
+                                    nice=True)
             try:
                 watched = measure(f"{watchers} watchers of {what:<16}", served)
             finally:
@@ -239,6 +240,7 @@ def main() -> None:
     parser.add_argument("--certs", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--pattern", default="event:*", help=argparse.SUPPRESS)
+    parser.add_argument("--nice", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if args.client:

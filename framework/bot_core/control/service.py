@@ -79,7 +79,7 @@ def encode_update(update: Update) -> bytes:
     else:
         message.event.kind = update.name.removeprefix("event:")
         message.event.ts_ns = update.ts_ns
-        message.event.fields_json = json.dumps(update.fields, default=str, sort_keys=True)
+        message.event.fields_json = json.dumps(update.fields, default=str, separators=(",", ":"))
     encoded: bytes = message.SerializeToString()
     update.encoded = encoded
     return encoded
