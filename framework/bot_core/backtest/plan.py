@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from bot_core.backtest.feeds import Feed, feed_from_frame
 from bot_core.config.binding import DatasetInfo, bind_to_datasets
 from bot_core.config.models import BotConfig
-from bot_core.config.resolve import ResolvedConfig, layered_document, resolve_config
+from bot_core.config.resolve import Layer, ResolvedConfig, layered_document, resolve_config
 from bot_core.config.validation import SettingsError, settings_errors, shown, validate_settings
 from bot_core.errors import DataError, UsageError
 from bot_core.pipeline import default_venue_settings
@@ -255,7 +255,7 @@ def plan_backtest(
     strategies: Sequence[str],
     datasets: Sequence[str] | Mapping[str, DataSpec],
     preset: str | None = "balanced",
-    universe: str | None = None,
+    universe: str | Layer | None = None,
     config_path: Path | None = None,
     params: Mapping[str, Any] | None = None,
     fee_bps: float | None = None,
@@ -266,9 +266,10 @@ def plan_backtest(
     """Resolve the configuration and load the data of one backtest (see module docstring).
 
     ``universe`` is laid under the preset when the config file names none (``demo`` for
-    ``bot-core demo``). ``fee_bps``, ``fill_on_close`` and ``volume_cap=False`` override the
-    venues' settings of the same names (``bot-core backtest --fee-bps``, ``--fill-on-close``,
-    ``--no-volume-cap``)."""
+    ``bot-core demo``; a :class:`~bot_core.config.resolve.Layer` for ``bot-core rerun``, which
+    gives the whole resolved config that way). ``fee_bps``, ``fill_on_close`` and
+    ``volume_cap=False`` override the venues' settings of the same names (``bot-core backtest
+    --fee-bps``, ``--fill-on-close``, ``--no-volume-cap``)."""
     if not strategies:
         raise UsageError("--strategy: give at least one strategy id")
     source = str(config_path) if config_path is not None else f"preset {preset}"
@@ -309,7 +310,7 @@ def plan_backtest(
 
 def _resolve(host: PluginHost, strategies: Sequence[str],
              datasets: Sequence[str] | Mapping[str, DataSpec], *, preset: str | None,
-             universe: str | None, config_path: Path | None,
+             universe: str | Layer | None, config_path: Path | None,
              environ: Mapping[str, str] | None, source: str) -> tuple[ResolvedConfig, str | None]:
     """The config, and the binding note when the strategies were bound to the datasets
     because no layer of the config defines them."""

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "bot_core.cli.config_cmd",
     "bot_core.cli.data_cmd",
     "bot_core.cli.backtest_cmd",
+    "bot_core.cli.rerun_cmd",
     "bot_core.cli.sweep_cmd",
     "bot_core.cli.demo_cmd",
     "bot_core.cli.journal_cmd",
