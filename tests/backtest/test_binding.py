@@ -48,7 +48,7 @@ def test_an_imported_daily_stock_backtests_with_no_config(run_cli, goog: str,
     assert result["binding"] == note
     assert result["warnings"] == []
     assert result["n_trades"] >= 1
-    assert (out / "trades.csv").is_file() and (out / "equity.png").is_file()
+    assert (out / "trades.csv").is_file() and (out / "report.png").is_file()
 
 
 def test_the_bound_strategy_gets_its_profiles_values_for_the_data_bar_length(

@@ -51,9 +51,8 @@ def test_backtest_report_writes_plots_and_trades_csv(run_cli, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["fees"] == 0.0  # --fee-bps 0 reached the paper venue
-    for name in ("equity.png", "drawdown.png"):
-        data = (report / name).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+    data = (report / "report.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
     with (report / "trades.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == TRADE_COLUMNS

@@ -89,7 +89,7 @@ def test_cli_backtest_in_process_json_and_table(capsys, tmp_path: Path) -> None:
                  "--json", "--report", str(tmp_path / "r")])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["dataset"] == "demo-ada-usdt-1m"
-    assert set(out["report"]) == {"trades", "fills", "equity_csv", "equity", "drawdown"}
+    assert set(out["report"]) == {"figure", "html", "manifest", "trades", "fills", "equity_csv"}
     assert main(["backtest", "--strategy", "mean_reversion", "--dataset", "demo-ada-usdt-1m",
                  "--no-fast", "--report", str(tmp_path / "r2")]) == 0
     text = capsys.readouterr().out
@@ -103,7 +103,7 @@ def test_cli_rejects_preset_and_config_together(capsys, tmp_path: Path) -> None:
     assert "give one" in capsys.readouterr().err
 
 
-def test_progress_bar_is_shown_on_a_terminal(monkeypatch, capsys) -> None:
+def test_progress_bar_is_drawn_on_a_terminal_and_never_under_json_or_a_pipe(monkeypatch) -> None:
     import sys
 
     from bot_core.cli import backtest_cmd
@@ -112,13 +112,19 @@ def test_progress_bar_is_shown_on_a_terminal(monkeypatch, capsys) -> None:
         def isatty(self) -> bool:
             return True
 
-    fake = Tty()
-    monkeypatch.setattr(sys, "stderr", fake)
     monkeypatch.setattr(backtest_cmd, "PROGRESS_MIN_STEPS", 1)
-    assert main(["backtest", "--strategy", "mean_reversion", "--dataset",
-                 "demo-sol-usdt-1m"]) == 0
-    assert "backtest" in capsys.readouterr().out
-    assert backtest_cmd.progress_bar("steps") is not None
+    args = ["backtest", "--strategy", "mean_reversion", "--dataset", "demo-sol-usdt-1m"]
+    for stdout, extra, drawn in ((Tty(), [], True), (Tty(), ["--json"], False),
+                                 (io.StringIO(), [], False)):
+        stderr = Tty()
+        monkeypatch.setattr(sys, "stdout", stdout)
+        monkeypatch.setattr(sys, "stderr", stderr)
+        assert main([*args, *extra]) == 0
+        err = stderr.getvalue()
+        # rich draws the bar with cursor control sequences, under the task's name
+        assert ("\x1b[" in err and "backtest" in err) is drawn, (extra, err[:200])
+        if not drawn:
+            assert err.startswith("note: ") and "\x1b" not in err
 
 
 def test_demo_in_process_renders_tables(monkeypatch, capsys, tmp_path: Path) -> None:
@@ -137,7 +143,7 @@ def test_demo_in_process_renders_tables(monkeypatch, capsys, tmp_path: Path) -> 
     text = capsys.readouterr().out
     assert "bot-core demo" in text and "mean_reversion" in text and "cross_arb" in text
     assert len(chosen[0]) == 8
-    assert (tmp_path / "demo" / "equity.png").is_file()
+    assert (tmp_path / "demo" / "report.png").is_file()
 
 
 def test_demo_refuses_a_preset_without_strategies(capsys) -> None:

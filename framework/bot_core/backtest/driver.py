@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from bot_core.backtest.benchmark import buy_and_hold
 from bot_core.backtest.compiled import CompiledStop, replay_compiled, why_not_compiled
 from bot_core.backtest.events import replay_events
 from bot_core.backtest.feeds import coverage_gaps
@@ -116,4 +117,6 @@ def _result(run: BacktestRun, path: BacktestPath, note: str, started: float) -> 
         reject_reasons=reasons, warnings=list(plan.warnings),
         state_changes=run.recorder.state_changes, final_state=pipeline.risk.state.value,
         fills=book.fills, gaps=coverage_gaps(plan.feeds), fast_path_note=note,
-        run_id=pipeline.run.run_id, path=path)
+        run_id=pipeline.run.run_id, path=path, currency=config.runtime.base_currency,
+        timezone=config.runtime.timezone,
+        benchmark=buy_and_hold(plan.feeds, run.timeline.ts, config.runtime.initial_equity))

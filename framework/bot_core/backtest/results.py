@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from bot_core.backtest.benchmark import BuyAndHold
 from bot_core.backtest.metrics import Metrics
 from bot_core.backtest.times import iso_utc, iso_utc_array
 from bot_core.backtest.trades import BookedFill, RoundTrip
@@ -64,6 +65,20 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     """Strategy parameters that work on the data but are likely not what was meant, one line
     each naming the field (``BacktestPlan.warnings``)."""
+    currency: str = ""
+    """The account currency equity and money are in (``runtime.base_currency``)."""
+    timezone: str = "UTC"
+    """``runtime.timezone``: the reports show times in it (the CSVs and JSON stay UTC)."""
+    benchmark: BuyAndHold | None = None
+    """Buy and hold of the traded instruments on the same timeline
+    (:mod:`bot_core.backtest.benchmark`)."""
+
+    @property
+    def excess_return(self) -> float | None:
+        """Total return minus the buy-and-hold return; None without a benchmark."""
+        if self.benchmark is None:
+            return None
+        return self.metrics.total_return - self.benchmark.total_return
 
     @property
     def fast_path(self) -> bool:
@@ -86,7 +101,11 @@ class BacktestResult:
             "n_trades": m.n_trades,
             "n_fills": len(self.fills),
             "final_equity": m.final_equity,
+            "currency": self.currency,
             **{k: v for k, v in m.as_dict().items() if k not in ("n_trades", "final_equity")},
+            "buy_and_hold_return": None if self.benchmark is None else self.benchmark.total_return,
+            "excess_return": self.excess_return,
+            "buy_and_hold": None if self.benchmark is None else self.benchmark.as_dict(),
             "elapsed_s": self.elapsed_s,
             "bars_per_s": self.bars / self.elapsed_s if self.elapsed_s > 0 else 0.0,
             "risk": {"verdicts": dict(self.verdicts), "reasons": dict(self.reject_reasons),

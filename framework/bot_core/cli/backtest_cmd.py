@@ -8,15 +8,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot_core.backtest.summary import summary_rows
+from bot_core.cli.progress import progress_bar, progress_updates
 from bot_core.errors import UsageError
 
 if TYPE_CHECKING:
+    from bot_core.backtest.manifest import RunManifest
     from bot_core.backtest.results import BacktestResult
 
-__all__ = ["add_parser", "progress_bar", "render_result", "summary_rows"]
+__all__ = ["add_parser", "progress_bar", "render_result", "run_manifest", "run_with_progress",
+           "summary_rows"]
 
 PROGRESS_MIN_STEPS = 200_000
-"""Runs with at least this many steps show a progress bar (on an interactive stderr)."""
+"""Runs with at least this many steps show a progress bar (on a terminal, without --json)."""
 
 
 def _csv(text: str) -> list[str]:
@@ -59,75 +63,31 @@ def add_parser(sub: Any) -> None:
                    "replay (slower on long runs; same trades)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
-                   help="write equity.png, drawdown.png, trades.csv (round trips), fills.csv "
-                   "and equity.csv into DIR")
+                   help="write report.png (equity with buy and hold and the trades, over "
+                   "drawdown), report.html, manifest.json (for `bot-core rerun`), trades.csv "
+                   "(round trips), fills.csv and equity.csv into DIR")
     p.set_defaults(handler=backtest)
 
 
-def progress_bar(total_hint: str) -> Any:
-    """A rich progress bar on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
-
-    from bot_core.cli.output import console
-
-    return Progress("[progress.description]{task.description}", BarColumn(),
-                    TaskProgressColumn(), TimeRemainingColumn(), console=console(stderr=True),
-                    transient=True)
-
-
 def run_with_progress(plan: Any, host: Any, *, fast: bool | None,
-                      compiled: bool | None = None) -> BacktestResult:
+                      compiled: bool | None = None, quiet: bool = False) -> BacktestResult:
+    """Run the plan, with a progress bar for a long run watched on a terminal (none when
+    ``quiet``: ``--json``)."""
     from bot_core.backtest.driver import run_backtest
     from bot_core.cli import settle_heap
 
     settle_heap()
     steps = sum(len(f) for f in plan.feeds)
-    bar = progress_bar("steps") if steps >= PROGRESS_MIN_STEPS else None
-    if bar is None:
-        return run_backtest(plan, host, fast=fast, compiled=compiled)
-    with bar:
-        task = bar.add_task("backtest", total=1)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_updates("backtest", quiet=quiet or steps < PROGRESS_MIN_STEPS) as update:
         return run_backtest(plan, host, fast=fast, compiled=compiled, progress=update)
 
 
-def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
-    m = result.metrics
-    return [
-        ("strategies", ", ".join(result.strategies)),
-        ("datasets", ", ".join(result.datasets)),
-        ("preset", result.preset),
-        ("events", f"{result.bars:,}"),
-        ("final equity", f"{m.final_equity:,.2f}"),
-        ("total return", f"{100 * m.total_return:+.2f} %"),
-        ("CAGR", f"{100 * m.cagr:+.2f} %"),
-        ("Sharpe", f"{m.sharpe:.2f}"),
-        ("Sortino", f"{m.sortino:.2f}"),
-        ("annualized with", "-" if m.annualization is None else
-         f"{m.annualization.periods_per_year:,.0f} "
-         f"{'daily' if m.annualization.returns == 'day' else 'bar'} returns a year "
-         "(observed in the data)"),
-        ("max drawdown", f"{100 * m.max_drawdown:.2f} %"),
-        ("trades (closed)", f"{m.n_trades} round trips, {len(result.fills):,} fills"),
-        ("win rate", f"{100 * m.win_rate:.1f} %" if m.n_trades else "- (no closed round trip)"),
-        ("exposure", f"{100 * m.exposure:.1f} % of bars"),
-        ("turnover", f"{m.turnover:.2f} x equity"),
-        ("fees", f"{m.fees:,.2f}"),
-        ("risk verdicts", ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items()))
-         or "none"),
-        ("rejected/reduced by", ", ".join(f"{k} {v}" for k, v in
-                                          sorted(result.reject_reasons.items())) or "none"),
-        ("trading state", result.final_state),
-        ("fast path", result.fast_path_note or
-         ("yes" if result.fast_path else "no (event by event)")),
-        ("elapsed", f"{result.elapsed_s:.2f} s ({result.bars / max(result.elapsed_s, 1e-9):,.0f}"
-                    " events/s)"),
-    ]
+def run_manifest(plan: Any, host: Any, result: BacktestResult, *, compiled: bool) -> RunManifest:
+    """The run manifest of a result of this command line (:mod:`bot_core.backtest.manifest`)."""
+    from bot_core.backtest.manifest import build_manifest
+
+    return build_manifest(plan, host, result, compiled=compiled,
+                          command=["bot-core", *sys.argv[1:]])
 
 
 def render_result(result: BacktestResult, title: str = "backtest") -> None:
@@ -177,13 +137,15 @@ def backtest(args: argparse.Namespace) -> int:
                          "the datasets whatever the mode\n")
     for warning in plan.warnings:
         sys.stderr.write(f"warning: {warning}\n")
+    compiled = not (args.no_fast or args.no_compiled)
     result = run_with_progress(plan, host, fast=False if args.no_fast else None,
-                               compiled=False if args.no_compiled else None)
+                               compiled=None if compiled else False, quiet=args.json)
+    manifest = run_manifest(plan, host, result, compiled=compiled)
     paths = {}
     if args.report is not None:
         from bot_core.backtest.report import write_report
 
-        paths = write_report(result, args.report)
+        paths = write_report(result, args.report, manifest)
     if args.json:
         from bot_core.cli.output import print_json
 
@@ -192,6 +154,7 @@ def backtest(args: argparse.Namespace) -> int:
         payload["binding"] = plan.binding
         if paths:
             payload["report"] = {k: str(v) for k, v in paths.items()}
+        payload["manifest"] = manifest.model_dump(mode="json")
         print_json(payload)
         return 0
     render_result(result)

@@ -82,7 +82,7 @@ def per_strategy(result: BacktestResult) -> list[dict[str, Any]]:
 
 def demo(args: argparse.Namespace) -> int:
     from bot_core.backtest.plan import plan_backtest
-    from bot_core.cli.backtest_cmd import render_result, run_with_progress
+    from bot_core.cli.backtest_cmd import render_result, run_manifest, run_with_progress
     from bot_core.config.resolve import resolve_config
     from bot_core.errors import UsageError
     from bot_core.plugins import load_plugins
@@ -100,13 +100,14 @@ def demo(args: argparse.Namespace) -> int:
     datasets = demo_datasets(config, host, names)
     plan = plan_backtest(host, strategies=names, datasets=datasets, preset=args.preset,
                          universe="demo")
-    result = run_with_progress(plan, host, fast=None)
+    result = run_with_progress(plan, host, fast=None, quiet=args.json)
+    manifest = run_manifest(plan, host, result, compiled=True)
     rows = per_strategy(result)
     paths = {}
     if args.report is not None:
         from bot_core.backtest.report import write_report
 
-        paths = write_report(result, args.report)
+        paths = write_report(result, args.report, manifest)
     if args.json:
         from bot_core.cli.output import print_json
 
@@ -114,6 +115,7 @@ def demo(args: argparse.Namespace) -> int:
         payload["per_strategy"] = rows
         if paths:
             payload["report"] = {k: str(v) for k, v in paths.items()}
+        payload["manifest"] = manifest.model_dump(mode="json")
         print_json(payload)
         return 0
     from rich.table import Table
