@@ -17,6 +17,7 @@ QUICK = {
     "bench_risk.py": ["--quick"],
     "bench_journal.py": ["--quick"],
     "bench_backtest.py": ["--bars", "100000"],
+    "bench_sweep.py": ["--bars", "100000"],
     "bench_scheduler.py": ["--duration", "3"],
     "bench_telemetry.py": ["--quick"],
 }
