@@ -155,13 +155,15 @@ def validate_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     from bot_core.cli.output import console, print_json
-    from bot_core.data.importer import import_csv
+    from bot_core.cli.progress import progress_updates
+    from bot_core.data.importer import IMPORT_STAGES, import_csv
 
-    result = import_csv(
-        args.src, dataset_id=args.dataset_id, venue=args.venue, instrument=args.instrument,
-        timeframe=args.timeframe, kind=args.kind, tz=args.tz, source=args.source,
-        licence=args.licence, force=args.force, date_format=args.date_format,
-        output_format=args.output_format)
+    with progress_updates("import", IMPORT_STAGES, quiet=args.json) as progress:
+        result = import_csv(
+            args.src, dataset_id=args.dataset_id, venue=args.venue, instrument=args.instrument,
+            timeframe=args.timeframe, kind=args.kind, tz=args.tz, source=args.source,
+            licence=args.licence, force=args.force, date_format=args.date_format,
+            output_format=args.output_format, progress=progress)
     if args.json:
         print_json({"entry": _entry_row(result.entry), "layout": result.layout,
                     "notes": result.notes, "warnings": [f.as_dict() for f in result.warnings]})

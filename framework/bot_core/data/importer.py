@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,8 +41,12 @@ if TYPE_CHECKING:
 
     from bot_core.data.quality import DataQualityValidator
 
-__all__ = ["ImportResult", "import_csv", "parse_export"]
+__all__ = ["IMPORT_STAGES", "ImportProgress", "ImportResult", "import_csv", "parse_export"]
 
+ImportProgress = Callable[[int, int, str], None]
+"""``(stages done, stages in all, the stage now starting)``."""
+IMPORT_STAGES = 3
+"""Reading the export, checking its data quality, storing it."""
 NULL_TOKENS = {"", "nan", "na", "n/a", "null", "none", "-"}
 NA_VALUES = sorted(NULL_TOKENS | {t.upper() for t in NULL_TOKENS} | {"NaN", "Null", "None", "N/A"})
 
@@ -212,12 +217,14 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
                timeframe: str | None, kind: str = "ohlcv", tz: str | None = None,
                source: str | None = None, licence: str | None = None, force: bool = False,
                date_format: str | None = None, output_format: FileFormat = "csv",
-               validator: DataQualityValidator | None = None) -> ImportResult:
+               validator: DataQualityValidator | None = None,
+               progress: ImportProgress | None = None) -> ImportResult:
     """Normalize ``src`` and store it as ``dataset_id`` in the user library.
 
     Every argument and the manifest entry are validated, and the id is checked to be free,
     before anything is written; the file and its entry then go into the library all or nothing
     (:mod:`bot_core.data.store`), so a refused import leaves the library as it was.
+    ``progress`` is told each stage as it starts (:data:`IMPORT_STAGES` of them), and the end.
 
     Raises DataError for unusable input or arguments, DataQualityError when the normalized data
     has error-severity findings, HomeError when ``BOT_CORE_HOME`` cannot be written.
@@ -238,8 +245,11 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
     _entry({**described, "first_timestamp": _EPOCH, "last_timestamp": _EPOCH, "rows": 1,
             "sha256": _NO_SHA256})  # the arguments, before the slow part
     check_id_free(library, dataset_id, force=force)  # again under the lock when storing
+    tell = progress or _silent
+    tell(0, IMPORT_STAGES, f"reading {src.name}")
     table, layout, notes = parse_export(src, kind=kind, tz=tz, date_format=date_format)
     _check_timeframe(table, timeframe, str(src))
+    tell(1, IMPORT_STAGES, f"checking {table.rows:,} rows")
     findings = (validator or DataQualityValidator()).validate_table(
         table, dataset=dataset_id, timeframe=timeframe)
     errors = [f for f in findings if f.severity == "error"]
@@ -254,6 +264,7 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
                     "sha256": _NO_SHA256})
     library = ensure_home(USER_SUBDIR)
     stored = Table(kind, table.ts_ms, table.values)
+    tell(2, IMPORT_STAGES, f"storing {dataset_id}")
     try:
         with staged(draft.path) as tmp:
             write_table_as(stored, tmp, output_format)
@@ -263,7 +274,12 @@ def import_csv(src: Path | str, *, dataset_id: str, venue: str, instrument: str,
         raise DataError(f"{library}: cannot store dataset {dataset_id}: {exc.strerror or exc}"
                         f"{f' ({exc.filename})' if exc.filename else ''}; the library is unchanged",
                         dataset=dataset_id, path=str(library)) from None
+    tell(IMPORT_STAGES, IMPORT_STAGES, f"imported {dataset_id}")
     return ImportResult(entry, layout, notes, [f for f in findings if f.severity == "warning"])
+
+
+def _silent(done: int, total: int, stage: str) -> None:
+    """No progress to show."""
 
 
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
