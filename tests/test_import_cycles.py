@@ -16,14 +16,10 @@ import bot_core
 PACKAGE = Path(bot_core.__file__).parent
 
 KNOWN: dict[frozenset[str], str] = {
-    frozenset({"bot_core.control.headers", "bot_core.control.options"}):
-        "headers imports options.is_unset (inside parse_headers)",
     frozenset({"bot_core.data.file_checks", "bot_core.data.quality"}):
         "quality imports file_checks.read_for_validation (inside validate)",
-    frozenset({"bot_core.config.resolve", "bot_core.control.audit", "bot_core.control.audit_gate",
-               "bot_core.control.settings", "bot_core.hookspecs", "bot_core.plugins",
-               "bot_core.runtime.gates", "bot_core.runtime.promotion",
-               "bot_core.runtime.smoke_venues"}):
+    frozenset({"bot_core.hookspecs", "bot_core.plugins", "bot_core.runtime.gates",
+               "bot_core.runtime.promotion", "bot_core.runtime.smoke_venues"}):
         "runtime.promotion (the PromotionGate contract) imports plugins and runtime.gates, "
         "which import it back",
 }

@@ -16,8 +16,9 @@ import pytest
 
 import bot_core
 from bot_core.config.resolve import resolve_config
-from bot_core.control.audit import audit_security
+from bot_core.control.audit import AuditTarget, audit_security
 from bot_core.control.certs import issue_certificate, make_ca, write_issued
+from bot_core.control.settings import tls_files
 
 from .conftest import bot_config
 
@@ -29,6 +30,11 @@ def _secure(tmp_path: Path, run_cli: Any) -> Path:
     assert made.returncode == 0, made.stderr
     fragment = (tmp_path / "certs" / "telemetry.toml").read_text()
     return bot_config(tmp_path, "alpha", "balanced", fragment)
+
+
+def _target(config: Path) -> AuditTarget:
+    resolved = resolve_config(config, environ={})
+    return AuditTarget(resolved.config, tls_files(resolved), resolved.config.name)
 
 
 def _findings(done: Any) -> dict[str, list[str]]:
@@ -110,9 +116,8 @@ def test_bad_certificates_and_open_key_files_fail(tmp_path: Path) -> None:
         [telemetry.rbac]
         "spiffe://bot-core/admin" = "admin"
         """))
-    resolved = resolve_config(config, environ={})
-    report = audit_security([resolved], environ={"BOT_CORE_JOURNAL_KEY_FILE": str(keyring)},
-                            modules=[])
+    report = audit_security([_target(config)],
+                            environ={"BOT_CORE_JOURNAL_KEY_FILE": str(keyring)}, modules=[])
     errors = [(f.check, f.message) for f in report.failures]
     assert ("ca_pinned", f"alpha: telemetry.tls.ca_file {leaf_as_ca} is not a CA certificate") \
         in errors  # relative paths are taken from the config file's directory
@@ -139,8 +144,8 @@ def test_a_certificate_expiring_soon_is_a_warning(tmp_path: Path) -> None:
         [telemetry.rbac]
         "spiffe://bot-core/viewer" = "viewer"
         """))
-    report = audit_security([resolve_config(config, environ={})],
-                            environ={"BOT_CORE_JOURNAL_KEY": KEY}, modules=[])
+    report = audit_security([_target(config)], environ={"BOT_CORE_JOURNAL_KEY": KEY},
+                            modules=[])
     assert report.passed
     soon = [f.message for f in report.findings if f.check == "certificates"]
     assert len(soon) == 2 and all("within 7 days: rotate it" in m for m in soon)

@@ -35,17 +35,19 @@ def add_parser(sub: Any) -> None:
 def security_audit(args: argparse.Namespace) -> int:
     from bot_core.cli.output import console, print_json
     from bot_core.config.resolve import resolve_config
-    from bot_core.control.audit import audit_security
+    from bot_core.control.audit import AuditTarget, audit_security
+    from bot_core.control.settings import tls_files
     from bot_core.errors import UsageError
     from bot_core.plugins import load_plugins
 
     host = load_plugins()
-    resolved = []
+    targets = []
     for path in args.config:
         if not path.is_file():
             raise UsageError(f"--config {path}: no such file")
-        resolved.append(resolve_config(path, plugins=host))
-    report = audit_security(resolved, host=host)
+        resolved = resolve_config(path, plugins=host)
+        targets.append(AuditTarget(resolved.config, tls_files(resolved), resolved.config.name))
+    report = audit_security(targets, distributions=[r.distribution for r in host.records])
     if args.json:
         print_json(report.as_dict())
     else:

@@ -22,7 +22,7 @@ check                    fails when
 
 The ``/metrics`` endpoint is plain HTTP by design (read-only, no secrets): a non-loopback one is
 a warning, never a failure. The audit is also the ``security_audit`` promotion gate for paper ->
-live (:mod:`bot_core.control.audit_gate`).
+live (:class:`bot_core.runtime.gates.SecurityAudit`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
-    from bot_core.config.resolve import ResolvedConfig
-    from bot_core.plugins import PluginHost
+    from bot_core.control.tls import TlsFiles
 
-__all__ = ["WEBSOCKET_DISTRIBUTIONS", "WEBSOCKET_MODULES", "AuditReport", "Finding",
-           "audit_security"]
+__all__ = ["WEBSOCKET_DISTRIBUTIONS", "WEBSOCKET_MODULES", "AuditReport", "AuditTarget",
+           "Finding", "audit_security", "tls_files_as_given"]
 
 Severity = Literal["error", "warning", "ok"]
 WEBSOCKET_DISTRIBUTIONS = frozenset({
@@ -54,6 +53,27 @@ WEBSOCKET_MODULES = ("websockets", "websocket", "wsproto", "autobahn", "simple_w
                      "socketio", "engineio", "flask_sock", "flask_socketio", "ws4py",
                      "tornado.websocket", "channels")
 """Modules of such libraries (a name, or a package and its submodules)."""
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    """One bot's config to audit, its TLS files (paths resolved), and what to call it."""
+
+    config: BotConfig
+    tls: TlsFiles | None
+    label: str
+
+
+def tls_files_as_given(config: BotConfig) -> TlsFiles | None:
+    """``[telemetry.tls]`` with the paths as written (relative to the working directory)."""
+    from bot_core.control.tls import TlsFiles
+
+    tls = config.telemetry.tls
+    values = (tls.ca_file, tls.cert_file, tls.key_file)
+    if all(v is None for v in values):
+        return None
+    ca, cert, key = (Path(v).expanduser() if v else None for v in values)
+    return TlsFiles(ca, cert, key)
 
 
 @dataclass(frozen=True)
@@ -286,16 +306,14 @@ def _check_journal_key(report: AuditReport, mode: str, environ: Mapping[str, str
 # -- WebSockets ---------------------------------------------------------------------------------
 
 
-def _websocket_findings(report: AuditReport, host: PluginHost | None,
+def _websocket_findings(report: AuditReport, distributions: Iterable[str],
                         modules: Iterable[str]) -> None:
     from importlib import metadata
 
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
-    dists = {"bot-core"}
-    if host is not None:
-        dists |= {r.distribution for r in host.records if r.distribution != "<unknown>"}
+    dists = {"bot-core"} | {d for d in distributions if d != "<unknown>"}
     found: list[str] = []
     for dist in sorted(dists):
         try:
@@ -323,42 +341,30 @@ def _websocket_findings(report: AuditReport, host: PluginHost | None,
 # -- the audit ----------------------------------------------------------------------------------
 
 
-def audit_security(configs: Sequence[ResolvedConfig] = (), *,
-                   bare: Sequence[tuple[BotConfig, str]] = (),
-                   environ: Mapping[str, str] | None = None, host: PluginHost | None = None,
-                   modules: Iterable[str] | None = None,
+def audit_security(targets: Sequence[AuditTarget] = (), *,
+                   environ: Mapping[str, str] | None = None,
+                   distributions: Iterable[str] = (), modules: Iterable[str] | None = None,
                    now: dt.datetime | None = None) -> AuditReport:
-    """Run every check over ``configs`` (resolved: TLS paths relative to their file) and
-    ``bare`` configs with a label (the promotion gate's: paths as given).
+    """Run every check over ``targets``.
 
-    :param host: the loaded plugins (their distributions' requirements are inspected).
+    :param distributions: the installed plugins' distributions (``PluginHost.records``), whose
+        requirements are inspected with the host's own.
     :param modules: the imported module names (default: ``sys.modules`` now).
     """
-    from bot_core.control.settings import tls_files
-    from bot_core.control.tls import TlsFiles
-
     env = os.environ if environ is None else environ
     moment = now or dt.datetime.now(dt.UTC)
     report = AuditReport()
-    entries: list[tuple[BotConfig, Any, str]] = []
-    for resolved in configs:
-        entries.append((resolved.config, tls_files(resolved), resolved.config.name))
-    for config, label in bare:
-        tls = config.telemetry.tls
-        files = None if all(v is None for v in (tls.ca_file, tls.cert_file, tls.key_file)) \
-            else TlsFiles(*(Path(v).expanduser() if v else None
-                            for v in (tls.ca_file, tls.cert_file, tls.key_file)))
-        entries.append((config, files, label))
     modes = set()
-    for config, files, where in entries:
+    for target in targets:
+        config, files, where = target.config, target.tls, target.label
         modes.add(config.runtime.mode)
         _check_binds(report, config, files is not None, where)
         _check_tls(report, config, files, where, moment)
         _check_rbac(report, config, where)
-    if not entries:
+    if not targets:
         report.add("config", "warning", "no config given (--config): the gRPC and TLS checks "
                    "were skipped")
     mode = "live" if "live" in modes else "paper" if "paper" in modes else "demo"
     _check_journal_key(report, mode, env)
-    _websocket_findings(report, host, list(sys.modules) if modules is None else modules)
+    _websocket_findings(report, distributions, list(sys.modules) if modules is None else modules)
     return report

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot_core.control.sentinels import is_unset
 from bot_core.errors import UsageError
 
 __all__ = ["HEADERS_ENV", "Header", "parse_headers", "sanitise_metadata"]
@@ -67,8 +68,6 @@ def parse_headers(flags: Sequence[str], environ: Mapping[str, str]) -> list[Head
     The sentinels ``NONE``, ``NULL``, ``DEFAULT`` and an empty value of the variable mean no
     headers. :raises UsageError: naming the first bad header and its source.
     """
-    from bot_core.control.options import is_unset
-
     out: list[Header] = []
     raw = environ.get(HEADERS_ENV)
     if raw is not None and not is_unset(raw):

@@ -16,20 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot_core.control.headers import Header, parse_headers
+from bot_core.control.sentinels import UNSET_WORDS, is_unset
 from bot_core.control.tls import TlsFiles, normalise_fingerprint
 from bot_core.errors import UsageError
 from bot_core.telemetry.addresses import Address, parse_address
 
 __all__ = ["TLS_ENV", "UNSET_WORDS", "ConnectOptions", "connect_options", "is_unset"]
 
-UNSET_WORDS = frozenset({"none", "null", "default", ""})
 TLS_ENV = {"ca": "BOT_CORE_GRPC_TLS_CA", "cert": "BOT_CORE_GRPC_TLS_CERT",
            "key": "BOT_CORE_GRPC_TLS_KEY"}
-
-
-def is_unset(value: str | None) -> bool:
-    """None, empty, or one of the sentinels NONE, NULL, DEFAULT (any case, spaces ignored)."""
-    return value is None or value.strip().lower() in UNSET_WORDS
 
 
 @dataclass(frozen=True)

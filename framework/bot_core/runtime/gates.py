@@ -5,14 +5,13 @@ entered it: ``runtime.promotion.<step>.min_cycles`` cycles, ``min_hours`` hours,
 cycle, no daily-loss breach and no drawdown breach. Live also needs every plugin in the money
 path (strategies, venues, risk checks, market data) pinned by version (``plugins_pinned``),
 ``--confirm <bot name>`` (``confirmed``) and a passing security audit (``security_audit``,
-:mod:`bot_core.control.audit_gate`).
+:class:`SecurityAudit`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot_core.control.audit_gate import SecurityAudit
 from bot_core.hookspecs import hookimpl
 from bot_core.runtime.promotion import GateContext, GateOutcome, PromotionGate, iso
 
@@ -30,6 +29,7 @@ __all__ = [
     "NoDailyLossBreach",
     "NoDrawdownBreach",
     "PluginsPinned",
+    "SecurityAudit",
     "bot_core_register_promotion_gates",
     "pinning_problems",
 ]
@@ -183,6 +183,32 @@ class Confirmed(PromotionGate):
             return GateOutcome(True, f"--confirm {ctx.bot}")
         given = "no --confirm" if ctx.confirm is None else f"--confirm {ctx.confirm!r}"
         return GateOutcome(False, f"{given}: pass --confirm {ctx.bot} to trade real money")
+
+
+class SecurityAudit(PromotionGate):
+    """``bot-core security audit`` on the bot's config (:mod:`bot_core.control.audit`): mutual
+    TLS, the pinned CA, certificates, key files, RBAC, the journal key, no WebSockets. TLS paths
+    are taken as written; the journal key is checked for the mode the config names (a live
+    start refuses without an explicit key anyway)."""
+
+    id = "security_audit"
+    title = "the security audit passes (mTLS, pinned CA, key files, RBAC, journal key, " \
+        "no WebSockets)"
+    applies_to = _LIVE
+
+    def evaluate(self, ctx: GateContext) -> GateOutcome:
+        from bot_core.control.audit import AuditTarget, audit_security, tls_files_as_given
+
+        report = audit_security(
+            [AuditTarget(ctx.config, tls_files_as_given(ctx.config), ctx.bot)],
+            distributions=[r.distribution for r in ctx.plugins.records])
+        failures = report.failures
+        if failures:
+            return GateOutcome(False, "; ".join(f"{f.check}: {f.message}" for f in failures),
+                               report.as_dict())
+        warnings = sum(1 for f in report.findings if f.severity == "warning")
+        return GateOutcome(True, f"{len(report.findings)} checks passed"
+                           + (f" ({warnings} warnings)" if warnings else ""), report.as_dict())
 
 
 HOST_GATES: tuple[type[PromotionGate], ...] = (
