@@ -1,8 +1,9 @@
-"""``bot-core plugins list`` and ``bot-core plugins show ID``."""
+"""``bot-core plugins list``, ``bot-core plugins show ID`` and ``bot-core plugin new``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser"]
@@ -25,6 +26,37 @@ def add_parser(sub: Any) -> None:
                       "plugin name")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=show_plugin)
+
+    plugin = sub.add_parser("plugin", help="write a new plugin project")
+    plugin_sub = plugin.add_subparsers(dest="plugin_command", metavar="ACTION")
+    plugin_sub.required = True
+    new = plugin_sub.add_parser(
+        "new", help="a plugin project that installs, lists, tests and (a strategy) backtests",
+        description="Write DIR/NAME: a plugin distribution with the bot_core entry point and "
+        "the BOT_CORE_API specifier, the component (a moving-average crossover strategy, a "
+        "simulated venue or a max-notional risk check) with its settings model, tests using "
+        "bot_core.testing, a tox.ini and a README.")
+    new.add_argument("kind", metavar="strategy|exchange|risk",
+                     help="what the plugin provides")
+    new.add_argument("name", help="component id and plugin name: lower case, e.g. mystrat")
+    new.add_argument("--dir", type=Path, default=Path("."), metavar="D",
+                     help="parent folder; the project goes to D/NAME (default: here)")
+    new.set_defaults(handler=new_plugin)
+
+
+def new_plugin(args: argparse.Namespace) -> int:
+    import sys
+
+    from bot_core.scaffold import new_plugin as write
+
+    target = write(args.kind, args.name, args.dir)
+    lines = [f"wrote {target}: the {args.kind} plugin {args.name}",
+             f"  pip install {target}  # then: bot-core plugins list",
+             f"  cd {target} && pip install '.[test]' && pytest  # or: tox"]
+    if args.kind == "strategy":
+        lines.append(f"  bot-core backtest --strategy {args.name} --dataset demo-btc-usdt-1m")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
 def show_plugin(args: argparse.Namespace) -> int:
