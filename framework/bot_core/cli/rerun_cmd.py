@@ -57,8 +57,9 @@ def rerun(args: argparse.Namespace) -> int:
               f"{manifest.created}\n")
     outcome = now.outcome
     if comparison.identical:
-        out.write(f"identical: {outcome.trades:,} trades, {outcome.fills:,} fills and "
-                  f"{outcome.steps:,} equity points, bit for bit (path {now.replay.path})\n")
+        out.write(f"identical: {_count(outcome.trades, 'trade')}, "
+                  f"{_count(outcome.fills, 'fill')} and {_count(outcome.steps, 'equity point')}, "
+                  f"bit for bit (path {now.replay.path})\n")
         for change in comparison.changes:
             out.write(f"changed since, without effect: {change}\n")
         return 0
@@ -73,3 +74,7 @@ def rerun(args: argparse.Namespace) -> int:
         out.write("no recorded input changed (datasets, versions, config, parameters): the "
                   "difference comes from something the manifest does not record\n")
     return 1
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
