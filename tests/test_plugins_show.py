@@ -20,7 +20,8 @@ def test_a_strategy_lists_every_parameter_with_its_defaults_per_profile(run_cli)
     assert info["version"] == "0.1.0"
     assert info["description"].startswith("Buy weakness, sell strength")
     assert info["consumes"] == "bars (OHLCV)"
-    assert "made for 1m bars, with values of their own for 1h, 1d bars" in info["timeframes"]
+    assert "made for 1m bars, with values of their own for 1h, 1d, 1w, 1M bars" in \
+        info["timeframes"]
     params = {p["name"]: p for p in info["parameters"]}
     assert list(params) == list(MeanReversionSettings.model_fields)
     window = params["window_bars"]
@@ -40,8 +41,9 @@ def test_a_strategy_lists_every_parameter_with_its_defaults_per_profile(run_cli)
             for line in table.stdout.splitlines() if line.startswith("│")}
     assert list(rows) == list(params)
     # type, range, unit, default, conservative, balanced, aggressive, description
-    assert rows["window_bars"][:7] == ["int", "[2, 100000]", "bars", "60", "720 (1h: 120, 1d: 60)",
-                                       "480 (1h: 72, 1d: 40)", "360 (1h: 48, 1d: 20)"]
+    assert rows["window_bars"][:7] == [
+        "int", "[2, 100000]", "bars", "60", "720 (1h: 120, 1d: 60, 1w: 52, 1M: 24)",
+        "480 (1h: 72, 1d: 40, 1w: 26, 1M: 12)", "360 (1h: 48, 1d: 20, 1w: 13, 1M: 6)"]
 
 
 def test_a_quote_strategy_a_venue_and_a_risk_check(run_cli) -> None:
