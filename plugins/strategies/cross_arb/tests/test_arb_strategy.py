@@ -232,3 +232,26 @@ def test_batch_is_causal(arb: SimpleNamespace) -> None:
     cut = qa.index[1200]
     prefix = strategy.opportunities(qa[qa.index <= cut], qb[qb.index <= cut])
     assert prefix.equals(whole[whole.index <= cut])
+
+
+def test_on_start_loads_the_edge_kernel_before_the_first_quote(tmp_path: object) -> None:
+    """A live scheduler times every on_quote: the kernel's one-off load (a compile when the
+    Numba cache is empty) must happen in on_start, not inside the first quote pair's budget."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        from bot_core_cross_arb import CrossArbSettings, CrossArbStrategy
+        from bot_core_cross_arb.edges import best_edge
+        strategy = CrossArbStrategy(CrossArbSettings(), name="arb", instruments=["BTC/USDT"],
+                                    venues=["venue_a", "venue_b"])
+        before = len(best_edge.signatures)
+        strategy.on_start(None)
+        print(before, len(best_edge.signatures))
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # an empty cache: a real compile
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, env=env, check=True).stdout.split()
+    assert out == ["0", "1"]
