@@ -91,11 +91,9 @@ def run_vectorbt(frame: Any) -> tuple[float, Any]:
         shifted[1:] = signal[:-1]
         return pd.DataFrame(shifted, index=frame.index, columns=columns)
 
-    close = pd.DataFrame(np.repeat(frame["close"].to_numpy()[:, None], len(columns), axis=1),
-                         index=frame.index, columns=columns)
-    portfolio = vbt.Portfolio.from_signals(
-        close, next_bar(long_entries), next_bar(long_exits), next_bar(short_entries),
-        next_bar(short_exits), price=frame["open"].to_numpy()[:, None], size=SIZE,
+    portfolio = vbt.Portfolio.from_signals(  # close and open broadcast against the 100 columns
+        frame["close"], next_bar(long_entries), next_bar(long_exits), next_bar(short_entries),
+        next_bar(short_exits), price=frame["open"], size=SIZE,
         size_type="percent", upon_opposite_entry="close", fees=FEE, slippage=SLIPPAGE,
         sl_stop=STOP, init_cash=100_000.0,
         freq="1min")
