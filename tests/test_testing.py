@@ -59,3 +59,61 @@ def test_random_walk_is_seeded_and_positive() -> None:
     assert (first == again).all() and not (first == other).all()
     assert first.shape == (500,) and (first > 0).all()
     assert abs(random_walk(1, 1, level=250.0, sigma=0.0)[0] - 250.0) < 1e-12
+
+
+# -- the equality harnesses catch a fast form that lies ---------------------------------------
+
+
+def test_the_batch_form_harness_catches_a_batch_form_that_differs() -> None:
+    import numpy as np
+    import pytest
+    from hypothesis import Phase, given, settings
+
+    from bot_core import OrderBatch, RiskCheck, RiskContext, Verdict
+    from bot_core.testing import OrderStream, assert_batch_form_agrees, order_streams
+
+    class SmallOrders(RiskCheck):
+        """Rejects orders of more than 10 units; its batch form lets up to 20 through."""
+
+        id = "small_orders"
+
+        def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
+            return Verdict.approve() if intent.quantity <= 10.0 else Verdict.reject("too_big")
+
+        def check_batch(self, batch: OrderBatch) -> np.ndarray:
+            return np.asarray(batch.quantity <= self.cap)
+
+        cap = 20.0
+
+    @settings(max_examples=100, deadline=None, database=None, phases=[Phase.generate])
+    @given(stream=order_streams(open_orders=True))
+    def prove(stream: OrderStream) -> None:
+        assert_batch_form_agrees(SmallOrders, stream)
+
+    SmallOrders.cap = 10.0
+    prove()
+    SmallOrders.cap = 20.0
+    with pytest.raises(AssertionError, match="check_batch True"):
+        prove()
+
+
+def test_the_venue_harness_catches_a_venue_that_fills_off_its_model() -> None:
+    import pytest
+    from hypothesis import Phase, given, settings
+
+    from bot_core.testing import BarScenario, assert_fills_follow_bar_fill_model, bar_scenarios
+    from bot_core_paper import PaperSettings, PaperVenue
+
+    slip = [1.0]
+
+    @settings(max_examples=100, deadline=None, database=None, phases=[Phase.generate])
+    @given(scenario=bar_scenarios())
+    def prove(scenario: BarScenario) -> None:
+        venue = PaperVenue(PaperSettings(slippage_bps=5.0), name="venue_a")
+        venue._slippage_rate *= slip[0]  # what its fills do, not what its model says
+        assert_fills_follow_bar_fill_model(venue, scenario)
+
+    prove()
+    slip[0] = 1.0 + 1e-7
+    with pytest.raises(AssertionError, match="bar fill model"):
+        prove()

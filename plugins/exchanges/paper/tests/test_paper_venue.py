@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot_core.market import Bar, Quote
-from bot_core.orders import Order, OrderIntent, OrderStatus, OrderType, Side, TimeInForce
+from bot_core import Bar, Order, OrderIntent, OrderStatus, OrderType, Quote, Side, TimeInForce
+from bot_core.testing import assert_fills_follow_bar_fill_model, bar_scenarios
 from bot_core_paper import PaperSettings, PaperVenue
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -386,3 +388,27 @@ def test_a_gap_in_bars_does_not_delay_the_next_fill() -> None:
     v.submit(order(Side.BUY, 1.0))
     (f,) = fills(v.on_market_data(bar(51, 103, 104, 102, 103)))
     assert f.price == 103.0
+
+
+# -- the bar fill model against the venue itself ------------------------------------------------
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=bar_scenarios(), data=st.data())
+def test_the_venue_fills_as_its_bar_fill_model(scenario, data) -> None:
+    """What the backtest's compiled replay does with bar_fill_model() is what submit and
+    on_market_data do: the same fills, and no complete fill where the replay gives way."""
+    latency = data.draw(st.sampled_from([0.0, 0.0, 500.0, 90_000.0]), label="latency_ms")
+    values = {
+        "taker_fee_bps": data.draw(st.sampled_from([0.0, 5.0, 30.0])),
+        "slippage_bps": data.draw(st.sampled_from([0.0, 1.0, 25.0])),
+        "volume_impact_bps": data.draw(st.sampled_from([0.0, 10.0, 500.0])),
+        "participation_rate": data.draw(st.sampled_from([0.01, 0.25, 1.0])),
+        "volume_cap": data.draw(st.booleans()),
+        "latency_ms": latency,
+        "fill_on_close": not latency and data.draw(st.booleans()),
+        "account": data.draw(st.sampled_from(["margin", "spot"])),
+        "max_leverage": data.draw(st.sampled_from([0.5, 1.0, 3.0])),
+    }
+    assert_fills_follow_bar_fill_model(PaperVenue(PaperSettings(**values), name="venue_a"),
+                                       scenario)

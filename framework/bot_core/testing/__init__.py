@@ -1,4 +1,5 @@
-"""Test helpers for plugin authors (and the host's own tests). Needs pytest.
+"""Test helpers for plugin authors (and the host's own tests). Needs pytest; the equality
+harnesses need hypothesis (both come with ``bot-core[testing]``).
 
 In a plugin's ``tests/conftest.py``::
 
@@ -8,14 +9,23 @@ and in tests::
 
     from bot_core.testing import FillingContext, bars_from_frame, run_bars
 
-Only the fixture needs pytest; the rest is plain Python over host types.
+The equality harnesses prove a plugin's fast forms equal to its own reference forms:
+
+* :func:`assert_batch_form_agrees` with :func:`order_streams` (:mod:`bot_core.testing.risk`):
+  a risk check's ``check_batch`` / ``accept_batch`` against its ``check()``;
+* :func:`assert_fills_follow_bar_fill_model` with :func:`bar_scenarios`
+  (:mod:`bot_core.testing.venues`): a simulated venue's ``bar_fill_model()`` against its own
+  ``submit`` and ``on_market_data``.
+
+Only the fixture needs pytest; the rest is plain Python over host types (the harnesses are
+imported on first use).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,13 +37,51 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from bot_core.strategy import Strategy
+    from bot_core.testing.risk import (
+        OrderStream,
+        assert_batch_form_agrees,
+        judge_one_by_one,
+        order_streams,
+    )
+    from bot_core.testing.venues import (
+        BarScenario,
+        assert_fills_follow_bar_fill_model,
+        bar_scenarios,
+    )
+
+_HARNESSES = {
+    "OrderStream": "bot_core.testing.risk",
+    "assert_batch_form_agrees": "bot_core.testing.risk",
+    "judge_one_by_one": "bot_core.testing.risk",
+    "order_streams": "bot_core.testing.risk",
+    "BarScenario": "bot_core.testing.venues",
+    "assert_fills_follow_bar_fill_model": "bot_core.testing.venues",
+    "bar_scenarios": "bot_core.testing.venues",
+}
+"""Names loaded on first use (they import hypothesis, numpy and the kernels)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _HARNESSES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot_core.testing' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
+    "BarScenario",
     "FillingContext",
+    "OrderStream",
+    "assert_batch_form_agrees",
+    "assert_fills_follow_bar_fill_model",
+    "bar_scenarios",
     "bars_from_frame",
     "bind_frame",
     "bot_core_home",
     "frame_from_closes",
+    "judge_one_by_one",
+    "order_streams",
     "random_walk",
     "run_bars",
 ]
