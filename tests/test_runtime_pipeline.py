@@ -131,8 +131,12 @@ def test_demo_to_paper_to_live_when_every_gate_passes(run_cli, bot_core_home: Pa
     check_can_start(resolved, "paper", home=bot_core_home)
 
     _seed(bot_core_home, "alpha", "paper", cycles=25, hours=5.0)
+    paper_key = {"BOT_CORE_JOURNAL_KEY": "k" * 40}  # what the paper bot signs its journal with
+    keyless = run_cli("pipeline", "promote", "--config", str(config), "--to", "live",
+                      "--confirm", "alpha")
+    assert keyless.returncode == 2 and "journal key" in keyless.stderr  # nothing recorded
     live = run_cli("pipeline", "promote", "--config", str(config), "--to", "live",
-                   "--confirm", "alpha", "--json")
+                   "--confirm", "alpha", "--json", env=paper_key)
     assert live.returncode == 0, live.stderr
     payload = json.loads(live.stdout)
     assert payload["promoted"] and payload["record"]["to_mode"] == "live"
@@ -142,6 +146,13 @@ def test_demo_to_paper_to_live_when_every_gate_passes(run_cli, bot_core_home: Pa
     [status] = _status(run_cli, "--config", str(config))
     assert (status["mode"], status["next_mode"], status["gates"]) == ("live", None, [])
     check_can_start(resolved, "live", "alpha", home=bot_core_home)
+
+    # each promotion is a record in the bot's signed journal, and the chain verifies
+    journal = bot_core_home / "journal" / "alpha"
+    shown = run_cli("journal", "show", str(journal), "--type", "promotion", "--json")
+    assert shown.returncode == 0, shown.stderr
+    steps = [(r["payload"]["from_mode"], r["payload"]["to_mode"]) for r in json.loads(shown.stdout)]
+    assert steps == [("demo", "paper"), ("paper", "live")]
 
 
 def test_a_refused_promotion_names_every_failed_gate_and_records_nothing(
@@ -191,6 +202,11 @@ def test_one_mode_at_a_time_and_rollback_restarts_the_evidence(run_cli, bot_core
     assert json.loads(down.stdout)["record"]["from_mode"] == "paper"
     [status] = _status(run_cli, "--config", str(config))
     assert status["mode"] == "demo"
+    # rollbacks are journaled in the chain of the mode returned to (its key is at hand)
+    shown = run_cli("journal", "show", str(bot_core_home / "journal" / "alpha" / "demo"),
+                    "--type", "operator_action", "--json")
+    assert [(r["payload"]["action"], r["payload"]["detail"]["from_mode"])
+            for r in json.loads(shown.stdout)] == [("rollback", "demo"), ("rollback", "paper")]
 
 
 def _to_paper(run_cli, home: Path, config: Path, bot: str = "alpha") -> None:

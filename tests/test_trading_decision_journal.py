@@ -36,7 +36,7 @@ def _records(directory: Path) -> list[dict]:
 
 def test_a_demo_run_journals_every_decision_and_verifies(run_cli, bot_core_home: Path) -> None:
     run_id = _run(run_cli)
-    directory = bot_core_home / "journal" / "balanced"
+    directory = bot_core_home / "journal" / "balanced" / "demo"
     records = _records(directory)
     kinds = [r["type"] for r in records]
     assert kinds[:2] == ["journal_file", "start"] and kinds[-1] == "stop"
@@ -60,7 +60,7 @@ def test_a_demo_run_journals_every_decision_and_verifies(run_cli, bot_core_home:
 def test_runs_continue_one_chain_and_a_tampering_is_named(run_cli, bot_core_home: Path) -> None:
     _run(run_cli, cycles=40)
     _run(run_cli, cycles=40)
-    directory = bot_core_home / "journal" / "balanced"
+    directory = bot_core_home / "journal" / "balanced" / "demo"
     verify = run_cli("journal", "verify", str(directory), "--json")
     (report,) = json.loads(verify.stdout)["journals"]
     assert verify.returncode == 0 and report["runs"] == 2 and report["notes"] == []
@@ -81,7 +81,7 @@ def test_a_killed_run_is_continued_and_the_journal_verifies_across_the_crash(
     proc = subprocess.Popen([sys.executable, "-m", "bot_core", "run", "--preset", "balanced",
                              "--speed", "200", "--json"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    directory = bot_core_home / "journal" / "balanced"
+    directory = bot_core_home / "journal" / "balanced" / "demo"
     try:
         deadline = time.monotonic() + 120
         while sum(1 for _ in _records(directory) if _["type"] == "decision") < 5:

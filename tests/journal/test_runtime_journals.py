@@ -58,7 +58,7 @@ def test_each_bot_journals_its_own_run_and_its_quarantines(tmp_path: Path,
     assert [e[:2] for e in inner.events] == [("quarantine", "alpha"), ("quarantine", "nobody")]
     keyring = keyring_for_verify(None)
     for name, run_id in (("alpha", "run-a"), ("beta", "run-b")):
-        directory = bot_core_home / "journal" / name
+        directory = bot_core_home / "journal" / name / "demo"  # one chain per mode
         records = [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
                    for line in path.read_bytes().splitlines()]
         assert {r["run_id"] for r in records} == {run_id}

@@ -7,11 +7,14 @@ Exit codes: 0 done (``status`` always, when its input is valid); 1 refused by th
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
+    from bot_core.journal.observer import JournalObserver
     from bot_core.plugins import PluginHost
     from bot_core.runtime.promotion import GateResult, PipelineStatus
 
@@ -150,6 +153,25 @@ def show_status(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _bot_journal(bot: str, mode: str) -> Iterator[JournalObserver]:
+    """The bot's decision journal of ``mode``, opened before the ledger is written.
+
+    A change of mode is journaled in the chain of the lower of its two modes (a promotion in
+    the mode it leaves, a rollback in the mode it returns to), whose key the operator already
+    holds. While the bot runs (it holds that journal), or without that key, the promotion or
+    rollback is refused with nothing recorded; a running bot is promoted through
+    `bot-core control ADDR promote MODE`, which the bot journals itself."""
+    from bot_core.journal.home import open_journal
+    from bot_core.journal.observer import JournalObserver
+
+    journal = JournalObserver(open_journal(bot, mode))
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
 def promote_bot(args: argparse.Namespace) -> int:
     from bot_core.cli.output import console, print_json
     from bot_core.plugins import load_plugins
@@ -165,7 +187,11 @@ def promote_bot(args: argparse.Namespace) -> int:
                         "failed": [g.gate for g in decision.failed], "gates": gates})
         else:
             console().print(_gate_table(f"{config.name}: gates for {args.to}", decision.gates))
-    record = promote(decision)
+        promote(decision)  # raises PromotionError naming the failed gates; nothing recorded
+    with _bot_journal(config.name, decision.context.from_mode) as journal:
+        record = promote(decision)
+        journal.promotion(record.from_mode, record.to_mode, gates=record.gates,
+                          approved_by=record.who)
     if args.json:
         print_json({"promoted": True, "record": record.as_dict(), "gates": gates})
         return 0
@@ -178,11 +204,15 @@ def promote_bot(args: argparse.Namespace) -> int:
 def rollback_bot(args: argparse.Namespace) -> int:
     from bot_core.cli.output import console, print_json
     from bot_core.plugins import load_plugins
-    from bot_core.runtime.promotion import rollback
+    from bot_core.runtime import ledger
+    from bot_core.runtime.promotion import plan_rollback
 
     host = load_plugins()
     [config] = resolve_bots([args.config] if args.config else None, args.preset, host)
-    record = rollback(config, args.to, reason=args.reason)
+    record = plan_rollback(config, args.to, reason=args.reason)  # checked, nothing written
+    with _bot_journal(config.name, record.to_mode) as journal:
+        ledger.append(record)
+        journal.operator_action("rollback", record.who, detail=record.as_dict())
     if args.json:
         print_json({"rolled_back": True, "record": record.as_dict()})
         return 0

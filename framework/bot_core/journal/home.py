@@ -13,7 +13,8 @@ __all__ = ["journal_directory", "open_journal"]
 
 
 def journal_directory(bot: str, environ: Mapping[str, str] | None = None) -> Path:
-    """``<BOT_CORE_HOME>/journal/<bot>`` (not created)."""
+    """``<BOT_CORE_HOME>/journal/<bot>`` (not created): the bot's journals, one chain per mode
+    below it (``demo/``, ``paper/``, ``live/``), since each mode signs with its own key."""
     from bot_core.home import bot_core_home
 
     if not bot or bot in (".", "..") or "/" in bot or "\\" in bot:
@@ -29,7 +30,9 @@ def open_journal(bot: str, mode: str, *, run_id: str = "",
     The key is resolved first (:func:`~bot_core.journal.keys.keyring_for_run`: paper and live
     refuse to start without an explicit one), then the settings
     (:meth:`JournalSettings.from_env`), then the writer opens the directory (default
-    :func:`journal_directory`) and continues the chain after its last record.
+    ``journal_directory(bot) / mode``) and continues the chain after its last record. Each
+    mode keeps its own chain: a paper key cannot continue a chain a demo key signed, and a
+    live bot never writes onto its paper record.
 
     :raises ConfigError: no usable key, or a bad journal setting (exit 2).
     :raises JournalError: the journal is locked by another writer or its last record does not
@@ -37,5 +40,5 @@ def open_journal(bot: str, mode: str, *, run_id: str = "",
     """
     keyring = keyring_for_run(mode, environ)
     resolved = settings or JournalSettings.from_env(environ)
-    where = directory if directory is not None else journal_directory(bot, environ)
+    where = directory if directory is not None else journal_directory(bot, environ) / mode
     return JournalWriter(where, bot, keyring, run_id=run_id, mode=mode, settings=resolved)

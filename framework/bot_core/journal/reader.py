@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot_core.errors import UsageError
-from bot_core.journal.record import MAX_LINE_BYTES, journal_files
+from bot_core.journal.record import MAX_LINE_BYTES, chain_directories, journal_files
 
 __all__ = ["ReadLine", "read_records"]
 
@@ -28,8 +28,8 @@ class ReadLine:
 def _files(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            files = [f.path for f in journal_files(path)]
+        if path.is_dir():  # a chain, or a bot's or the home's directory: every chain below it
+            files = [f.path for chain in chain_directories(path) for f in journal_files(chain)]
             if not files:
                 raise UsageError(f"{path}: no journal files here (journal-*.jsonl)")
             found.extend(files)

@@ -120,3 +120,18 @@ def journal_files(directory: Path) -> list[JournalFile]:
     """The journal files of a directory in chain order (by first sequence number)."""
     found = [parse_file_name(p) for p in directory.iterdir() if p.is_file()]
     return sorted((f for f in found if f is not None), key=lambda f: (f.first_seq, f.path.name))
+
+
+def chain_directories(directory: Path, depth: int = 3) -> list[Path]:
+    """Journal directories at or below ``directory``: a mode's chain, a bot's (one chain per
+    mode), or the home's ``journal`` (every bot); ``depth`` bounds the walk.
+
+    :raises OSError: a directory that cannot be listed.
+    """
+    if journal_files(directory) or (directory / CHECKPOINT_NAME).exists():
+        return [directory]
+    found: list[Path] = []
+    if depth > 0:
+        for child in sorted(p for p in directory.iterdir() if p.is_dir()):
+            found += chain_directories(child, depth - 1)
+    return found

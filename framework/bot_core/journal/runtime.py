@@ -81,7 +81,7 @@ class RuntimeJournals:
         return _JournalingSink(inner, self)
 
     def attach(self, sleeve: _Sleeve) -> JournalObserver:
-        """Open the bot's journal (``BOT_CORE_HOME/journal/<bot>``) and register its observer.
+        """Open the bot's journal (``BOT_CORE_HOME/journal/<bot>/<mode>``) and register its observer.
 
         :raises JournalError: the journal is locked by another process, or its last record
             does not verify.

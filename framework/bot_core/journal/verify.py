@@ -15,7 +15,6 @@ anything unexpected goes to :mod:`bot_core.journal.diagnose` to find out why.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from bot_core.journal.parallel import prescan, stitch
 from bot_core.journal.record import (
     CHECKPOINT_NAME,
     JournalFile,
+    chain_directories,
     journal_files,
     parse_file_name,
 )
@@ -86,16 +86,6 @@ def _verify_chain(target: str, files: list[JournalFile], keyring: Keyring, *, wh
     return report
 
 
-def _chains_in(directory: Path) -> list[Path]:
-    """Journal directories at or below ``directory`` (a bot's, or the home's ``journal``)."""
-    if journal_files(directory) or (directory / CHECKPOINT_NAME).exists():
-        return [directory]
-    with contextlib.suppress(OSError):
-        return sorted(p for p in directory.iterdir() if p.is_dir()
-                      and (journal_files(p) or (p / CHECKPOINT_NAME).exists()))
-    return []
-
-
 def verify_paths(paths: Sequence[Path], keyring: Keyring) -> list[ChainReport]:
     """Verify journals: each directory is one bot's chain (or holds bots' directories); files
     given directly are verified as one chain per directory, in chain order.
@@ -116,7 +106,7 @@ def _verify_paths(paths: Sequence[Path], keyring: Keyring) -> list[ChainReport]:
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
         if path.is_dir():
-            chains = _chains_in(path)
+            chains = chain_directories(path)
             if not chains:
                 reports.append(ChainReport(str(path), finding=Finding(
                     Cause.NO_JOURNAL, str(path), 0, "no journal files here")))

@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_gates",
     "gate_context",
     "pipeline_status",
+    "plan_rollback",
     "promote",
     "rollback",
 ]
@@ -269,6 +270,18 @@ def rollback(config: BotConfig, to_mode: str, *, reason: str = "", home: Path | 
     No gate stands in the way of going down. The evidence window of ``to_mode`` starts again.
     :raises PromotionError: ``to_mode`` is above the bot's current mode.
     """
+    record = plan_rollback(config, to_mode, reason=reason, home=home, now_ns=now_ns, who=who)
+    ledger.append(record, home)
+    return record
+
+
+def plan_rollback(config: BotConfig, to_mode: str, *, reason: str = "", home: Path | None = None,
+                  now_ns: int | None = None, who: str | None = None) -> ledger.LedgerRecord:
+    """The record :func:`rollback` would write, checked but not written (so a caller can open
+    what else must record it first).
+
+    :raises PromotionError: ``to_mode`` is above the bot's current mode.
+    """
     target = _mode(to_mode, "--to")
     bot = config.name
     state = ledger.current_mode(bot, home, first_run_ns=_first_demo_run_ns(bot, home))
@@ -280,7 +293,6 @@ def rollback(config: BotConfig, to_mode: str, *, reason: str = "", home: Path | 
         who=who or ledger.operator(), when_ns=time.time_ns() if now_ns is None else now_ns,
         config_hash=config_hash(config), reason=reason,
     )
-    ledger.append(record, home)
     return record
 
 
