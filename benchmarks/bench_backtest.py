@@ -6,9 +6,10 @@ and copy the figures into docs/performance.md ("## Backtest").
     python benchmarks/bench_backtest.py                  # 1M bars, 1 strategy x 1 instrument
     python benchmarks/bench_backtest.py --multi          # also 3 strategies x 10 instruments
     python benchmarks/bench_backtest.py --bars 100000 --multi --no-baseline
-    python benchmarks/bench_backtest.py --no-compiled    # the Python fast path instead
+    python benchmarks/bench_backtest.py --no-compiled    # the event path instead
     python benchmarks/bench_backtest.py --warm-start     # process start to result, warm cache
     python benchmarks/bench_backtest.py --cold-start     # the same into an empty Numba cache
+    python benchmarks/bench_backtest.py --vectorbt       # against vectorbt (installed by tox -e bench)
 
 What is compared
 ----------------
@@ -35,6 +36,19 @@ total exposure up to 200 %. Sizes that do not fit (the plugins' balanced default
 and long mean reversion next to 150 % volatility targeting, against a 20 % position cap) make
 the strategies re-send reduced or rejected orders on every bar, which measures the per-bar path
 instead of the backtest.
+
+``--vectorbt`` compares bot-core with vectorbt 1.2's ``Portfolio.from_signals`` on one rule, the
+mean-reversion rule without stop or holding limit (``VECTORBT_PARAMS``: 60-bar z-score of the log
+close, long at z <= -2, short at z >= 2, out at z = 0), a fixed size per position, no fees, fills
+at the next bar's open, on the same 1M bars:
+
+* in one process, warm (every Numba cache filled by an untimed small run): vectorbt's
+  ``from_signals`` alone, its z-score signals precomputed with pandas outside the timing;
+  bot-core's ``run_backtest`` (the strategy computes its z-score inside the timing) with every
+  risk check of the ``balanced`` profile judging every order;
+* whole processes on that data as a user starts them: vectorbt's first call (import, signals,
+  ``from_signals``) in a fresh process with an empty Numba cache, against ``bot-core backtest``
+  (import, load the dataset from the library, run, report) with an empty and with a warm cache.
 
 Start-up (``--warm-start``, ``--cold-start``) times whole ``bot-core backtest`` processes on the
 shipped demo data (BTC, ETH and SOL minute bars: 129,600 bars), from process start to exit,
@@ -162,9 +176,16 @@ SINGLE_PARAMS = {"window_bars": 60, "entry_z": 2.0, "exit_z": 0.0, "allow_short"
                  "stop_loss_pct": 3.0, "max_holding_bars": 480, "equity_pct": 10.0}
 """The rule backtesting.py runs below, spelled out: the plugin's own defaults may change."""
 
+VECTORBT_PARAMS = {"window_bars": 60, "entry_z": 2.0, "exit_z": 0.0, "allow_short": True,
+                   "stop_loss_pct": None, "max_holding_bars": None, "sizing": "fixed_quantity",
+                   "quantity": 0.1}
+"""The rule vectorbt runs below: z-score entries and exits only, a fixed size (0.1 BTC: about
+5 % of the 100,000 equity, inside the profile's position cap)."""
 
-def run_bot_core(frames: dict[str, object], *, multi: bool,
-                 compiled: bool | None = None) -> tuple[float, object]:
+
+def run_bot_core(frames: dict[str, object], *, multi: bool, compiled: bool | None = None,
+                 params: dict[str, Any] | None = None, fee_bps: float | None = None
+                 ) -> tuple[float, object]:
     import bot_core
     from bot_core.backtest.driver import run_backtest
     from bot_core.backtest.plan import DataSpec, plan_backtest
@@ -182,7 +203,8 @@ def run_bot_core(frames: dict[str, object], *, multi: bool,
                                  datasets=specs, preset=None, config_path=path)
     else:
         plan = plan_backtest(host, strategies=["mean_reversion"], datasets=specs,
-                             preset="balanced", params=SINGLE_PARAMS)
+                             preset="balanced", params=params or SINGLE_PARAMS,
+                             fee_bps=fee_bps)
     started = time.perf_counter()
     result = run_backtest(plan, host, compiled=compiled)
     return time.perf_counter() - started, result
@@ -244,6 +266,114 @@ def run_backtesting_py(frame: Any) -> tuple[float, int, float]:
         started = time.perf_counter()
         stats = bt.run()
     return time.perf_counter() - started, int(stats["# Trades"]), float(stats["Return [%]"])
+
+
+# -- vectorbt -----------------------------------------------------------------------------------
+
+VECTORBT_SCRIPT = """
+import sys, time
+started = time.perf_counter()
+import numpy as np, pandas as pd, vectorbt as vbt
+sys.path.insert(0, sys.argv[2])
+from bench_backtest import run_vectorbt, vectorbt_signals
+frame = pd.read_parquet(sys.argv[1])
+_, trades = run_vectorbt(frame, vectorbt_signals(frame))
+print(time.perf_counter() - started, trades)
+"""
+"""vectorbt's first call in a fresh process: import, signals, ``from_signals``."""
+
+
+def vectorbt_signals(frame: Any) -> list[np.ndarray]:
+    """The rule's long entries and exits, short entries and exits, from the z-score of the
+    log close, shifted to fill at the next bar's open (decided on a bar's close)."""
+    log_close = np.log(frame["close"])
+    mean = log_close.rolling(60).mean()
+    std = log_close.rolling(60).std()
+    z = ((log_close - mean) / std).to_numpy()
+    with np.errstate(invalid="ignore"):
+        signals = [z <= -2.0, z >= 0.0, z >= 2.0, z <= 0.0]
+    shifted = []
+    for signal in signals:
+        moved = np.zeros_like(signal)
+        moved[1:] = signal[:-1]
+        shifted.append(moved)
+    return shifted
+
+
+def run_vectorbt(frame: Any, signals: list[np.ndarray]) -> tuple[float, int]:
+    """``from_signals`` alone (the signals precomputed), seconds and trades."""
+    import vectorbt as vbt
+
+    close, price = frame["close"].to_numpy(), frame["open"].to_numpy()
+    started = time.perf_counter()
+    # numpy inputs: vectorbt's fastest form (a tz-aware pandas index costs it ~10x here)
+    portfolio = vbt.Portfolio.from_signals(
+        close, signals[0], signals[1], signals[2], signals[3], price=price,
+        size=VECTORBT_PARAMS["quantity"], fees=0.0, upon_opposite_entry="reverse",
+        init_cash=1e9, freq="1min")
+    elapsed = time.perf_counter() - started
+    return elapsed, int(portfolio.trades.count())
+
+
+def compare_vectorbt(frame: Any, repeat: int) -> None:
+    """In-process warm figures, then whole processes (see the module docstring)."""
+    try:
+        import vectorbt  # noqa: F401
+    except ImportError:
+        raise SystemExit("vectorbt is not installed: pip install vectorbt (tox -e bench has "
+                         "it)") from None
+    n = len(frame)
+    signals = vectorbt_signals(frame)
+    run_vectorbt(frame.iloc[:5000], [s[:5000] for s in signals])  # compile / load its cache
+    run_bot_core({"BTC": frame.iloc[:5000]}, multi=False, params=VECTORBT_PARAMS, fee_bps=0.0)
+    ours, theirs = [], []
+    for _ in range(repeat):  # interleaved, so that a busy machine slows both alike
+        secs, trades = run_vectorbt(frame, signals)
+        theirs.append(secs)
+        secs, result = run_bot_core({"BTC": frame}, multi=False, params=VECTORBT_PARAMS,
+                                    fee_bps=0.0)
+        ours.append(secs)
+    print(f"vectorbt from_signals, warm, signals precomputed: {n / max(theirs):,.0f} - "
+          f"{n / min(theirs):,.0f} bars/s ({min(theirs):.3f} - {max(theirs):.3f} s); "
+          f"{trades} trades")
+    print(f"bot-core run_backtest, warm, every check of the profile: {n / max(ours):,.0f} - "
+          f"{n / min(ours):,.0f} bars/s ({min(ours):.3f} - {max(ours):.3f} s); "
+          f"{result.metrics.n_trades} round trips, path {result.path}")  # type: ignore[attr-defined]
+    print(f"ratio bot-core / vectorbt (medians): "
+          f"{statistics.median(theirs) / statistics.median(ours):.2f}x")
+
+    with tempfile.TemporaryDirectory(prefix="bot-core-bench-vbt-") as tmp:
+        home = Path(tmp) / "home"
+        env = {**os.environ, "BOT_CORE_HOME": str(home)}
+        data = Path(tmp) / "bench-btc-1m.parquet"
+        frame.to_parquet(data)
+        csv = Path(tmp) / "bench-btc-1m.csv"
+        frame.rename_axis("timestamp").to_csv(csv)
+        subprocess.run([sys.executable, "-m", "bot_core", "data", "import", str(csv), "--id",
+                        "bench-btc-1m", "--venue", "venue_a", "--instrument", "BTC/USDT",
+                        "--timeframe", "1m"], check=True, capture_output=True, env=env)
+        script = Path(tmp) / "vbt_first_call.py"
+        script.write_text(VECTORBT_SCRIPT, encoding="utf-8")
+        backtest = ["-m", "bot_core", "backtest", "--preset", "balanced", "--strategy",
+                    "mean_reversion", "--dataset", "bench-btc-1m", "--fee-bps", "0", "--json",
+                    *(arg for key, value in VECTORBT_PARAMS.items()
+                      for arg in ("--param", f"{key}={'none' if value is None else value}"))]
+        _run_seconds(backtest, env)  # fills bot-core's cache for the warm figure
+        times: dict[str, list[float]] = {"vectorbt, first call, empty Numba cache": [],
+                                         "bot-core backtest, empty Numba cache": [],
+                                         "bot-core backtest, warm Numba cache": []}
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory(prefix="numba-") as cache:
+                times["vectorbt, first call, empty Numba cache"].append(_run_seconds(
+                    [str(script), str(data), str(Path(__file__).parent)],
+                    {**env, "NUMBA_CACHE_DIR": cache}))
+            with tempfile.TemporaryDirectory(prefix="numba-") as cache:
+                times["bot-core backtest, empty Numba cache"].append(_run_seconds(
+                    backtest, {**env, "NUMBA_CACHE_DIR": cache}))
+            times["bot-core backtest, warm Numba cache"].append(_run_seconds(backtest, env))
+    print(f"whole processes on {n:,} bars, {repeat} rounds, seconds (min - max):")
+    for label, values in times.items():
+        print(f"  {label:42} {min(values):6.2f} - {max(values):6.2f}")
 
 
 # -- start-up -----------------------------------------------------------------------------------
@@ -308,8 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-start", action="store_true",
                         help="the same with an empty Numba cache for every process")
     parser.add_argument("--no-compiled", action="store_true",
-                        help="bot-core runs the Python fast path (run_backtest(compiled=False)) "
+                        help="bot-core runs the event path (run_backtest(compiled=False)) "
                         "instead of the compiled replay, its default")
+    parser.add_argument("--vectorbt", action="store_true",
+                        help="compare with vectorbt's from_signals instead (see above)")
     parser.add_argument("--repeat", type=int, default=7,
                         help="rounds for --warm-start / --cold-start")
     args = parser.parse_args(argv)
@@ -322,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     frame = synthetic_bars(args.bars, seed=1)
+    if args.vectorbt:
+        compare_vectorbt(frame, repeat=3)
+        return 0
     rows = []
     compiled = False if args.no_compiled else None
     # untimed: fill the on-disk Numba cache (the cold start is --cold-start's figure)

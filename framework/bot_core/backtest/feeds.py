@@ -41,6 +41,8 @@ class Feed:
     not stated (bars: taken from the timestamps' spacing, see :meth:`spec`)."""
     _rows: np.ndarray | None = field(default=None, repr=False, compare=False)
     """The kind's columns side by side (one row per event), built on the first event."""
+    _spec: FeedSpec | None = field(default=None, repr=False, compare=False)
+    """:meth:`spec`, computed once (it scans every timestamp)."""
 
     def __len__(self) -> int:
         return int(self.ts_ns.shape[0])
@@ -58,9 +60,11 @@ class Feed:
     def spec(self) -> FeedSpec:
         """What strategies and the metrics are told about this feed: its bar length and
         calendar (:meth:`bot_core.FeedSpec.from_timestamps`)."""
-        return FeedSpec.from_timestamps(self.ts_ns, venue=self.venue, instrument=self.instrument,
-                                        kind=self.kind, source=self.dataset,
-                                        timeframe=self.timeframe)
+        if self._spec is None:
+            self._spec = FeedSpec.from_timestamps(
+                self.ts_ns, venue=self.venue, instrument=self.instrument, kind=self.kind,
+                source=self.dataset, timeframe=self.timeframe)
+        return self._spec
 
     def mark_prices(self) -> np.ndarray:
         """The price positions are marked at after each row: close, or the mid quote."""

@@ -353,12 +353,14 @@ def _record(kind: int, ts: int, slot: int, order: int, side: int, key: int, reas
     log.gross[n] = gross
     log.peak[n] = monitor.peak
     log.day_start[n] = monitor.day_start
-    log.key_position[n] = book.key_net
-    log.key_mark[n] = book.key_mark
-    log.key_ts[n] = book.key_ts
-    log.instrument_position[n] = book.instrument_net
-    log.instrument_mark[n] = book.instrument_mark
-    log.instrument_ts[n] = book.instrument_ts
+    for k in range(book.key_net.shape[0]):  # loops: a row copy costs more for a few values
+        log.key_position[n, k] = book.key_net[k]
+        log.key_mark[n, k] = book.key_mark[k]
+        log.key_ts[n, k] = book.key_ts[k]
+    for i in range(book.instrument_net.shape[0]):
+        log.instrument_position[n, i] = book.instrument_net[i]
+        log.instrument_mark[n, i] = book.instrument_mark[i]
+        log.instrument_ts[n, i] = book.instrument_ts[i]
 
 
 @njit(cache=True, nogil=True)

@@ -31,8 +31,9 @@ from bot_core.rules import left_flat
 __all__ = ["BookedFill", "RoundTrip", "TradeBook"]
 
 
-@dataclass(frozen=True, slots=True)
-class RoundTrip:
+class RoundTrip(NamedTuple):
+    """One round trip (immutable; a named tuple: tens of thousands are built per run)."""
+
     strategy: str
     venue: str
     instrument: str
