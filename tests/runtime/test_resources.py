@@ -164,7 +164,7 @@ def test_monitor_and_plan_together_shed_and_recover_in_the_stated_order() -> Non
 
 
 def test_limits_and_priority_come_from_the_config_with_their_ranges() -> None:
-    config = resolve_config(preset="balanced", environ={
+    config = resolve_config(preset="balanced", universe="demo", environ={
         "BOT_CORE_RUNTIME__RESOURCE_LIMITS__MAX_RSS_MB": "512",
         "BOT_CORE_STRATEGIES__MEAN_REVERSION__PRIORITY": "20",
     }).config
@@ -175,7 +175,7 @@ def test_limits_and_priority_come_from_the_config_with_their_ranges() -> None:
     assert config.strategies["vol_target"].priority == 50
 
     with pytest.raises(ConfigError) as err:
-        resolve_config(preset="balanced", environ={
+        resolve_config(preset="balanced", universe="demo", environ={
             "BOT_CORE_RUNTIME__RESOURCE_LIMITS__MAX_CPU_PCT": "150",
             "BOT_CORE_STRATEGIES__VOL_TARGET__PRIORITY": "101",
         })
