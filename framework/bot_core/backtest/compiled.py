@@ -76,16 +76,14 @@ def why_not_compiled(run: BacktestRun) -> str:
 
 def _kernel_rules(layout: ReplayLayout) -> Any:
     """Every strategy's ``decide``, as the kernel's typed list of function pointers."""
-    from numba.typed import List
+    from bot_core.kernels import decide_list
 
-    from bot_core.kernels import DECIDE_TYPE
-
-    decide = List.empty_list(DECIDE_TYPE)
+    rules = []
     for strategy in dict.fromkeys(s for s, _ in layout.slots):  # Slots.rule indexes these
         rule = strategy.batch_rule()
         assert rule is not None
-        decide.append(rule.decide)
-    return decide
+        rules.append(rule.decide)
+    return decide_list(rules)
 
 
 def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:

@@ -28,7 +28,7 @@ Importing this package imports numba (and compiles or loads cached machine code 
 import it inside methods, never at the top of a plugin's entry-point module.
 """
 
-from bot_core.kernels.decide import DECIDE_SIGNATURE, DECIDE_TYPE, decide_path
+from bot_core.kernels.decide import DECIDE_SIGNATURE, DECIDE_TYPE, decide_list, decide_path
 from bot_core.kernels.rolling import RollingMoments, rolling_mean_std, rolling_zscore
 from bot_core.kernels.volatility import (
     EwmaVol,
@@ -49,6 +49,7 @@ __all__ = [
     "alpha_from_halflife",
     "annualization_factor",
     "bar_returns",
+    "decide_list",
     "decide_path",
     "ewma_vol",
     "rolling_mean_std",

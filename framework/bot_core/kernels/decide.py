@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 from numba import njit, types
 from numba.core.typing.templates import Signature
+from numba.typed import List
 
-__all__ = ["DECIDE_SIGNATURE", "DECIDE_TYPE", "decide_path"]
+__all__ = ["DECIDE_SIGNATURE", "DECIDE_TYPE", "decide_list", "decide_path"]
 
 _tuple: Any = types.Tuple  # numba's type constructors are untyped
 DECIDE_SIGNATURE: Signature = _tuple((types.float64, types.int64))(
@@ -43,6 +44,31 @@ DECIDE_SIGNATURE: Signature = _tuple((types.float64, types.int64))(
 DECIDE_TYPE = types.FunctionType(DECIDE_SIGNATURE)
 """The type of a compiled ``decide`` as the replay kernel receives it (a function pointer: the
 kernel is compiled once for every rule)."""
+
+
+_list_type: Any = types.ListType  # numba's type constructors are untyped
+_LIST_TYPE = _list_type(DECIDE_TYPE)
+
+
+@njit(_LIST_TYPE(DECIDE_TYPE), cache=True, nogil=True)
+def _first(decide: Any) -> Any:
+    rules = List.empty_list(DECIDE_TYPE)
+    rules.append(decide)
+    return rules
+
+
+@njit(types.none(_LIST_TYPE, DECIDE_TYPE), cache=True, nogil=True)
+def _append(rules: Any, decide: Any) -> None:
+    rules.append(decide)
+
+
+def decide_list(rules: list[Any]) -> Any:
+    """Compiled rules as the typed list of function pointers the replay kernel reads (built by
+    cached functions: ``numba.typed.List`` would compile its own methods in every process)."""
+    out = _first(rules[0])
+    for decide in rules[1:]:
+        _append(out, decide)
+    return out
 
 
 def decide_path(decide: Any, signal: np.ndarray, close: np.ndarray, equity: float,
@@ -55,13 +81,9 @@ def decide_path(decide: Any, signal: np.ndarray, close: np.ndarray, equity: floa
     :param signal: (bars,) or (bars, columns) float64, the strategy's ``signal(frame)``.
     :param close: (bars,) closes.
     """
-    from numba.typed import List
-
     rows = np.ascontiguousarray(np.asarray(signal, dtype=np.float64).reshape(len(close), -1))
     # through a typed list, as the replay kernel receives it: one compiled path for every rule
-    rules = List.empty_list(DECIDE_TYPE)
-    rules.append(decide)
-    targets, reasons = _run(rules, rows, np.ascontiguousarray(close, dtype=np.float64),
+    targets, reasons = _run(decide_list([decide]), rows, np.ascontiguousarray(close, dtype=np.float64),
                             float(equity), np.zeros(state_size),
                             np.ascontiguousarray(params, dtype=np.float64))
     return targets, reasons

@@ -89,8 +89,6 @@ def bar_scenarios(draw: st.DrawFn, *, instrument: str = "BTC/USDT", venue: str =
 def _predicted(model: BarFillModel, scenario: BarScenario) -> tuple[list[tuple[Any, ...]], int, int]:
     """The compiled replay's fills for ``scenario`` (time, side, quantity, price, fee), and
     where it stopped: ``(status, bar)`` (status 0: it ran to the end)."""
-    from numba.typed import List
-
     from bot_core.backtest.kernel import (
         ENTRY_FILL,
         MONITOR,
@@ -102,7 +100,7 @@ def _predicted(model: BarFillModel, scenario: BarScenario) -> tuple[list[tuple[A
         Venues,
         replay_bars,
     )
-    from bot_core.kernels import DECIDE_TYPE
+    from bot_core.kernels import decide_list
 
     bars = scenario.bars
     n = len(bars)
@@ -123,8 +121,7 @@ def _predicted(model: BarFillModel, scenario: BarScenario) -> tuple[list[tuple[A
                   np.ones(1, dtype=np.int64), np.zeros(0), np.zeros(2, dtype=np.int64),
                   np.zeros(0), np.zeros(2, dtype=np.int64))
     limits = Limits(model.cash, np.array([1 << 62], dtype=np.int64), math.inf, math.inf)
-    rules = List.empty_list(DECIDE_TYPE)
-    rules.append(follow_targets)
+    rules = decide_list([follow_targets])
     log = EntryLog.allocate(3 * n + 8, 1, 1)
     status, entries, at = replay_bars(events, books, venues, slots, limits, rules,
                                       np.zeros(1, dtype=MONITOR), np.zeros(n),
