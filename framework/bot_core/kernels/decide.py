@@ -48,16 +48,18 @@ kernel is compiled once for every rule)."""
 
 _list_type: Any = types.ListType  # numba's type constructors are untyped
 _LIST_TYPE = _list_type(DECIDE_TYPE)
+_FIRST: Signature = _LIST_TYPE(DECIDE_TYPE)
+_APPEND: Signature = types.none(_LIST_TYPE, DECIDE_TYPE)
 
 
-@njit(_LIST_TYPE(DECIDE_TYPE), cache=True, nogil=True)
+@njit(_FIRST, cache=True, nogil=True)
 def _first(decide: Any) -> Any:
     rules = List.empty_list(DECIDE_TYPE)
     rules.append(decide)
     return rules
 
 
-@njit(types.none(_LIST_TYPE, DECIDE_TYPE), cache=True, nogil=True)
+@njit(_APPEND, cache=True, nogil=True)
 def _append(rules: Any, decide: Any) -> None:
     rules.append(decide)
 
