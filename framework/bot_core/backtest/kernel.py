@@ -317,13 +317,15 @@ def _affordable(v: int, asset: int, side: int, quantity: float, price: float,
 
 
 @njit(cache=True, nogil=True)
-def _equity(cash: float, book: _Portfolio) -> tuple[float, float]:
+def _equity(cash: float, key_net: np.ndarray, key_mark: np.ndarray) -> tuple[float, float]:
+    """The portfolio's (equity, gross exposure) from its cash, net positions and marks (two
+    arrays, not the whole book: this runs several times per bar)."""
     equity = cash
     gross = 0.0
-    for k in range(book.key_net.shape[0]):
-        q = book.key_net[k]
+    for k in range(key_net.shape[0]):
+        q = key_net[k]
         if q != 0.0:
-            value = q * book.key_mark[k]
+            value = q * key_mark[k]
             equity += value
             gross += abs(value)
     return equity, gross
@@ -451,7 +453,7 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
     """After :func:`_match` booked slot ``j``'s order: what the engine's ``on_fill`` does (day
     roll after booking, equity watch), the FILL entry, and whether the strategy now holds its
     target. Returns 0 or a stop code."""
-    equity, gross = _equity(monitor.cash, book)
+    equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
     _roll_day(ts, equity, monitor, limits)
     _record(_i64(ENTRY_FILL), ts, j, book.order[j], book.order_side[j], k, _i64(0),
             book.order_qty[j], price, fee, equity, gross, book, monitor, log)
@@ -502,6 +504,12 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
     monitor.told_peak = limits.initial_cash
     monitor.next_boundary = _NEVER
     orders = _i64(0)
+    # the first four rules in locals (a typed list's item costs ~30 ns a call) and each bar's
+    # signal row copied into one buffer (a fresh view of the flat signal costs more)
+    last = len(decide) - 1
+    rule0, rule1 = decide[0], decide[min(1, last)]
+    rule2, rule3 = decide[min(2, last)], decide[min(3, last)]
+    row_buffer = np.empty(max(slots.signal_width.max() if n_slots else 1, 1))
 
     for s in range(events.step_start.shape[0] - 1):
         for e in range(events.step_start[s], events.step_start[s + 1]):
@@ -538,7 +546,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     book.fifo[r] = book.fifo[r + 1]
                 book.fifo_size[0] -= 1
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
-            equity, gross = _equity(monitor.cash, book)
+            equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
             if rules.day_rolls(ts, monitor.next_boundary):
                 _tell_peak(book, monitor, log)
                 _roll_day(ts, equity, monitor, limits)
@@ -550,7 +558,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.key_ts[k] = ts
                 book.instrument_mark[i] = close
                 book.instrument_ts[i] = ts
-                equity, gross = _equity(monitor.cash, book)
+                equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
             status = _watch(equity, ts, monitor, limits)
             if status != 0:
                 return status, monitor.entries, e
@@ -562,8 +570,13 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     return STOP_OPEN_ORDER, monitor.entries, e
                 width = slots.signal_width[j]
                 at = slots.signal_start[j] + row * width
-                target, reason = decide[slots.rule[j]](
-                    slots.signal[at:at + width], close, book.held[j], equity,
+                for c in range(width):
+                    row_buffer[c] = slots.signal[at + c]
+                r = slots.rule[j]
+                rule = rule0 if r == 0 else rule1 if r == 1 else rule2 if r == 2 else \
+                    rule3 if r == 3 else decide[r]
+                target, reason = rule(
+                    row_buffer[:width], close, book.held[j], equity,
                     slots.state[slots.state_start[j]:slots.state_start[j + 1]],
                     slots.params[slots.params_start[j]:slots.params_start[j + 1]])
                 delta = target - book.held[j]
@@ -598,10 +611,10 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
                 if status != 0:
                     return status, monitor.entries, e
-                equity, gross = _equity(monitor.cash, book)
+                equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
         if monitor.entries > log.kind.shape[0]:
             return STOP_LOG_FULL, monitor.entries, events.step_start[s]
-        equity, _ = _equity(monitor.cash, book)
+        equity, _ = _equity(monitor.cash, book.key_net, book.key_mark)
         equity_out[s] = equity
         holding = False
         for f in range(books.feed_key.shape[0]):
