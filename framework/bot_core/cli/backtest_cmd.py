@@ -59,8 +59,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-fast", action="store_true",
                    help="replay every bar through the strategies' on_bar (slower; same trades)")
     p.add_argument("--no-compiled", action="store_true",
-                   help="run the order path of a fast run in Python instead of the compiled "
-                   "replay (slower on long runs; same trades)")
+                   help="replay every event through the pipeline instead of the compiled "
+                   "replay (the same as --no-fast: slower; same trades)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
                    help="write report.png (equity with buy and hold and the trades, over "
