@@ -180,6 +180,19 @@ def test_an_imported_websocket_module_fails_the_audit() -> None:
     assert "module websockets.legacy.client is imported" in message
 
 
+def test_the_audit_judges_what_the_host_and_plugins_import_not_its_caller(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a test run or a notebook may have imported anything (dask brings tornado.websocket):
+    # the audit looks at a fresh interpreter that loaded the host and every plugin
+    import types
+
+    monkeypatch.setitem(sys.modules, "websockets", types.ModuleType("websockets"))
+    report = audit_security(environ={**os.environ, "BOT_CORE_JOURNAL_KEY": KEY})
+    assert not [f for f in report.failures if f.check == "no_websockets"]
+    ok = next(f for f in report.findings if f.check == "no_websockets")
+    assert "no WebSocket library" in ok.message
+
+
 def test_the_audit_is_the_paper_to_live_promotion_gate(tmp_path: Path) -> None:
     from bot_core.runtime.promotion import GateContext, run_gate
 

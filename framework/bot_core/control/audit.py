@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -349,7 +350,8 @@ def audit_security(targets: Sequence[AuditTarget] = (), *,
 
     :param distributions: the installed plugins' distributions (``PluginHost.records``), whose
         requirements are inspected with the host's own.
-    :param modules: the imported module names (default: ``sys.modules`` now).
+    :param modules: the imported module names (default: those of a fresh interpreter that
+        loaded the host and every plugin, :func:`modules_imported_by_plugins`).
     """
     env = os.environ if environ is None else environ
     moment = now or dt.datetime.now(dt.UTC)
@@ -366,5 +368,28 @@ def audit_security(targets: Sequence[AuditTarget] = (), *,
                    "were skipped")
     mode = "live" if "live" in modes else "paper" if "paper" in modes else "demo"
     _check_journal_key(report, mode, env)
-    _websocket_findings(report, distributions, list(sys.modules) if modules is None else modules)
+    if modules is None:
+        try:
+            modules = modules_imported_by_plugins(env)
+        except (OSError, subprocess.SubprocessError) as exc:  # fail closed: no proof, no pass
+            report.add("no_websockets", "error", f"cannot list the modules the host and its "
+                       f"plugins import ({exc})")
+            return report
+    _websocket_findings(report, distributions, modules)
     return report
+
+
+def modules_imported_by_plugins(environ: Mapping[str, str]) -> list[str]:
+    """The modules a fresh interpreter holds once it has imported the host and loaded every
+    installed plugin: what a bot imports, and nothing the caller (a test run, a notebook)
+    happened to import besides.
+
+    :raises subprocess.SubprocessError: the probe failed or took longer than a minute.
+    """
+    probe = ("import sys, bot_core; bot_core.load_plugins(); "
+             "sys.stdout.write('\\n'.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], env=dict(environ), capture_output=True,
+                          text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise subprocess.SubprocessError(f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+    return done.stdout.split()
