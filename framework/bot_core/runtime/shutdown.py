@@ -32,10 +32,14 @@ def install_signal_handlers(scheduler: Scheduler, *, stream: TextIO | None = Non
     previous = {sig: signal.getsignal(sig) for sig in wanted}
 
     def force(signum: int, _frame: object = None) -> None:
-        out.write(f"{signal.Signals(signum).name} again: forced exit\n")
-        out.flush()
-        sys.stdout.flush()
-        os._exit(128 + signum)
+        try:
+            out.write(f"{signal.Signals(signum).name} again: forced exit\n")
+            out.flush()
+            sys.stdout.flush()
+        except BaseException:  # the signal may have cut into a write on that stream (a
+            pass  # reentrant flush raises) or a closed pipe: the exit must not depend on it
+        finally:
+            os._exit(128 + signum)
 
     def first(signum: int) -> None:
         name = signal.Signals(signum).name
