@@ -16,14 +16,22 @@ if TYPE_CHECKING:
     from bot_core.backtest.manifest import RunManifest
     from bot_core.backtest.results import BacktestResult
 
-__all__ = ["add_parser", "progress_bar", "render_result", "run_manifest", "run_with_progress",
-           "summary_rows"]
+__all__ = [
+    "add_parser",
+    "comma_list",
+    "progress_bar",
+    "render_result",
+    "run_manifest",
+    "run_with_progress",
+    "summary_rows",
+]
 
 PROGRESS_MIN_STEPS = 200_000
 """Runs with at least this many steps show a progress bar (on a terminal, without --json)."""
 
 
-def _csv(text: str) -> list[str]:
+def comma_list(text: str) -> list[str]:
+    """argparse type of ``ID[,ID...]`` options (backtest, sweep)."""
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:
         raise argparse.ArgumentTypeError("expected one or more ids separated by commas")
@@ -41,9 +49,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--config", type=Path, default=None,
                    help="a config file (TOML) instead; without one (or when it defines none of "
                    "the strategies) the strategies are bound to the datasets")
-    p.add_argument("--strategy", required=True, type=_csv, metavar="ID[,ID...]",
+    p.add_argument("--strategy", required=True, type=comma_list, metavar="ID[,ID...]",
                    help="strategy ids (instance names or plugin ids of the config)")
-    p.add_argument("--dataset", required=True, type=_csv, metavar="ID[,ID...]",
+    p.add_argument("--dataset", required=True, type=comma_list, metavar="ID[,ID...]",
                    help="dataset ids (see `bot-core data list`)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter override (repeatable; STRATEGY.KEY=VALUE for one; "

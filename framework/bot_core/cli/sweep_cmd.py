@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot_core.cli.backtest_cmd import comma_list
 from bot_core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -17,13 +18,6 @@ __all__ = ["add_parser"]
 _SHOWN_FAILURES = 5
 
 
-def _csv(text: str) -> list[str]:
-    items = [part.strip() for part in text.split(",") if part.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected one or more ids separated by commas")
-    return items
-
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep", help="run a parameter grid of backtests (and walk-forward), locally or on Dask",
@@ -32,9 +26,9 @@ def add_parser(sub: Any) -> None:
         "Dask cluster; rank them by --metric and write results.csv (and Parquet), a heatmap "
         "for two-parameter grids, and for --walk-forward the in- and out-of-sample metrics per "
         "window and the stitched out-of-sample equity curve. See docs/sweeps.md.")
-    p.add_argument("--strategy", required=True, type=_csv, metavar="ID[,ID...]",
+    p.add_argument("--strategy", required=True, type=comma_list, metavar="ID[,ID...]",
                    help="strategy ids (instance names or plugin ids of the config)")
-    p.add_argument("--dataset", required=True, type=_csv, metavar="ID[,ID...]",
+    p.add_argument("--dataset", required=True, type=comma_list, metavar="ID[,ID...]",
                    help="dataset ids (see `bot-core data list`)")
     p.add_argument("--preset", default=None,
                    help="risk-profile preset to run under (default: balanced, or the config's)")
