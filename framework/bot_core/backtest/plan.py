@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from bot_core.plugins import PluginHost
 
-__all__ = ["IGNORED_MODES", "BacktestPlan", "DataSpec", "parse_params", "plan_backtest"]
+__all__ = ["IGNORED_MODES", "BacktestPlan", "DataSpec", "param_field", "parse_params", "plan_backtest"]
 
 IGNORED_MODES = ("paper", "live")
 """``runtime.mode`` values a backtest runs under but does not follow: it replays datasets
@@ -171,6 +171,17 @@ def _check_against_data(host: PluginHost, config: BotConfig, names: list[str],
     return bind_strategy_feeds(strategies, [f.spec() for f in feeds], sources=sources)
 
 
+def param_field(key: str, name: str, plugin: str, fields: Mapping[str, Any]) -> str | None:
+    """The settings field a ``--param`` (or ``--grid``) key sets on strategy instance ``name``
+    of ``plugin``: ``param`` sets it on every selected strategy that has that field,
+    ``NAME.param`` only on the one named (by instance name or plugin id); None when it sets none.
+    """
+    target, dot, param = key.rpartition(".")
+    if dot and target not in (name, plugin):
+        return None
+    return param if param in fields else None
+
+
 def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedConfig,
                        names: list[str], params: Mapping[str, Any],
                        sources: dict[str, str]) -> dict[str, BaseModel]:
@@ -183,10 +194,8 @@ def _strategy_settings(host: PluginHost, config: BotConfig, resolved: ResolvedCo
         mine: dict[str, Any] = {}
         keys: dict[str, str] = {}  # param -> the key the user typed (``exit_z``, ``NAME.exit_z``)
         for key, value in params.items():
-            target, dot, param = key.rpartition(".")
-            if dot and target not in (name, config.strategies[name].plugin):
-                continue
-            if param in fields:
+            param = param_field(key, name, config.strategies[name].plugin, fields)
+            if param is not None:
                 mine[param], keys[param] = value, key
                 used.add(key)
         if not mine:

@@ -193,13 +193,15 @@ class _Target:
 def _targets(plan: BacktestPlan, host: PluginHost, key: str) -> list[_Target]:
     """The strategies and fields a key sets, by the rule of ``--param``: ``param`` for every
     selected strategy that has it, ``NAME.param`` for the one named (instance or plugin id)."""
+    from bot_core.backtest.plan import param_field
+
     config = plan.resolved.config
-    target, dot, param = key.rpartition(".")
     found = []
     for name in plan.strategies:
         plugin = config.strategies[name].plugin
         model = host.strategy(plugin).Settings
-        if (not dot or target in (name, plugin)) and param in model.model_fields:
+        param = param_field(key, name, plugin, model.model_fields)
+        if param is not None:
             found.append(_Target(name, param, model,
                                  plan.resolved.strategy_settings[name].model_dump()))
     return found
