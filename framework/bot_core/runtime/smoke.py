@@ -15,10 +15,11 @@ venue          the venue filled at least one of them
 portfolio      its book holds exactly what its fills add up to, and equity is a finite number
 =============  ===================================================================================
 
-A strategy that decides nothing in so few cycles (a signal that did not fire) has its risk,
-venue and portfolio stages checked with a probe: a market order of 0.1 % of equity on its first
-feed, booked to ``smoke:<strategy>`` and closed again the next cycle; the table says which
-orders the stage saw. A strategy the profile disables (cross_arb under conservative) is
+Until a strategy's own orders have a fill, a probe runs beside it: a market order of 0.1 % of
+equity on its first feed, booked to ``smoke:<strategy>`` and closed again the next cycle. The
+risk, venue and portfolio stages judge the strategy's own orders when one of them filled, else
+the probe's, and the table says which: a signal that did not fire in so few cycles, or fired so
+late that no bar was left to fill it, does not fail a strategy that works. A strategy the profile disables (cross_arb under conservative) is
 skipped, and so is the ``manual`` profile, which has no limits of its own: smoke a config that
 extends it with ``bot-core smoke --config FILE``.
 
@@ -85,7 +86,8 @@ class _Tally:
 
 
 class _Prober:
-    """After each cycle, sends probe orders for strategies that made no order of their own."""
+    """After each cycle, sends probe orders for strategies none of whose own orders filled yet;
+    a probe once started runs to its close."""
 
     def __init__(self, tally: _Tally) -> None:
         self.tally = tally
@@ -99,11 +101,10 @@ class _Prober:
                 self._probe(scheduler, sleeve, name)
 
     def _probe(self, scheduler: Scheduler, sleeve: Sleeve, name: str) -> None:
-        own = self.tally.verdicts.get((sleeve.name, name), Counter())
-        if own.get("approve", 0):
-            return
         probe = f"smoke:{name}"
         step = self.sent.get((sleeve.name, name), 0)
+        if step == 0 and self.tally.fill_count.get((sleeve.name, name), 0):
+            return  # its own orders fill: no probe needed
         held = self.tally.fills.get((sleeve.name, probe), 0.0)
         if step >= 2 or (step == 1 and not held):
             return  # done, or the buy is not filled yet
@@ -171,6 +172,10 @@ def _configs(host: PluginHost, folder: Path, presets: tuple[str, ...],
     return made, skipped
 
 
+def _verdicts(counts: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
 def _judge(preset: str, label: str, sleeve: Sleeve, name: str, scheduler: Scheduler,
            tally: _Tally) -> list[SmokeRow]:
     health = sleeve.health[name]
@@ -190,11 +195,13 @@ def _judge(preset: str, label: str, sleeve: Sleeve, name: str, scheduler: Schedu
         f"{health.calls} calls, {health.decisions} intents"
         + (f"; {faults} faults, last: {health.last_fault}" if faults else ""))
     own = tally.verdicts.get((sleeve.name, name), Counter())
-    who = name if own.get("approve", 0) else f"smoke:{name}"
+    who = name if tally.fill_count.get((sleeve.name, name), 0) else f"smoke:{name}"
     judged = tally.verdicts.get((sleeve.name, who), Counter())
     orders = "its own orders" if who == name else "the probe order"
+    if who != name and own:  # it decided, but too late for a bar to fill it
+        orders += f" (its own: {_verdicts(own)}, none filled yet)"
     row("risk", judged.get("approve", 0) > 0,
-        f"{orders}: " + (", ".join(f"{k} {v}" for k, v in sorted(judged.items())) or "none"))
+        f"{orders}: " + (_verdicts(judged) or "none"))
     fills = tally.fill_count.get((sleeve.name, who), 0)
     row("venue", fills > 0, f"{orders}: {fills} fills")
     portfolio = sleeve.pipeline.portfolio
