@@ -29,7 +29,9 @@ rule                                   used by
 :func:`limit_reached`                  the risk engine's drawdown and daily-loss monitors, the
                                        kernel's monitors
 :func:`day_rolls`                      the risk engine's and the kernel's trading-day roll
-:func:`settled`                        ``TargetTracker``, the kernel, the compiled replay
+:func:`reducing_quantity`              the risk engine's ``REDUCING`` / reduce-only gate, the
+                                       risk checks, the kernel's gate while liquidating
+:func:`settled`, :func:`back_off`      ``TargetTracker``, the kernel, the compiled replay
 =====================================  ========================================================
 """
 
@@ -39,9 +41,12 @@ __all__ = [
     "BALANCE_EPSILON",
     "DUST",
     "FLAT",
+    "MAX_RETRY_WAIT_BARS",
     "PCT_TOLERANCE",
+    "QTY_EPSILON",
     "account_after_fill",
     "affordable_quantity",
+    "back_off",
     "cash_flow",
     "day_rolls",
     "eligible_ns",
@@ -52,6 +57,7 @@ __all__ = [
     "needs_account_value",
     "net_after_fill",
     "position_after_fill",
+    "reducing_quantity",
     "settled",
     "slipped_price",
     "tradable_price",
@@ -66,6 +72,10 @@ FLAT = 1e-9
 """Relative size under which what a reducing fill leaves of a position is float residue."""
 BALANCE_EPSILON = 1e-12
 """Absolute quantity at or below which a venue balance, a fill or a remainder is zero."""
+QTY_EPSILON = 1e-12
+"""Order quantities at or below this are treated as zero (the risk engine and its checks)."""
+MAX_RETRY_WAIT_BARS = 64
+"""Longest pause, in bars, between re-sends of an order that did not move the position."""
 
 _INF = float("inf")
 
@@ -218,6 +228,15 @@ def day_rolls(ts_ns: int, next_boundary_ns: int) -> bool:
     return ts_ns >= next_boundary_ns
 
 
+def reducing_quantity(position: float, side_sign: float, quantity: float) -> float:
+    """How much of an order of ``quantity`` in direction ``side_sign`` (+1 buy, -1 sell) reduces
+    ``position`` without flipping its sign: ``min(quantity, |position|)`` when the order goes
+    against the position, else 0. A NaN position reduces nothing (fail closed)."""
+    if not position * side_sign < 0.0:  # also a NaN position
+        return 0.0
+    return min(quantity, abs(position))
+
+
 # -- trading toward a target --------------------------------------------------------------------
 
 
@@ -225,3 +244,19 @@ def settled(target: float, held: float) -> bool:
     """Whether a position ``held`` equals its ``target`` to the rounding of the quantities
     (:data:`DUST`); a non-finite difference never settles."""
     return abs(target - held) <= DUST * max(abs(target), abs(held), 1.0)
+
+
+def back_off(side: int, position: float, last_side: int, last_position: float, retries: int,
+             wait: int) -> tuple[bool, int, int]:
+    """``TargetTracker``'s exponential back-off: may an order from ``position`` in direction
+    ``side`` go out on this bar, given the last one sent (``last_side`` from
+    ``last_position``; ``last_side`` 0 after a reset) and the back-off so far? Returns
+    ``(send, retries, wait)``. The same direction from an unmoved position (the last order was
+    rejected, or did not fill) waits 1, 3, 7, ... bars, at most :data:`MAX_RETRY_WAIT_BARS`;
+    anything else starts afresh."""
+    if side == last_side and position == last_position:
+        if wait > 0:
+            return False, retries, wait - 1
+        retries += 1
+        return True, retries, min(1 << min(retries, 30), MAX_RETRY_WAIT_BARS) - 1
+    return True, 0, 0

@@ -17,12 +17,9 @@ import math
 from typing import Protocol
 
 from bot_core.orders import OrderIntent, OrderType, Side, TimeInForce
-from bot_core.rules import settled
+from bot_core.rules import MAX_RETRY_WAIT_BARS, back_off, settled
 
 __all__ = ["MAX_RETRY_WAIT_BARS", "TargetTracker", "target_intent"]
-
-MAX_RETRY_WAIT_BARS = 64
-"""Longest pause, in bars, between re-sends of an order that did not move the position."""
 
 
 class _OrderIds(Protocol):
@@ -45,7 +42,7 @@ def target_intent(strategy_id: str, venue: str, instrument: str, delta: float,
 
 class TargetTracker:
     """One instrument's way to its target, with exponential back-off on orders that changed
-    nothing.
+    nothing (:func:`bot_core.rules.back_off`).
 
     When the position has not moved since the last send and the order would go the same way
     (risk rejected it, or the venue could not fill it), the next sends wait 1, 3, 7, ... bars
@@ -67,17 +64,11 @@ class TargetTracker:
     def allow(self, target: float, position: float) -> bool:
         """Whether an order from ``position`` toward ``target`` may be sent on this bar."""
         side = 1 if target > position else -1
-        if side == self.side and position == self.position:
-            if self.wait > 0:
-                self.wait -= 1
-                return False
-            self.retries += 1
-            self.wait = min(2 ** self.retries, MAX_RETRY_WAIT_BARS) - 1
-        else:
-            self.retries = 0
-            self.wait = 0
-        self.side, self.position = side, position
-        return True
+        send, self.retries, self.wait = back_off(side, position, self.side, self.position,
+                                                 self.retries, self.wait)
+        if send:
+            self.side, self.position = side, position
+        return send
 
     def intents(self, strategy_id: str, venue: str, instrument: str, target: float,
                 current: float, ctx: _OrderIds, ts_ns: int, tag: str

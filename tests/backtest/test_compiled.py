@@ -100,6 +100,46 @@ def test_a_risk_rejection_sends_the_run_to_the_event_path(host, write_config) ->
     assert tried.verdicts == slow.verdicts
 
 
+def test_a_drawdown_liquidation_stays_on_the_compiled_replay(host, write_config) -> None:
+    # a 0.3 % drawdown limit trips a few hours in: the engine goes REDUCING, liquidates both
+    # books, and refuses every later order that does not reduce; the kernel models all of it
+    # and the real engine, walking the log, agrees
+    path = write_config(notional=5.0, daily=50.0, drawdown=0.3, slippage=2.0, fee=5.0)
+    plan = _plan(host, path, _data(), strategies=("cross",))
+    compiled = run_backtest(plan, host, compiled=True)
+    slow = run_backtest(plan, host, fast=False)
+    assert compiled.path == "compiled" and compiled.fast_path_note == ""
+    assert compiled.state_changes == slow.state_changes == [
+        {"previous": "active", "current": "reducing", "cause": "drawdown_liquidation",
+         "time": "2024-01-01T04:50:00Z"}]
+    assert compiled.final_state == slow.final_state == "reducing"
+    assert compiled.verdicts == slow.verdicts and slow.verdicts["reject"] > 500
+    assert compiled.reject_reasons == slow.reject_reasons == {
+        "trading_reducing_not_reducing": slow.verdicts["reject"]}
+    _same_trades(compiled.trades, slow.trades)
+    _same_fills(compiled.fills, slow.fills)
+    np.testing.assert_allclose(compiled.equity, slow.equity, rtol=1e-12)
+    # the liquidation closed both books, and nothing traded after it
+    last_fill = max(f.ts_ns for f in slow.fills)
+    assert all(t.exit_ns is not None and t.exit_ns <= last_fill for t in compiled.trades)
+    assert compiled.metrics.exposure == slow.metrics.exposure
+
+
+def test_a_drawdown_with_two_books_on_one_market_goes_to_the_event_path(
+        host, write_config) -> None:
+    # two strategies hold the same market when the limit trips: the engine's netting of
+    # their books when it liquidates is not in the kernel's model
+    path = write_config(notional=5.0, daily=50.0, drawdown=0.3, slippage=2.0, fee=5.0)
+    plan = _plan(host, path, _data())
+    tried = run_backtest(plan, host, compiled=True)
+    slow = run_backtest(plan, host, fast=False)
+    assert tried.path == "events"
+    assert tried.fast_path_note.startswith(
+        "replayed event by event: the drawdown limit with orders open, fills at the close or "
+        "two books on one market at 2024-")
+    assert tried.state_changes == slow.state_changes and tried.verdicts == slow.verdicts
+
+
 def test_a_venue_reject_sends_the_run_to_the_event_path(host, write_config) -> None:
     # a short sale on a spot account: the paper venue refuses it for the balance
     path = _venue(write_config(notional=5.0), account="spot")
@@ -168,7 +208,6 @@ def test_an_order_the_bar_volume_cuts_sends_the_run_to_the_event_path(host, writ
 
 
 def test_snapshot_book_answers_as_the_portfolio_does() -> None:
-    from bot_core.backtest.compiled import CompiledStop
     from bot_core.backtest.judge import SnapshotBook
     from bot_core.backtest.kernel import EntryLog
 
@@ -192,8 +231,14 @@ def test_snapshot_book_answers_as_the_portfolio_does() -> None:
     # never marked on venue b: the last mark on any venue, as Portfolio.last_price
     assert book.last_price("BTC/USDT", "b") == 101.0 and book.last_update_ns("BTC/USDT", "b") == 8
     assert math.isnan(book.last_price("ETH/USDT", "a")) and math.isnan(book.last_price("X/USDT"))
-    with pytest.raises(CompiledStop):
-        book.position("BTC/USDT", "a", "cross")
+    # per-strategy books: what the walk keeps from the fills (the engine reads them to liquidate)
+    assert book.position("BTC/USDT", "a", "cross") == 0.0 and book.positions() == []
+    book.books[("cross", "a", "BTC/USDT")] = 0.5
+    book.books[("mr", "a", "ETH/USDT")] = 0.0
+    assert book.position("BTC/USDT", "a", "cross") == 0.5
+    assert [(r.strategy, r.venue, r.instrument, r.qty) for r in book.positions(open_only=True)] \
+        == [("cross", "a", "BTC/USDT", 0.5)]
+    assert len(book.positions()) == 2
 
 
 @settings(max_examples=300, deadline=None)

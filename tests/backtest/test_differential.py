@@ -291,6 +291,8 @@ def test_the_compiled_replay_equals_the_event_path(run: Run) -> None:
         fast = run_backtest(plan, host)
     event(f"path: {fast.path}")
     event(_kind(slow))
+    if fast.path == "compiled" and slow.state_changes:
+        event("compiled through a drawdown liquidation")
     if fast.fast_path_note:
         event("gave way: " + fast.fast_path_note.split(" at ")[0].split(":")[-1].strip())
     assert slow.path == "events"

@@ -14,7 +14,11 @@ fill with what the risk engine reads at that moment. Here a fresh
 
 Either way, the first verdict other than a plain approval (or a trading state other than
 ``ACTIVE``) raises :class:`~bot_core.backtest.layout.CompiledStop`: the event path then gives
-the real verdicts.
+the real verdicts. A log in which the kernel modelled a drawdown liquidation (a TRIP entry) is
+walked order by order, and there the engine must agree with the kernel's model of it: it goes
+``REDUCING`` at the TRIP entry, its own :meth:`~RiskEngine.liquidation_intents` are the
+kernel's LIQUIDATE entries (and are approved), and it refuses each REJECTED entry at its state
+gate. Its state changes reach the run's recorder, and its final state the pipeline's engine.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ import numpy as np
 
 from bot_core.backtest.layout import CompiledStop
 from bot_core.orders import Fill, OrderIntent
-from bot_core.risk.check import TradingState
+from bot_core.portfolio import PositionRecord
+from bot_core.risk.check import TradingState, VerdictAction
 from bot_core.risk.engine import APPROVED, RiskEngine
+from bot_core.rules import position_after_fill
+from bot_core.strategy import Strategy
 from bot_core.targets import target_intent
 
 if TYPE_CHECKING:
@@ -39,17 +46,20 @@ if TYPE_CHECKING:
 
 __all__ = ["SnapshotBook", "judge_log"]
 
+REFUSED = "trading_reducing_not_reducing"
+"""The engine's reason for a REJECTED entry: its ``REDUCING`` gate."""
+
 
 class SnapshotBook:
     """The portfolio as the risk engine reads it, at one entry of the kernel's log.
 
     It answers the engine's and the checks' questions (equity, gross exposure, positions, marks,
     data times) from the entry's snapshot; marking is the kernel's job, so :meth:`mark` does
-    nothing, and there are no per-strategy books (the engine reads them only to liquidate,
-    which the compiled replay never does).
+    nothing. The per-strategy books (which the engine reads only to liquidate) are
+    :attr:`books`, kept by whoever walks the log from its fills.
     """
 
-    __slots__ = ("_e", "_instr", "_keys", "_log", "equity", "gross_exposure")
+    __slots__ = ("_e", "_instr", "_keys", "_log", "books", "equity", "gross_exposure")
 
     def __init__(self, keys: list[tuple[str, str]], instruments: list[str], log: EntryLog,
                  initial_cash: float) -> None:
@@ -59,6 +69,8 @@ class SnapshotBook:
         self._e = -1
         self.equity = initial_cash
         self.gross_exposure = 0.0
+        self.books: dict[tuple[str, str, str], float] = {}
+        """(strategy, venue, instrument) -> position, in the order they were first traded."""
 
     def load(self, entry: int) -> None:
         """Read the snapshot of entry ``entry``."""
@@ -69,7 +81,7 @@ class SnapshotBook:
     def position(self, instrument: str, venue: str | None = None,
                  strategy: str | None = None) -> float:
         if strategy is not None:
-            raise CompiledStop("a per-strategy position was asked for")
+            return self.books.get((strategy, venue or "", instrument), 0.0)
         if self._e < 0:
             return 0.0
         if venue is None:
@@ -101,6 +113,12 @@ class SnapshotBook:
         i = self._instr.get(instrument)
         return 0 if i is None else int(self._log.instrument_ts[self._e, i])
 
+    def positions(self, *, open_only: bool = False) -> list[PositionRecord]:
+        """The per-strategy books (:attr:`books`) as position records."""
+        return [PositionRecord(strategy, venue, instrument, qty)
+                for (strategy, venue, instrument), qty in self.books.items()
+                if qty or not open_only]
+
     def mark(self, instrument: str, price: float, ts_ns: int, venue: str | None = None) -> None:
         """Marks are the kernel's (a no-op here)."""
 
@@ -112,25 +130,47 @@ def judge_log(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
     :raises CompiledStop: at the first order not approved as it was sent, or where the
         engine's state would leave ``ACTIVE``.
     """
-    from bot_core.backtest.kernel import ENTRY_ORDER
+    from bot_core.backtest.kernel import ENTRY_ORDER, ENTRY_REJECTED, ENTRY_TRIP
 
     orders = np.flatnonzero(log.kind == ENTRY_ORDER)
+    liquidated = bool((log.kind == ENTRY_TRIP).any())
     # tens of thousands of small, acyclic objects (ids, verdicts, fills, round trips): the
     # cyclic collector would rescan the whole heap every few hundred of them
     collecting = gc.isenabled()
     gc.disable()
     try:
-        client_ids = _client_order_ids(run, layout, log.slot[orders])
-        if not _judge_batched(run, layout, log, orders, client_ids):
-            _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
+        if liquidated:
+            _refuse_strategies_that_answer_rejects(layout)
+            # each strategy's orders ask its context for client ids, refused ones too
+            sent = np.flatnonzero((log.kind == ENTRY_ORDER) | (log.kind == ENTRY_REJECTED))
+            counts = _judge_one_by_one(run, layout, log,
+                                       _client_order_ids(run, layout, log.slot[sent]))
+        else:
+            client_ids = _client_order_ids(run, layout, log.slot[orders])
+            if not _judge_batched(run, layout, log, orders, client_ids):
+                _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
+            counts = {_key(APPROVED.action.value, APPROVED.reason): len(client_ids)}
         _book_fills(run, layout, log)
     finally:
         if collecting:
             gc.enable()
     tally = run.pipeline.verdicts
-    approved = f"{APPROVED.action.value}:{APPROVED.reason}"
-    if client_ids:
-        tally[approved] = tally.get(approved, 0) + len(client_ids)
+    for key, count in counts.items():
+        if count:
+            tally[key] = tally.get(key, 0) + count
+
+
+def _key(action: str, reason: str) -> str:
+    """The pipeline's tally key of a verdict."""
+    return f"{action}:{reason}"
+
+
+def _refuse_strategies_that_answer_rejects(layout: ReplayLayout) -> None:
+    """A refused order reaches its strategy's ``on_order_update`` on the event path; the kernel
+    models strategies that do not answer it (the batch contract's default)."""
+    for strategy, _ in layout.slots:
+        if type(strategy).on_order_update is not Strategy.on_order_update:
+            raise CompiledStop(f"{strategy.name} answers refused orders (on_order_update)")
 
 
 def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray) -> list[str]:
@@ -157,43 +197,121 @@ def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.n
 
 
 def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
-                      client_ids: list[str]) -> None:
-    """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry."""
-    from bot_core.backtest.kernel import ENTRY_DAY, ENTRY_FILL, ENTRY_ORDER
+                      client_ids: list[str]) -> dict[str, int]:
+    """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry; returns
+    the verdict counts (tally keys)."""
+    from bot_core.backtest.kernel import (
+        ENTRY_DAY,
+        ENTRY_FILL,
+        ENTRY_LIQUIDATE,
+        ENTRY_ORDER,
+        ENTRY_REJECTED,
+        ENTRY_TRIP,
+    )
 
-    orders = np.flatnonzero(log.kind == ENTRY_ORDER)
-    intents = _intents(run, layout, log, orders, client_ids)
+    kinds = log.kind.tolist()
+    sent = np.flatnonzero((log.kind == ENTRY_ORDER) | (log.kind == ENTRY_REJECTED))
+    numbered = np.flatnonzero((log.kind == ENTRY_ORDER) | (log.kind == ENTRY_REJECTED) |
+                              (log.kind == ENTRY_LIQUIDATE))
+    intents: list[OrderIntent | None] = [None] * len(numbered)
+    for number, intent in zip(np.searchsorted(numbered, sent).tolist(),
+                              _intents(run, layout, log, sent, client_ids), strict=True):
+        intents[number] = intent
+    reducing_from = _reducing_from(log)
     config = run.plan.resolved.config
     book = SnapshotBook(layout.keys, layout.instruments, log, config.runtime.initial_equity)
     engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
+    engine.add_state_listener(run.recorder.on_trading_state)
     evaluate, on_fill, on_closed = engine.evaluate, engine.on_fill, engine.on_order_closed
+    names = [(strategy.name, run.feeds[index].venue, run.feeds[index].instrument)
+             for strategy, index in layout.slots]
     trade_seq = dict.fromkeys(layout.venues, 0)
-    judged = 0
-    for e, (kind, ts, order, key) in enumerate(zip(log.kind.tolist(), log.ts.tolist(),
-                                                   log.order.tolist(), log.key.tolist(),
-                                                   strict=True)):
+    approved = refused = 0
+    liquidations: dict[tuple[str, str, str], OrderIntent] = {}
+    for e, (kind, ts, order, key) in enumerate(zip(kinds, log.ts.tolist(), log.order.tolist(),
+                                                   log.key.tolist(), strict=True)):
         book.load(e)
-        if kind == ENTRY_ORDER:
-            verdict = evaluate(intents[judged], ts)
-            judged += 1
-            if verdict is not APPROVED:
+        if kind in (ENTRY_ORDER, ENTRY_REJECTED):
+            verdict = evaluate(intents[order], ts)  # type: ignore[arg-type]
+            if kind == ENTRY_ORDER and verdict is APPROVED:
+                approved += 1
+            elif kind == ENTRY_REJECTED and verdict.action is VerdictAction.REJECT and \
+                    verdict.reason == REFUSED:
+                refused += 1
+            else:
                 raise CompiledStop(f"risk verdict {verdict.action.value}:{verdict.reason} at "
                                    f"{run.timeline.when(run.timeline.step_of(ts))}")
+        elif kind == ENTRY_LIQUIDATE:
+            if not liquidations:  # the engine's orders of this event, all at once
+                liquidations = {(i.strategy_id, i.venue, i.instrument): i
+                                for i in engine.liquidation_intents(ts)}
+            intent = _liquidation(liquidations, names[int(log.slot[e])], int(log.side[e]),
+                                  float(log.quantity[e]), run, ts)
+            intents[order] = intent
+            if evaluate(intent, ts) is not APPROVED:
+                raise CompiledStop(f"a liquidation order not approved at "
+                                   f"{run.timeline.when(run.timeline.step_of(ts))}")
+            approved += 1
         elif kind == ENTRY_FILL:
-            intent = intents[order]
+            intent = intents[order]  # type: ignore[assignment]
+            assert intent is not None
             trade_seq[intent.venue] += 1
+            qty = float(log.quantity[e])
+            held = (intent.strategy_id, intent.venue, intent.instrument)
+            book.books[held] = position_after_fill(book.books.get(held, 0.0),
+                                                   float(intent.side) * qty, qty)
             on_fill(Fill(f"{intent.venue}-{trade_seq[intent.venue]}", intent.client_order_id,
-                         intent.venue, intent.instrument, intent.side,
-                         float(log.quantity[e]), float(log.price[e]), float(log.fee[e]), ts,
-                         "taker", intent.strategy_id))
+                         intent.venue, intent.instrument, intent.side, qty,
+                         float(log.price[e]), float(log.fee[e]), ts, "taker",
+                         intent.strategy_id))
             on_closed(intent.client_order_id)
+        elif kind == ENTRY_TRIP:
+            if log.reason[e]:  # a market event tripped it (else the fill just walked did)
+                venue, instrument = layout.keys[key]
+                engine.on_market_data(instrument, venue, float(log.price[e]), ts)
         else:  # a day or peak entry: the market event the engine's monitors saw there
             venue, instrument = layout.keys[key] if kind == ENTRY_DAY else layout.keys[0]
             engine.on_market_data(instrument, venue,
                                   float(log.price[e]) if kind == ENTRY_DAY else math.nan, ts)
-        if engine.state is not TradingState.ACTIVE:
+        if liquidations and kind != ENTRY_LIQUIDATE:
+            raise CompiledStop(f"the engine would liquidate {sorted(liquidations)} at "
+                               f"{run.timeline.when(run.timeline.step_of(ts))}")
+        expected = TradingState.REDUCING if e >= reducing_from else TradingState.ACTIVE
+        if engine.state is not expected:
             raise CompiledStop(f"trading state {engine.state.value} at "
                                f"{run.timeline.when(run.timeline.step_of(ts))}")
+    if liquidations:
+        raise CompiledStop(f"the engine would liquidate {sorted(liquidations)} at the end")
+    if engine.state is not TradingState.ACTIVE:
+        run.pipeline.risk.restore(engine.snapshot())  # the run's final state
+    return {_key(APPROVED.action.value, APPROVED.reason): approved,
+            _key(VerdictAction.REJECT.value, REFUSED): refused}
+
+
+def _reducing_from(log: EntryLog) -> int:
+    """The entry from which the engine is ``REDUCING``: the TRIP entry, or the fill before it
+    when that fill tripped it (past the end: never)."""
+    from bot_core.backtest.kernel import ENTRY_FILL, ENTRY_TRIP
+
+    trips = np.flatnonzero(log.kind == ENTRY_TRIP)
+    if not len(trips):
+        return len(log.kind)
+    trip = int(trips[0])
+    if log.reason[trip]:
+        return trip
+    fills = np.flatnonzero(log.kind[:trip] == ENTRY_FILL)
+    return int(fills[-1]) if len(fills) else trip
+
+
+def _liquidation(pending: dict[tuple[str, str, str], OrderIntent], name: tuple[str, str, str],
+                 side: int, quantity: float, run: BacktestRun, ts: int) -> OrderIntent:
+    """The engine's liquidation order for the book ``name``, checked against the kernel's."""
+    intent = pending.pop(name, None)
+    if intent is None or int(intent.side) != side or \
+            not math.isclose(intent.quantity, quantity, rel_tol=1e-9, abs_tol=1e-12):
+        raise CompiledStop(f"the engine's liquidation of {name} differs from the kernel's at "
+                           f"{run.timeline.when(run.timeline.step_of(ts))}")
+    return intent
 
 
 def _orders_one_at_a_time(kinds: np.ndarray) -> bool:

@@ -21,8 +21,18 @@ positions, marks, data times); :mod:`bot_core.backtest.judge` walks that log thr
 risk engine and its checks. The kernel stops (a non-zero status, :data:`STOP_REASONS`) at the
 first event where the run stops being a plain sequence of complete fills: a partial fill, a fill
 the account cannot carry, a market that cannot trade, an order still open when its strategy sees
-the next bar, a position left short of its target, or an equity path that hits a limit. The
-backtest is then replayed event by event.
+the next bar, a position left short of its target, or a daily loss limit hit. The backtest is
+then replayed event by event.
+
+The drawdown liquidation is modelled, as the engine does it (``REDUCING`` until an operator
+clears it, which no backtest does): at the trip (a TRIP entry), every open position is closed
+by a market reduce-only order (LIQUIDATE entries) placed at that event, as
+``RiskEngine.liquidation_intents``, and from then on every strategy order that does not reduce
+its position (open orders included) is refused by the engine's state gate (REJECTED entries;
+never sent). Strategies back off from refused orders as :class:`~bot_core.TargetTracker` does
+(:func:`bot_core.rules.back_off`). Where that model is not the whole story (orders open at the
+trip, which the pipeline would cancel; two strategies' books on one market; fills at the close;
+an order the gate would let through in part), the kernel stops as before.
 
 Its inputs are named tuples of arrays (:class:`Events`, :class:`Books`, :class:`Venues`,
 :class:`Slots`, :class:`Limits`); its scalar state is one record of :data:`MONITOR`.
@@ -41,8 +51,11 @@ from bot_core.backtest.jit import rules
 __all__ = [
     "ENTRY_DAY",
     "ENTRY_FILL",
+    "ENTRY_LIQUIDATE",
     "ENTRY_ORDER",
     "ENTRY_PEAK",
+    "ENTRY_REJECTED",
+    "ENTRY_TRIP",
     "MONITOR",
     "STOP_LOG_FULL",
     "STOP_OPEN_ORDER",
@@ -66,6 +79,15 @@ it was decided at); the snapshot is from before it."""
 ENTRY_FILL = 3
 """A complete fill of order number ``order`` (``quantity``, ``price``, ``fee``); the snapshot
 is from after it."""
+ENTRY_TRIP = 4
+"""The drawdown limit reached: the engine goes ``REDUCING`` (``key``, ``price`` the close;
+``reason`` 1 when a market event tripped it, 0 when the fill just logged did)."""
+ENTRY_LIQUIDATE = 5
+"""A liquidation order (``slot``, ``side``, ``key``, ``quantity``: the slot's whole position),
+market and reduce-only; the snapshot is from before it."""
+ENTRY_REJECTED = 6
+"""A strategy's order that the engine's ``REDUCING`` gate refuses (fields as an ORDER entry):
+numbered, never sent."""
 
 STOP_REASONS = (
     "",
@@ -75,13 +97,15 @@ STOP_REASONS = (
     "an order the venue would reject for the account's balance",
     "an order still open when its strategy saw the next bar",
     "a position left short of its target",
-    "the drawdown limit",
+    "the drawdown limit with orders open, fills at the close or two books on one market",
     "the daily loss limit",
     "an entry log too small for the run",
+    "an order that reduces a position while liquidating",
 )
 """Why the kernel stopped, by status code (0: it ran to the end)."""
 (STOP_NOT_MARKETABLE, STOP_VOLUME, STOP_UNAFFORDABLE, STOP_VENUE_REJECT, STOP_OPEN_ORDER,
- STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS, STOP_LOG_FULL) = range(1, len(STOP_REASONS))
+ STOP_SHORT_OF_TARGET, STOP_DRAWDOWN, STOP_DAILY_LOSS, STOP_LOG_FULL,
+ STOP_REDUCING_ORDER) = range(1, len(STOP_REASONS))
 
 MONITOR = np.dtype([
     ("cash", np.float64),
@@ -92,10 +116,11 @@ MONITOR = np.dtype([
     ("next_boundary", np.int64),
     ("boundary", np.int64),
     ("entries", np.int64),
+    ("reducing", np.int64),
 ])
 """The kernel's scalar state: the portfolio's cash, the engine's equity peak and day start, the
 peak the log has told, when the peak was reached, the next trading-day boundary (and its
-index), the entries written."""
+index), the entries written, whether the drawdown liquidation is in force (1)."""
 
 _NEVER = -(1 << 62)
 _LAST = 1 << 62
@@ -280,6 +305,16 @@ class _Portfolio(NamedTuple):
     """int64: the slots with an order in flight, in arrival order (``fifo_size``)."""
     fifo_size: np.ndarray
     """int64 (1,)."""
+    liquidating: np.ndarray
+    """bool: the slot's order in flight is a liquidation."""
+    last_side: np.ndarray
+    """int64: each slot's ``TargetTracker``: the side of its last order sent (0: reset)..."""
+    last_position: np.ndarray
+    """... the position it was sent from (NaN: reset) ..."""
+    retries: np.ndarray
+    """int64: ... the re-sends of the same order so far ..."""
+    wait: np.ndarray
+    """int64: ... and the bars still to wait before the next."""
 
 
 @njit(cache=True, nogil=True)
@@ -379,10 +414,13 @@ def _tell_peak(book: _Portfolio, monitor: Any, log: EntryLog) -> None:
 @njit(cache=True, nogil=True)
 def _watch(equity: float, ts: int, monitor: Any, limits: Limits) -> int:
     """The engine's ``_watch_equity``: new peak, then ``STOP_DRAWDOWN`` or ``STOP_DAILY_LOSS``
-    for a limit hit (:func:`bot_core.rules.limit_reached`), else 0."""
+    for a limit hit (:func:`bot_core.rules.limit_reached`), else 0 (always 0 once
+    liquidating)."""
     if equity > monitor.peak:
         monitor.peak = equity
         monitor.peak_ts = ts
+    if monitor.reducing:  # REDUCING until cleared: a daily halt does not change the state
+        return 0
     if rules.limit_reached(monitor.peak, equity, limits.drawdown_pct):
         return STOP_DRAWDOWN
     if rules.limit_reached(monitor.day_start, equity, limits.daily_loss_pct):
@@ -455,6 +493,7 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
     target. Returns 0 or a stop code."""
     equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
     _roll_day(ts, equity, monitor, limits)
+    _tell_peak(book, monitor, log)  # the engine's peak at the fill, should the fill trip it
     _record(_i64(ENTRY_FILL), ts, j, book.order[j], book.order_side[j], k, _i64(0),
             book.order_qty[j], price, fee, equity, gross, book, monitor, log)
     monitor.told_peak = max(monitor.told_peak, equity)  # the engine watches it in on_fill
@@ -462,7 +501,47 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
     status = _watch(equity, ts, monitor, limits)
     if status != 0:
         return status
+    if book.liquidating[j]:  # closes the position: no target to reach
+        book.liquidating[j] = False
+        return 0
     return 0 if rules.settled(book.target[j], book.held[j]) else STOP_SHORT_OF_TARGET
+
+
+@njit(cache=True, nogil=True)
+def _trip(ts: int, k: int, price: float, by_market: bool, venues: Venues, slots: Slots,
+          book: _Portfolio, monitor: Any, log: EntryLog) -> int:
+    """The drawdown limit reached at ``ts``: the engine goes ``REDUCING`` (a TRIP entry), or
+    ``STOP_DRAWDOWN`` where the kernel's model of what follows is not the whole story: orders
+    in flight (the pipeline cancels them), fills at the close, two books on one market."""
+    if book.fifo_size[0] != 0:
+        return STOP_DRAWDOWN
+    for v in range(venues.fill_on_close.shape[0]):
+        if venues.fill_on_close[v]:
+            return STOP_DRAWDOWN
+    for j in range(slots.key.shape[0]):
+        if book.held[j] != 0.0:
+            for other in range(j + 1, slots.key.shape[0]):
+                if slots.key[other] == slots.key[j] and book.held[other] != 0.0:
+                    return STOP_DRAWDOWN
+    monitor.reducing = 1
+    equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+    _tell_peak(book, monitor, log)
+    none = _i64(-1)
+    _record(_i64(ENTRY_TRIP), ts, none, none, _i64(0), k, _i64(1 if by_market else 0), 0.0,
+            price, 0.0, equity, gross, book, monitor, log)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _pending(k: int, side: int, book: _Portfolio, slots: Slots) -> float:
+    """The quantity of the orders in flight on key ``k`` going ``side`` (the engine's
+    committed orders at that venue)."""
+    total = 0.0
+    for q in range(book.fifo_size[0]):
+        j = book.fifo[q]
+        if slots.key[j] == k and book.order_side[j] == side:
+            total += book.order_qty[j]
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -496,7 +575,9 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                       np.zeros(n_slots), np.full(n_slots, -1, np.int64),
                       np.zeros(n_slots, np.int64), np.zeros(n_slots),
                       np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64),
-                      np.zeros(1, np.int64))
+                      np.zeros(1, np.int64), np.zeros(n_slots, np.bool_),
+                      np.zeros(n_slots, np.int64), np.full(n_slots, np.nan),
+                      np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64))
     monitor = monitor_state[0]
     monitor.cash = limits.initial_cash
     monitor.peak = limits.initial_cash
@@ -538,13 +619,16 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     continue
                 status, price, fee = _match(j, k, v, asset, ts, events.open[e], volume, venues,
                                             books, account, book, monitor)
-                if status == 0:
-                    status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
                 if status != 0:
                     return status, monitor.entries, e
                 for r in range(q, book.fifo_size[0] - 1):
                     book.fifo[r] = book.fifo[r + 1]
                 book.fifo_size[0] -= 1
+                status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
+                if status == STOP_DRAWDOWN:
+                    status = _trip(ts, k, price, False, venues, slots, book, monitor, log)
+                if status != 0:
+                    return status, monitor.entries, e
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
             equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
             if rules.day_rolls(ts, monitor.next_boundary):
@@ -560,13 +644,41 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.instrument_ts[i] = ts
                 equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
             status = _watch(equity, ts, monitor, limits)
+            if status == STOP_DRAWDOWN:
+                status = _trip(ts, k, close, True, venues, slots, book, monitor, log)
             if status != 0:
                 return status, monitor.entries, e
+            # -- the engine's liquidation orders (RiskEngine.liquidation_intents) -------------
+            if monitor.reducing:
+                for j in range(n_slots):
+                    if book.held[j] == 0.0 or book.liquidating[j]:
+                        continue
+                    kj = slots.key[j]
+                    vj = books.key_venue[kj]
+                    side = _i64(-1) if book.held[j] > 0.0 else _i64(1)
+                    qty = abs(book.held[j])
+                    _tell_peak(book, monitor, log)
+                    _record(_i64(ENTRY_LIQUIDATE), ts, j, orders, side, kj, _i64(0), qty,
+                            close, 0.0, equity, gross, book, monitor, log)
+                    if _affordable(vj, books.key_asset[kj], side, qty, book.key_mark[kj], venues,
+                                   account, books.asset_venue) <= rules.BALANCE_EPSILON:
+                        return STOP_VENUE_REJECT, monitor.entries, e
+                    book.order[j] = orders
+                    book.order_side[j] = side
+                    book.order_qty[j] = qty
+                    # after the close of the market's last bar, as the venue's intake
+                    book.order_eligible[j] = rules.eligible_ns(
+                        max(account.clock[vj], ts), account.last_ts[kj],
+                        max(account.interval[kj], 0), venues.latency_ns[vj])
+                    book.liquidating[j] = True
+                    book.fifo[book.fifo_size[0]] = j
+                    book.fifo_size[0] += 1
+                    orders += 1
             # -- 3. the strategies trading this feed, in the config's order ------------------
             row = events.row[e]
             for p in range(slots.feed_slot_start[f], slots.feed_slot_start[f + 1]):
                 j = slots.feed_slots[p]
-                if book.order[j] >= 0:
+                if book.order[j] >= 0 and not book.liquidating[j]:
                     return STOP_OPEN_ORDER, monitor.entries, e
                 width = slots.signal_width[j]
                 at = slots.signal_start[j] + row * width
@@ -579,12 +691,33 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     row_buffer[:width], close, book.held[j], equity,
                     slots.state[slots.state_start[j]:slots.state_start[j + 1]],
                     slots.params[slots.params_start[j]:slots.params_start[j + 1]])
-                delta = target - book.held[j]
-                if delta - delta != 0.0 or rules.settled(target, book.held[j]):  # NaN, inf
+                held = book.held[j]
+                delta = target - held
+                if delta - delta != 0.0 or rules.settled(target, held):  # NaN, inf
+                    book.last_side[j] = 0  # TargetTracker.reset
+                    book.last_position[j] = np.nan
+                    book.retries[j] = 0
+                    book.wait[j] = 0
+                    continue
+                side = _i64(1) if delta > 0.0 else _i64(-1)
+                send, book.retries[j], book.wait[j] = rules.back_off(
+                    side, held, book.last_side[j], book.last_position[j], book.retries[j],
+                    book.wait[j])
+                if not send:
+                    continue
+                book.last_side[j] = side
+                book.last_position[j] = held
+                qty = abs(delta)
+                if monitor.reducing:  # the engine's state gate, open orders included
+                    at_venue = book.key_net[k] + side * _pending(k, side, book, slots)
+                    if rules.reducing_quantity(at_venue, side, qty) > rules.QTY_EPSILON:
+                        return STOP_REDUCING_ORDER, monitor.entries, e
+                    _tell_peak(book, monitor, log)
+                    _record(_i64(ENTRY_REJECTED), ts, j, orders, side, k, reason, qty, close,
+                            0.0, equity, gross, book, monitor, log)
+                    orders += 1
                     continue
                 book.target[j] = target
-                side = _i64(1) if delta > 0.0 else _i64(-1)
-                qty = abs(delta)
                 _tell_peak(book, monitor, log)
                 _record(_i64(ENTRY_ORDER), ts, j, orders, side, k, reason, qty, close, 0.0,
                         equity, gross, book, monitor, log)

@@ -5,24 +5,14 @@ Plain floats only: these run for every order in backtests too.
 
 from __future__ import annotations
 
-__all__ = ["QTY_EPSILON", "capped_quantity", "is_finite_positive", "reducing_quantity"]
+from bot_core.rules import QTY_EPSILON, reducing_quantity
 
-QTY_EPSILON = 1e-12
-"""Quantities at or below this are treated as zero."""
+__all__ = ["QTY_EPSILON", "capped_quantity", "is_finite_positive", "reducing_quantity"]
 
 
 def is_finite_positive(value: float) -> bool:
     """True for a finite number > 0 (False for NaN, inf, 0 and negatives)."""
     return value > 0.0 and value != float("inf")  # NaN compares False
-
-
-def reducing_quantity(position: float, side_sign: float, quantity: float) -> float:
-    """How much of an order of ``quantity`` in direction ``side_sign`` (+1 buy, -1 sell) reduces
-    ``position`` without flipping its sign: ``min(quantity, |position|)`` when the order goes
-    against the position, else 0. A NaN position reduces nothing (fail closed)."""
-    if not position * side_sign < 0.0:  # also a NaN position
-        return 0.0
-    return min(quantity, abs(position))
 
 
 def capped_quantity(position: float, side_sign: float, quantity: float, cap_qty: float) -> float:

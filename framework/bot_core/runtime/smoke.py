@@ -19,9 +19,10 @@ Until a strategy's own orders have a fill, a probe runs beside it: a market orde
 equity on its first feed, booked to ``smoke:<strategy>`` and closed again the next cycle. The
 risk, venue and portfolio stages judge the strategy's own orders when one of them filled, else
 the probe's, and the table says which: a signal that did not fire in so few cycles, or fired so
-late that no bar was left to fill it, does not fail a strategy that works. A strategy the profile disables (cross_arb under conservative) is
-skipped, and so is the ``manual`` profile, which has no limits of its own: smoke a config that
-extends it with ``bot-core smoke --config FILE``.
+late that no bar was left to fill it, does not fail a strategy that works. A strategy the
+profile disables (cross_arb under conservative) is skipped, and so is the ``manual`` profile,
+which has no limits of its own: smoke a config that extends it with
+``bot-core smoke --config FILE``.
 
 In paper mode the configs take their market data from a smoke venue, a local stand-in for the
 real venues that a plugin provides (:mod:`bot_core.runtime.smoke_venues`), with its bar length.
