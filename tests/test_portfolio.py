@@ -154,15 +154,19 @@ def test_bad_marks_are_ignored() -> None:
     assert pf.last_update_ns("ETH/USDT") == 0
 
 
-def test_running_totals_resync_without_drift() -> None:
+def test_equity_is_summed_in_first_traded_order_without_drift() -> None:
+    # after 20,000 marks, equity is cash plus the pairs' values summed left to right in the
+    # order they were first traded, to the last bit: the compiled replay sums them so too
     pf = Portfolio(1_000_000.0)
     pf.apply_fill(fill(Side.BUY, 3.0, 100.0, "t1"))
     pf.apply_fill(fill(Side.SELL, 7.0, 10.0, "t2", instrument="ETH/USDT", venue="b"))
     for i in range(10_000):
         pf.mark("BTC/USDT", 100.0 + (i % 97) * 0.01, T0 + i, "a")
         pf.mark("ETH/USDT", 10.0 + (i % 13) * 0.001, T0 + i, "b")
-    exact = 3.0 * pf.last_price("BTC/USDT") - 7.0 * pf.last_price("ETH/USDT")
-    assert pf.market_value == pytest.approx(exact, abs=1e-9)
+    btc, eth = 3.0 * pf.last_price("BTC/USDT"), -7.0 * pf.last_price("ETH/USDT")
+    assert pf.market_value == (0.0 + btc) + eth
+    assert pf.gross_exposure == (0.0 + abs(btc)) + abs(eth)
+    assert pf.equity == pf.cash + ((0.0 + btc) + eth)
     identity_holds(pf)
 
 

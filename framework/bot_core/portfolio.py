@@ -9,9 +9,11 @@ closes the old position and opens the remainder at the fill price. Fees are in t
 currency and kept apart from realized PnL, so ``equity == initial_cash + realized_pnl - fees +
 unrealized_pnl`` always holds.
 
-Marking is O(1) per market event: the market value and gross exposure of each
-``(venue, instrument)`` are kept as running sums and corrected by the change of that one pair
-(re-summed from scratch every few thousand updates to stop floating-point drift).
+Marking is O(1) per market event: it revalues that one ``(venue, instrument)``. Equity and gross
+exposure are summed over the pairs when read after a change (:func:`bot_core.rules.add_value`,
+in the order the pairs were first traded, as the backtest's compiled replay sums them), so both
+speeds of a backtest see the same equity to the last bit, and a risk limit met exactly is met
+on both. Cash is the running sum of the fills' cash flows.
 
 All instruments must be quoted in the portfolio's base currency (``BTC/USDT`` for ``USDT``);
 a fill in another quote currency is refused rather than booked at a wrong value.
@@ -26,13 +28,11 @@ from typing import Any
 
 from bot_core.market import split_symbol
 from bot_core.orders import Fill
-from bot_core.rules import cash_flow, net_after_fill, position_after_fill
+from bot_core.rules import add_value, cash_flow, net_after_fill, position_after_fill
 
 __all__ = ["Portfolio", "PositionRecord"]
 
 _INF = math.inf
-_RESYNC_EVERY = 4096
-"""Re-sum the running totals from scratch after this many incremental updates."""
 
 @dataclass(slots=True)
 class PositionRecord:
@@ -96,7 +96,8 @@ class Portfolio:
         """(venue, instrument) -> net qty * mark."""
         self._market_value = 0.0
         self._gross = 0.0
-        self._updates = 0
+        self._stale = False
+        """A value changed since :attr:`_market_value` and :attr:`_gross` were summed."""
         self._trade_ids: set[tuple[str, str]] = set()
         self._checked_quote: set[str] = set()
         self.realized_pnl = 0.0
@@ -122,17 +123,30 @@ class Portfolio:
     @property
     def equity(self) -> float:
         """Cash plus the marked value of every position, quote currency."""
+        if self._stale:
+            self._sum_values()
         return self._cash_total + self._market_value
 
     @property
     def market_value(self) -> float:
         """Signed marked value of all positions (long positive, short negative)."""
+        if self._stale:
+            self._sum_values()
         return self._market_value
 
     @property
     def gross_exposure(self) -> float:
         """Sum over (venue, instrument) of ``|net qty| * mark``, quote currency."""
-        return self._gross if self._gross > 0.0 else 0.0  # running sums may leave -1e-12
+        if self._stale:
+            self._sum_values()
+        return self._gross
+
+    def _sum_values(self) -> None:
+        # left to right in the order the pairs were first traded: the compiled replay's order
+        market = gross = 0.0
+        for value in self._value.values():
+            market, gross = add_value(market, gross, value)
+        self._market_value, self._gross, self._stale = market, gross, False
 
     @property
     def unrealized_pnl(self) -> float:
@@ -201,16 +215,10 @@ class Portfolio:
             vkey = (venue, instrument)
             self._mark[vkey] = price
             self._mark_ts[vkey] = ts_ns
-            old = self._value.get(vkey)
-            if old is not None:
+            if vkey in self._value:
                 # _revalue inlined: this runs on every market event of a held instrument
-                value = self._net_venue.get(vkey, 0.0) * price
-                self._value[vkey] = value
-                self._market_value += value - old
-                self._gross += abs(value) - abs(old)
-                self._updates += 1
-                if self._updates >= _RESYNC_EVERY:
-                    self._resync()
+                self._value[vkey] = self._net_venue.get(vkey, 0.0) * price
+                self._stale = True
             return
         for v in self._venues_of.get(instrument, ()):
             self._mark[(v, instrument)] = price
@@ -285,20 +293,8 @@ class Portfolio:
         vkey = (venue, instrument)
         net = self._net_venue.get(vkey, 0.0)
         price = self._mark.get(vkey, 0.0)
-        value = net * price
-        old = self._value.get(vkey, 0.0)
-        self._value[vkey] = value
-        self._market_value += value - old
-        self._gross += abs(value) - abs(old)
-        self._updates += 1
-        if self._updates >= _RESYNC_EVERY:
-            self._resync()
-
-    def _resync(self) -> None:
-        self._updates = 0
-        self._market_value = math.fsum(self._value.values())
-        self._gross = math.fsum(abs(v) for v in self._value.values())
-        self._cash_total = math.fsum(self._cash.values())
+        self._value[vkey] = net * price
+        self._stale = True
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -364,4 +360,4 @@ class Portfolio:
         self._trade_ids = {(v, t) for v, t in data["trade_ids"]}
         self.realized_pnl = float(data["realized_pnl"])
         self.fees = float(data["fees"])
-        self._resync()
+        self._stale = True

@@ -26,6 +26,8 @@ rule                                   used by
 :func:`position_after_fill`,           ``Portfolio.apply_fill``, the trade book, the kernel
 :func:`left_flat`, :func:`net_after_fill`,
 :func:`cash_flow`
+:func:`add_value`                      ``Portfolio.equity`` / ``gross_exposure``, the kernel's
+                                       equity: one sum, in one order, to the last bit
 :func:`limit_reached`                  the risk engine's drawdown and daily-loss monitors, the
                                        kernel's monitors
 :func:`day_rolls`                      the risk engine's and the kernel's trading-day roll
@@ -45,6 +47,7 @@ __all__ = [
     "PCT_TOLERANCE",
     "QTY_EPSILON",
     "account_after_fill",
+    "add_value",
     "affordable_quantity",
     "back_off",
     "cash_flow",
@@ -207,6 +210,14 @@ def net_after_fill(net: float, delta: float, quantity: float) -> float:
     ``quantity``: zero when what is left is float residue of that fill."""
     net += delta
     return net if abs(net) > FLAT * quantity else 0.0
+
+
+def add_value(market: float, gross: float, value: float) -> tuple[float, float]:
+    """The books' market value and gross exposure with one more (venue, instrument)'s
+    ``value`` (net quantity x mark) added. Summed left to right from 0.0 over the pairs in the
+    order they were first traded, then added to cash: the event path and the compiled replay
+    then see the same equity to the last bit, so a limit met exactly is met on both."""
+    return market + value, gross + abs(value)
 
 
 # -- the risk engine's monitors -----------------------------------------------------------------

@@ -232,7 +232,7 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
                                                    log.key.tolist(), strict=True)):
         book.load(e)
         if kind in (ENTRY_ORDER, ENTRY_REJECTED):
-            verdict = evaluate(intents[order], ts)  # type: ignore[arg-type]
+            verdict = evaluate(intents[order], ts)
             if kind == ENTRY_ORDER and verdict is APPROVED:
                 approved += 1
             elif kind == ENTRY_REJECTED and verdict.action is VerdictAction.REJECT and \
@@ -253,7 +253,7 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
                                    f"{run.timeline.when(run.timeline.step_of(ts))}")
             approved += 1
         elif kind == ENTRY_FILL:
-            intent = intents[order]  # type: ignore[assignment]
+            intent = intents[order]
             assert intent is not None
             trade_seq[intent.venue] += 1
             qty = float(log.quantity[e])

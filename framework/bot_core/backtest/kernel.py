@@ -315,6 +315,11 @@ class _Portfolio(NamedTuple):
     """int64: ... the re-sends of the same order so far ..."""
     wait: np.ndarray
     """int64: ... and the bars still to wait before the next."""
+    value_order: np.ndarray
+    """int64: the keys in the order of their first fill (``n_valued`` of them), the order in
+    which the portfolio sums their values."""
+    n_valued: np.ndarray
+    """int64 (1,)."""
 
 
 @njit(cache=True, nogil=True)
@@ -352,18 +357,14 @@ def _affordable(v: int, asset: int, side: int, quantity: float, price: float,
 
 
 @njit(cache=True, nogil=True)
-def _equity(cash: float, key_net: np.ndarray, key_mark: np.ndarray) -> tuple[float, float]:
-    """The portfolio's (equity, gross exposure) from its cash, net positions and marks (two
-    arrays, not the whole book: this runs several times per bar)."""
-    equity = cash
-    gross = 0.0
-    for k in range(key_net.shape[0]):
-        q = key_net[k]
-        if q != 0.0:
-            value = q * key_mark[k]
-            equity += value
-            gross += abs(value)
-    return equity, gross
+def _equity(cash: float, book: Any) -> tuple[float, float]:
+    """The portfolio's (equity, gross exposure) from its cash, net positions and marks, summed
+    as ``Portfolio.equity`` sums them (:func:`bot_core.rules.add_value`)."""
+    market = gross = 0.0
+    for n in range(book.n_valued[0]):
+        k = book.value_order[n]
+        market, gross = rules.add_value(market, gross, book.key_net[k] * book.key_mark[k])
+    return cash + market, gross
 
 
 @njit(cache=True, nogil=True)
@@ -480,6 +481,14 @@ def _match(j: int, k: int, v: int, asset: int, ts: int, market: float, volume: f
     book.held[j] = new
     monitor.cash += rules.cash_flow(signed, price, fee)
     book.key_net[k] = rules.net_after_fill(book.key_net[k], new - old, qty)
+    if book.n_valued[0] < book.value_order.shape[0]:  # the key's first fill: valued from now
+        first = True
+        for n in range(book.n_valued[0]):
+            if book.value_order[n] == k:
+                first = False
+        if first:
+            book.value_order[book.n_valued[0]] = k
+            book.n_valued[0] += 1
     i = books.key_instrument[k]
     book.instrument_net[i] = rules.net_after_fill(book.instrument_net[i], new - old, qty)
     return 0, price, fee
@@ -491,7 +500,7 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
     """After :func:`_match` booked slot ``j``'s order: what the engine's ``on_fill`` does (day
     roll after booking, equity watch), the FILL entry, and whether the strategy now holds its
     target. Returns 0 or a stop code."""
-    equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+    equity, gross = _equity(monitor.cash, book)
     _roll_day(ts, equity, monitor, limits)
     _tell_peak(book, monitor, log)  # the engine's peak at the fill, should the fill trip it
     _record(_i64(ENTRY_FILL), ts, j, book.order[j], book.order_side[j], k, _i64(0),
@@ -524,7 +533,7 @@ def _trip(ts: int, k: int, price: float, by_market: bool, venues: Venues, slots:
                 if slots.key[other] == slots.key[j] and book.held[other] != 0.0:
                     return STOP_DRAWDOWN
     monitor.reducing = 1
-    equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+    equity, gross = _equity(monitor.cash, book)
     _tell_peak(book, monitor, log)
     none = _i64(-1)
     _record(_i64(ENTRY_TRIP), ts, none, none, _i64(0), k, _i64(1 if by_market else 0), 0.0,
@@ -577,7 +586,8 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                       np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64),
                       np.zeros(1, np.int64), np.zeros(n_slots, np.bool_),
                       np.zeros(n_slots, np.int64), np.full(n_slots, np.nan),
-                      np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64))
+                      np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64),
+                      np.zeros(n_keys, np.int64), np.zeros(1, np.int64))
     monitor = monitor_state[0]
     monitor.cash = limits.initial_cash
     monitor.peak = limits.initial_cash
@@ -630,7 +640,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 if status != 0:
                     return status, monitor.entries, e
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
-            equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+            equity, gross = _equity(monitor.cash, book)
             if rules.day_rolls(ts, monitor.next_boundary):
                 _tell_peak(book, monitor, log)
                 _roll_day(ts, equity, monitor, limits)
@@ -642,7 +652,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.key_ts[k] = ts
                 book.instrument_mark[i] = close
                 book.instrument_ts[i] = ts
-                equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+                equity, gross = _equity(monitor.cash, book)
             status = _watch(equity, ts, monitor, limits)
             if status == STOP_DRAWDOWN:
                 status = _trip(ts, k, close, True, venues, slots, book, monitor, log)
@@ -744,10 +754,10 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
                 if status != 0:
                     return status, monitor.entries, e
-                equity, gross = _equity(monitor.cash, book.key_net, book.key_mark)
+                equity, gross = _equity(monitor.cash, book)
         if monitor.entries > log.kind.shape[0]:
             return STOP_LOG_FULL, monitor.entries, events.step_start[s]
-        equity, _ = _equity(monitor.cash, book.key_net, book.key_mark)
+        equity, _ = _equity(monitor.cash, book)
         equity_out[s] = equity
         holding = False
         for f in range(books.feed_key.shape[0]):
