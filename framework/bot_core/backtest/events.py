@@ -23,7 +23,7 @@ def replay_events(run: BacktestRun, progress: ProgressCallback | None) -> None:
     on_bar, on_quote = pipeline.on_bar, pipeline.on_quote
     portfolio = pipeline.portfolio
     position = portfolio.position
-    fills = run.recorder.book.fills
+    book = run.recorder.book
     seen_fills = -1
     holding = False
     n = timeline.steps
@@ -37,8 +37,8 @@ def replay_events(run: BacktestRun, progress: ProgressCallback | None) -> None:
             else:
                 on_quote(event)
         run.equity[step] = portfolio.equity
-        if len(fills) != seen_fills:  # positions change only with a fill
-            seen_fills = len(fills)
+        if len(book) != seen_fills:  # positions change only with a fill
+            seen_fills = len(book)
             holding = any(position(instrument, venue) != 0.0 for venue, instrument in keys)
         run.in_market[step] = holding
         if progress is not None and step % every == 0:

@@ -217,7 +217,7 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
     for number, intent in zip(np.searchsorted(numbered, sent).tolist(),
                               _intents(run, layout, log, sent, client_ids), strict=True):
         intents[number] = intent
-    reducing_from = _reducing_from(log)
+    reducing_from, tripping_fill = _trip_entries(log)
     config = run.plan.resolved.config
     book = SnapshotBook(layout.keys, layout.instruments, log, config.runtime.initial_equity)
     engine = RiskEngine(config, run.pipeline.risk.checks, cast("Portfolio", book))
@@ -266,7 +266,7 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
                          intent.strategy_id))
             on_closed(intent.client_order_id)
         elif kind == ENTRY_TRIP:
-            if log.reason[e]:  # a market event tripped it (else the fill just walked did)
+            if engine.state is TradingState.ACTIVE:  # not yet tripped by the fill walked last
                 venue, instrument = layout.keys[key]
                 engine.on_market_data(instrument, venue, float(log.price[e]), ts)
         else:  # a day or peak entry: the market event the engine's monitors saw there
@@ -277,7 +277,7 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
             raise CompiledStop(f"the engine would liquidate {sorted(liquidations)} at "
                                f"{run.timeline.when(run.timeline.step_of(ts))}")
         expected = TradingState.REDUCING if e >= reducing_from else TradingState.ACTIVE
-        if engine.state is not expected:
+        if engine.state is not expected and not 0 <= tripping_fill <= e < reducing_from:
             raise CompiledStop(f"trading state {engine.state.value} at "
                                f"{run.timeline.when(run.timeline.step_of(ts))}")
     if liquidations:
@@ -288,19 +288,22 @@ def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
             _key(VerdictAction.REJECT.value, REFUSED): refused}
 
 
-def _reducing_from(log: EntryLog) -> int:
-    """The entry from which the engine is ``REDUCING``: the TRIP entry, or the fill before it
-    when that fill tripped it (past the end: never)."""
+def _trip_entries(log: EntryLog) -> tuple[int, int]:
+    """The TRIP entry, from which the engine is ``REDUCING`` (past the end: none), and the fill
+    that tripped it (-1: a market event did). From that fill on the engine may be
+    ``REDUCING`` already, when the peak it knows there is the kernel's (the log tells the peak
+    before orders, not before fills); else the TRIP entry trips it, at the same time and for
+    the same cause."""
     from bot_core.backtest.kernel import ENTRY_FILL, ENTRY_TRIP
 
     trips = np.flatnonzero(log.kind == ENTRY_TRIP)
     if not len(trips):
-        return len(log.kind)
+        return len(log.kind), -1
     trip = int(trips[0])
     if log.reason[trip]:
-        return trip
+        return trip, -1
     fills = np.flatnonzero(log.kind[:trip] == ENTRY_FILL)
-    return int(fills[-1]) if len(fills) else trip
+    return trip, int(fills[-1]) if len(fills) else -1
 
 
 def _liquidation(pending: dict[tuple[str, str, str], OrderIntent], name: tuple[str, str, str],
@@ -414,11 +417,7 @@ def _book_fills(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
     filled = np.flatnonzero(log.kind == ENTRY_FILL)
     names = [(strategy.name, run.feeds[index].venue, run.feeds[index].instrument)
              for strategy, index in layout.slots]
-    record = run.recorder.on_fill_values
-    for slot, sign, qty, price, fee, ts in zip(
-            log.slot[filled].tolist(), log.side[filled].astype(np.float64).tolist(),
-            log.quantity[filled].tolist(), log.price[filled].tolist(), log.fee[filled].tolist(),
-            log.ts[filled].tolist(), strict=True):
-        strategy, venue, instrument = names[slot]
-        record(strategy, venue, instrument, sign, qty, price, fee, ts)
+    run.recorder.on_fill_columns(names, log.slot[filled], log.side[filled].astype(np.float64),
+                                 log.quantity[filled], log.price[filled], log.fee[filled],
+                                 log.ts[filled])
 

@@ -502,7 +502,6 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
     target. Returns 0 or a stop code."""
     equity, gross = _equity(monitor.cash, book)
     _roll_day(ts, equity, monitor, limits)
-    _tell_peak(book, monitor, log)  # the engine's peak at the fill, should the fill trip it
     _record(_i64(ENTRY_FILL), ts, j, book.order[j], book.order_side[j], k, _i64(0),
             book.order_qty[j], price, fee, equity, gross, book, monitor, log)
     monitor.told_peak = max(monitor.told_peak, equity)  # the engine watches it in on_fill
@@ -704,10 +703,11 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 held = book.held[j]
                 delta = target - held
                 if delta - delta != 0.0 or rules.settled(target, held):  # NaN, inf
-                    book.last_side[j] = 0  # TargetTracker.reset
-                    book.last_position[j] = np.nan
-                    book.retries[j] = 0
-                    book.wait[j] = 0
+                    if book.last_side[j] != 0:  # TargetTracker.reset
+                        book.last_side[j] = 0
+                        book.last_position[j] = np.nan
+                        book.retries[j] = 0
+                        book.wait[j] = 0
                     continue
                 side = _i64(1) if delta > 0.0 else _i64(-1)
                 send, book.retries[j], book.wait[j] = rules.back_off(

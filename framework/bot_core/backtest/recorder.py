@@ -16,6 +16,10 @@ from bot_core.backtest.times import iso_utc
 from bot_core.backtest.trades import TradeBook
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
     from bot_core.orders import Fill
     from bot_core.risk.check import TradingState
 
@@ -47,11 +51,13 @@ class Recorder:
         self.fills += 1
         self.book.add(fill)
 
-    def on_fill_values(self, strategy: str, venue: str, instrument: str, side_sign: float,
-                       quantity: float, price: float, fee: float, ts_ns: int) -> None:
-        """:meth:`on_fill` from a fill's fields (the compiled replay builds no Fill objects)."""
-        self.fills += 1
-        self.book.add_values(strategy, venue, instrument, side_sign, quantity, price, fee, ts_ns)
+    def on_fill_columns(self, names: Sequence[tuple[str, str, str]], book: np.ndarray,
+                        side_sign: np.ndarray, quantity: np.ndarray, price: np.ndarray,
+                        fee: np.ndarray, ts_ns: np.ndarray) -> None:
+        """:meth:`on_fill` for many fills at once, as columns (the compiled replay builds no
+        Fill objects): fill ``i`` is of ``names[book[i]]`` (strategy, venue, instrument)."""
+        self.fills += len(book)
+        self.book.add_columns(names, book, side_sign, quantity, price, fee, ts_ns)
 
     def on_trading_state(self, previous: TradingState, current: TradingState, cause: str,
                          ts_ns: int) -> None:

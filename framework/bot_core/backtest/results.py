@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ class BacktestResult:
     """Run id the observer hooks saw (an abandoned fast run had another one)."""
     path: BacktestPath = BacktestPath.EVENTS
     """How the run was replayed (:class:`BacktestPath`); the result is the same either way."""
-    fills: list[BookedFill] = field(default_factory=list)
+    fills: Sequence[BookedFill] = field(default_factory=list)
     """Every fill, in booking order (the per-fill view behind the round trips)."""
     gaps: list[tuple[int, int]] = field(default_factory=list)
     """Stretches no dataset covers (``bot_core.backtest.feeds.coverage_gaps``): (last time

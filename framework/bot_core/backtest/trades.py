@@ -15,20 +15,24 @@ fills, so ``gross_pnl = sign x quantity x (exit_price - entry_price)`` exactly; 
 every fee of the trade, and ``return_pct`` is that net pnl over the entry notional. The fills
 themselves stay available, in order, as :attr:`TradeBook.fills`.
 
-The backtest's event path (:meth:`TradeBook.add`) and its compiled replay
-(:meth:`TradeBook.add_values`) book through the same :meth:`TradeBook.add_values`.
+The book takes fills one at a time (the backtest's event path, :meth:`TradeBook.add`) or as
+columns (its compiled replay, :meth:`TradeBook.add_columns`), keeps them as columns, and builds
+the round trips when they are first read, in one compiled pass over every fill
+(:func:`_book_fills`): one implementation for both speeds, and no Python work per fill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple, overload
 
+import numpy as np
+from numba import njit
+
+from bot_core.backtest.jit import rules
 from bot_core.orders import Fill
-from bot_core.rules import left_flat
 
-__all__ = ["BookedFill", "RoundTrip", "TradeBook"]
+__all__ = ["BookedFill", "BookedFills", "RoundTrip", "TradeBook"]
 
 
 class RoundTrip(NamedTuple):
@@ -101,43 +105,188 @@ class BookedFill(NamedTuple):
                 "quantity": self.quantity, "price": self.price, "fee": self.fee}
 
 
-@dataclass(slots=True)
-class _Open:
-    """A trade in progress."""
+Book = tuple[str, str, str]
+"""(strategy, venue, instrument): one position's round trips."""
 
-    qty: float
-    """Signed position now."""
-    entry_ns: int
-    opened: float
-    """Quantity opened so far (absolute)."""
-    entry_notional: float
-    closed_notional: float
-    fees: float
-    fills: int
-    long: bool
+_TRADE = np.dtype([
+    ("book", np.int64), ("long", np.bool_), ("opened", np.float64), ("entry_ns", np.int64),
+    ("entry_notional", np.float64), ("closed_notional", np.float64), ("qty", np.float64),
+    ("fees", np.float64), ("fills", np.int64), ("exit_ns", np.int64), ("seq", np.int64),
+])
+"""A trade, closed or open: ``qty`` is the signed position still open (0 once closed),
+``exit_ns`` the closing fill's time (closed trades), ``seq`` when an open trade was opened."""
 
-    def round_trip(self, key: tuple[str, str, str], exit_ns: int | None,
-                   mark: float) -> RoundTrip:
-        """The trade with the quantity still open valued at ``mark`` (none once flat)."""
-        strategy, venue, instrument = key
-        sign = 1.0 if self.long else -1.0
-        exit_notional = self.closed_notional + abs(self.qty) * mark
-        gross = sign * (exit_notional - self.entry_notional)
-        return RoundTrip(strategy, venue, instrument, "long" if sign > 0 else "short",
-                         self.opened, self.entry_ns, self.entry_notional / self.opened, exit_ns,
-                         exit_notional / self.opened, gross - self.fees, self.fees, self.fills)
+
+@njit(cache=True, nogil=True)
+def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price: np.ndarray,
+                fee: np.ndarray, ts: np.ndarray, n_books: int
+                ) -> tuple[np.ndarray, int, np.ndarray, float, float]:
+    """Every fill, in order, into round trips (the rules of the module docstring). Returns
+    ``(closed, n_closed, open, traded_notional, fees)``: the closed trades (the first
+    ``n_closed`` records), and each book's trade in progress (``seq`` -1: none)."""
+    n = book.shape[0]
+    closed = np.zeros(n, dtype=_TRADE)
+    live = np.zeros(n_books, dtype=_TRADE)
+    for b in range(n_books):
+        live[b].seq = -1
+    n_closed = 0
+    traded = 0.0
+    fees = 0.0
+    for i in range(n):
+        b = book[i]
+        q = quantity[i]
+        p = price[i]
+        f = fee[i]
+        signed = side[i] * q
+        traded += abs(q * p)
+        fees += f
+        pos = live[b]
+        if pos.seq < 0:  # opens a trade
+            pos.book = b
+            pos.long = signed > 0
+            pos.qty = signed
+            pos.entry_ns = ts[i]
+            pos.opened = q
+            pos.entry_notional = q * p
+            pos.closed_notional = 0.0
+            pos.fees = f
+            pos.fills = 1
+            pos.seq = i
+            continue
+        pos.fills += 1
+        if (pos.qty > 0) == (signed > 0):  # adding to the position
+            pos.qty += signed
+            pos.opened += q
+            pos.entry_notional += q * p
+            pos.fees += f
+            continue
+        old = pos.qty
+        new = old + signed
+        if not rules.left_flat(old, new, q) and (new > 0) == (old > 0):  # part of the way
+            pos.qty = new
+            pos.closed_notional += q * p
+            pos.fees += f
+            continue
+        # flat, or reversed: the part that reaches flat closes this trade
+        closing = min(q, abs(old))
+        closing_fee = f * closing / q
+        pos.closed_notional += closing * p
+        pos.fees += closing_fee
+        pos.qty = 0.0
+        pos.exit_ns = ts[i]
+        closed[n_closed] = pos
+        n_closed += 1
+        pos.seq = -1
+        if not rules.left_flat(old, new, q):  # the rest opens the next trade
+            rest = q - closing
+            pos.long = new > 0
+            pos.qty = new
+            pos.entry_ns = ts[i]
+            pos.opened = rest
+            pos.entry_notional = rest * p
+            pos.closed_notional = 0.0
+            pos.fees = f - closing_fee
+            pos.fills = 1
+            pos.seq = i
+    return closed, n_closed, live, traded, fees
+
+
+def _round_trips(names: list[Book], trades: np.ndarray, marks: list[float] | None
+                 ) -> list[RoundTrip]:
+    """Trades of :func:`_book_fills` as round trips: closed ones (``marks`` None) at their
+    exit, open ones with the quantity still open valued at their mark."""
+    columns = [trades[field].tolist() for field in (
+        "book", "long", "opened", "entry_ns", "entry_notional", "closed_notional", "qty",
+        "fees", "fills", "exit_ns")]
+    out = []
+    for i, (book, long, opened, entry_ns, entry_notional, closed_notional, qty, fees, fills,
+            exit_ns) in enumerate(zip(*columns, strict=True)):
+        strategy, venue, instrument = names[book]
+        sign = 1.0 if long else -1.0
+        exit_notional = closed_notional + abs(qty) * (0.0 if marks is None else marks[i])
+        gross = sign * (exit_notional - entry_notional)
+        out.append(RoundTrip(strategy, venue, instrument, "long" if long else "short", opened,
+                             entry_ns, entry_notional / opened,
+                             exit_ns if marks is None else None, exit_notional / opened,
+                             gross - fees, fees, fills))
+    return out
+
+
+class BookedFills(Sequence[BookedFill]):
+    """The book's fills, in booking order, each a :class:`BookedFill` when it is read (a run
+    of a million bars may have tens of thousands, and most readers only count them)."""
+
+    __slots__ = ("_columns", "_names")
+
+    def __init__(self, names: list[Book], ts: list[int], book: list[int], side: list[float],
+                 quantity: list[float], price: list[float], fee: list[float]) -> None:
+        self._names = names
+        self._columns: tuple[list[int], list[int], list[float], list[float], list[float],
+                             list[float]] = (ts, book, side, quantity, price, fee)
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def _at(self, i: int) -> BookedFill:
+        ts, book, side, quantity, price, fee = self._columns
+        strategy, venue, instrument = self._names[book[i]]
+        return BookedFill(ts[i], strategy, venue, instrument, side[i], quantity[i], price[i],
+                          fee[i])
+
+    @overload
+    def __getitem__(self, index: int) -> BookedFill: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[BookedFill]: ...
+
+    def __getitem__(self, index: int | slice) -> BookedFill | list[BookedFill]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("fill index out of range")
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[BookedFill]:
+        names = self._names
+        for ts, book, side, quantity, price, fee in zip(*self._columns, strict=True):
+            strategy, venue, instrument = names[book]
+            yield BookedFill(ts, strategy, venue, instrument, side, quantity, price, fee)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __repr__(self) -> str:
+        return f"BookedFills({len(self)} fills)"
 
 
 class TradeBook:
     """Turns a stream of fills into round trips; keeps the fills, traded notional and fees."""
 
     def __init__(self) -> None:
-        self.closed: list[RoundTrip] = []
-        self.fills: list[BookedFill] = []
-        """Every fill, in booking order."""
-        self._open: dict[tuple[str, str, str], _Open] = {}
-        self.traded_notional = 0.0
-        self.fees = 0.0
+        self._books: dict[Book, int] = {}
+        self._names: list[Book] = []
+        self._ts: list[int] = []
+        self._book: list[int] = []
+        self._side: list[float] = []
+        self._qty: list[float] = []
+        self._price: list[float] = []
+        self._fee: list[float] = []
+        self._built: tuple[list[RoundTrip], np.ndarray, float, float] | None = None
+        self._fills: BookedFills | None = None
+
+    def __len__(self) -> int:
+        """The fills booked so far."""
+        return len(self._ts)
+
+    def _index(self, name: Book) -> int:
+        index = self._books.get(name)
+        if index is None:
+            index = self._books[name] = len(self._names)
+            self._names.append(name)
+        return index
 
     def add(self, fill: Fill) -> None:
         self.add_values(fill.strategy_id, fill.venue, fill.instrument, float(fill.side),
@@ -146,55 +295,73 @@ class TradeBook:
     def add_values(self, strategy: str, venue: str, instrument: str, side_sign: float,
                    quantity: float, price: float, fee: float, ts_ns: int) -> None:
         """One fill, from its fields: ``side_sign`` is +1.0 for a buy, -1.0 for a sell."""
-        key = (strategy, venue, instrument)
-        signed = side_sign * quantity
-        self.fills.append(BookedFill(ts_ns, strategy, venue, instrument, side_sign, quantity,
-                                     price, fee))
-        self.traded_notional += abs(quantity * price)
-        self.fees += fee
-        pos = self._open.get(key)
-        if pos is None:
-            self._open[key] = _Open(signed, ts_ns, quantity, quantity * price, 0.0, fee, 1,
-                                    signed > 0)
-            return
-        pos.fills += 1
-        if (pos.qty > 0) == (signed > 0):  # adding to the position
-            pos.qty += signed
-            pos.opened += quantity
-            pos.entry_notional += quantity * price
-            pos.fees += fee
-            return
-        old = pos.qty
-        new = old + signed
-        if not left_flat(old, new, quantity) and (new > 0) == (old > 0):  # part of the way
-            pos.qty = new
-            pos.closed_notional += quantity * price
-            pos.fees += fee
-            return
-        # flat, or reversed: the part that reaches flat closes this trade
-        closing = min(quantity, abs(old))
-        closing_fee = fee * closing / quantity
-        pos.closed_notional += closing * price
-        pos.fees += closing_fee
-        pos.qty = 0.0
-        self.closed.append(pos.round_trip(key, ts_ns, price))
-        del self._open[key]
-        if not left_flat(old, new, quantity):  # the rest opens the next trade
-            rest = quantity - closing
-            self._open[key] = _Open(new, ts_ns, rest, rest * price, 0.0, fee - closing_fee, 1,
-                                    new > 0)
+        self._book.append(self._index((strategy, venue, instrument)))
+        self._ts.append(ts_ns)
+        self._side.append(side_sign)
+        self._qty.append(quantity)
+        self._price.append(price)
+        self._fee.append(fee)
+        self._built = self._fills = None
+
+    def add_columns(self, names: Sequence[Book], book: np.ndarray, side_sign: np.ndarray,
+                    quantity: np.ndarray, price: np.ndarray, fee: np.ndarray,
+                    ts_ns: np.ndarray) -> None:
+        """Many fills at once, in order: fill ``i`` is of the book ``names[book[i]]``."""
+        index = np.array([self._index(name) for name in names], dtype=np.int64)
+        self._book.extend(index[np.asarray(book, dtype=np.int64)].tolist())
+        self._ts.extend(np.asarray(ts_ns, dtype=np.int64).tolist())
+        self._side.extend(np.asarray(side_sign, dtype=np.float64).tolist())
+        self._qty.extend(np.asarray(quantity, dtype=np.float64).tolist())
+        self._price.extend(np.asarray(price, dtype=np.float64).tolist())
+        self._fee.extend(np.asarray(fee, dtype=np.float64).tolist())
+        self._built = self._fills = None
 
     def add_all(self, fills: Iterable[Fill]) -> None:
         for fill in fills:
             self.add(fill)
 
+    def _build(self) -> tuple[list[RoundTrip], np.ndarray, float, float]:
+        if self._built is None:
+            closed, n, live, traded, fees = _book_fills(
+                np.array(self._book, dtype=np.int64), np.array(self._side, dtype=np.float64),
+                np.array(self._qty, dtype=np.float64), np.array(self._price, dtype=np.float64),
+                np.array(self._fee, dtype=np.float64), np.array(self._ts, dtype=np.int64),
+                len(self._names))
+            self._built = (_round_trips(self._names, closed[:n], None), live, float(traded),
+                           float(fees))
+        return self._built
+
+    @property
+    def closed(self) -> list[RoundTrip]:
+        """The closed round trips, in the order they closed."""
+        return list(self._build()[0])
+
+    @property
+    def fills(self) -> BookedFills:
+        """Every fill, in booking order (built as it is read)."""
+        if self._fills is None:
+            self._fills = BookedFills(self._names, self._ts, self._book, self._side, self._qty,
+                                      self._price, self._fee)
+        return self._fills
+
+    @property
+    def traded_notional(self) -> float:
+        return self._build()[2]
+
+    @property
+    def fees(self) -> float:
+        return self._build()[3]
+
     def open_trades(self, marks: dict[tuple[str, str], float]) -> list[RoundTrip]:
-        """Still-open trades, the quantity not yet closed valued at ``marks`` ((venue,
-        instrument) -> price; the trade's average entry price where there is none), exit time
-        None."""
-        out = []
-        for key, pos in self._open.items():
-            _, venue, instrument = key
-            mark = marks.get((venue, instrument), pos.entry_notional / pos.opened)
-            out.append(pos.round_trip(key, None, mark))
-        return out
+        """Still-open trades, in the order they opened, the quantity not yet closed valued at
+        ``marks`` ((venue, instrument) -> price; the trade's average entry price where there is
+        none), exit time None."""
+        live = self._build()[1]
+        opened = np.flatnonzero(live["seq"] >= 0)
+        trades = live[opened[np.argsort(live["seq"][opened], kind="stable")]]
+        books = trades["book"]
+        names = self._names
+        return _round_trips(names, trades, [
+            marks.get((names[b][1], names[b][2]), float(e / o))
+            for b, e, o in zip(books.tolist(), trades["entry_notional"].tolist(),
+                               trades["opened"].tolist(), strict=True)])
