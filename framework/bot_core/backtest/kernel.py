@@ -516,7 +516,7 @@ def _filled(j: int, k: int, ts: int, price: float, fee: float, book: _Portfolio,
 
 
 @njit(cache=True, nogil=True)
-def _trip(ts: int, k: int, price: float, by_market: bool, venues: Venues, slots: Slots,
+def _trip(ts: int, k: int, price: float, by_market: int, venues: Venues, slots: Slots,
           book: _Portfolio, monitor: Any, log: EntryLog) -> int:
     """The drawdown limit reached at ``ts``: the engine goes ``REDUCING`` (a TRIP entry), or
     ``STOP_DRAWDOWN`` where the kernel's model of what follows is not the whole story: orders
@@ -535,7 +535,7 @@ def _trip(ts: int, k: int, price: float, by_market: bool, venues: Venues, slots:
     equity, gross = _equity(monitor.cash, book)
     _tell_peak(book, monitor, log)
     none = _i64(-1)
-    _record(_i64(ENTRY_TRIP), ts, none, none, _i64(0), k, _i64(1 if by_market else 0), 0.0,
+    _record(_i64(ENTRY_TRIP), ts, none, none, _i64(0), k, by_market, 0.0,
             price, 0.0, equity, gross, book, monitor, log)
     return 0
 
@@ -635,7 +635,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.fifo_size[0] -= 1
                 status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
                 if status == STOP_DRAWDOWN:
-                    status = _trip(ts, k, price, False, venues, slots, book, monitor, log)
+                    status = _trip(ts, k, price, _i64(0), venues, slots, book, monitor, log)
                 if status != 0:
                     return status, monitor.entries, e
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
@@ -654,7 +654,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 equity, gross = _equity(monitor.cash, book)
             status = _watch(equity, ts, monitor, limits)
             if status == STOP_DRAWDOWN:
-                status = _trip(ts, k, close, True, venues, slots, book, monitor, log)
+                status = _trip(ts, k, close, _i64(1), venues, slots, book, monitor, log)
             if status != 0:
                 return status, monitor.entries, e
             # -- the engine's liquidation orders (RiskEngine.liquidation_intents) -------------
@@ -718,19 +718,19 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.last_side[j] = side
                 book.last_position[j] = held
                 qty = abs(delta)
+                kind = _i64(ENTRY_ORDER)
                 if monitor.reducing:  # the engine's state gate, open orders included
                     at_venue = book.key_net[k] + side * _pending(k, side, book, slots)
                     if rules.reducing_quantity(at_venue, side, qty) > rules.QTY_EPSILON:
                         return STOP_REDUCING_ORDER, monitor.entries, e
-                    _tell_peak(book, monitor, log)
-                    _record(_i64(ENTRY_REJECTED), ts, j, orders, side, k, reason, qty, close,
-                            0.0, equity, gross, book, monitor, log)
+                    kind = _i64(ENTRY_REJECTED)
+                _tell_peak(book, monitor, log)
+                _record(kind, ts, j, orders, side, k, reason, qty, close, 0.0, equity, gross,
+                        book, monitor, log)
+                if kind == ENTRY_REJECTED:  # refused: never sent
                     orders += 1
                     continue
                 book.target[j] = target
-                _tell_peak(book, monitor, log)
-                _record(_i64(ENTRY_ORDER), ts, j, orders, side, k, reason, qty, close, 0.0,
-                        equity, gross, book, monitor, log)
                 # the venue's intake: refused when the account cannot pay for any of it, else
                 # eligible from the deciding bar's close + latency
                 if _affordable(v, asset, side, qty, close, venues, account, books.asset_venue) \
