@@ -94,6 +94,7 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
     """
     from bot_core.backtest.kernel import (
         MONITOR,
+        STOP_DRAWDOWN,
         STOP_LOG_FULL,
         STOP_REASONS,
         EntryLog,
@@ -105,14 +106,18 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
     row_bytes = 8 * (14 + 3 * nk + 3 * ni)
     events = layout.events
     capacity = layout.log_capacity(len(events.feed))
+    liquidation = False  # the kernel without the liquidation's model first: it compiles faster
     while True:
         if capacity * row_bytes > _LOG_BYTES:
             raise CompiledStop(f"an entry log of {capacity:,} entries would not fit in memory")
         log = EntryLog.allocate(capacity, nk, ni)
         slots = layout.slot_inputs._replace(state=np.zeros_like(layout.slot_inputs.state))
-        status, n, event = replay_bars(events, layout.books, layout.venue_models, slots,
-                                       layout.limits, decide, np.zeros(1, dtype=MONITOR),
-                                       run.equity, run.in_market, log)
+        inputs = (events, layout.books, layout.venue_models, slots, layout.limits, decide,
+                  np.zeros(1, dtype=MONITOR), run.equity, run.in_market, log)
+        status, n, event = replay_bars(*inputs, True) if liquidation else replay_bars(*inputs)
+        if status == STOP_DRAWDOWN and not liquidation:
+            liquidation = True  # again from the start, with the model
+            continue
         if status != STOP_LOG_FULL:
             break
         # the entries so far, over the share of the run done so far, with room to spare

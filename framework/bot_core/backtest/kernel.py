@@ -555,8 +555,14 @@ def _pending(k: int, side: int, book: _Portfolio, slots: Slots) -> float:
 @njit(cache=True, nogil=True)
 def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limits: Limits,
                 decide: Any, monitor_state: np.ndarray, equity_out: np.ndarray,
-                in_market_out: np.ndarray, log: EntryLog) -> tuple[int, int, int]:
+                in_market_out: np.ndarray, log: EntryLog,
+                liquidation: bool | None = None) -> tuple[int, int, int]:
     """Replay every bar; return ``(status, entries, event)``.
+
+    Left out (None, the default), ``liquidation`` compiles a kernel without the drawdown
+    liquidation's model (Numba prunes the ``liquidation is not None`` branches), which stops at
+    the trip (``STOP_DRAWDOWN``): most runs never trip, and the model's code would add seconds
+    to every cold start. ``True`` compiles (once) and runs the kernel with it.
 
     :param decide: the strategies' compiled rules (a typed list of
         ``bot_core.kernels.DECIDE_TYPE``), indexed by ``slots.rule``.
@@ -634,8 +640,9 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     book.fifo[r] = book.fifo[r + 1]
                 book.fifo_size[0] -= 1
                 status = _filled(j, k, ts, price, fee, book, monitor, limits, log)
-                if status == STOP_DRAWDOWN:
-                    status = _trip(ts, k, price, _i64(0), venues, slots, book, monitor, log)
+                if status == STOP_DRAWDOWN:  # noqa: SIM102 (Numba prunes a lone None test)
+                    if liquidation is not None:
+                        status = _trip(ts, k, price, _i64(0), venues, slots, book, monitor, log)
                 if status != 0:
                     return status, monitor.entries, e
             # -- 2. the engine: day roll, portfolio mark, monitors ----------------------------
@@ -653,36 +660,39 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.instrument_ts[i] = ts
                 equity, gross = _equity(monitor.cash, book)
             status = _watch(equity, ts, monitor, limits)
-            if status == STOP_DRAWDOWN:
-                status = _trip(ts, k, close, _i64(1), venues, slots, book, monitor, log)
+            if status == STOP_DRAWDOWN:  # noqa: SIM102
+                if liquidation is not None:
+                    status = _trip(ts, k, close, _i64(1), venues, slots, book, monitor, log)
             if status != 0:
                 return status, monitor.entries, e
             # -- the engine's liquidation orders (RiskEngine.liquidation_intents) -------------
-            if monitor.reducing:
-                for j in range(n_slots):
-                    if book.held[j] == 0.0 or book.liquidating[j]:
-                        continue
-                    kj = slots.key[j]
-                    vj = books.key_venue[kj]
-                    side = _i64(-1) if book.held[j] > 0.0 else _i64(1)
-                    qty = abs(book.held[j])
-                    _tell_peak(book, monitor, log)
-                    _record(_i64(ENTRY_LIQUIDATE), ts, j, orders, side, kj, _i64(0), qty,
-                            close, 0.0, equity, gross, book, monitor, log)
-                    if _affordable(vj, books.key_asset[kj], side, qty, book.key_mark[kj], venues,
-                                   account, books.asset_venue) <= rules.BALANCE_EPSILON:
-                        return STOP_VENUE_REJECT, monitor.entries, e
-                    book.order[j] = orders
-                    book.order_side[j] = side
-                    book.order_qty[j] = qty
-                    # after the close of the market's last bar, as the venue's intake
-                    book.order_eligible[j] = rules.eligible_ns(
-                        max(account.clock[vj], ts), account.last_ts[kj],
-                        max(account.interval[kj], 0), venues.latency_ns[vj])
-                    book.liquidating[j] = True
-                    book.fifo[book.fifo_size[0]] = j
-                    book.fifo_size[0] += 1
-                    orders += 1
+            if liquidation is not None:  # noqa: SIM102
+                if monitor.reducing:
+                    for j in range(n_slots):
+                        if book.held[j] == 0.0 or book.liquidating[j]:
+                            continue
+                        kj = slots.key[j]
+                        vj = books.key_venue[kj]
+                        side = _i64(-1) if book.held[j] > 0.0 else _i64(1)
+                        qty = abs(book.held[j])
+                        _tell_peak(book, monitor, log)
+                        _record(_i64(ENTRY_LIQUIDATE), ts, j, orders, side, kj, _i64(0), qty,
+                                close, 0.0, equity, gross, book, monitor, log)
+                        if _affordable(vj, books.key_asset[kj], side, qty, book.key_mark[kj],
+                                       venues, account, books.asset_venue) \
+                                <= rules.BALANCE_EPSILON:
+                            return STOP_VENUE_REJECT, monitor.entries, e
+                        book.order[j] = orders
+                        book.order_side[j] = side
+                        book.order_qty[j] = qty
+                        # after the close of the market's last bar, as the venue's intake
+                        book.order_eligible[j] = rules.eligible_ns(
+                            max(account.clock[vj], ts), account.last_ts[kj],
+                            max(account.interval[kj], 0), venues.latency_ns[vj])
+                        book.liquidating[j] = True
+                        book.fifo[book.fifo_size[0]] = j
+                        book.fifo_size[0] += 1
+                        orders += 1
             # -- 3. the strategies trading this feed, in the config's order ------------------
             row = events.row[e]
             for p in range(slots.feed_slot_start[f], slots.feed_slot_start[f + 1]):
@@ -719,11 +729,12 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 book.last_position[j] = held
                 qty = abs(delta)
                 kind = _i64(ENTRY_ORDER)
-                if monitor.reducing:  # the engine's state gate, open orders included
-                    at_venue = book.key_net[k] + side * _pending(k, side, book, slots)
-                    if rules.reducing_quantity(at_venue, side, qty) > rules.QTY_EPSILON:
-                        return STOP_REDUCING_ORDER, monitor.entries, e
-                    kind = _i64(ENTRY_REJECTED)
+                if liquidation is not None:  # noqa: SIM102
+                    if monitor.reducing:  # the engine's state gate, open orders included
+                        at_venue = book.key_net[k] + side * _pending(k, side, book, slots)
+                        if rules.reducing_quantity(at_venue, side, qty) > rules.QTY_EPSILON:
+                            return STOP_REDUCING_ORDER, monitor.entries, e
+                        kind = _i64(ENTRY_REJECTED)
                 _tell_peak(book, monitor, log)
                 _record(kind, ts, j, orders, side, k, reason, qty, close, 0.0, equity, gross,
                         book, monitor, log)
