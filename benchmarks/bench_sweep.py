@@ -143,9 +143,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         config.write_text(CONFIG, encoding="utf-8")
-        # warm the on-disk Numba caches (bot-core's kernels, vectorbt's functions)
+        # warm the on-disk Numba caches (bot-core's kernels, vectorbt's functions); the second
+        # run trips a tight drawdown limit, for the replay kernel with the liquidation's model
         run_bot_core(frame.iloc[:20_000], config, executor="local", workers=1,
                      grid=([30], [2.0]))
+        tripping = Path(tmp) / "warm-drawdown.toml"
+        tripping.write_text(CONFIG + "\n[risk]\ndrawdown_liquidation_pct = 0.5\n",
+                            encoding="utf-8")
+        run_bot_core(frame.iloc[:20_000], tripping, executor="local", workers=1,
+                     grid=([30], [1.5]))
         if not args.no_baseline:
             run_vectorbt(frame.iloc[:20_000])
             seconds, returns = run_vectorbt(frame)
