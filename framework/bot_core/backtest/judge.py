@@ -132,24 +132,21 @@ def judge_log(run: BacktestRun, layout: ReplayLayout, log: EntryLog) -> None:
     """
     from bot_core.backtest.kernel import ENTRY_ORDER, ENTRY_REJECTED, ENTRY_TRIP
 
-    orders = np.flatnonzero(log.kind == ENTRY_ORDER)
     liquidated = bool((log.kind == ENTRY_TRIP).any())
+    if liquidated:
+        _refuse_strategies_that_answer_rejects(layout)
+    # the strategies' orders, refused ones included: each asked its context for a client id
+    sent = np.flatnonzero((log.kind == ENTRY_ORDER) | (log.kind == ENTRY_REJECTED))
     # tens of thousands of small, acyclic objects (ids, verdicts, fills, round trips): the
     # cyclic collector would rescan the whole heap every few hundred of them
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if liquidated:
-            _refuse_strategies_that_answer_rejects(layout)
-            # each strategy's orders ask its context for client ids, refused ones too
-            sent = np.flatnonzero((log.kind == ENTRY_ORDER) | (log.kind == ENTRY_REJECTED))
-            counts = _judge_one_by_one(run, layout, log,
-                                       _client_order_ids(run, layout, log.slot[sent]))
-        else:
-            client_ids = _client_order_ids(run, layout, log.slot[orders])
-            if not _judge_batched(run, layout, log, orders, client_ids):
-                _judge_one_by_one(run, layout, log, client_ids)  # a check without a batch form
+        client_ids = _client_order_ids(run, layout, log.slot[sent])
+        if not liquidated and _judge_batched(run, layout, log, sent, client_ids):
             counts = {_key(APPROVED.action.value, APPROVED.reason): len(client_ids)}
+        else:  # a liquidation, or a check without a batch form
+            counts = _judge_one_by_one(run, layout, log, client_ids)
         _book_fills(run, layout, log)
     finally:
         if collecting:

@@ -541,6 +541,25 @@ def _trip(ts: int, k: int, price: float, by_market: int, venues: Venues, slots: 
 
 
 @njit(cache=True, nogil=True)
+def _intake(j: int, k: int, v: int, asset: int, side: int, qty: float, price: float, ts: int,
+            number: int, venues: Venues, books: Books, account: _Account,
+            book: _Portfolio) -> bool:
+    """The venue's intake of slot ``j``'s market order number ``number`` on key ``k``, priced
+    at ``price`` (the market's last close): False (refused) when the account cannot pay for any
+    of it, else in flight, eligible after the close of the market's last bar + latency."""
+    if _affordable(v, asset, side, qty, price, venues, account, books.asset_venue) \
+            <= rules.BALANCE_EPSILON:
+        return False
+    book.order[j] = number
+    book.order_side[j] = side
+    book.order_qty[j] = qty
+    book.order_eligible[j] = rules.eligible_ns(max(account.clock[v], ts), account.last_ts[k],
+                                               max(account.interval[k], 0),
+                                               venues.latency_ns[v])
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _pending(k: int, side: int, book: _Portfolio, slots: Slots) -> float:
     """The quantity of the orders in flight on key ``k`` going ``side`` (the engine's
     committed orders at that venue)."""
@@ -678,17 +697,10 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                         _tell_peak(book, monitor, log)
                         _record(_i64(ENTRY_LIQUIDATE), ts, j, orders, side, kj, _i64(0), qty,
                                 close, 0.0, equity, gross, book, monitor, log)
-                        if _affordable(vj, books.key_asset[kj], side, qty, book.key_mark[kj],
-                                       venues, account, books.asset_venue) \
-                                <= rules.BALANCE_EPSILON:
+                        if not _intake(j, kj, vj, books.key_asset[kj], side, qty,
+                                       book.key_mark[kj], ts, orders, venues, books, account,
+                                       book):
                             return STOP_VENUE_REJECT, monitor.entries, e
-                        book.order[j] = orders
-                        book.order_side[j] = side
-                        book.order_qty[j] = qty
-                        # after the close of the market's last bar, as the venue's intake
-                        book.order_eligible[j] = rules.eligible_ns(
-                            max(account.clock[vj], ts), account.last_ts[kj],
-                            max(account.interval[kj], 0), venues.latency_ns[vj])
                         book.liquidating[j] = True
                         book.fifo[book.fifo_size[0]] = j
                         book.fifo_size[0] += 1
@@ -742,17 +754,9 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     orders += 1
                     continue
                 book.target[j] = target
-                # the venue's intake: refused when the account cannot pay for any of it, else
-                # eligible from the deciding bar's close + latency
-                if _affordable(v, asset, side, qty, close, venues, account, books.asset_venue) \
-                        <= rules.BALANCE_EPSILON:
+                if not _intake(j, k, v, asset, side, qty, close, ts, orders, venues, books,
+                               account, book):
                     return STOP_VENUE_REJECT, monitor.entries, e
-                book.order[j] = orders
-                book.order_side[j] = side
-                book.order_qty[j] = qty
-                book.order_eligible[j] = rules.eligible_ns(
-                    max(account.clock[v], ts), ts, max(account.interval[k], 0),
-                    venues.latency_ns[v])
                 orders += 1
                 if not venues.fill_on_close[v]:
                     book.fifo[book.fifo_size[0]] = j

@@ -24,7 +24,7 @@ the round trips when they are first read, in one compiled pass over every fill
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from numba import njit
@@ -118,6 +118,22 @@ _TRADE = np.dtype([
 
 
 @njit(cache=True, nogil=True)
+def _open(trade: Any, position: float, opened: float, price: float, fee: float, ts: int,
+          seq: int) -> None:
+    """``trade`` opened by a fill at ``ts`` (fill number ``seq``): ``opened`` units at ``price``
+    paying ``fee``, leaving the signed ``position``."""
+    trade.long = position > 0
+    trade.qty = position
+    trade.entry_ns = ts
+    trade.opened = opened
+    trade.entry_notional = opened * price
+    trade.closed_notional = 0.0
+    trade.fees = fee
+    trade.fills = 1
+    trade.seq = seq
+
+
+@njit(cache=True, nogil=True)
 def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price: np.ndarray,
                 fee: np.ndarray, ts: np.ndarray, n_books: int
                 ) -> tuple[np.ndarray, int, np.ndarray, float, float]:
@@ -143,15 +159,7 @@ def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price:
         pos = live[b]
         if pos.seq < 0:  # opens a trade
             pos.book = b
-            pos.long = signed > 0
-            pos.qty = signed
-            pos.entry_ns = ts[i]
-            pos.opened = q
-            pos.entry_notional = q * p
-            pos.closed_notional = 0.0
-            pos.fees = f
-            pos.fills = 1
-            pos.seq = i
+            _open(pos, signed, q, p, f, ts[i], i)
             continue
         pos.fills += 1
         if (pos.qty > 0) == (signed > 0):  # adding to the position
@@ -178,16 +186,7 @@ def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price:
         n_closed += 1
         pos.seq = -1
         if not rules.left_flat(old, new, q):  # the rest opens the next trade
-            rest = q - closing
-            pos.long = new > 0
-            pos.qty = new
-            pos.entry_ns = ts[i]
-            pos.opened = rest
-            pos.entry_notional = rest * p
-            pos.closed_notional = 0.0
-            pos.fees = f - closing_fee
-            pos.fills = 1
-            pos.seq = i
+            _open(pos, new, q - closing, p, f - closing_fee, ts[i], i)
     return closed, n_closed, live, traded, fees
 
 
