@@ -31,14 +31,17 @@ START_TIMEOUT_S = 90.0
 class Cluster:
     directory: Path
     address: str = ""
+    addresses: list[str] = field(default_factory=list)
+    """The two workers every test shares."""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start_worker(self, name: str, env: dict[str, str] | None = None
-                     ) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, env: dict[str, str] | None = None, *,
+                     nanny: bool = False) -> subprocess.Popen[bytes]:
         log = (self.directory / f"{name}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "dask", "worker", self.address, "--host", "127.0.0.1",
-             "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name,
+             "--nthreads", "1", "--nanny" if nanny else "--no-nanny", "--no-dashboard",
+             "--name", name,
              "--death-timeout", "60", "--local-directory", str(self.directory / name)],
             env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
@@ -91,7 +94,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         assert cluster.address.startswith("tcp://127.0.0.1:")
         for n in (1, 2):
             cluster.start_worker(f"worker-{n}")
-        cluster.wait_for_workers(2)
+        cluster.addresses = cluster.wait_for_workers(2)
         yield cluster
     finally:
         for proc in reversed(cluster.processes):
@@ -173,3 +176,34 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, local_results, sweep_c
     finally:
         cluster.stop(doomed)
     cluster.wait_for_workers(2)
+
+
+ONE_RUN = ("--grid", "window_bars=60", "--grid", "entry_z=2")
+
+
+def test_a_worker_under_a_nanny_is_named_for_its_malloc_trim_threshold(
+        cluster, sweep_cli, tmp_path) -> None:
+    # a default `dask worker` (with its nanny) runs with MALLOC_TRIM_THRESHOLD_ set
+    nannied = cluster.start_worker("with-nanny", nanny=True)
+    try:
+        added = set(cluster.wait_for_workers(2 + 1)) - set(cluster.addresses)
+        result = payload(sweep_cli(*ONE_RUN, "--executor", "dask", "--scheduler",
+                                   cluster.address, "--workers", "3", "--out",
+                                   str(tmp_path / "out"), "--json"))
+        assert result["failed"] == 0
+        assert [n for n in result["notes"] if "MALLOC_TRIM_THRESHOLD_" in n] == [
+            "1 of 3 workers run with MALLOC_TRIM_THRESHOLD_ set (the Dask nanny's default), "
+            "which makes every run about 25 % slower; unset it in their Dask config "
+            f"(docs/sweeps.md, 'Worker memory'): {added.pop()}"]
+    finally:
+        cluster.stop(nannied)
+    cluster.wait_for_workers(2)
+
+
+def test_the_local_cluster_runs_its_workers_without_the_malloc_trim_threshold(
+        sweep_cli, tmp_path) -> None:
+    result = payload(sweep_cli(*ONE_RUN, "--executor", "dask", "--workers", "1", "--out",
+                               str(tmp_path / "out"), "--json"))
+    assert result["failed"] == 0 and result["runs"] == 1
+    assert result["executor"] == "dask local cluster on 127.0.0.1, 1 worker"
+    assert result["notes"] == []

@@ -23,6 +23,7 @@ from typing import Any
 from bot_core.errors import PluginError, UsageError
 from bot_core.sweep.executors import available_cores
 from bot_core.sweep.runs import (
+    MALLOC_TRIM,
     DatasetPayload,
     Requirements,
     RunRecord,
@@ -101,10 +102,14 @@ class DaskExecutor:
         distributed = _client_module()
         self._context, self.requirements = context, requirements
         if self.scheduler is None:
-            self._cluster = distributed.LocalCluster(
-                n_workers=self.workers or available_cores(), threads_per_worker=1,
-                processes=True, host="127.0.0.1", dashboard_address=None,
-                silence_logs=logging.ERROR)
+            import dask
+
+            # without the nanny's MALLOC_TRIM_THRESHOLD_: see runs.MALLOC_TRIM
+            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers or available_cores(), threads_per_worker=1,
+                    processes=True, host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.ERROR)
             self._client = distributed.Client(self._cluster)
         else:
             _probe(self.scheduler)
@@ -152,6 +157,12 @@ class DaskExecutor:
         if problems:
             self._restrict = good
             notes = [f"{p}; left out" for p in problems]
+        trimming = sorted(a for a in good if reports[a].get("malloc_trim") is not None)
+        if trimming:
+            notes.append(
+                f"{len(trimming)} of {len(good)} workers run with {MALLOC_TRIM} set (the "
+                f"Dask nanny's default), which makes every run about 25 % slower; unset it in "
+                f"their Dask config (docs/sweeps.md, 'Worker memory'): {', '.join(trimming)}")
         return notes, good
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:

@@ -216,13 +216,19 @@ def component_versions(host: PluginHost, needed: Sequence[tuple[ComponentKind, s
     return dict(sorted(versions.items()))
 
 
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+"""Dask's nanny sets this for its workers; glibc then maps and unmaps every large array
+instead of reusing its heap, and a run takes about a quarter longer (docs/sweeps.md)."""
+
+
 def worker_report(needed: Sequence[tuple[ComponentKind, str]],
                   distributions: Mapping[str, str]) -> dict[str, Any]:
     """What this worker lacks of ``needed`` (run on every Dask worker before a sweep).
 
     :param distributions: component ``kind:id`` -> the distribution that provides it where the
         sweep was planned (to say why it is missing here: blocked, broken or not installed).
-    :returns: ``{"versions": {distribution: version}, "missing": [lines]}``.
+    :returns: ``{"versions": {distribution: version}, "missing": [lines], "malloc_trim":
+        this process's MALLOC_TRIM_THRESHOLD_ or None}``.
     """
     from bot_core.plugins import load_plugins
 
@@ -239,7 +245,8 @@ def worker_report(needed: Sequence[tuple[ComponentKind, str]],
             why = f"{record.distribution} {record.version} is {record.status}" + (
                 f": {record.reason}" if record.reason else "")
         missing.append(f"{kind.replace('_', ' ')} {ident}: {why}")
-    return {"versions": component_versions(host, needed), "missing": missing}
+    return {"versions": component_versions(host, needed), "missing": missing,
+            "malloc_trim": os.environ.get(MALLOC_TRIM)}
 
 
 # -- the run ----------------------------------------------------------------------------------
