@@ -101,8 +101,7 @@ def _result(run: BacktestRun, path: BacktestPath, note: str, started: float) -> 
     portfolio = pipeline.portfolio
     marks = {(f.venue, f.instrument): portfolio.last_price(f.instrument, f.venue)
              for f in plan.feeds}
-    trades = book.closed + book.open_trades(marks)
-    trades.sort(key=lambda t: (t.entry_ns, t.exit_ns or 0))
+    trades = book.round_trips(marks)
     verdicts, reasons = Recorder.tally(pipeline.verdicts)
     calendar = TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)
     metrics = compute_metrics(

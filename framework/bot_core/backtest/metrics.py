@@ -202,8 +202,10 @@ def compute_metrics(
         sharpe = mean / std * math.sqrt(ppy) if std > 0 else 0.0
         downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else 0.0
-    closed = [t for t in trades if t.exit_ns is not None]
-    wins = sum(1 for t in closed if t.pnl > 0)
+    from bot_core.backtest.trades import RoundTrips  # numba's import only when it is needed
+
+    closed = RoundTrips.of(trades).closed_pnl()
+    wins = int(np.count_nonzero(closed > 0))
     mean_equity = float(np.mean(path)) if len(path) else initial_equity
     exposure = float(np.mean(in_market)) if in_market is not None and len(in_market) else 0.0
     return Metrics(
@@ -214,7 +216,7 @@ def compute_metrics(
         sharpe=_finite(sharpe),
         sortino=_finite(sortino),
         max_drawdown=_finite(float(drawdown_series(path).max()) if len(path) else 0.0),
-        win_rate=wins / len(closed) if closed else 0.0,
+        win_rate=wins / len(closed) if len(closed) else 0.0,
         exposure=exposure,
         turnover=_finite(traded_notional / mean_equity) if mean_equity > 0 else 0.0,
         fees=float(fees),

@@ -39,7 +39,7 @@ class BacktestResult:
     """Timeline of the equity curve (union of event times), UTC ns."""
     equity: np.ndarray
     """Equity after each timeline step, quote currency."""
-    trades: list[RoundTrip]
+    trades: Sequence[RoundTrip]
     """Round trips (see :mod:`bot_core.backtest.trades`), the still-open ones last marked."""
     metrics: Metrics
     elapsed_s: float

@@ -32,7 +32,7 @@ from numba import njit
 from bot_core.backtest.jit import rules
 from bot_core.orders import Fill
 
-__all__ = ["BookedFill", "BookedFills", "RoundTrip", "TradeBook"]
+__all__ = ["BookedFill", "BookedFills", "RoundTrip", "RoundTrips", "TradeBook"]
 
 
 class RoundTrip(NamedTuple):
@@ -190,44 +190,144 @@ def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price:
     return closed, n_closed, live, traded, fees
 
 
-def _round_trips(names: list[Book], trades: np.ndarray, marks: list[float] | None
-                 ) -> list[RoundTrip]:
-    """Trades of :func:`_book_fills` as round trips: closed ones (``marks`` None) at their
-    exit, open ones with the quantity still open valued at their mark."""
-    columns = [trades[field].tolist() for field in (
-        "book", "long", "opened", "entry_ns", "entry_notional", "closed_notional", "qty",
-        "fees", "fills", "exit_ns")]
-    out = []
-    for i, (book, long, opened, entry_ns, entry_notional, closed_notional, qty, fees, fills,
-            exit_ns) in enumerate(zip(*columns, strict=True)):
-        strategy, venue, instrument = names[book]
-        sign = 1.0 if long else -1.0
-        exit_notional = closed_notional + abs(qty) * (0.0 if marks is None else marks[i])
-        gross = sign * (exit_notional - entry_notional)
-        out.append(RoundTrip(strategy, venue, instrument, "long" if long else "short", opened,
-                             entry_ns, entry_notional / opened,
-                             exit_ns if marks is None else None, exit_notional / opened,
-                             gross - fees, fees, fills))
-    return out
+class RoundTrips(Sequence[RoundTrip]):
+    """Round trips kept as columns, each a :class:`RoundTrip` when it is read (a run of a
+    million bars may close tens of thousands of trades; metrics read the columns, and most
+    readers only count them or show the first few)."""
+
+    __slots__ = ("_columns", "_lists", "_names")
+
+    _FIELDS = ("book", "long", "quantity", "entry_ns", "entry_price", "closed", "exit_ns",
+               "exit_price", "pnl", "fees", "fills")
+
+    def __init__(self, names: Sequence[Book], columns: dict[str, np.ndarray]) -> None:
+        self._names = list(names)
+        self._columns = columns
+        self._lists: tuple[list[Any], ...] | None = None
+
+    @classmethod
+    def of_book(cls, names: Sequence[Book], trades: np.ndarray,
+                marks: np.ndarray | None) -> RoundTrips:
+        """Trades of :func:`_book_fills`: closed ones (``marks`` None) at their exit, open ones
+        with the quantity still open valued at ``marks`` (one price per trade)."""
+        sign = np.where(trades["long"], 1.0, -1.0)
+        exit_notional = trades["closed_notional"] + np.abs(trades["qty"]) * (
+            0.0 if marks is None else marks)
+        gross = sign * (exit_notional - trades["entry_notional"])
+        opened = trades["opened"]
+        closed = np.full(len(trades), marks is None)
+        return cls(names, {
+            "book": trades["book"], "long": trades["long"], "quantity": opened,
+            "entry_ns": trades["entry_ns"], "entry_price": trades["entry_notional"] / opened,
+            "closed": closed, "exit_ns": np.where(closed, trades["exit_ns"], 0),
+            "exit_price": exit_notional / opened, "pnl": gross - trades["fees"],
+            "fees": trades["fees"], "fills": trades["fills"]})
+
+    @classmethod
+    def of(cls, trades: Iterable[RoundTrip]) -> RoundTrips:
+        """Round trips given one by one, as columns."""
+        if isinstance(trades, RoundTrips):
+            return trades
+        trades = list(trades)
+        index: dict[Book, int] = {}
+        for t in trades:
+            index.setdefault((t.strategy, t.venue, t.instrument), len(index))
+        return cls(list(index), {
+            "book": np.array([index[(t.strategy, t.venue, t.instrument)] for t in trades],
+                             dtype=np.int64),
+            "long": np.array([t.side == "long" for t in trades], dtype=np.bool_),
+            "quantity": np.array([t.quantity for t in trades], dtype=np.float64),
+            "entry_ns": np.array([t.entry_ns for t in trades], dtype=np.int64),
+            "entry_price": np.array([t.entry_price for t in trades], dtype=np.float64),
+            "closed": np.array([t.exit_ns is not None for t in trades], dtype=np.bool_),
+            "exit_ns": np.array([t.exit_ns or 0 for t in trades], dtype=np.int64),
+            "exit_price": np.array([t.exit_price for t in trades], dtype=np.float64),
+            "pnl": np.array([t.pnl for t in trades], dtype=np.float64),
+            "fees": np.array([t.fees for t in trades], dtype=np.float64),
+            "fills": np.array([t.fills for t in trades], dtype=np.int64)})
+
+    def joined(self, other: RoundTrips) -> RoundTrips:
+        """These trades, then ``other``'s, ordered by entry time and then exit time (an open
+        trade's counts as 0), ties in that order."""
+        names = self._names + [n for n in other._names if n not in self._names]
+        remap = np.array([names.index(n) for n in other._names] or [0], dtype=np.int64)
+        columns = {}
+        for key in self._FIELDS:
+            theirs = other._columns[key]
+            if key == "book" and len(theirs):
+                theirs = remap[theirs]
+            columns[key] = np.concatenate([self._columns[key], theirs])
+        # lexsort is stable: the last key sorts first
+        order = np.lexsort((columns["exit_ns"], columns["entry_ns"]))
+        return RoundTrips(names, {k: v[order] for k, v in columns.items()})
+
+    def closed_pnl(self) -> np.ndarray:
+        """The net pnl of each closed trade (what the win rate counts)."""
+        pnl: np.ndarray = self._columns["pnl"][self._columns["closed"]]
+        return pnl
+
+    def __len__(self) -> int:
+        return len(self._columns["book"])
+
+    def _at(self, i: int) -> RoundTrip:
+        if self._lists is None:
+            self._lists = tuple(self._columns[k].tolist() for k in self._FIELDS)
+        (book, long, quantity, entry_ns, entry_price, closed, exit_ns, exit_price, pnl, fees,
+         fills) = (column[i] for column in self._lists)
+        strategy, venue, instrument = self._names[book]
+        return RoundTrip(strategy, venue, instrument, "long" if long else "short", quantity,
+                         entry_ns, entry_price, exit_ns if closed else None, exit_price, pnl,
+                         fees, fills)
+
+    @overload
+    def __getitem__(self, index: int) -> RoundTrip: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RoundTrip]: ...
+
+    def __getitem__(self, index: int | slice) -> RoundTrip | list[RoundTrip]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("trade index out of range")
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[RoundTrip]:
+        for i in range(len(self)):
+            yield self._at(i)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __repr__(self) -> str:
+        return f"RoundTrips({len(self)} trades)"
 
 
 class BookedFills(Sequence[BookedFill]):
     """The book's fills, in booking order, each a :class:`BookedFill` when it is read (a run
     of a million bars may have tens of thousands, and most readers only count them)."""
 
-    __slots__ = ("_columns", "_names")
+    __slots__ = ("_arrays", "_columns", "_names")
 
-    def __init__(self, names: list[Book], ts: list[int], book: list[int], side: list[float],
-                 quantity: list[float], price: list[float], fee: list[float]) -> None:
+    def __init__(self, names: list[Book], ts: np.ndarray, book: np.ndarray, side: np.ndarray,
+                 quantity: np.ndarray, price: np.ndarray, fee: np.ndarray) -> None:
         self._names = names
-        self._columns: tuple[list[int], list[int], list[float], list[float], list[float],
-                             list[float]] = (ts, book, side, quantity, price, fee)
+        self._arrays = (ts, book, side, quantity, price, fee)
+        self._columns: tuple[list[Any], ...] | None = None
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        if self._columns is None:
+            self._columns = tuple(column.tolist() for column in self._arrays)
+        return self._columns
 
     def __len__(self) -> int:
-        return len(self._columns[0])
+        return len(self._arrays[0])
 
     def _at(self, i: int) -> BookedFill:
-        ts, book, side, quantity, price, fee = self._columns
+        ts, book, side, quantity, price, fee = self._lists()
         strategy, venue, instrument = self._names[book[i]]
         return BookedFill(ts[i], strategy, venue, instrument, side[i], quantity[i], price[i],
                           fee[i])
@@ -248,7 +348,7 @@ class BookedFills(Sequence[BookedFill]):
 
     def __iter__(self) -> Iterator[BookedFill]:
         names = self._names
-        for ts, book, side, quantity, price, fee in zip(*self._columns, strict=True):
+        for ts, book, side, quantity, price, fee in zip(*self._lists(), strict=True):
             strategy, venue, instrument = names[book]
             yield BookedFill(ts, strategy, venue, instrument, side, quantity, price, fee)
 
@@ -264,21 +364,22 @@ class BookedFills(Sequence[BookedFill]):
 class TradeBook:
     """Turns a stream of fills into round trips; keeps the fills, traded notional and fees."""
 
+    _COLUMNS = (("ts", np.int64), ("book", np.int64), ("side", np.float64),
+                ("quantity", np.float64), ("price", np.float64), ("fee", np.float64))
+
     def __init__(self) -> None:
         self._books: dict[Book, int] = {}
         self._names: list[Book] = []
-        self._ts: list[int] = []
-        self._book: list[int] = []
-        self._side: list[float] = []
-        self._qty: list[float] = []
-        self._price: list[float] = []
-        self._fee: list[float] = []
-        self._built: tuple[list[RoundTrip], np.ndarray, float, float] | None = None
+        # fills given one by one wait in lists; columns (and those lists, in order) in chunks
+        self._pending: tuple[list[Any], ...] = tuple([] for _ in self._COLUMNS)
+        self._chunks: list[tuple[np.ndarray, ...]] = []
+        self._length = 0
+        self._built: tuple[np.ndarray, np.ndarray, float, float] | None = None
         self._fills: BookedFills | None = None
 
     def __len__(self) -> int:
         """The fills booked so far."""
-        return len(self._ts)
+        return self._length
 
     def _index(self, name: Book) -> int:
         index = self._books.get(name)
@@ -294,53 +395,68 @@ class TradeBook:
     def add_values(self, strategy: str, venue: str, instrument: str, side_sign: float,
                    quantity: float, price: float, fee: float, ts_ns: int) -> None:
         """One fill, from its fields: ``side_sign`` is +1.0 for a buy, -1.0 for a sell."""
-        self._book.append(self._index((strategy, venue, instrument)))
-        self._ts.append(ts_ns)
-        self._side.append(side_sign)
-        self._qty.append(quantity)
-        self._price.append(price)
-        self._fee.append(fee)
+        ts, book, side, qty, px, fees = self._pending
+        ts.append(ts_ns)
+        book.append(self._index((strategy, venue, instrument)))
+        side.append(side_sign)
+        qty.append(quantity)
+        px.append(price)
+        fees.append(fee)
+        self._length += 1
         self._built = self._fills = None
+
+    def _flush(self) -> None:
+        if self._pending[0]:
+            self._chunks.append(tuple(np.array(values, dtype=dtype) for values, (_, dtype)
+                                      in zip(self._pending, self._COLUMNS, strict=True)))
+            self._pending = tuple([] for _ in self._COLUMNS)
 
     def add_columns(self, names: Sequence[Book], book: np.ndarray, side_sign: np.ndarray,
                     quantity: np.ndarray, price: np.ndarray, fee: np.ndarray,
                     ts_ns: np.ndarray) -> None:
         """Many fills at once, in order: fill ``i`` is of the book ``names[book[i]]``."""
+        self._flush()
         index = np.array([self._index(name) for name in names], dtype=np.int64)
-        self._book.extend(index[np.asarray(book, dtype=np.int64)].tolist())
-        self._ts.extend(np.asarray(ts_ns, dtype=np.int64).tolist())
-        self._side.extend(np.asarray(side_sign, dtype=np.float64).tolist())
-        self._qty.extend(np.asarray(quantity, dtype=np.float64).tolist())
-        self._price.extend(np.asarray(price, dtype=np.float64).tolist())
-        self._fee.extend(np.asarray(fee, dtype=np.float64).tolist())
+        given = (ts_ns, index[np.asarray(book, dtype=np.int64)], side_sign, quantity, price,
+                 fee)
+        self._chunks.append(tuple(np.array(values, dtype=dtype) for values, (_, dtype)
+                                  in zip(given, self._COLUMNS, strict=True)))
+        self._length += len(given[0])
         self._built = self._fills = None
 
     def add_all(self, fills: Iterable[Fill]) -> None:
         for fill in fills:
             self.add(fill)
 
-    def _build(self) -> tuple[list[RoundTrip], np.ndarray, float, float]:
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        """(ts, book, side, quantity, price, fee) of every fill, in booking order."""
+        self._flush()
+        if not self._chunks:
+            return tuple(np.empty(0, dtype) for _, dtype in self._COLUMNS)
+        if len(self._chunks) > 1:
+            self._chunks = [tuple(np.concatenate(parts)
+                                  for parts in zip(*self._chunks, strict=True))]
+        return self._chunks[0]
+
+    def _build(self) -> tuple[np.ndarray, np.ndarray, float, float]:
         if self._built is None:
-            closed, n, live, traded, fees = _book_fills(
-                np.array(self._book, dtype=np.int64), np.array(self._side, dtype=np.float64),
-                np.array(self._qty, dtype=np.float64), np.array(self._price, dtype=np.float64),
-                np.array(self._fee, dtype=np.float64), np.array(self._ts, dtype=np.int64),
-                len(self._names))
-            self._built = (_round_trips(self._names, closed[:n], None), live, float(traded),
-                           float(fees))
+            ts, book, side, quantity, price, fee = self._columns()
+            closed, n, live, traded, fees = _book_fills(book, side, quantity, price, fee, ts,
+                                                        len(self._names))
+            self._built = (closed[:n], live, float(traded), float(fees))
         return self._built
 
     @property
     def closed(self) -> list[RoundTrip]:
         """The closed round trips, in the order they closed."""
-        return list(self._build()[0])
+        return list(RoundTrips.of_book(self._names, self._build()[0], None))
 
     @property
     def fills(self) -> BookedFills:
         """Every fill, in booking order (built as it is read)."""
         if self._fills is None:
-            self._fills = BookedFills(self._names, self._ts, self._book, self._side, self._qty,
-                                      self._price, self._fee)
+            ts, book, side, quantity, price, fee = self._columns()
+            self._fills = BookedFills(self._names, ts, book, side, quantity, price, fee)
         return self._fills
 
     @property
@@ -351,16 +467,24 @@ class TradeBook:
     def fees(self) -> float:
         return self._build()[3]
 
+    def _open(self, marks: dict[tuple[str, str], float]) -> RoundTrips:
+        live = self._build()[1]
+        opened = np.flatnonzero(live["seq"] >= 0)
+        trades = live[opened[np.argsort(live["seq"][opened], kind="stable")]]
+        names = self._names
+        return RoundTrips.of_book(names, trades, np.array([
+            marks.get((names[b][1], names[b][2]), e / o)
+            for b, e, o in zip(trades["book"].tolist(), trades["entry_notional"].tolist(),
+                               trades["opened"].tolist(), strict=True)], dtype=np.float64))
+
     def open_trades(self, marks: dict[tuple[str, str], float]) -> list[RoundTrip]:
         """Still-open trades, in the order they opened, the quantity not yet closed valued at
         ``marks`` ((venue, instrument) -> price; the trade's average entry price where there is
         none), exit time None."""
-        live = self._build()[1]
-        opened = np.flatnonzero(live["seq"] >= 0)
-        trades = live[opened[np.argsort(live["seq"][opened], kind="stable")]]
-        books = trades["book"]
-        names = self._names
-        return _round_trips(names, trades, [
-            marks.get((names[b][1], names[b][2]), float(e / o))
-            for b, e, o in zip(books.tolist(), trades["entry_notional"].tolist(),
-                               trades["opened"].tolist(), strict=True)])
+        return list(self._open(marks))
+
+    def round_trips(self, marks: dict[tuple[str, str], float]) -> RoundTrips:
+        """Every trade, closed and open (valued as :meth:`open_trades`), in the order they
+        were entered (then exited; open ones after closed ones that entered with them)."""
+        return RoundTrips.of_book(self._names, self._build()[0], None).joined(
+            self._open(marks))
