@@ -572,6 +572,18 @@ def _pending(k: int, side: int, book: _Portfolio, slots: Slots) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _slot_views(slots: Slots, j: int, row_buffer: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What slot ``j``'s rule is called with: its share of the row buffer, its state and its
+    parameters (the buffer three times for a slot that does not exist)."""
+    if j >= slots.key.shape[0]:
+        return row_buffer, row_buffer, row_buffer
+    return (row_buffer[:slots.signal_width[j]],
+            slots.state[slots.state_start[j]:slots.state_start[j + 1]],
+            slots.params[slots.params_start[j]:slots.params_start[j + 1]])
+
+
+@njit(cache=True, nogil=True)
 def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limits: Limits,
                 decide: Any, monitor_state: np.ndarray, equity_out: np.ndarray,
                 in_market_out: np.ndarray, log: EntryLog,
@@ -625,6 +637,10 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
     rule0, rule1 = decide[0], decide[min(1, last)]
     rule2, rule3 = decide[min(2, last)], decide[min(3, last)]
     row_buffer = np.empty(max(slots.signal_width.max() if n_slots else 1, 1))
+    # the first slot's views of it, of its state and of its parameters made once: a view made
+    # per bar costs atomic reference counts, measured as 40 % of a quiet bar's time (a call
+    # site per slot would add a second of compile time each, so the others make theirs)
+    row0, state0, params0 = _slot_views(slots, 0, row_buffer)
 
     for s in range(events.step_start.shape[0] - 1):
         for e in range(events.step_start[s], events.step_start[s + 1]):
@@ -718,11 +734,12 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 r = slots.rule[j]
                 rule = rule0 if r == 0 else rule1 if r == 1 else rule2 if r == 2 else \
                     rule3 if r == 3 else decide[r]
-                target, reason = rule(
-                    row_buffer[:width], close, book.held[j], equity,
-                    slots.state[slots.state_start[j]:slots.state_start[j + 1]],
-                    slots.params[slots.params_start[j]:slots.params_start[j + 1]])
                 held = book.held[j]
+                if j == 0:
+                    target, reason = rule(row0, close, held, equity, state0, params0)
+                else:
+                    view, state, params = _slot_views(slots, j, row_buffer)
+                    target, reason = rule(view, close, held, equity, state, params)
                 delta = target - held
                 if delta - delta != 0.0 or rules.settled(target, held):  # NaN, inf
                     if book.last_side[j] != 0:  # TargetTracker.reset
