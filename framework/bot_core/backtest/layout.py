@@ -88,6 +88,14 @@ def _signal(strategy: Strategy, frame: Any, rows: int) -> np.ndarray:
     return np.ascontiguousarray(raw.reshape(rows, -1))
 
 
+def _kernel_array(values: np.ndarray) -> np.ndarray:
+    """``values`` as the kernel is compiled for them: C-contiguous and writable (a read-only
+    array, as pandas hands out under copy-on-write, would compile another specialization)."""
+    if values.flags.c_contiguous and values.flags.writeable:
+        return values
+    return np.array(values, order="C")
+
+
 def layout(run: BacktestRun) -> ReplayLayout:
     """The kernel's inputs for ``run`` (every strategy's signal computed here)."""
     from bot_core.backtest.kernel import Books, Events, Limits, Slots
@@ -114,12 +122,18 @@ def layout(run: BacktestRun) -> ReplayLayout:
     offsets = np.cumsum([0] + [len(f) for f in feeds])[:-1]
     where = offsets[timeline.feed] + timeline.row
 
-    def column(name: str) -> np.ndarray:
-        return np.ascontiguousarray(np.concatenate([f.columns[name] for f in feeds])[where])
+    # one feed: the timeline is its rows in order, and its columns are the events' as they are
+    whole = len(feeds) == 1 and len(where) == len(feeds[0])
+
+    def column(values: list[np.ndarray]) -> np.ndarray:
+        if whole:
+            return _kernel_array(values[0])
+        return np.ascontiguousarray(np.concatenate(values)[where])
 
     events = Events(timeline.step_start, timeline.feed, timeline.row,
-                    np.concatenate([f.ts_ns for f in feeds])[where], column("open"),
-                    column("close"), column("volume"))
+                    column([f.ts_ns for f in feeds]),
+                    *(column([f.columns[name] for f in feeds])
+                      for name in ("open", "close", "volume")))
 
     # slots: strategy x feed, per feed in the order the pipeline calls the strategies
     slots: list[tuple[Strategy, int]] = []
