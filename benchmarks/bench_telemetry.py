@@ -32,6 +32,8 @@ from typing import Any
 
 GOAL_UPDATES_PER_S = 50_000
 GOAL_P99_WORSE = 0.10
+END_SAMPLE = "bot_core_bench_end"
+"""The sentinel of a watcher of samples (``event:end`` for one of events)."""
 
 
 # -- the watchers (a separate process each: --client) -------------------------------------------
@@ -60,14 +62,16 @@ def client(args: argparse.Namespace) -> None:
                                     request_serializer=pb.StreamMetricsRequest.SerializeToString,
                                     response_deserializer=pb.MetricsBatch.FromString)
         count, first, last, dropped = 0, 0.0, 0.0, 0
-        patterns = [args.pattern, "event:end"]
-        for batch in call(pb.StreamMetricsRequest(metrics=patterns), timeout=600):
+        # the sentinel matches the pattern itself (a watcher of samples stays one of samples:
+        # an event pattern would have it woken by every decision)
+        for batch in call(pb.StreamMetricsRequest(metrics=[args.pattern]), timeout=600):
             now = time.perf_counter()
             if not first:
                 first = now
             last, dropped = now, batch.dropped
             count += len(batch.updates)
-            if any(u.event.kind == "end" for u in batch.updates):
+            if any(u.event.kind == "end" or u.sample.name == END_SAMPLE
+                   for u in batch.updates):
                 break
         channel.close()
         with lock:
@@ -128,7 +132,8 @@ class Served:
 
         def keep_ending() -> None:  # a watcher that lost the sentinel gets another
             while not done.wait(0.2):
-                self.hub.publish(Update.event("end", "", "", 0))
+                self.hub.publish_many([Update.event("end", "", "", 0),
+                                       Update.sample(END_SAMPLE, {}, 1.0)])
 
         ender = threading.Thread(target=keep_ending)
         ender.start()

@@ -67,6 +67,43 @@ def test_a_waiting_watcher_wakes_on_publish_and_ends_on_close() -> None:
     assert [u.seq for u in got[0]] == [1] and got[1] is None
 
 
+def test_which_filters_may_pass_an_event() -> None:
+    assert StreamFilter.of().may_match_events()
+    assert StreamFilter.of(names=["event:*"]).may_match_events()
+    assert StreamFilter.of(names=["*"]).may_match_events()
+    assert StreamFilter.of(names=["ev?nt:fill"]).may_match_events()
+    assert StreamFilter.of(names=["bot_core_equity", "event:fill"]).may_match_events()
+    assert not StreamFilter.of(names=["bot_core_*"]).may_match_events()
+    assert not StreamFilter.of(names=["bot_core_equity", "bot_core_pnl"]).may_match_events()
+
+
+def test_a_watcher_of_samples_is_not_woken_by_events() -> None:
+    hub = StreamHub()
+    watcher = hub.watch(StreamFilter.of(names=["bot_core_*"]))
+    reads = 0
+    poll = watcher.poll
+
+    def counted_poll(limit: int = 512) -> list[Update]:
+        nonlocal reads
+        reads += 1
+        return poll(limit)
+
+    watcher.poll = counted_poll  # type: ignore[method-assign]
+    got: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: got.append(watcher.next_batch(timeout_s=10, linger_s=0)))
+    thread.start()
+    time.sleep(0.05)
+    for n in range(1, 201):  # the scheduler's decisions: none of them wakes it
+        hub.publish(_event(n))
+        time.sleep(0.001)
+    hub.publish(Update.sample("bot_core_equity", {"bot": "alpha"}, 1.0))
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert [u.name for u in got[0]] == ["bot_core_equity"]
+    assert reads == 2  # before it slept, and once the sample came
+
+
 def test_a_watcher_that_stops_reading_never_slows_the_publisher(
         plaintext_server: Served) -> None:
     """A StreamMetrics client that reads nothing while 20,000 events are published: every

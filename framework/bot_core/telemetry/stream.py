@@ -16,6 +16,7 @@ number the update and, only when some watcher sleeps for lack of data, wakes the
 from __future__ import annotations
 
 import fnmatch
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 __all__ = ["EVENT", "SAMPLE", "StreamFilter", "StreamHub", "Update", "Watcher"]
 
 SAMPLE, EVENT = "sample", "event"
+_EVENT_PREFIX = "event:"
 _DEFAULT_CAPACITY = 1 << 14
 
 
@@ -113,6 +115,17 @@ class StreamFilter:
             return False
         return not self.names or self.name_matches(update.name)
 
+    def may_match_events(self) -> bool:
+        """Whether an event (``event:<kind>``) can pass this filter: a watcher of samples only
+        is not woken by the scheduler's events (tens of thousands a second at full speed)."""
+        if not self.names:
+            return True
+        for pattern in self.names:
+            literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+            if _EVENT_PREFIX.startswith(literal) or literal.startswith(_EVENT_PREFIX):
+                return True
+        return False
+
     def name_matches(self, name: str) -> bool:
         """Whether ``name`` matches a pattern (remembered: names come from a small set)."""
         cache = self._seen
@@ -141,10 +154,17 @@ class StreamHub:
         self._mask = size - 1
         self._ring: list[Update | None] = [None] * size
         self._lock = threading.Lock()
-        self._wake = threading.Condition(threading.Lock())
+        # watchers sleep on one of two conditions (one lock): those that may want events, and
+        # those of samples only, whom an event never wakes
+        wake_lock = threading.Lock()
+        self._wake = threading.Condition(wake_lock)
+        self._wake_samples = threading.Condition(wake_lock)
         self._sleeping = 0
+        self._sleeping_samples = 0
         self.head = 0
         """Sequence number of the newest update (0: none yet)."""
+        self.sample_head = 0
+        """Sequence number of the newest update that is not an event."""
         self.published = 0
         self.dropped = 0
         """Updates skipped over all watchers since the start."""
@@ -164,10 +184,11 @@ class StreamHub:
             update.seq = seq
             self._ring[seq & self._mask] = update
             self.head = seq
+            if update.kind != EVENT:
+                self.sample_head = seq
             self.published += 1
-        if self._sleeping:
-            with self._wake:
-                self._wake.notify_all()
+        if self._sleeping or (self._sleeping_samples and update.kind != EVENT):
+            self._wake_up(samples=update.kind != EVENT)
 
     def publish_many(self, updates: Sequence[Update]) -> None:
         with self._lock:
@@ -177,11 +198,19 @@ class StreamHub:
                 seq += 1
                 update.seq = seq
                 ring[seq & mask] = update
+                if update.kind != EVENT:
+                    self.sample_head = seq
             self.head = seq
             self.published += len(updates)
-        if self._sleeping and updates:
-            with self._wake:
-                self._wake.notify_all()
+        if updates and (self._sleeping or self._sleeping_samples):
+            self._wake_up(samples=any(u.kind != EVENT for u in updates))
+
+    def _wake_up(self, *, samples: bool = True) -> None:
+        """Wake the watchers waiting for data (those of samples only when ``samples``)."""
+        with self._wake:
+            self._wake.notify_all()
+            if samples:
+                self._wake_samples.notify_all()
 
     @property
     def watchers(self) -> int:
@@ -228,8 +257,7 @@ class StreamHub:
     def close(self) -> None:
         """End every watcher's stream (they return what they had, then None)."""
         self._closed = True
-        with self._wake:
-            self._wake.notify_all()
+        self._wake_up()
 
     @property
     def closed(self) -> bool:
@@ -247,6 +275,7 @@ class Watcher:
         self.dropped = 0
         self.delivered = 0
         self.closed = False
+        self.wakes_on_events = flt.may_match_events()
 
     def _lose(self, count: int) -> None:
         self.cursor += count
@@ -337,13 +366,22 @@ class Watcher:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return True
-        with hub._wake:
-            hub._sleeping += 1
+        events = self.wakes_on_events
+        wake = hub._wake if events else hub._wake_samples
+        with wake:
+            if events:
+                hub._sleeping += 1
+            else:
+                hub._sleeping_samples += 1
             try:
-                if hub.head == self.cursor and not hub.closed:
-                    hub._wake.wait(remaining)
+                newest = hub.head if events else hub.sample_head
+                if newest <= self.cursor and not hub.closed:
+                    wake.wait(remaining)
             finally:
-                hub._sleeping -= 1
+                if events:
+                    hub._sleeping -= 1
+                else:
+                    hub._sleeping_samples -= 1
         if linger_s > 0 and not hub.closed:
             time.sleep(linger_s)
         return not (self.closed or hub.closed)
@@ -356,7 +394,8 @@ class Watcher:
         ``linger_s``: after a wake-up, wait this long before reading, so that a busy publisher
         wakes each watcher at most ~1/linger_s times a second (20 by default) instead of once per
         update: fifty watchers then cost the bot's process a thousand short wake-ups a second,
-        each sending a batch.
+        each sending a batch. A watcher whose filter passes no event (samples only) is not
+        woken by events at all (:meth:`StreamFilter.may_match_events`).
         """
         deadline = time.monotonic() + timeout_s
         while True:
@@ -386,5 +425,4 @@ class Watcher:
         if not self.closed:
             self.closed = True
             self._hub._forget(self)
-            with self._hub._wake:
-                self._hub._wake.notify_all()
+            self._hub._wake_up()
