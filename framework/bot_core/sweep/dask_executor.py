@@ -104,8 +104,11 @@ class DaskExecutor:
         if self.scheduler is None:
             import dask
 
-            # without the nanny's MALLOC_TRIM_THRESHOLD_: see runs.MALLOC_TRIM
-            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}):
+            # without the nanny's MALLOC_TRIM_THRESHOLD_ (see runs.MALLOC_TRIM), and without
+            # the worker's profiler, which samples every thread's stack a hundred times a second
+            # (a tenth of a run's time, measured)
+            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None,
+                                  "distributed.worker.profile.enabled": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.workers or available_cores(), threads_per_worker=1,
                     processes=True, host="127.0.0.1", dashboard_address=None,
