@@ -572,18 +572,6 @@ def _pending(k: int, side: int, book: _Portfolio, slots: Slots) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _slot_views(slots: Slots, j: int, row_buffer: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What slot ``j``'s rule is called with: its share of the row buffer, its state and its
-    parameters (the buffer three times for a slot that does not exist)."""
-    if j >= slots.key.shape[0]:
-        return row_buffer, row_buffer, row_buffer
-    return (row_buffer[:slots.signal_width[j]],
-            slots.state[slots.state_start[j]:slots.state_start[j + 1]],
-            slots.params[slots.params_start[j]:slots.params_start[j + 1]])
-
-
-@njit(cache=True, nogil=True)
 def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limits: Limits,
                 decide: Any, monitor_state: np.ndarray, equity_out: np.ndarray,
                 in_market_out: np.ndarray, log: EntryLog,
@@ -640,7 +628,11 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
     # the first slot's views of it, of its state and of its parameters made once: a view made
     # per bar costs atomic reference counts, measured as 40 % of a quiet bar's time (a call
     # site per slot would add a second of compile time each, so the others make theirs)
-    row0, state0, params0 = _slot_views(slots, 0, row_buffer)
+    row0, state0, params0 = row_buffer, row_buffer, row_buffer
+    if n_slots:
+        row0 = row_buffer[:slots.signal_width[0]]
+        state0 = slots.state[slots.state_start[0]:slots.state_start[1]]
+        params0 = slots.params[slots.params_start[0]:slots.params_start[1]]
 
     for s in range(events.step_start.shape[0] - 1):
         for e in range(events.step_start[s], events.step_start[s + 1]):
@@ -738,8 +730,10 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 if j == 0:
                     target, reason = rule(row0, close, held, equity, state0, params0)
                 else:
-                    view, state, params = _slot_views(slots, j, row_buffer)
-                    target, reason = rule(view, close, held, equity, state, params)
+                    target, reason = rule(
+                        row_buffer[:width], close, held, equity,
+                        slots.state[slots.state_start[j]:slots.state_start[j + 1]],
+                        slots.params[slots.params_start[j]:slots.params_start[j + 1]])
                 delta = target - held
                 if delta - delta != 0.0 or rules.settled(target, held):  # NaN, inf
                     if book.last_side[j] != 0:  # TargetTracker.reset
