@@ -10,6 +10,7 @@ and copy the figures into docs/performance.md ("## Backtest").
     python benchmarks/bench_backtest.py --warm-start     # process start to result, warm cache
     python benchmarks/bench_backtest.py --cold-start     # the same into an empty Numba cache
     python benchmarks/bench_backtest.py --vectorbt       # against vectorbt (installed by tox -e bench)
+    python benchmarks/bench_backtest.py --kernel         # the replay kernel alone, entry z 1/2/4
 
 What is compared
 ----------------
@@ -376,6 +377,35 @@ def compare_vectorbt(frame: Any, repeat: int) -> None:
         print(f"  {label:42} {min(values):6.2f} - {max(values):6.2f}")
 
 
+def time_kernel(frame: Any, repeat: int) -> None:
+    """The compiled replay's kernel alone (``run_kernel``: no layout, judging or result) on the
+    --vectorbt rule, with entry z 1, 2 and 4 (about 37,600, 18,500 and 90 round trips): what
+    a bar costs and what an order costs."""
+    import bot_core
+    from bot_core.backtest.compiled import run_kernel
+    from bot_core.backtest.layout import layout
+    from bot_core.backtest.plan import DataSpec, plan_backtest
+    from bot_core.backtest.run import prepare_run
+
+    host = bot_core.load_plugins()
+    run_bot_core({"BTC": frame.iloc[:5000]}, multi=False, params=VECTORBT_PARAMS, fee_bps=0.0)
+    for entry_z in (1.0, 2.0, 4.0):
+        plan = plan_backtest(host, strategies=["mean_reversion"],
+                             datasets={"bench-btc": DataSpec(frame, "ohlcv", "BTC/USDT",
+                                                             "venue_a")},
+                             preset="balanced", params={**VECTORBT_PARAMS, "entry_z": entry_z},
+                             fee_bps=0.0)
+        run = prepare_run(plan, host)
+        inputs = layout(run)
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            run_kernel(inputs, run)
+            times.append(time.perf_counter() - started)
+        print(f"kernel alone, entry z {entry_z:g}: {min(times):.4f} s min, "
+              f"{statistics.median(times):.4f} s median ({len(frame):,} bars)")
+
+
 # -- start-up -----------------------------------------------------------------------------------
 
 DEMO_DATASETS = "demo-btc-usdt-1m,demo-eth-usdt-1m,demo-sol-usdt-1m"
@@ -442,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                         "instead of the compiled replay, its default")
     parser.add_argument("--vectorbt", action="store_true",
                         help="compare with vectorbt's from_signals instead (see above)")
+    parser.add_argument("--kernel", action="store_true",
+                        help="time the replay kernel alone on the --vectorbt rule, entry z 1/2/4")
     parser.add_argument("--repeat", type=int, default=7,
                         help="rounds for --warm-start / --cold-start")
     args = parser.parse_args(argv)
@@ -456,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     frame = synthetic_bars(args.bars, seed=1)
     if args.vectorbt:
         compare_vectorbt(frame, repeat=3)
+        return 0
+    if args.kernel:
+        time_kernel(frame, repeat=5)
         return 0
     rows = []
     compiled = False if args.no_compiled else None
