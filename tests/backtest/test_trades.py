@@ -145,3 +145,40 @@ def test_a_backtest_counts_round_trips_not_the_fills_a_thin_market_splits_them_i
     assert uncapped.path == "compiled"
     assert {t.fills for t in uncapped.trades if t.exit_ns is not None} == {2}
     assert len(uncapped.fills) == sum(t.fills for t in uncapped.trades)
+
+
+def test_every_trade_in_entry_order_as_columns_and_as_round_trips() -> None:
+    import numpy as np
+
+    from bot_core.backtest.metrics import compute_metrics
+    from bot_core.backtest.trades import RoundTrips
+
+    book = TradeBook()
+    book.add(_fill(0, Side.BUY, 1.0, 100.0, ts=5, strategy="late"))     # closed at 9: +1
+    book.add(_fill(1, Side.BUY, 2.0, 50.0, ts=1, strategy="open"))      # still open
+    book.add(_fill(2, Side.SELL, 1.0, 10.0, ts=1, strategy="short"))    # closed at 3: +2
+    book.add(_fill(3, Side.BUY, 1.0, 8.0, ts=3, strategy="short"))
+    book.add(_fill(4, Side.SELL, 1.0, 101.0, ts=9, strategy="late"))
+    # columns added after fills given one by one keep the booking order
+    book.add_columns([("loss", "venue_a", "BTC/USDT")], np.array([0, 0]),
+                     np.array([1.0, -1.0]), np.array([1.0, 1.0]), np.array([20.0, 19.0]),
+                     np.array([0.0, 0.0]), np.array([2, 4]))
+    trips = book.round_trips({("venue_a", "BTC/USDT"): 60.0})
+    assert isinstance(trips, RoundTrips) and len(trips) == 4
+    # by entry time, then exit time, an open trade's counting as 0
+    assert [(t.strategy, t.entry_ns, t.exit_ns) for t in trips] == [
+        ("open", 1, None), ("short", 1, 3), ("loss", 2, 4), ("late", 5, 9)]
+    assert trips[0].exit_price == 60.0 and trips[0].pnl == pytest.approx(20.0)
+    assert [t.strategy for t in book.closed] == ["short", "late", "loss"]  # as they closed
+    assert trips[-1] == book.closed[1] and trips[1:3] == [trips[1], trips[2]]
+    assert list(trips) == [trips[i] for i in range(4)]
+    with pytest.raises(IndexError):
+        trips[4]
+    assert sorted(trips.closed_pnl().tolist()) == [-1.0, 1.0, 2.0]
+    assert len(book.fills) == 7 and book.fills[5].price == 20.0
+    # the metrics count the same trades whether given as columns or one by one
+    ts, equity = np.array([1, 2]), np.array([100.0, 101.0])
+    by_columns = compute_metrics(ts, equity, initial_equity=100.0, trades=trips)
+    one_by_one = compute_metrics(ts, equity, initial_equity=100.0, trades=list(trips))
+    assert (by_columns.n_trades, by_columns.win_rate) == (3, pytest.approx(2 / 3))
+    assert by_columns == one_by_one
