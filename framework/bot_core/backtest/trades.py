@@ -24,7 +24,7 @@ the round trips when they are first read, in one compiled pass over every fill
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 import numpy as np
 from numba import njit
@@ -104,6 +104,8 @@ class BookedFill(NamedTuple):
                 "instrument": self.instrument, "side": "buy" if self.side_sign > 0 else "sell",
                 "quantity": self.quantity, "price": self.price, "fee": self.fee}
 
+
+_Row = TypeVar("_Row")
 
 Book = tuple[str, str, str]
 """(strategy, venue, instrument): one position's round trips."""
@@ -190,12 +192,50 @@ def _book_fills(book: np.ndarray, side: np.ndarray, quantity: np.ndarray, price:
     return closed, n_closed, live, traded, fees
 
 
-class RoundTrips(Sequence[RoundTrip]):
+class _Rows(Sequence[_Row]):
+    """Rows kept as columns, each built (:meth:`_at`) when it is read; equal to any sequence
+    of the same rows."""
+
+    __slots__ = ()
+    _noun = "row"
+
+    def _at(self, i: int) -> _Row:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> _Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_Row]: ...
+
+    def __getitem__(self, index: int | slice) -> _Row | list[_Row]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"{self._noun} index out of range")
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[_Row]:
+        for i in range(len(self)):
+            yield self._at(i)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} {self._noun}s)"
+
+
+class RoundTrips(_Rows[RoundTrip]):
     """Round trips kept as columns, each a :class:`RoundTrip` when it is read (a run of a
     million bars may close tens of thousands of trades; metrics read the columns, and most
     readers only count them or show the first few)."""
 
     __slots__ = ("_columns", "_lists", "_names")
+    _noun = "trade"
 
     _FIELDS = ("book", "long", "quantity", "entry_ns", "entry_price", "closed", "exit_ns",
                "exit_price", "pnl", "fees", "fills")
@@ -279,38 +319,13 @@ class RoundTrips(Sequence[RoundTrip]):
                          entry_ns, entry_price, exit_ns if closed else None, exit_price, pnl,
                          fees, fills)
 
-    @overload
-    def __getitem__(self, index: int) -> RoundTrip: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[RoundTrip]: ...
 
-    def __getitem__(self, index: int | slice) -> RoundTrip | list[RoundTrip]:
-        if isinstance(index, slice):
-            return [self._at(i) for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("trade index out of range")
-        return self._at(index)
-
-    def __iter__(self) -> Iterator[RoundTrip]:
-        for i in range(len(self)):
-            yield self._at(i)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    def __repr__(self) -> str:
-        return f"RoundTrips({len(self)} trades)"
-
-
-class BookedFills(Sequence[BookedFill]):
+class BookedFills(_Rows[BookedFill]):
     """The book's fills, in booking order, each a :class:`BookedFill` when it is read (a run
     of a million bars may have tens of thousands, and most readers only count them)."""
 
     __slots__ = ("_arrays", "_columns", "_names")
+    _noun = "fill"
 
     def __init__(self, names: list[Book], ts: np.ndarray, book: np.ndarray, side: np.ndarray,
                  quantity: np.ndarray, price: np.ndarray, fee: np.ndarray) -> None:
@@ -332,33 +347,11 @@ class BookedFills(Sequence[BookedFill]):
         return BookedFill(ts[i], strategy, venue, instrument, side[i], quantity[i], price[i],
                           fee[i])
 
-    @overload
-    def __getitem__(self, index: int) -> BookedFill: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[BookedFill]: ...
-
-    def __getitem__(self, index: int | slice) -> BookedFill | list[BookedFill]:
-        if isinstance(index, slice):
-            return [self._at(i) for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("fill index out of range")
-        return self._at(index)
-
     def __iter__(self) -> Iterator[BookedFill]:
         names = self._names
         for ts, book, side, quantity, price, fee in zip(*self._lists(), strict=True):
             strategy, venue, instrument = names[book]
             yield BookedFill(ts, strategy, venue, instrument, side, quantity, price, fee)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    def __repr__(self) -> str:
-        return f"BookedFills({len(self)} fills)"
 
 
 class TradeBook:
