@@ -123,7 +123,7 @@ def layout(run: BacktestRun) -> ReplayLayout:
     where = offsets[timeline.feed] + timeline.row
 
     # one feed: the timeline is its rows in order, and its columns are the events' as they are
-    whole = len(feeds) == 1 and len(where) == len(feeds[0])
+    whole = len(feeds) == 1
 
     def column(values: list[np.ndarray]) -> np.ndarray:
         if whole:

@@ -204,8 +204,8 @@ def compute_metrics(
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else 0.0
     from bot_core.backtest.trades import RoundTrips  # numba's import only when it is needed
 
-    closed = RoundTrips.of(trades).closed_pnl()
-    wins = int(np.count_nonzero(closed > 0))
+    closed_pnl = RoundTrips.of(trades).closed_pnl()
+    wins = int(np.count_nonzero(closed_pnl > 0))
     mean_equity = float(np.mean(path)) if len(path) else initial_equity
     exposure = float(np.mean(in_market)) if in_market is not None and len(in_market) else 0.0
     return Metrics(
@@ -216,11 +216,11 @@ def compute_metrics(
         sharpe=_finite(sharpe),
         sortino=_finite(sortino),
         max_drawdown=_finite(float(drawdown_series(path).max()) if len(path) else 0.0),
-        win_rate=wins / len(closed) if len(closed) else 0.0,
+        win_rate=wins / len(closed_pnl) if len(closed_pnl) else 0.0,
         exposure=exposure,
         turnover=_finite(traded_notional / mean_equity) if mean_equity > 0 else 0.0,
         fees=float(fees),
-        n_trades=len(closed),
+        n_trades=len(closed_pnl),
         annualization=annualization,
     )
 

@@ -286,20 +286,14 @@ class RoundTrips(_Rows[RoundTrip]):
             "fees": np.array([t.fees for t in trades], dtype=np.float64),
             "fills": np.array([t.fills for t in trades], dtype=np.int64)})
 
-    def joined(self, other: RoundTrips) -> RoundTrips:
-        """These trades, then ``other``'s, ordered by entry time and then exit time (an open
-        trade's counts as 0), ties in that order."""
-        names = self._names + [n for n in other._names if n not in self._names]
-        remap = np.array([names.index(n) for n in other._names] or [0], dtype=np.int64)
-        columns = {}
-        for key in self._FIELDS:
-            theirs = other._columns[key]
-            if key == "book" and len(theirs):
-                theirs = remap[theirs]
-            columns[key] = np.concatenate([self._columns[key], theirs])
+    def _joined(self, other: RoundTrips) -> RoundTrips:
+        """These trades and ``other``'s (of the same books), ordered by entry time and then
+        exit time (an open trade's counts as 0), ties in that order."""
+        assert other._names == self._names, "trades of one trade book"
+        columns = {k: np.concatenate([self._columns[k], other._columns[k]]) for k in self._FIELDS}
         # lexsort is stable: the last key sorts first
         order = np.lexsort((columns["exit_ns"], columns["entry_ns"]))
-        return RoundTrips(names, {k: v[order] for k, v in columns.items()})
+        return RoundTrips(self._names, {k: v[order] for k, v in columns.items()})
 
     def closed_pnl(self) -> np.ndarray:
         """The net pnl of each closed trade (what the win rate counts)."""
@@ -460,7 +454,7 @@ class TradeBook:
     def fees(self) -> float:
         return self._build()[3]
 
-    def _open(self, marks: dict[tuple[str, str], float]) -> RoundTrips:
+    def _open_trips(self, marks: dict[tuple[str, str], float]) -> RoundTrips:
         live = self._build()[1]
         opened = np.flatnonzero(live["seq"] >= 0)
         trades = live[opened[np.argsort(live["seq"][opened], kind="stable")]]
@@ -474,10 +468,10 @@ class TradeBook:
         """Still-open trades, in the order they opened, the quantity not yet closed valued at
         ``marks`` ((venue, instrument) -> price; the trade's average entry price where there is
         none), exit time None."""
-        return list(self._open(marks))
+        return list(self._open_trips(marks))
 
     def round_trips(self, marks: dict[tuple[str, str], float]) -> RoundTrips:
         """Every trade, closed and open (valued as :meth:`open_trades`), in the order they
-        were entered (then exited; open ones after closed ones that entered with them)."""
-        return RoundTrips.of_book(self._names, self._build()[0], None).joined(
-            self._open(marks))
+        were entered, then exited (an open one before a closed one that entered with it)."""
+        return RoundTrips.of_book(self._names, self._build()[0], None)._joined(
+            self._open_trips(marks))
