@@ -171,7 +171,8 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, local_results, sweep_c
         result = payload(sweep_cli(*GRID, "--executor", "dask", "--scheduler", cluster.address,
                                    "--workers", "3", "--out", str(out), "--json"))
         assert doomed.wait(timeout=60) == -9  # it did die, mid-run, by SIGKILL
-        assert result["failed"] == 0 and result["runs"] == 9
+        errors = {r["key"]: r["error"] for r in read_results(out) if r["error"]}
+        assert result["failed"] == 0 and result["runs"] == 9, errors
         assert comparable(read_results(out)) == local_results
     finally:
         cluster.stop(doomed)
