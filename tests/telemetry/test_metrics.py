@@ -91,6 +91,35 @@ def test_a_scrape_has_every_metric_per_bot_profile_and_strategy(run_two_bots) ->
     assert fills == len(sink.of("fill")) > 0
 
 
+def test_a_stream_snapshot_holds_what_a_scrape_shows_but_buckets(run_two_bots) -> None:
+    """The snapshot reads counters and gauges straight from their series (not through
+    prometheus-client's collect): it must give what a scrape gives, histogram buckets and
+    ``_created`` left out, and nothing else."""
+    from bot_core.telemetry.metrics import SnapshotPublisher
+    from bot_core.telemetry.stream import StreamHub
+
+    _, metrics, _ = run_two_bots
+    publisher = SnapshotPublisher(metrics.registry, StreamHub())
+    with start_metrics_server("127.0.0.1:0", metrics.registry) as server:
+        first = publisher.snapshot()
+        scraped = _scrape(server.url)
+        again = publisher.snapshot()  # from the cached label sets
+
+    def key(name: str, labels: dict[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return name, tuple(sorted(labels.items()))
+
+    steady = {key(n, lab): v for n, samples in scraped.items() for lab, v in samples
+              if not n.endswith(("_bucket", "_created")) and not n.startswith(("process_",
+                                                                             "python_gc_"))}
+    for snapshot in (first, again):
+        streamed = {key(u.name, u.labels): u.value for u in snapshot
+                    if not u.name.startswith(("process_", "python_gc_"))}
+        assert streamed == steady
+    assert any(u.name == "bot_core_decision_latency_seconds_count" for u in first)
+    assert any(u.name == "bot_core_decisions_total" for u in first)
+    assert any(u.name == "process_resident_memory_bytes" for u in first)  # collected ones too
+
+
 def test_a_second_runtime_in_the_same_process_has_its_own_series() -> None:
     one, two = RuntimeMetrics(process_metrics=False), RuntimeMetrics(process_metrics=False)
     one.control_call("ListBots", "viewer", "OK")

@@ -165,3 +165,27 @@ def test_watchers_with_the_same_filter_share_each_chunks_encoding() -> None:
     batch = pb.MetricsBatch.FromString(x)
     assert count_x == 333 and [u.seq for u in batch.updates] == list(range(3, 1001, 3))
     assert [u.seq for u in pb.MetricsBatch.FromString(a).updates] == list(range(1, 1001))
+
+
+def test_publishers_are_told_whether_anyone_wants_events() -> None:
+    hub = StreamHub(capacity=64)
+    assert not hub.events_wanted
+    samples = hub.watch(StreamFilter.of(names=["bot_core_equity"]))
+    assert hub.watchers == 1 and not hub.events_wanted  # a watcher of samples only
+    events = hub.watch(StreamFilter.of(names=["event:decision"]))
+    assert hub.events_wanted
+    events.close()
+    assert not hub.events_wanted
+    hub.set_remote(3, 0, events=True)  # a relay's watchers count too
+    assert hub.watchers == 4 and hub.events_wanted
+    hub.set_remote(0, 5, events=True)  # nobody there: no events wanted whatever it says
+    assert hub.watchers == 1 and not hub.events_wanted and hub.remote_dropped == 5
+    samples.close()
+
+
+def test_a_samples_only_filter_lets_no_event_through() -> None:
+    flt = StreamFilter(samples_only=True)
+    assert not flt.may_match_events()
+    assert flt.matches(Update.sample("process_cpu_seconds_total", {}, 1.0))
+    assert not flt.matches(_event(1))
+

@@ -14,7 +14,6 @@ concatenation, so fifty watchers cost the bot one encoding per update, not fifty
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +83,7 @@ def encode_update(update: Update) -> bytes:
     else:
         message.event.kind = update.name.removeprefix("event:")
         message.event.ts_ns = update.ts_ns
-        message.event.fields_json = json.dumps(update.fields, default=str, separators=(",", ":"))
+        message.event.fields_json = update.fields_json
     encoded: bytes = message.SerializeToString()
     update.encoded = encoded
     return encoded

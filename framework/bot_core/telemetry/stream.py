@@ -16,6 +16,7 @@ number the update and, only when some watcher sleeps for lack of data, wakes the
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import threading
 import time
@@ -38,8 +39,8 @@ class Update:
     apply. ``encoded`` caches the wire form the first watcher built, for the others to reuse.
     """
 
-    __slots__ = ("_fields", "bot", "encoded", "kind", "labels", "name", "profile", "seq",
-                 "strategy", "ts_ns", "value", "wall_ns")
+    __slots__ = ("_fields", "_fields_json", "bot", "encoded", "kind", "labels", "name",
+                 "profile", "seq", "strategy", "ts_ns", "value", "wall_ns")
 
     def __init__(self, kind: str, name: str, *, bot: str = "", profile: str = "",
                  strategy: str = "", labels: Mapping[str, str] | None = None,
@@ -58,6 +59,7 @@ class Update:
         self._fields = fields
         self.wall_ns = time.time_ns() if wall_ns is None else wall_ns
         self.encoded: bytes | None = None
+        self._fields_json: str | None = None
 
     @property
     def fields(self) -> Mapping[str, Any]:
@@ -69,6 +71,36 @@ class Update:
         if callable(fields):
             fields = self._fields = fields()
         return fields
+
+    @property
+    def fields_json(self) -> str:
+        """:attr:`fields` as compact JSON (made once; values JSON cannot hold become strings)."""
+        text = self._fields_json
+        if text is None:
+            text = self._fields_json = json.dumps(self.fields, default=str,
+                                                  separators=(",", ":"))
+        return text
+
+    def wire(self, *, as_json: bool = False) -> tuple[Any, ...]:
+        """This update as plain values, for :meth:`from_wire` in another process: an event's
+        fields as they are (pickling a dict costs a quarter of encoding it as JSON, which the
+        other process then does), or as JSON text with ``as_json`` (fields pickle cannot
+        carry)."""
+        fields: Any = None
+        if self.kind == EVENT:
+            fields = self.fields_json if as_json else self.fields
+        return (self.kind, self.name, self.bot, self.profile, self.strategy, self.labels,
+                self.value, self.ts_ns, self.wall_ns, fields)
+
+    @classmethod
+    def from_wire(cls, values: Sequence[Any]) -> Update:
+        kind, name, bot, profile, strategy, labels, value, ts_ns, wall_ns, fields = values
+        text = fields if isinstance(fields, str) else None
+        update = cls(kind, name, bot=bot, profile=profile, strategy=strategy, labels=labels,
+                     value=value, ts_ns=ts_ns, wall_ns=wall_ns,
+                     fields=(lambda: json.loads(text)) if text is not None else fields)
+        update._fields_json = text
+        return update
 
     @classmethod
     def sample(cls, name: str, labels: Mapping[str, str], value: float,
@@ -99,6 +131,8 @@ class StreamFilter:
     profiles: frozenset[str] = field(default_factory=frozenset)
     strategies: frozenset[str] = field(default_factory=frozenset)
     names: tuple[str, ...] = ()
+    samples_only: bool = False
+    """Let no event through (a relay's feed while none of its watchers wants events)."""
     _seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -107,6 +141,8 @@ class StreamFilter:
         return cls(frozenset(bots), frozenset(profiles), frozenset(strategies), tuple(names))
 
     def matches(self, update: Update) -> bool:
+        if self.samples_only and update.kind == EVENT:
+            return False
         if self.bots and update.bot not in self.bots:
             return False
         if self.profiles and update.profile not in self.profiles:
@@ -118,6 +154,8 @@ class StreamFilter:
     def may_match_events(self) -> bool:
         """Whether an event (``event:<kind>``) can pass this filter: a watcher of samples only
         is not woken by the scheduler's events (tens of thousands a second at full speed)."""
+        if self.samples_only:
+            return False
         if not self.names:
             return True
         for pattern in self.names:
@@ -169,6 +207,15 @@ class StreamHub:
         self.dropped = 0
         """Updates skipped over all watchers since the start."""
         self._watchers: set[Watcher] = set()
+        self.remote_watchers = 0
+        """Watchers a relay process serves from this hub's updates (:mod:`bot_core.control.relay`)."""
+        self.remote_dropped = 0
+        """Updates the relay's slow watchers lost."""
+        self.remote_events = False
+        self.events_wanted = False
+        """Whether some watcher (here or a relay's) has a filter that lets events through:
+        publishers make no event otherwise (a watcher of samples only costs the scheduler
+        nothing per decision)."""
         self._chunks: dict[tuple[StreamFilter, int], tuple[bytes, int]] = {}
         self._closed = False
         self.on_watchers_changed: list[Any] = []
@@ -214,7 +261,23 @@ class StreamHub:
 
     @property
     def watchers(self) -> int:
-        return len(self._watchers)
+        """Watchers now: this process's and a relay's."""
+        return len(self._watchers) + self.remote_watchers
+
+    def set_remote(self, watchers: int, dropped: int, events: bool = False) -> None:
+        """What a relay reports of the watchers it serves from this hub."""
+        self.remote_dropped = dropped
+        if watchers != self.remote_watchers or events != self.remote_events:
+            self.remote_watchers = watchers
+            self.remote_events = events and watchers > 0
+            self._changed()
+
+    def _changed(self) -> None:
+        self.events_wanted = self.remote_events or any(
+            w.wakes_on_events for w in list(self._watchers))
+        count = self.watchers
+        for callback in list(self.on_watchers_changed):
+            callback(count)
 
     def _count_dropped(self, count: int) -> None:
         with self._lock:
@@ -235,24 +298,27 @@ class StreamHub:
 
     # -- watching -----------------------------------------------------------------------------
 
-    def watch(self, flt: StreamFilter | None = None, *, buffer: int | None = None) -> Watcher:
-        """A new watcher, starting with the next update published."""
+    def watch(self, flt: StreamFilter | None = None, *, buffer: int | None = None,
+              counted: bool = True) -> Watcher:
+        """A new watcher, starting with the next update published.
+
+        :param counted: False for a relay's feed, which is not a watcher itself (the relay
+            reports its own, :meth:`set_remote`)."""
         if self._closed:
             raise RuntimeError("the stream hub is closed")
         watcher = Watcher(self, flt or StreamFilter(), min(buffer or self.capacity, self.capacity))
-        with self._lock:
-            self._watchers.add(watcher)
-            count = len(self._watchers)
-        for callback in list(self.on_watchers_changed):
-            callback(count)
+        if counted:
+            with self._lock:
+                self._watchers.add(watcher)
+            self._changed()
         return watcher
 
     def _forget(self, watcher: Watcher) -> None:
         with self._lock:
+            if watcher not in self._watchers:
+                return
             self._watchers.discard(watcher)
-            count = len(self._watchers)
-        for callback in list(self.on_watchers_changed):
-            callback(count)
+        self._changed()
 
     def close(self) -> None:
         """End every watcher's stream (they return what they had, then None)."""
