@@ -15,6 +15,11 @@
 
     python benchmarks/bench_telemetry.py                 # 10 s per scheduler measurement
     python benchmarks/bench_telemetry.py --quick
+    python benchmarks/bench_telemetry.py --process inline  # the server in the bot's process
+
+The server runs as ``bot-core run`` runs it by default: in a relay process the bot feeds
+(``telemetry.grpc_process = "relay"``); ``--process inline`` measures it on the bot's own
+threads instead.
 """
 
 from __future__ import annotations
@@ -92,8 +97,9 @@ def client(args: argparse.Namespace) -> None:
 class Served:
     """A stream hub and a real mTLS server on loopback (Control is never called here)."""
 
-    def __init__(self, certs: Path, *, buffer: int = 65536) -> None:
+    def __init__(self, certs: Path, *, buffer: int = 65536, process: str = "relay") -> None:
         from bot_core.control.rbac import AccessPolicy
+        from bot_core.control.relay import RelayServer
         from bot_core.control.runtime_target import RuntimeControl
         from bot_core.control.server import ControlServer
         from bot_core.control.tls import TlsFiles, read_server_material
@@ -103,7 +109,8 @@ class Served:
         self.hub = StreamHub(capacity=buffer)
         material = read_server_material(TlsFiles(certs / "ca.crt", certs / "server.crt",
                                                  certs / "server.key"), "bench")
-        self.server = ControlServer(
+        kind = RelayServer if process == "relay" else ControlServer
+        self.server = kind(
             Address("127.0.0.1", 0), material, allow_plaintext_loopback=False,
             policy=AccessPolicy.of({"spiffe://bot-core/viewer": "viewer"}, None),
             target=RuntimeControl(), hub=self.hub, stream_buffer=buffer, max_watchers=64)
@@ -150,10 +157,10 @@ class Served:
         self.server.stop(grace_s=0.5)
 
 
-def throughput(certs: Path, processes: int, streams: int, updates: int) -> None:
+def throughput(certs: Path, processes: int, streams: int, updates: int, process: str) -> None:
     from bot_core.telemetry.stream import Update
 
-    served = Served(certs)
+    served = Served(certs, process=process)
     try:
         procs = served.watchers(processes, streams)
         started = time.perf_counter()
@@ -181,7 +188,7 @@ def throughput(certs: Path, processes: int, streams: int, updates: int) -> None:
     print(line, flush=True)
 
 
-def scheduler_p99(certs: Path, duration: float, watchers: int) -> None:
+def scheduler_p99(certs: Path, duration: float, watchers: int, process: str) -> None:
     import bot_core
     from bot_core.runtime.loadtest import run_loadtest
     from bot_core.telemetry.metrics import RuntimeMetrics, SnapshotPublisher
@@ -213,7 +220,7 @@ def scheduler_p99(certs: Path, duration: float, watchers: int) -> None:
 
     print(f"scheduler, 100 strategies x 10 instruments, {duration:g} s each:", flush=True)
     bare = measure("no telemetry                        ", None)
-    served = Served(certs)
+    served = Served(certs, process=process)
     try:
         idle = measure("metrics + server, no watcher        ", served)
         print(f"  metrics + server vs no telemetry: p99 {idle / bare - 1:+.1%}", flush=True)
@@ -241,6 +248,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0,
                         help="wall seconds per scheduler measurement (default 10)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--process", choices=("relay", "inline"), default="relay",
+                        help="where the gRPC server runs (default: relay, as bot-core run)")
+    parser.add_argument("--only", choices=("throughput", "p99"), default=None)
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--certs", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=1, help=argparse.SUPPRESS)
@@ -260,9 +270,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         certs = Path(tmp) / "certs"
         generate_dev_certificates(certs)
-        throughput(certs, 1, 1, updates)
-        throughput(certs, 5, 10, updates // 5)
-        scheduler_p99(certs, duration, 50)
+        print(f"gRPC server: {args.process}", flush=True)
+        if args.only != "p99":
+            throughput(certs, 1, 1, updates, args.process)
+            throughput(certs, 5, 10, updates // 5, args.process)
+        if args.only != "throughput":
+            scheduler_p99(certs, duration, 50, args.process)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average at the end: {load:.2f}", flush=True)
 

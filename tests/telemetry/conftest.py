@@ -132,8 +132,12 @@ def build_runtime_for(directory: Path, configs: list[Path], *, cycles: int = 30,
 
 
 def serve(scheduler: Any, *, tls: Any, policy: dict[str, str], plaintext: bool = False,
-          plaintext_role: str | None = "viewer", stream_buffer: int = 4096) -> Served:
+          plaintext_role: str | None = "viewer", stream_buffer: int = 4096,
+          process: str = "inline") -> Served:
+    """``process``: ``inline`` (the server's threads in this process) or ``relay`` (a relay
+    process of its own, as ``bot-core run`` serves by default)."""
     from bot_core.control.rbac import AccessPolicy
+    from bot_core.control.relay import RelayServer
     from bot_core.control.runtime_target import RuntimeControl
     from bot_core.control.server import ControlServer
     from bot_core.telemetry.addresses import Address
@@ -146,7 +150,8 @@ def serve(scheduler: Any, *, tls: Any, policy: dict[str, str], plaintext: bool =
     host.register_observer(metrics, name="test-metrics")
     metrics.track_scheduler(scheduler)
     metrics.refresh(force=True)  # the runtime is not running: the gauges read its state now
-    server = ControlServer(Address("127.0.0.1", 0), tls, allow_plaintext_loopback=plaintext,
+    kind = RelayServer if process == "relay" else ControlServer
+    server = kind(Address("127.0.0.1", 0), tls, allow_plaintext_loopback=plaintext,
                            policy=AccessPolicy.of(policy, plaintext_role),
                            target=RuntimeControl(scheduler, metrics=metrics), hub=hub,
                            metrics=metrics, stream_buffer=stream_buffer)
@@ -163,14 +168,16 @@ def shut(served: Served) -> None:
         done()
 
 
-@pytest.fixture
-def mtls_server(tmp_path: Path, pki: Pki) -> Iterator[Served]:
+@pytest.fixture(params=["inline", "relay"])
+def mtls_server(request: pytest.FixtureRequest, tmp_path: Path, pki: Pki) -> Iterator[Served]:
+    """The mutual-TLS server, in this process and in a relay process (every test of the
+    mTLS/RBAC matrix runs against both)."""
     from bot_core.control.tls import TlsFiles, read_server_material
 
     scheduler = build_runtime_for(tmp_path, [bot_config(tmp_path, "alpha", "balanced")])
     material = read_server_material(TlsFiles(pki.ca, pki.cert("server"), pki.key("server")),
                                     "test")
-    served = serve(scheduler, tls=material, policy=pki.policy())
+    served = serve(scheduler, tls=material, policy=pki.policy(), process=request.param)
     try:
         yield served
     finally:

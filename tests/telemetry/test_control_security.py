@@ -114,9 +114,10 @@ def test_a_viewer_may_not_halt_unary_status_and_cli_message(mtls_server: Served,
     assert done.returncode == 4
     assert done.stderr.startswith("error: permission denied (role viewer may not halt)")
     assert mtls_server.risk.state is TradingState.ACTIVE
-    denied = [c for c in mtls_server.server.audit.calls if c.code == "PERMISSION_DENIED"]
-    assert {c.caller.identity for c in denied} == {"spiffe://bot-core/viewer"}
-    assert denied and all(c.method == "SetTradingState" for c in denied)
+    denied = [a for a in (r["payload"] for r in mtls_server.journal_records("operator_action"))
+              if a["detail"]["result"] == "PERMISSION_DENIED"]
+    assert {a["operator"] for a in denied} == {"spiffe://bot-core/viewer"}
+    assert denied and all(a["action"] == "SetTradingState" for a in denied)
 
 
 def test_an_identity_without_a_role_is_denied_the_stream(mtls_server: Served,
@@ -274,7 +275,9 @@ def test_custom_headers_reach_the_server_sanitised(mtls_server: Served, pki: Pki
                    env={"BOT_CORE_GRPC_HEADERS": "x-desk=rates,authorization=Bearer s3cr3t"},
                    timeout=60)
     assert done.returncode == 0, done.stderr
-    seen = [c.metadata for c in mtls_server.server.audit.calls if c.method == "ListBots"]
+    seen = [r["payload"]["detail"]["metadata"]
+            for r in mtls_server.journal_records("operator_action")
+            if r["payload"]["action"] == "ListBots"]
     assert seen[-1]["x-request-id"] == "abc-123"
     assert seen[-1]["x-desk"] == "rates"
     assert seen[-1]["authorization"] == "[redacted]"

@@ -343,6 +343,10 @@ class TelemetryConfig(_Frozen):
         4096, ge=16, le=1_048_576,
         description="Updates a StreamMetrics watcher may fall behind before the oldest are "
         "dropped [16-1048576].")
+    grpc_process: Literal["relay", "inline"] = Field(
+        "relay", description="Where the gRPC server runs: `relay`, a child process the bot "
+        "feeds (the streams' gRPC and TLS work never takes the scheduler's CPU), or `inline`, "
+        "threads of the bot's own process.")
     max_watchers: int = Field(64, ge=1, le=1024,
                               description="StreamMetrics watchers at once [1-1024].")
     snapshot_interval_s: float = Field(

@@ -19,6 +19,7 @@ from bot_core.control.runtime_target import RuntimeControl
 
 if TYPE_CHECKING:
     from bot_core.config.resolve import ResolvedConfig
+    from bot_core.control.relay import RelayServer
     from bot_core.control.server import ControlServer
     from bot_core.control.settings import TelemetrySettings
     from bot_core.runtime.scheduler import Scheduler
@@ -37,7 +38,7 @@ class RuntimeServices:
         self.metrics = metrics
         self.target = target
         self.metrics_server: MetricsServer | None = None
-        self.control_server: ControlServer | None = None
+        self.control_server: ControlServer | RelayServer | None = None
         self.snapshots: SnapshotPublisher | None = None
         self._host: Any = None
 
@@ -80,6 +81,7 @@ class RuntimeServices:
         return services
 
     def _open_grpc(self, hub: Any) -> None:
+        from bot_core.control.relay import RelayServer
         from bot_core.control.server import ControlServer
         from bot_core.control.tls import check_bind, read_server_material
         from bot_core.telemetry.metrics import SnapshotPublisher
@@ -90,7 +92,8 @@ class RuntimeServices:
         material = read_server_material(settings.tls, settings.source) \
             if settings.tls is not None else None
         check_bind(settings.grpc, material, section.allow_plaintext_loopback, what)
-        server = ControlServer(settings.grpc, material,
+        kind = RelayServer if section.grpc_process == "relay" else ControlServer
+        server = kind(settings.grpc, material,
                                allow_plaintext_loopback=section.allow_plaintext_loopback,
                                policy=settings.policy, target=self.target, hub=hub,
                                metrics=self.metrics, stream_buffer=section.stream_buffer,

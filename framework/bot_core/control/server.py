@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent import futures
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot_core.control.rbac import AccessPolicy, CallRecord
 from bot_core.control.tls import TlsMaterial, check_bind, server_credentials
@@ -25,20 +25,25 @@ from bot_core.telemetry.stream import StreamHub, Update
 
 if TYPE_CHECKING:
     from bot_core.control.target import ControlTarget
-    from bot_core.telemetry.metrics import RuntimeMetrics
 
-__all__ = ["CONTROL_METHODS", "ControlAudit", "ControlServer"]
+__all__ = ["CONTROL_METHODS", "CallCounter", "ControlAudit", "ControlServer"]
 
 SERVICES = ("bot_core.v1.Telemetry", "bot_core.v1.Control")
 CONTROL_METHODS = frozenset({"ListBots", "ListStrategies", "GetRiskStatus", "PauseStrategy",
                              "ResumeStrategy", "SetTradingState", "ClearReducing", "Promote"})
 
 
+class CallCounter(Protocol):
+    """Where calls are counted (``bot_core_control_calls_total``): the runtime's metrics."""
+
+    def control_call(self, method: str, role: str, code: str) -> None: ...
+
+
 class ControlAudit:
     """Records every call (see the module docstring); ``calls`` keeps the last ones in memory
     (``keep`` of them) for ``bot-core run``'s status and for tests."""
 
-    def __init__(self, target: ControlTarget | None, *, metrics: RuntimeMetrics | None = None,
+    def __init__(self, target: ControlTarget | None, *, metrics: CallCounter | None = None,
                  hub: StreamHub | None = None, keep: int = 1000) -> None:
         self.target = target
         self.metrics = metrics
@@ -55,7 +60,7 @@ class ControlAudit:
         detail: dict[str, Any] = {"method": call.method, "role": caller.role_label,
                                   "result": call.code, "detail": call.detail,
                                   "request": dict(call.request), "metadata": dict(call.metadata)}
-        if self.hub is not None and self.hub.watchers:
+        if self.hub is not None and self.hub.events_wanted:
             bot = str(call.request.get("bot", ""))
             self.hub.publish(Update.event("control", bot, "", 0, identity=caller.identity,
                                           **detail))
@@ -76,7 +81,7 @@ class ControlServer:
 
     def __init__(self, address: Address, tls: TlsMaterial | None, *,
                  allow_plaintext_loopback: bool, policy: AccessPolicy, target: ControlTarget,
-                 hub: StreamHub, metrics: RuntimeMetrics | None = None, stream_buffer: int = 4096,
+                 hub: StreamHub, metrics: CallCounter | None = None, stream_buffer: int = 4096,
                  max_watchers: int = 64, what: str = "--grpc-addr") -> None:
         check_bind(address, tls, allow_plaintext_loopback, what)
         self.requested = address
@@ -119,8 +124,8 @@ class ControlServer:
                 port = server.add_secure_port(target, server_credentials(self.tls))
             else:
                 port = server.add_insecure_port(target)
-        except RuntimeError as exc:
-            raise UsageError(f"{self.what} {self.requested}: cannot listen there ({exc})") from None
+        except RuntimeError:  # grpcio >= 1.6x raises where older ones returned 0
+            port = 0
         if not port:
             raise UsageError(f"{self.what} {self.requested}: cannot listen there (in use, or "
                              f"not an address of this machine)")

@@ -40,6 +40,9 @@ class ControlError(Exception):
         self.problem = problem
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[ControlError], tuple[Problem, str]]:
+        return ControlError, (self.problem, str(self))  # it crosses to a relay process
+
 
 @dataclass(frozen=True)
 class BotView:

@@ -1,0 +1,505 @@
+"""The gRPC server in a process of its own (``telemetry.grpc_process = "relay"``, the default).
+
+Why: fifty StreamMetrics watchers cost the bot's process every send's gRPC and TLS work, on
+fifty threads that take the GIL from the scheduler (bar-to-decision p99 +22 % to +500 %,
+docs/performance.md, "Telemetry"). Here that work runs in a relay process: the bot hands it
+each update once, and the relay does the filtering, encoding, batching and the fifty sends on
+its own core.
+
+The relay is a child of the bot (``python -m bot_core.control.relay FD``) holding the whole
+server of :mod:`bot_core.control.server` (Telemetry, Control, health; mutual TLS; RBAC). Its one
+channel to the bot is a socket pair made at its start and inherited by it alone (no file, no
+port): the bot sends it the start settings (bind, TLS material, policy) and the updates; it
+sends the bot the Control calls it admitted and recorded, each with the caller's identity from
+the TLS auth context (the role was checked in the relay, where that context is), the call
+counts for ``bot_core_control_calls_total``, and what its watchers want. The bot carries out
+the calls on its real :class:`~bot_core.control.target.ControlTarget`, journal entries
+included, and answers.
+
+What crosses to the relay is only what someone watches: no update while nobody watches; metric
+samples only (a few hundred a second) while no watcher's filter lets events through; every
+update otherwise. The bot's part is one thread that reads its hub (:class:`_Feed`) and one that
+answers the relay: neither is on the scheduler's path. The relay ends when the bot closes the
+channel, and when the bot dies (the channel's end of file), SIGKILL included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bot_core.control.rbac import AccessPolicy
+from bot_core.control.target import (
+    BotView,
+    ControlError,
+    ControlTarget,
+    Outcome,
+    Problem,
+    PromotionView,
+    RiskView,
+    StrategyView,
+)
+from bot_core.control.tls import TlsMaterial, check_bind
+from bot_core.errors import UsageError
+from bot_core.telemetry.addresses import Address
+from bot_core.telemetry.stream import StreamFilter, StreamHub, Update
+
+__all__ = ["RelayServer", "RelayStart"]
+
+START_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 60.0
+"""How long the relay waits for the bot to carry out a Control call (a promotion judges its
+gates) before answering FAILED_PRECONDITION."""
+RELAY_NICE = 19
+"""The relay runs this much below the bot's CPU priority: on a machine short of cores the
+scheduler goes first and a watcher that falls behind loses the oldest updates (as a slow
+watcher always does), never the bot's time."""
+_FEED_BATCH = 256
+"""Updates per message to the relay: pickling a message holds the GIL (~0.3 ms for 256)."""
+_FEED_LINGER_S = 0.05
+_SAMPLES_ONLY = StreamFilter(samples_only=True)
+
+
+@dataclass(frozen=True)
+class RelayStart:
+    """What the relay needs to serve: the bind and everything :class:`ControlServer` takes."""
+
+    address: Address
+    tls: TlsMaterial | None
+    allow_plaintext_loopback: bool
+    policy: AccessPolicy
+    stream_buffer: int
+    max_watchers: int
+    what: str
+
+
+class _Channel:
+    """One end of the socket pair: whole pickled messages, sent by any thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> bool:
+        """False when the other side is gone."""
+        return self.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_bytes(self, data: bytes) -> bool:
+        """A message already pickled (:meth:`recv` reads it as any other)."""
+        try:
+            with self._lock:
+                self.conn.send_bytes(data)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def recv(self) -> tuple[Any, ...] | None:
+        """The next message; None at end of file (the other process closed it or died)."""
+        try:
+            message: tuple[Any, ...] = self.conn.recv()
+        except (EOFError, OSError):
+            return None
+        return message
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- the bot's side ---------------------------------------------------------------------------
+
+
+class _Feed:
+    """Reads the bot's hub and hands the relay what its watchers want (a thread)."""
+
+    def __init__(self, hub: StreamHub, channel: _Channel, buffer: int) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.buffer = buffer
+        self._wanted: tuple[bool, bool] = (False, False)
+        """(someone watches, someone's filter lets events through)"""
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self.forwarded = 0
+        """Updates handed to the relay so far."""
+        self._thread = threading.Thread(target=self._run, name="bot-core-relay-feed",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def want(self, watching: bool, events: bool) -> None:
+        self._wanted = (watching, watching and events)
+        self._changed.set()
+
+    def _run(self) -> None:
+        watcher, serving = None, (False, False)
+        try:
+            while not self._stop.is_set():
+                if self._wanted != serving:
+                    if watcher is not None:
+                        watcher.close()
+                        watcher = None
+                    serving = self._wanted
+                    if serving[0]:
+                        watcher = self.hub.watch(None if serving[1] else _SAMPLES_ONLY,
+                                                 buffer=self.buffer, counted=False)
+                if watcher is None:
+                    self._changed.wait(0.5)
+                    self._changed.clear()
+                    continue
+                batch = watcher.next_batch(_FEED_BATCH, timeout_s=0.25,
+                                           linger_s=_FEED_LINGER_S)
+                if batch is None:
+                    return
+                if batch:
+                    if not self.channel.send_bytes(_updates_message(batch)):
+                        return
+                    self.forwarded += len(batch)
+        finally:
+            if watcher is not None:
+                watcher.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._changed.set()
+        self._thread.join(timeout=5)
+
+
+def _updates_message(batch: list[Update]) -> bytes:
+    """The pickled ``updates`` message of ``batch``: events' fields as dicts, or, when one of
+    them holds what pickle cannot carry, every event's as JSON text."""
+    try:
+        return pickle.dumps(("updates", [u.wire() for u in batch]),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return pickle.dumps(("updates", [u.wire(as_json=True) for u in batch]),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class RelayServer:
+    """:class:`~bot_core.control.server.ControlServer`'s interface, served by a relay process
+    (see the module docstring).
+
+    :raises UsageError: a plaintext bind that is not allowed (checked before the relay starts),
+        a bind the relay could not make.
+    """
+
+    def __init__(self, address: Address, tls: TlsMaterial | None, *,
+                 allow_plaintext_loopback: bool, policy: AccessPolicy, target: ControlTarget,
+                 hub: StreamHub, metrics: Any = None, stream_buffer: int = 4096,
+                 max_watchers: int = 64, what: str = "--grpc-addr") -> None:
+        check_bind(address, tls, allow_plaintext_loopback, what)
+        self.requested = address
+        self.address = address
+        self.tls = tls
+        self.hub = hub
+        self.what = what
+        self.target = target
+        self.metrics = metrics
+        self._start = RelayStart(address, tls, allow_plaintext_loopback, policy, stream_buffer,
+                                 max_watchers, what)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: _Channel | None = None
+        self._feed: _Feed | None = None
+        self._reader: threading.Thread | None = None
+        self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bot-core-control")
+
+    def start(self) -> Address:
+        """Start the relay and wait until it listens; returns the bound address."""
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "bot_core.control.relay", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                # no gRPC log lines (a refused bind's) before the one line the bot prints
+                env={**os.environ, "GRPC_VERBOSITY": "NONE"})
+        finally:
+            theirs.close()
+        channel = self._channel = _Channel(Connection(ours.detach()))
+        channel.send(("start", self._start))
+        if not channel.conn.poll(START_TIMEOUT_S):
+            self.stop()
+            raise UsageError(f"{self.what} {self.requested}: the gRPC relay process did not "
+                             f"start within {START_TIMEOUT_S:g} s")
+        reply = channel.recv()
+        if reply is None or reply[0] != "ready":
+            self.stop()
+            why = reply[1] if reply is not None else "the gRPC relay process exited"
+            raise UsageError(why)
+        self.address = Address(self.requested.host, int(reply[1]))
+        self._feed = _Feed(self.hub, channel, self._start.stream_buffer)
+        self._feed.start()
+        self._reader = threading.Thread(target=self._read, name="bot-core-relay-calls",
+                                        daemon=True)
+        self._reader.start()
+        return self.address
+
+    def _read(self) -> None:
+        channel = self._channel
+        assert channel is not None and self._feed is not None
+        while True:
+            message = channel.recv()
+            if message is None:
+                return
+            kind = message[0]
+            if kind == "watchers":
+                _, count, events, dropped = message
+                self._feed.want(count > 0, events)  # before the snapshot a watcher triggers
+                self.hub.set_remote(count, dropped, events)
+            elif kind == "count":
+                if self.metrics is not None:
+                    self.metrics.control_call(*message[1:])
+            elif kind == "call":
+                self._calls.submit(self._answer, *message[1:])
+
+    def _answer(self, call_id: int, method: str, args: tuple[Any, ...],
+                kwargs: Mapping[str, Any]) -> None:
+        assert self._channel is not None
+        if method not in _TARGET_METHODS:
+            reply: tuple[Any, ...] = ("reply", call_id, False,
+                                      ControlError(Problem.INVALID, f"no such call: {method}"))
+        else:
+            try:
+                reply = ("reply", call_id, True, getattr(self.target, method)(*args, **kwargs))
+            except ControlError as exc:
+                reply = ("reply", call_id, False, exc)
+            except Exception as exc:  # a bug: the relay answers UNKNOWN with its text
+                reply = ("reply", call_id, False, RuntimeError(f"{type(exc).__name__}: {exc}"))
+        self._channel.send(reply)
+
+    def stop(self, grace_s: float = 1.0) -> None:
+        """End every stream and the relay; waits at most ``grace_s`` + 5 s for it."""
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.send(("stop", grace_s))
+        process, self._process = self._process, None
+        if process is not None:
+            try:
+                process.wait(timeout=grace_s + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._feed is not None:
+            self._feed.stop()
+            self._feed = None
+        if channel is not None:
+            channel.close()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        self._calls.shutdown(wait=False, cancel_futures=True)
+        self.hub.set_remote(0, self.hub.remote_dropped, False)
+
+    def __enter__(self) -> RelayServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def forwarded(self) -> int:
+        """Updates handed to the relay so far (only what its watchers want crosses)."""
+        return self._feed.forwarded if self._feed is not None else 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def info(self) -> Mapping[str, Any]:
+        return {"address": str(self.address), "tls": self.tls is not None, "relay": self.pid}
+
+
+# -- the relay's side -------------------------------------------------------------------------
+
+
+_TARGET_METHODS = frozenset({"bots", "strategies", "risk", "pause", "resume",
+                             "set_trading_state", "clear_reducing", "promote", "journal"})
+
+
+class _BotTarget:
+    """The bot's :class:`ControlTarget`, called over the channel (in the relay)."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, list[Any]] = {}
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        call_id = next(self._ids)
+        done = threading.Event()
+        slot: list[Any] = [done]
+        with self._lock:
+            self._waiting[call_id] = slot
+        try:
+            if not self._channel.send(("call", call_id, method, args, kwargs)):
+                raise ControlError(Problem.REFUSED, "the bot's process is gone")
+            if not done.wait(CALL_TIMEOUT_S):
+                raise ControlError(Problem.REFUSED, f"the bot did not answer {method} within "
+                                                    f"{CALL_TIMEOUT_S:g} s")
+        finally:
+            with self._lock:
+                self._waiting.pop(call_id, None)
+        ok, value = slot[1], slot[2]
+        if not ok:
+            raise value
+        return value
+
+    def answered(self, call_id: int, ok: bool, value: Any) -> None:
+        with self._lock:
+            slot = self._waiting.get(call_id)
+        if slot is not None:
+            slot += [ok, value]
+            slot[0].set()
+
+    def abandon(self) -> None:
+        """The bot is gone: every waiting call fails now."""
+        with self._lock:
+            slots = list(self._waiting.values())
+        for slot in slots:
+            if len(slot) == 1:
+                slot += [False, ControlError(Problem.REFUSED, "the bot's process is gone")]
+                slot[0].set()
+
+    def bots(self) -> list[BotView]:
+        return list(self._call("bots"))
+
+    def strategies(self, bot: str) -> list[StrategyView]:
+        return list(self._call("strategies", bot))
+
+    def risk(self, bot: str) -> list[RiskView]:
+        return list(self._call("risk", bot))
+
+    def pause(self, bot: str, strategy: str, reason: str, who: str) -> Outcome:
+        outcome: Outcome = self._call("pause", bot, strategy, reason, who)
+        return outcome
+
+    def resume(self, bot: str, strategy: str, reason: str, who: str) -> Outcome:
+        outcome: Outcome = self._call("resume", bot, strategy, reason, who)
+        return outcome
+
+    def set_trading_state(self, bot: str, state: str, reason: str, who: str) -> list[Outcome]:
+        return list(self._call("set_trading_state", bot, state, reason, who))
+
+    def clear_reducing(self, bot: str, reason: str, who: str, *,
+                       lift_daily_loss_halt: bool = False) -> list[Outcome]:
+        return list(self._call("clear_reducing", bot, reason, who,
+                               lift_daily_loss_halt=lift_daily_loss_halt))
+
+    def promote(self, bot: str, to_mode: str, confirm: str, who: str) -> PromotionView:
+        view: PromotionView = self._call("promote", bot, to_mode, confirm, who)
+        return view
+
+    def journal(self, bots: list[str], action: str, who: str,
+                detail: Mapping[str, object]) -> None:
+        self._call("journal", bots, action, who, dict(detail))
+
+
+class _CallCounts:
+    """``bot_core_control_calls_total`` is the bot's: the relay sends it each call."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+
+    def control_call(self, method: str, role: str, code: str) -> None:
+        self._channel.send(("count", method, role, code))
+
+
+def _report_watchers(hub: StreamHub, channel: _Channel, stop: threading.Event) -> Callable[
+        [int], None]:
+    """Tell the bot the watchers, whether any wants events, and the drops: at once when the
+    watchers change, and every half second while the drops grow."""
+    last: list[Any] = [None]
+    lock = threading.Lock()
+
+    def report(_count: int = 0) -> None:
+        with lock:
+            now = (hub.watchers, hub.events_wanted, hub.dropped)
+            if now != last[0]:
+                last[0] = now
+                channel.send(("watchers", *now))
+
+    def keep_reporting() -> None:
+        while not stop.wait(0.5):
+            report()
+
+    threading.Thread(target=keep_reporting, name="bot-core-relay-report", daemon=True).start()
+    return report
+
+
+def serve(channel: _Channel) -> int:
+    """The relay's life: start the server the bot asks for, serve until the bot closes the
+    channel or dies. Returns the exit status."""
+    from bot_core.control.server import ControlServer
+
+    message = channel.recv()
+    if message is None or message[0] != "start":
+        return 2
+    start: RelayStart = message[1]
+    hub = StreamHub(capacity=start.stream_buffer)
+    target = _BotTarget(channel)
+    try:
+        server = ControlServer(start.address, start.tls,
+                               allow_plaintext_loopback=start.allow_plaintext_loopback,
+                               policy=start.policy, target=target, hub=hub,
+                               metrics=_CallCounts(channel), stream_buffer=start.stream_buffer,
+                               max_watchers=start.max_watchers, what=start.what)
+        address = server.start()
+    except UsageError as exc:
+        channel.send(("refused", str(exc)))
+        return 2
+    stop = threading.Event()
+    hub.on_watchers_changed.append(_report_watchers(hub, channel, stop))
+    channel.send(("ready", address.port))
+    grace_s = 1.0
+    try:
+        while True:
+            message = channel.recv()
+            if message is None:
+                break
+            kind = message[0]
+            if kind == "updates":
+                hub.publish_many([Update.from_wire(values) for values in message[1]])
+            elif kind == "reply":
+                target.answered(*message[1:])
+            elif kind == "stop":
+                grace_s = float(message[1])
+                break
+    finally:
+        stop.set()
+        target.abandon()
+        server.stop(grace_s)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        sys.stderr.write("usage: python -m bot_core.control.relay FD (started by bot-core run, "
+                         "with the socket it inherits)\n")
+        return 2
+    fd = int(args[0])
+    os.set_inheritable(fd, False)
+    with contextlib.suppress(OSError):  # where the bot's cores are short, the bot goes first
+        os.nice(RELAY_NICE)
+    return serve(_Channel(Connection(fd)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The gRPC server in a relay process (``telemetry.grpc_process = "relay"``, the default of
+``bot-core run``): the stream crosses from the bot's hub to the relay's watchers, only what they
+want crosses, the bot's metrics count the relay's watchers, and the relay never outlives its
+bot. (The mTLS/RBAC matrix runs against a relay too: ``mtls_server`` in conftest.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psutil
+import pytest
+
+from bot_core.control.protos import bot_core_pb2 as pb
+from bot_core.control.relay import _updates_message
+from bot_core.telemetry.stream import Update
+
+from .conftest import Served, bot_config, build_runtime_for, serve, shut
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Served]:
+    scheduler = build_runtime_for(tmp_path, [bot_config(tmp_path, "alpha", "balanced")])
+    served = serve(scheduler, tls=None, policy={}, plaintext=True, process="relay")
+    try:
+        yield served
+    finally:
+        shut(served)
+
+
+def _watch(served: Served, **fields: Any) -> Iterator[pb.MetricsBatch]:
+    channel = grpc.insecure_channel(served.addr)
+    call = channel.unary_stream("/bot_core.v1.Telemetry/StreamMetrics",
+                                request_serializer=pb.StreamMetricsRequest.SerializeToString,
+                                response_deserializer=pb.MetricsBatch.FromString)
+    return call(pb.StreamMetricsRequest(**fields), timeout=30)  # type: ignore[no-any-return]
+
+
+def _until(condition: Any, what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_s:g} s: {what}")
+        time.sleep(0.02)
+
+
+def test_events_published_in_the_bot_reach_a_watcher_of_the_relay(relay: Served) -> None:
+    hub = relay.server.hub
+    assert hub.watchers == 0 and relay.server.forwarded == 0  # nobody watches: nothing crosses
+    stream = _watch(relay, metrics=["event:decision"])
+    _until(lambda: hub.watchers == 1, "the bot's hub counts the relay's watcher")
+    seen: list[Any] = []
+    n = 0
+    while len(seen) < 3:
+        hub.publish(Update.event("decision", "alpha", "balanced", n, strategy="mr", n=n,
+                                 note={"why": "test"}))
+        n += 1
+        batch = next(stream)
+        seen += [u for u in batch.updates if u.WhichOneof("body") == "event"]
+    first = seen[0]
+    assert (first.bot, first.profile, first.strategy, first.event.kind) == \
+        ("alpha", "balanced", "mr", "decision")
+    fields = json.loads(first.event.fields_json)
+    assert fields["note"] == {"why": "test"} and fields["n"] == first.event.ts_ns
+    stream.cancel()
+    _until(lambda: hub.watchers == 0, "the watcher gone from the bot's count")
+
+
+def test_a_watcher_of_samples_only_gets_no_event_across(relay: Served) -> None:
+    hub = relay.server.hub
+    stream = _watch(relay, metrics=["bot_core_equity"])
+    batch = next(stream)  # the snapshot a new watcher triggers
+    assert {u.sample.name for u in batch.updates} == {"bot_core_equity"}
+    before = relay.server.forwarded
+    for n in range(1000):
+        hub.publish(Update.event("decision", "alpha", "balanced", n, strategy="mr"))
+    relay.publisher.publish_now()
+    batch = next(stream)
+    assert {u.sample.name for u in batch.updates} == {"bot_core_equity"}
+    crossed = relay.server.forwarded - before
+    assert 0 < crossed < 1000  # the snapshot's samples crossed, none of the 1,000 events
+    stream.cancel()
+
+
+def test_the_bots_metrics_count_the_relays_watchers(relay: Served) -> None:
+    from prometheus_client import generate_latest
+
+    stream = _watch(relay, metrics=["bot_core_equity"])
+    next(stream)
+    _until(lambda: b"bot_core_stream_watchers 1.0" in generate_latest(relay.metrics.registry),
+           "bot_core_stream_watchers 1 in the bot's /metrics")
+    stream.cancel()
+    _until(lambda: b"bot_core_stream_watchers 0.0" in generate_latest(relay.metrics.registry),
+           "bot_core_stream_watchers back to 0")
+
+
+def _start_bot(tmp_path: Path, home: Path, addr: str) -> subprocess.Popen[str]:
+    config = bot_config(tmp_path, "alpha", "balanced",
+                        "[telemetry]\nallow_plaintext_loopback = true\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot_core", "run", "--config", str(config), "--json",
+         "--grpc-addr", addr, "--speed", "60", "--duration", "30m"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "BOT_CORE_HOME": str(home)})
+
+
+def test_a_bot_killed_by_sigkill_takes_its_relay_with_it(tmp_path: Path,
+                                                         bot_core_home: Path) -> None:
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0")
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "telemetry":
+                break
+        else:
+            pytest.fail(f"no telemetry event: {proc.stderr.read() if proc.stderr else ''}")
+        addr = event["grpc_addr"]
+        relays = [p for p in psutil.Process(proc.pid).children()
+                  if "bot_core.control.relay" in " ".join(p.cmdline())]
+        assert len(relays) == 1
+        assert any(c.laddr.port == int(addr.rpartition(":")[2])
+                   for c in relays[0].net_connections("tcp") if c.status == "LISTEN")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(relays, timeout=15)
+        assert gone and not alive, "the relay outlived its bot"
+        with socket.socket() as probe:  # its port was given back
+            probe.bind(("127.0.0.1", int(addr.rpartition(":")[2])))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
+def test_a_port_in_use_is_one_clear_line_from_the_relay(tmp_path: Path,
+                                                        bot_core_home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _start_bot(tmp_path, bot_core_home, f"127.0.0.1:{port}")
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert err.strip().splitlines() == [
+        f"error: --grpc-addr 127.0.0.1:{port}: cannot listen there (in use, or not an address "
+        f"of this machine)"]
+    assert '"event": "start"' not in out
+
+
+def test_an_update_crosses_to_another_process_as_it_was() -> None:
+    plain = Update.event("decision", "alpha", "balanced", 7, strategy="mr", side="buy",
+                         quantity=0.5)
+    odd = Update.event("note", "alpha", "balanced", 8, lock=threading.Lock())  # pickle cannot
+    sample = Update.sample("bot_core_equity", {"bot": "alpha"}, 1.5)
+    for batch in ([plain, sample], [plain, odd, sample]):
+        kind, wires = pickle.loads(_updates_message(batch))
+        assert kind == "updates"
+        back = [Update.from_wire(w) for w in wires]
+        assert [(u.kind, u.name, u.bot, u.strategy, u.labels, u.value, u.ts_ns, u.wall_ns)
+                for u in back] == [(u.kind, u.name, u.bot, u.strategy, u.labels, u.value,
+                                    u.ts_ns, u.wall_ns) for u in batch]
+        assert [u.fields_json for u in back] == [u.fields_json for u in batch]
+    assert '"lock":"<unlocked _thread.lock object' in odd.fields_json
