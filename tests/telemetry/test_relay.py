@@ -105,6 +105,39 @@ def test_the_bots_metrics_count_the_relays_watchers(relay: Served) -> None:
            "bot_core_stream_watchers back to 0")
 
 
+def test_a_relay_that_dies_is_started_again_on_the_same_address(relay: Served,
+                                                                capsys: Any) -> None:
+    server = relay.server
+    first, addr = server.pid, relay.addr
+    os.kill(first, signal.SIGKILL)
+    _until(lambda: server.restarts == 1 and server.running, "a new relay")
+    assert server.pid != first and relay.addr == addr
+    assert f"the gRPC relay process exited (status -9); started again (pid {server.pid})" in \
+        capsys.readouterr().err
+    stream = _watch(relay, metrics=["bot_core_equity"])  # it serves as the first did
+    assert {u.sample.name for u in next(stream).updates} == {"bot_core_equity"}
+    _until(lambda: relay.server.hub.watchers == 1, "its watcher counted by the bot")
+    stream.cancel()
+
+
+def test_a_relay_that_keeps_dying_is_given_up_on_and_the_bot_goes_on(relay: Served,
+                                                                      capsys: Any) -> None:
+    from bot_core.control.relay import MAX_RESTARTS
+
+    server = relay.server
+    for n in range(1, MAX_RESTARTS + 1):
+        os.kill(server.pid, signal.SIGKILL)
+        _until(lambda n=n: server.restarts == n and server.running, f"relay number {n + 1}")
+    os.kill(server.pid, signal.SIGKILL)
+    _until(lambda: server.pid is None, "the bot giving up on its relay")
+    err = capsys.readouterr().err
+    assert err.count("started again") == MAX_RESTARTS
+    assert f"exited (status -9) {MAX_RESTARTS} times within a minute; gRPC is not served any " \
+           f"more (the bots keep running)" in err
+    assert relay.server.hub.watchers == 0
+    server.stop()  # and stopping it after that is quiet
+
+
 def _start_bot(tmp_path: Path, home: Path, addr: str) -> subprocess.Popen[str]:
     config = bot_config(tmp_path, "alpha", "balanced",
                         "[telemetry]\nallow_plaintext_loopback = true\n")

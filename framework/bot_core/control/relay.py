@@ -20,12 +20,15 @@ What crosses to the relay is only what someone watches: no update while nobody w
 samples only (a few hundred a second) while no watcher's filter lets events through; every
 update otherwise. The bot's part is one thread that reads its hub (:class:`_Feed`) and one that
 answers the relay: neither is on the scheduler's path. The relay ends when the bot closes the
-channel, and when the bot dies (the channel's end of file), SIGKILL included.
+channel, and when the bot dies (the channel's end of file), SIGKILL included. A relay that dies
+under a running bot is started again on the same address (at most :data:`MAX_RESTARTS` times a
+minute; a line on stderr says so each time); watchers reconnect to it as to any server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import pickle
@@ -33,6 +36,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +62,8 @@ from bot_core.telemetry.stream import StreamFilter, StreamHub, Update
 __all__ = ["RelayServer", "RelayStart"]
 
 START_TIMEOUT_S = 30.0
+MAX_RESTARTS = 3
+"""A relay that dies is started again on the same address, at most this many times a minute."""
 CALL_TIMEOUT_S = 60.0
 """How long the relay waits for the bot to carry out a Control call (a promotion judges its
 gates) before answering FAILED_PRECONDITION."""
@@ -163,9 +169,10 @@ class _Feed:
                 if batch is None:
                     return
                 if batch:
-                    if not self.channel.send_bytes(_updates_message(batch)):
-                        return
-                    self.forwarded += len(batch)
+                    if self.channel.send_bytes(_updates_message(batch)):
+                        self.forwarded += len(batch)
+                    else:  # the relay is gone; the one that replaces it says what it wants
+                        self._wanted = (False, False)
         finally:
             if watcher is not None:
                 watcher.close()
@@ -214,9 +221,29 @@ class RelayServer:
         self._feed: _Feed | None = None
         self._reader: threading.Thread | None = None
         self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bot-core-control")
+        self._stopping = False
+        self._restarted: list[float] = []
+        self.restarts = 0
+        """Times a relay that died was started again."""
 
     def start(self) -> Address:
         """Start the relay and wait until it listens; returns the bound address."""
+        self.address = self._spawn(self.requested)
+        self._feed = _Feed(self.hub, self._channel_or_fail(), self._start.stream_buffer)
+        self._feed.start()
+        self._reader = threading.Thread(target=self._read, name="bot-core-relay-calls",
+                                        daemon=True)
+        self._reader.start()
+        return self.address
+
+    def _channel_or_fail(self) -> _Channel:
+        assert self._channel is not None, "start() first"
+        return self._channel
+
+    def _spawn(self, address: Address) -> Address:
+        """A relay process listening at ``address``; its bound address.
+
+        :raises UsageError: the relay could not listen there, or did not start."""
         ours, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
@@ -227,34 +254,28 @@ class RelayServer:
         finally:
             theirs.close()
         channel = self._channel = _Channel(Connection(ours.detach()))
-        channel.send(("start", self._start))
-        if not channel.conn.poll(START_TIMEOUT_S):
-            self.stop()
-            raise UsageError(f"{self.what} {self.requested}: the gRPC relay process did not "
-                             f"start within {START_TIMEOUT_S:g} s")
-        reply = channel.recv()
+        channel.send(("start", dataclasses.replace(self._start, address=address)))
+        reply = channel.recv() if channel.conn.poll(START_TIMEOUT_S) else None
         if reply is None or reply[0] != "ready":
-            self.stop()
-            why = reply[1] if reply is not None else "the gRPC relay process exited"
-            raise UsageError(why)
-        self.address = Address(self.requested.host, int(reply[1]))
-        self._feed = _Feed(self.hub, channel, self._start.stream_buffer)
-        self._feed.start()
-        self._reader = threading.Thread(target=self._read, name="bot-core-relay-calls",
-                                        daemon=True)
-        self._reader.start()
-        return self.address
+            self._end_process(channel, grace_s=0.0)
+            if reply is None:
+                raise UsageError(f"{self.what} {address}: the gRPC relay process did not start "
+                                 f"within {START_TIMEOUT_S:g} s")
+            raise UsageError(str(reply[1]))
+        return Address(address.host, int(reply[1]))
 
     def _read(self) -> None:
-        channel = self._channel
-        assert channel is not None and self._feed is not None
         while True:
-            message = channel.recv()
+            channel = self._channel
+            message = channel.recv() if channel is not None else None
             if message is None:
-                return
+                if self._stopping or not self._restart():
+                    return
+                continue
             kind = message[0]
             if kind == "watchers":
                 _, count, events, dropped = message
+                assert self._feed is not None
                 self._feed.want(count > 0, events)  # before the snapshot a watcher triggers
                 self.hub.set_remote(count, dropped, events)
             elif kind == "count":
@@ -262,6 +283,40 @@ class RelayServer:
                     self.metrics.control_call(*message[1:])
             elif kind == "call":
                 self._calls.submit(self._answer, *message[1:])
+
+    def _restart(self) -> bool:
+        """The relay died under a running bot: start another on the same address (at most
+        :data:`MAX_RESTARTS` a minute), saying so on stderr. False when it gives up."""
+        process, channel = self._process, self._channel
+        status = process.wait() if process is not None else None
+        if channel is not None:
+            channel.close()
+        self.hub.set_remote(0, self.hub.remote_dropped, False)
+        now = time.monotonic()
+        self._restarted = [t for t in self._restarted if now - t < 60.0] + [now]
+        where = f"{self.what} {self.address}"
+        if len(self._restarted) > MAX_RESTARTS:
+            sys.stderr.write(f"error: {where}: the gRPC relay process exited (status {status}) "
+                             f"{MAX_RESTARTS} times within a minute; gRPC is not served any "
+                             f"more (the bots keep running)\n")
+            self._process = self._channel = None
+            return False
+        try:
+            self._spawn(self.address)
+        except UsageError as exc:
+            sys.stderr.write(f"error: {where}: the gRPC relay process exited (status {status}) "
+                             f"and could not be started again: {exc}\n")
+            self._process = self._channel = None
+            return False
+        if self._stopping:  # stop() came meanwhile: this one goes too
+            self._end_process(self._channel, grace_s=0.0)
+            return False
+        assert self._feed is not None
+        self._feed.channel = self._channel_or_fail()
+        self.restarts += 1
+        sys.stderr.write(f"warning: {where}: the gRPC relay process exited (status {status}); "
+                         f"started again (pid {self.pid})\n")
+        return True
 
     def _answer(self, call_id: int, method: str, args: tuple[Any, ...],
                 kwargs: Mapping[str, Any]) -> None:
@@ -278,9 +333,8 @@ class RelayServer:
                 reply = ("reply", call_id, False, RuntimeError(f"{type(exc).__name__}: {exc}"))
         self._channel.send(reply)
 
-    def stop(self, grace_s: float = 1.0) -> None:
-        """End every stream and the relay; waits at most ``grace_s`` + 5 s for it."""
-        channel, self._channel = self._channel, None
+    def _end_process(self, channel: _Channel | None, grace_s: float) -> None:
+        """Ask the relay to stop, wait ``grace_s`` + 5 s for it, then kill it."""
         if channel is not None:
             channel.send(("stop", grace_s))
         process, self._process = self._process, None
@@ -290,11 +344,17 @@ class RelayServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if channel is not None:
+            channel.close()
+
+    def stop(self, grace_s: float = 1.0) -> None:
+        """End every stream and the relay; waits at most ``grace_s`` + 5 s for it."""
+        self._stopping = True
+        channel, self._channel = self._channel, None
+        self._end_process(channel, grace_s)
         if self._feed is not None:
             self._feed.stop()
             self._feed = None
-        if channel is not None:
-            channel.close()
         if self._reader is not None:
             self._reader.join(timeout=5)
             self._reader = None
@@ -322,7 +382,8 @@ class RelayServer:
         return self._process.pid if self._process is not None else None
 
     def info(self) -> Mapping[str, Any]:
-        return {"address": str(self.address), "tls": self.tls is not None, "relay": self.pid}
+        return {"address": str(self.address), "tls": self.tls is not None, "relay": self.pid,
+                "restarts": self.restarts}
 
 
 # -- the relay's side -------------------------------------------------------------------------
