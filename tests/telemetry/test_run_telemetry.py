@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from .conftest import bot_config
 
 
@@ -48,6 +50,8 @@ def test_a_demo_bot_under_mtls_is_watched_steered_and_scraped(tmp_path: Path, ru
     proc, event = _start(config, bot_core_home)
     try:
         assert event["grpc_tls"] == "mtls"
+        relay = psutil.Process(event["grpc_relay_pid"])  # the server runs in a relay process
+        assert relay.ppid() == proc.pid and "bot_core.control.relay" in relay.cmdline()
         addr, url = event["grpc_addr"], event["metrics_url"]
         assert addr.startswith("127.0.0.1:") and url.startswith("http://127.0.0.1:")
         viewer = ["--tls-ca", str(certs / "ca.crt"), "--tls-cert", str(certs / "viewer.crt"),

@@ -128,6 +128,9 @@ class RuntimeServices:
         if self.control_server is not None:
             out["grpc_addr"] = str(self.control_server.address)
             out["grpc_tls"] = "mtls" if self.control_server.tls is not None else "plaintext"
+            relay = getattr(self.control_server, "pid", None)
+            if relay is not None:
+                out["grpc_relay_pid"] = relay
         return out
 
     def announce(self, stream: TextIO | None = None) -> None:
@@ -136,7 +139,9 @@ class RuntimeServices:
         if "metrics_url" in info:
             parts.append(f"metrics: {info['metrics_url']}")
         if "grpc_addr" in info:
-            parts.append(f"gRPC: {info['grpc_addr']} ({info['grpc_tls']})")
+            served = info["grpc_tls"] + (f", relay pid {info['grpc_relay_pid']}"
+                                         if "grpc_relay_pid" in info else "")
+            parts.append(f"gRPC: {info['grpc_addr']} ({served})")
         (stream or sys.stderr).write(" · ".join(parts) + "\n")
 
     def close(self) -> None:
