@@ -138,9 +138,10 @@ def test_a_relay_that_keeps_dying_is_given_up_on_and_the_bot_goes_on(relay: Serv
     server.stop()  # and stopping it after that is quiet
 
 
-def _start_bot(tmp_path: Path, home: Path, addr: str) -> subprocess.Popen[str]:
+def _start_bot(tmp_path: Path, home: Path, addr: str, extra: str = ""
+               ) -> subprocess.Popen[str]:
     config = bot_config(tmp_path, "alpha", "balanced",
-                        "[telemetry]\nallow_plaintext_loopback = true\n")
+                        "[telemetry]\nallow_plaintext_loopback = true\n" + extra)
     return subprocess.Popen(
         [sys.executable, "-m", "bot_core", "run", "--config", str(config), "--json",
          "--grpc-addr", addr, "--speed", "60", "--duration", "30m"],
@@ -148,17 +149,38 @@ def _start_bot(tmp_path: Path, home: Path, addr: str) -> subprocess.Popen[str]:
         env={**os.environ, "BOT_CORE_HOME": str(home)})
 
 
+def _telemetry_event(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event: dict[str, Any] = json.loads(line)
+        if event["event"] == "telemetry":
+            return event
+    pytest.fail(f"no telemetry event: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def test_grpc_process_inline_serves_from_the_bots_own_process(tmp_path: Path,
+                                                              bot_core_home: Path,
+                                                              run_cli: Any) -> None:
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0", 'grpc_process = "inline"\n')
+    try:
+        event = _telemetry_event(proc)
+        assert "grpc_relay_pid" not in event
+        assert not [p for p in psutil.Process(proc.pid).children()
+                    if "bot_core.control.relay" in " ".join(p.cmdline())]
+        status = run_cli("control", event["grpc_addr"], "--json", "status", timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert [b["name"] for b in json.loads(status.stdout)["bots"]["bots"]] == ["alpha"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
 def test_a_bot_killed_by_sigkill_takes_its_relay_with_it(tmp_path: Path,
                                                          bot_core_home: Path) -> None:
     proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0")
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = json.loads(line)
-            if event["event"] == "telemetry":
-                break
-        else:
-            pytest.fail(f"no telemetry event: {proc.stderr.read() if proc.stderr else ''}")
+        event = _telemetry_event(proc)
         addr = event["grpc_addr"]
         relays = [p for p in psutil.Process(proc.pid).children()
                   if "bot_core.control.relay" in " ".join(p.cmdline())]

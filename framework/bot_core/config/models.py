@@ -346,7 +346,7 @@ class TelemetryConfig(_Frozen):
     grpc_process: Literal["relay", "inline"] = Field(
         "relay", description="Where the gRPC server runs: `relay`, a child process the bot "
         "feeds (the streams' gRPC and TLS work never takes the scheduler's CPU), or `inline`, "
-        "threads of the bot's own process.")
+        "threads of the bot's own process (always, where the OS is not POSIX).")
     max_watchers: int = Field(64, ge=1, le=1024,
                               description="StreamMetrics watchers at once [1-1024].")
     snapshot_interval_s: float = Field(

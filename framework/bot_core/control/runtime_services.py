@@ -11,6 +11,7 @@ everything (streams end, ports are freed).
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -92,12 +93,14 @@ class RuntimeServices:
         material = read_server_material(settings.tls, settings.source) \
             if settings.tls is not None else None
         check_bind(settings.grpc, material, section.allow_plaintext_loopback, what)
-        kind = RelayServer if section.grpc_process == "relay" else ControlServer
+        # the relay inherits its socket by descriptor (POSIX); elsewhere the server is inline
+        relay = section.grpc_process == "relay" and os.name == "posix"
+        kind = RelayServer if relay else ControlServer
         server = kind(settings.grpc, material,
-                               allow_plaintext_loopback=section.allow_plaintext_loopback,
-                               policy=settings.policy, target=self.target, hub=hub,
-                               metrics=self.metrics, stream_buffer=section.stream_buffer,
-                               max_watchers=section.max_watchers, what=what)
+                      allow_plaintext_loopback=section.allow_plaintext_loopback,
+                      policy=settings.policy, target=self.target, hub=hub,
+                      metrics=self.metrics, stream_buffer=section.stream_buffer,
+                      max_watchers=section.max_watchers, what=what)
         server.start()
         self.control_server = server
         self.snapshots = SnapshotPublisher(self.metrics.registry, hub,
