@@ -249,6 +249,7 @@ class RelayServer:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "bot_core.control.relay", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # the bot's stdout may be its --json event stream
                 # no gRPC log lines (a refused bind's) before the one line the bot prints
                 env={**os.environ, "GRPC_VERBOSITY": "NONE"})
         finally:
