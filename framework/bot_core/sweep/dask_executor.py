@@ -6,14 +6,18 @@ sweep. Before any run, every connected worker is asked (``Client.run``) which of
 components it lacks; a worker that lacks one, or has another version, is named with what it
 lacks and left out (the runs go to the others); with none left the sweep is refused.
 
-The datasets are scattered to the workers once (``broadcast``) and every run reads them from
-the worker's memory. A worker that dies mid-sweep loses nothing: Dask runs its unfinished runs
-again on the other workers (and gives up on a run that killed three workers:
-``KilledWorker``, reported as that run's error).
+The datasets are sent to each usable worker once (``Client.run``) and kept in the worker's
+process for this sweep (released at its end), outside Dask's data management: scattered data
+has no recipe to recompute it, and the scheduler's Active Memory Manager drops "excess"
+replicas, so a worker dying with the last replica made the runs still waiting on it fail
+("cancelled: already forgotten"). The runs go to those workers only. A worker that dies
+mid-sweep loses nothing: Dask runs its unfinished runs again on the other workers (and gives
+up on a run that killed three workers: ``KilledWorker``, reported as that run's error).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
@@ -30,6 +34,8 @@ from bot_core.sweep.runs import (
     RunSpec,
     SweepContext,
     execute_run,
+    install_datasets,
+    release_datasets,
     worker_report,
 )
 
@@ -87,8 +93,9 @@ class DaskExecutor:
         self._client: Any = None
         self._cluster: Any = None
         self._context: SweepContext | None = None
-        self._data: Any = None
-        self._restrict: list[str] | None = None
+        self._owner = f"sweep-{uuid.uuid4().hex[:12]}"
+        self._checksums: list[str] = []
+        self._restrict: list[str] = []
         self._outstanding: list[Any] = []
         self._usable = 0
 
@@ -130,8 +137,9 @@ class DaskExecutor:
                              f"{wanted} wanted, after {self.timeout_s:g} s") from None
         notes, good = self._preflight()
         self._usable = len(good)
-        self._data = self._client.scatter([p.spec for p in payloads], broadcast=True,
-                                          workers=self._restrict, hash=False)
+        self._restrict = good
+        self._checksums = [p.checksum for p in payloads]
+        self._client.run(install_datasets, list(payloads), self._owner, workers=good)
         return notes
 
     def _preflight(self) -> tuple[list[str], list[str]]:
@@ -158,7 +166,6 @@ class DaskExecutor:
             raise PluginError("no Dask worker can run this sweep (install the same bot-core "
                               "and plugin wheels on the workers):\n" + "\n".join(problems))
         if problems:
-            self._restrict = good
             notes = [f"{p}; left out" for p in problems]
         trimming = sorted(a for a in good if reports[a].get("malloc_trim") is not None)
         if trimming:
@@ -171,10 +178,10 @@ class DaskExecutor:
     def run(self, specs: Sequence[RunSpec]) -> Iterator[RunRecord]:
         distributed = _client_module()
         assert self._client is not None and self._context is not None, "start() first"
-        prefix = f"bot-core-sweep-{uuid.uuid4().hex[:12]}"
+        prefix = f"bot-core-{self._owner}-{uuid.uuid4().hex[:6]}"
         futures = self._client.map(
             execute_run, [self._context] * len(specs), list(specs),
-            [self._data] * len(specs), key=[f"{prefix}-{i}" for i in range(len(specs))],
+            key=[f"{prefix}-{i}" for i in range(len(specs))],
             pure=False, workers=self._restrict, allow_other_workers=False)
         self._outstanding = list(futures)
         by_key = {f.key: spec for f, spec in zip(futures, specs, strict=True)}
@@ -193,6 +200,10 @@ class DaskExecutor:
         if client is not None:
             if cancel and self._outstanding:
                 client.cancel(self._outstanding)
+            if self._checksums:  # long-lived workers keep nothing of this sweep
+                with contextlib.suppress(Exception):  # a worker gone meanwhile: nothing held
+                    client.run(release_datasets, self._checksums, self._owner,
+                               workers=self._restrict, on_error="ignore")
             client.close()
         cluster, self._cluster = self._cluster, None
         if cluster is not None:

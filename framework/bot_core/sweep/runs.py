@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DatasetPayload", "Phase", "Requirements", "RunRecord", "RunSpec", "SweepContext",
            "component_versions", "execute_run", "frame_checksum", "install_datasets", "needed_components",
-           "slice_spec", "worker_host", "worker_report"]
+           "release_datasets", "slice_spec", "worker_host", "worker_report"]
 
 Phase = Literal["full", "train", "test"]
 """``full``: a run over the whole data; ``train`` / ``test``: a walk-forward window's periods."""
@@ -134,10 +134,26 @@ _CONFIG_FILES: dict[str, Path] = {}
 _CONFIG_LOCK = threading.Lock()
 
 
-def install_datasets(payloads: Sequence[DatasetPayload]) -> None:
-    """Keep ``payloads`` in this process for every later run (a local worker's initializer)."""
+_HOLDERS: dict[str, set[str]] = {}
+"""Checksum -> the sweeps that installed it in this (long-lived Dask worker) process."""
+
+
+def install_datasets(payloads: Sequence[DatasetPayload], owner: str = "") -> None:
+    """Keep ``payloads`` in this process for every later run (a local worker's initializer; a
+    Dask worker's, per sweep ``owner``, until :func:`release_datasets`)."""
     for payload in payloads:
         _DATASETS[payload.checksum] = payload.spec
+        _HOLDERS.setdefault(payload.checksum, set()).add(owner)
+
+
+def release_datasets(checksums: Sequence[str], owner: str) -> None:
+    """``owner``'s sweep is over: drop the datasets no other sweep in this process holds."""
+    for checksum in checksums:
+        holders = _HOLDERS.get(checksum, set())
+        holders.discard(owner)
+        if not holders:
+            _HOLDERS.pop(checksum, None)
+            _DATASETS.pop(checksum, None)
 
 
 def worker_host() -> PluginHost:
