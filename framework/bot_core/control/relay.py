@@ -75,6 +75,8 @@ _FEED_BATCH = 256
 """Updates per message to the relay: pickling a message holds the GIL (~0.3 ms for 256)."""
 _FEED_LINGER_S = 0.05
 _SAMPLES_ONLY = StreamFilter(samples_only=True)
+_TARGET_METHODS = frozenset(name for name in vars(ControlTarget) if not name.startswith("_"))
+"""What the relay may ask the bot's target: the methods of the protocol, nothing else."""
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,6 @@ class RelayServer:
 
     def _answer(self, call_id: int, method: str, args: tuple[Any, ...],
                 kwargs: Mapping[str, Any]) -> None:
-        assert self._channel is not None
         if method not in _TARGET_METHODS:
             reply: tuple[Any, ...] = ("reply", call_id, False,
                                       ControlError(Problem.INVALID, f"no such call: {method}"))
@@ -332,7 +333,9 @@ class RelayServer:
                 reply = ("reply", call_id, False, exc)
             except Exception as exc:  # a bug: the relay answers UNKNOWN with its text
                 reply = ("reply", call_id, False, RuntimeError(f"{type(exc).__name__}: {exc}"))
-        self._channel.send(reply)
+        channel = self._channel
+        if channel is not None:  # else the relay that asked is gone, and its caller with it
+            channel.send(reply)
 
     def _end_process(self, channel: _Channel | None, grace_s: float) -> None:
         """Ask the relay to stop, wait ``grace_s`` + 5 s for it, then kill it."""
@@ -382,16 +385,9 @@ class RelayServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def info(self) -> Mapping[str, Any]:
-        return {"address": str(self.address), "tls": self.tls is not None, "relay": self.pid,
-                "restarts": self.restarts}
-
 
 # -- the relay's side -------------------------------------------------------------------------
 
-
-_TARGET_METHODS = frozenset({"bots", "strategies", "risk", "pause", "resume",
-                             "set_trading_state", "clear_reducing", "promote", "journal"})
 
 
 class _BotTarget:

@@ -633,11 +633,6 @@ def _plain_samples(metric: Any, cache: dict[tuple[Any, ...], dict[str, str]]
         return None
 
 
-_COLLECTING = threading.local()
-"""``for_stream``: True while :class:`SnapshotPublisher` collects on this thread (a histogram
-then skips the buckets the stream leaves out; they were four fifths of a snapshot's samples)."""
-
-
 class _BatchedHistogram:
     """A histogram whose observations cost one ``array.append`` on the hot path: each series
     keeps the raw nanoseconds until :meth:`fold` (a refresh, a scrape) turns them into bucket
@@ -687,9 +682,6 @@ class _BatchedHistogram:
         from prometheus_client.core import HistogramMetricFamily
 
         self.fold()
-        if getattr(_COLLECTING, "for_stream", False):  # the stream has no buckets: skip them
-            yield self._counts_and_sums()
-            return
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         with self._lock:
             for key, counts in self._counts.items():
@@ -701,7 +693,10 @@ class _BatchedHistogram:
                 family.add_metric(list(key), buckets, self._sums[key])
         yield family
 
-    def _counts_and_sums(self) -> Metric:
+    def counts_and_sums(self) -> Metric:
+        """:meth:`collect` without the buckets (the stream leaves them out; they were four
+        fifths of a snapshot's samples)."""
+        self.fold()
         family = Metric(self.name, self.documentation, "histogram")
         with self._lock:
             for key, counts in self._counts.items():
@@ -758,7 +753,8 @@ class SnapshotPublisher:
         self._poke = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bot-core-snapshots", daemon=True)
         self._labels: dict[tuple[Any, ...], dict[str, str]] = {}
-        """Label dicts by (metric, values), made once: series are few and long-lived."""
+        """Label dicts by (sample name, label values), made once: series are few and
+        long-lived."""
         hub.on_watchers_changed.append(self._changed)
 
     def start(self) -> SnapshotPublisher:
@@ -774,26 +770,25 @@ class SnapshotPublisher:
 
         Plain counters and gauges are read straight from their children (:func:`_plain_samples`,
         a fifth of the time prometheus-client's ``collect`` takes, which was the scheduler's p99
-        with watchers attached); everything else through its ``collect``. The GIL is given back
-        between metrics, so the scheduler's thread never waits for a whole snapshot.
+        with watchers attached), the latency histograms without their buckets; everything else
+        through its ``collect``. The GIL is given back between metrics, so the scheduler's
+        thread never waits for a whole snapshot.
         """
         wall = time.time_ns()
         out: list[Update] = []
         sample = Update.sample
-        _COLLECTING.for_stream = True
-        try:
-            for collector in _collectors(self.registry):
-                plain = _plain_samples(collector, self._labels)
-                if plain is not None:
-                    out += [sample(name, labels, value, wall) for name, labels, value in plain]
-                else:
-                    for family in collector.collect():
-                        out += [sample(s.name, s.labels, float(s.value), wall)
-                                for s in family.samples
-                                if not s.name.endswith(("_bucket", "_created"))]
-                time.sleep(0)
-        finally:
-            _COLLECTING.for_stream = False
+        for collector in _collectors(self.registry):
+            plain = _plain_samples(collector, self._labels)
+            if plain is not None:
+                out += [sample(name, labels, value, wall) for name, labels, value in plain]
+            else:
+                families = [collector.counts_and_sums()] \
+                    if isinstance(collector, _BatchedHistogram) else collector.collect()
+                for family in families:
+                    out += [sample(s.name, s.labels, float(s.value), wall)
+                            for s in family.samples
+                            if not s.name.endswith(("_bucket", "_created"))]
+            time.sleep(0)
         return out
 
     def publish_now(self) -> None:
