@@ -16,10 +16,14 @@
     python benchmarks/bench_telemetry.py                 # 10 s per measurement, 3 rounds
     python benchmarks/bench_telemetry.py --quick
     python benchmarks/bench_telemetry.py --process inline  # the server in the bot's process
+    python benchmarks/bench_telemetry.py --relay-cpus 1 --watcher-cpus 1
 
 The server runs as ``bot-core run`` runs it by default: in a relay process the bot feeds
 (``telemetry.grpc_process = "relay"``); ``--process inline`` measures it on the bot's own
-threads instead.
+threads instead. ``--relay-cpus`` gives the relay CPUs of its own (``telemetry.relay_cpus``);
+``--watcher-cpus`` keeps the watcher processes on those CPUs, off the bot's (a lower priority
+alone does not: the OS still runs them on the bot's core now and then), which is how watchers
+on other machines would leave the bot's cores.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ def client(args: argparse.Namespace) -> None:
 
     if args.nice and hasattr(os, "nice"):  # remote watchers run elsewhere: yield the CPU
         os.nice(19)
+    if args.cpus:
+        os.sched_setaffinity(0, _cpus(args.cpus))
     certs = Path(args.certs)
     credentials = grpc.ssl_channel_credentials(
         (certs / "ca.crt").read_bytes(), (certs / "viewer.key").read_bytes(),
@@ -98,7 +104,8 @@ def client(args: argparse.Namespace) -> None:
 class Served:
     """A stream hub and a real mTLS server on loopback (Control is never called here)."""
 
-    def __init__(self, certs: Path, *, buffer: int = 65536, process: str = "relay") -> None:
+    def __init__(self, certs: Path, *, buffer: int = 65536, process: str = "relay",
+                 relay_cpus: str | None = None, watcher_cpus: str | None = None) -> None:
         from bot_core.control.rbac import AccessPolicy
         from bot_core.control.relay import RelayServer
         from bot_core.control.runtime_target import RuntimeControl
@@ -110,19 +117,25 @@ class Served:
         self.hub = StreamHub(capacity=buffer)
         material = read_server_material(TlsFiles(certs / "ca.crt", certs / "server.crt",
                                                  certs / "server.key"), "bench")
-        kind = RelayServer if process == "relay" else ControlServer
-        self.server = kind(
-            Address("127.0.0.1", 0), material, allow_plaintext_loopback=False,
+        options: dict[str, Any] = dict(
+            allow_plaintext_loopback=False,
             policy=AccessPolicy.of({"spiffe://bot-core/viewer": "viewer"}, None),
             target=RuntimeControl(), hub=self.hub, stream_buffer=buffer, max_watchers=64)
+        address = Address("127.0.0.1", 0)
+        self.server = RelayServer(
+            address, material, cpus=sorted(_cpus(relay_cpus)) if relay_cpus else None,
+            **options) if process == "relay" else ControlServer(address, material, **options)
         self.address = str(self.server.start())
         self.certs = certs
+        self.watcher_cpus = watcher_cpus
 
     def watchers(self, processes: int, streams: int, pattern: str = "event:*", *,
                  nice: bool = False) -> list[subprocess.Popen[str]]:
         procs = [subprocess.Popen([sys.executable, __file__, "--client", self.address,
                                    "--certs", str(self.certs), "--streams", str(streams),
-                                   "--pattern", pattern, *(["--nice"] if nice else [])],
+                                   "--pattern", pattern, *(["--nice"] if nice else []),
+                                   *(["--cpus", self.watcher_cpus] if self.watcher_cpus
+                                     else [])],
                                   stdout=subprocess.PIPE, text=True)
                  for _ in range(processes)]
         deadline = time.monotonic() + 120
@@ -158,6 +171,10 @@ class Served:
         self.server.stop(grace_s=0.5)
 
 
+def _cpus(text: str) -> set[int]:
+    return {int(cpu) for cpu in text.split(",")}
+
+
 def throughput(certs: Path, processes: int, streams: int, updates: int, process: str) -> None:
     from bot_core.telemetry.stream import Update
 
@@ -190,7 +207,8 @@ def throughput(certs: Path, processes: int, streams: int, updates: int, process:
 
 
 def scheduler_p99(certs: Path, duration: float, watchers: int, process: str,
-                  rounds: int = 1) -> None:
+                  rounds: int = 1, relay_cpus: str | None = None,
+                  watcher_cpus: str | None = None) -> None:
     """The p99 cost of the watchers, measured in ``rounds`` rounds (each: no telemetry, the
     server with no watcher, snapshot watchers, event watchers, one after the other, so that a
     machine whose speed drifts slows the four alike); the verdict is on the median."""
@@ -226,7 +244,7 @@ def scheduler_p99(certs: Path, duration: float, watchers: int, process: str,
     print(f"scheduler, 100 strategies x 10 instruments, {duration:g} s each, {rounds} "
           f"round(s):", flush=True)
     worse: dict[str, list[float]] = {"metric snapshots": [], "every event": []}
-    served = Served(certs, process=process)
+    served = Served(certs, process=process, relay_cpus=relay_cpus, watcher_cpus=watcher_cpus)
     try:
         for round_ in range(1, rounds + 1):
             if rounds > 1:
@@ -269,6 +287,11 @@ def main() -> None:
     parser.add_argument("--only", choices=("throughput", "p99"), default=None)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of the p99 measurements (default 3; median judged)")
+    parser.add_argument("--relay-cpus", default=None,
+                        help="CPUs of the relay in the p99 measurements (e.g. 1 or 2,3)")
+    parser.add_argument("--watcher-cpus", default=None,
+                        help="CPUs of the watcher processes in the p99 measurements")
+    parser.add_argument("--cpus", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--certs", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=1, help=argparse.SUPPRESS)
@@ -293,7 +316,10 @@ def main() -> None:
             throughput(certs, 1, 1, updates, args.process)
             throughput(certs, 5, 10, updates // 5, args.process)
         if args.only != "throughput":
-            scheduler_p99(certs, duration, 50, args.process, rounds=args.rounds)
+            print(f"relay CPUs: {args.relay_cpus or 'any'}; watcher CPUs: "
+                  f"{args.watcher_cpus or 'any'}", flush=True)
+            scheduler_p99(certs, duration, 50, args.process, rounds=args.rounds,
+                          relay_cpus=args.relay_cpus, watcher_cpus=args.watcher_cpus)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average at the end: {load:.2f}", flush=True)
 

@@ -6,8 +6,8 @@ bot. (The mTLS/RBAC matrix runs against a relay too: ``mtls_server`` in conftest
 from __future__ import annotations
 
 import json
+import marshal
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -23,8 +23,8 @@ import psutil
 import pytest
 
 from bot_core.control.protos import bot_core_pb2 as pb
-from bot_core.control.relay import _updates_message
-from bot_core.telemetry.stream import Update
+from bot_core.control.relay import _encode_updates, _Lane
+from bot_core.telemetry.stream import StreamHub, Update, event_record
 
 from .conftest import Served, bot_config, build_runtime_for, serve, shut
 
@@ -199,6 +199,53 @@ def test_a_bot_killed_by_sigkill_takes_its_relay_with_it(tmp_path: Path,
         proc.communicate(timeout=30)
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_relay_cpus_keeps_the_relay_and_its_threads_on_those_cpus(tmp_path: Path,
+                                                                  bot_core_home: Path) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0", f"relay_cpus = [{cpu}]\n")
+    try:
+        event = _telemetry_event(proc)
+        relay = psutil.Process(event["grpc_relay_pid"])
+        threads = [t.id for t in relay.threads()]
+        assert len(threads) > 1  # gRPC's threads and the relay's own
+        for tid in threads:  # every thread, not only the first: each has its own mask
+            assert os.sched_getaffinity(tid) == {cpu}
+        assert psutil.Process(proc.pid).cpu_affinity() == sorted(os.sched_getaffinity(0))
+        assert proc.stdout is not None
+        assert any(json.loads(line)["event"] == "status" for line in proc.stdout)  # running
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[4096]", "telemetry.relay_cpus [4096]: CPU 4096 is not one this process may run on"),
+    ("[]", "give at least one CPU, or leave it unset"),
+    ("[0, 0]", "CPU numbers are distinct and >= 0, not [0, 0]"),
+])
+def test_bad_relay_cpus_are_one_clear_line(tmp_path: Path, bot_core_home: Path, value: str,
+                                           message: str) -> None:
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0", f"relay_cpus = {value}\n")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err and '"event": "start"' not in out
+
+
+def test_relay_cpus_for_an_inline_server_is_refused(tmp_path: Path,
+                                                    bot_core_home: Path) -> None:
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0",
+                      'relay_cpus = [0]\ngrpc_process = "inline"\n')
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert '"event": "start"' not in out
+    assert err.strip().endswith('telemetry.relay_cpus [0]: it applies to grpc_process = '
+                                '"relay" only'), err
+
+
 def test_a_port_in_use_is_one_clear_line_from_the_relay(tmp_path: Path,
                                                         bot_core_home: Path) -> None:
     with socket.socket() as taken:
@@ -214,17 +261,110 @@ def test_a_port_in_use_is_one_clear_line_from_the_relay(tmp_path: Path,
     assert '"event": "start"' not in out
 
 
+def _crossed(updates: list[Update], events: list[list[Any]]) -> list[Update]:
+    """What the relay makes of a message with these updates and event records."""
+    wires, records = marshal.loads(_encode_updates([u.wire() for u in updates], events))
+    return [*(Update.from_wire(w) for w in wires), *(Update.from_record(r) for r in records)]
+
+
+def _seen(update: Update) -> tuple[Any, ...]:
+    return (update.kind, update.name, update.bot, update.profile, update.strategy,
+            update.labels, update.value, update.ts_ns, update.wall_ns, update.fields_json)
+
+
 def test_an_update_crosses_to_another_process_as_it_was() -> None:
     plain = Update.event("decision", "alpha", "balanced", 7, strategy="mr", side="buy",
                          quantity=0.5)
-    odd = Update.event("note", "alpha", "balanced", 8, lock=threading.Lock())  # pickle cannot
+    odd = Update.event("note", "alpha", "balanced", 8, lock=threading.Lock())  # not plain
     sample = Update.sample("bot_core_equity", {"bot": "alpha"}, 1.5)
     for batch in ([plain, sample], [plain, odd, sample]):
-        kind, wires = pickle.loads(_updates_message(batch))
-        assert kind == "updates"
-        back = [Update.from_wire(w) for w in wires]
-        assert [(u.kind, u.name, u.bot, u.strategy, u.labels, u.value, u.ts_ns, u.wall_ns)
-                for u in back] == [(u.kind, u.name, u.bot, u.strategy, u.labels, u.value,
-                                    u.ts_ns, u.wall_ns) for u in batch]
-        assert [u.fields_json for u in back] == [u.fields_json for u in batch]
+        assert [_seen(u) for u in _crossed(batch, [])] == [_seen(u) for u in batch]
     assert '"lock":"<unlocked _thread.lock object' in odd.fields_json
+
+
+def test_an_event_never_made_into_an_update_crosses_as_one_would() -> None:
+    made = Update.event("fill", "alpha", "balanced", 9, strategy="mr", side="sell", fee=0.1)
+    lazy = event_record("fill", "alpha", "balanced", 9, "mr", lambda: {"side": "sell",
+                                                                       "fee": 0.1})
+    odd = event_record("note", "alpha", "balanced", 8, "", {"lock": threading.Lock()})
+    sample = Update.sample("bot_core_equity", {"bot": "alpha"}, 1.5)
+    crossed, back, strange = _crossed([sample], [lazy, odd])
+    assert _seen(back)[:8] + _seen(back)[9:] == _seen(made)[:8] + _seen(made)[9:]
+    assert back.wall_ns == lazy[5] and _seen(crossed) == _seen(sample)
+    assert '"lock":"<unlocked _thread.lock object' in strange.fields_json
+
+
+def _lane(buffer: int) -> tuple[_Lane, socket.socket, StreamHub]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.setblocking(False)
+    hub = StreamHub()
+    lane = _Lane(hub, ours, buffer)
+    lane.want(True, True)
+    hub.forward_to(lane)
+    return lane, theirs, hub
+
+
+def _received(theirs: socket.socket) -> list[Update]:
+    theirs.setblocking(False)
+    out: list[Update] = []
+    while True:
+        try:
+            data = theirs.recv(1 << 20)
+        except BlockingIOError:
+            return out
+        updates, events = marshal.loads(data)
+        out += [*(Update.from_wire(values) for values in updates),
+                *(Update.from_record(record) for record in events)]
+
+
+def test_the_lane_never_waits_for_a_relay_that_does_not_read() -> None:
+    lane, theirs, hub = _lane(buffer=2048)
+    try:
+        started = time.monotonic()
+        for n in range(200_000):  # far more than the socket holds: the relay reads nothing
+            hub.publish_event("decision", "alpha", "balanced", n, strategy="mr",
+                              fields={"n": n, "note": "x" * 40})
+            if n % 16 == 15:
+                hub.hand_over()  # as the scheduler's probe does after each batch
+        assert time.monotonic() - started < 30  # it never blocked (seconds, not forever)
+        assert lane.dropped > 0 and hub.dropped == lane.dropped  # counted where watchers look
+        assert hub.published == 200_000 - len(lane._events)
+        first = [u.fields["n"] for u in _received(theirs)]  # what the socket held: the oldest
+        assert first == list(range(len(first)))
+        newest: list[int] = []
+        while lane._queued or lane._events:  # the relay catches up: the kept queue crosses
+            with lane._lock:
+                lane._flush()
+            newest += [u.fields["n"] for u in _received(theirs)]
+        # dropped from behind: the newest crossed, in order, the last of them with no gap
+        assert newest == sorted(newest) and newest[-1] == 199_999
+        kept = 2048 - 256
+        assert newest[-kept:] == list(range(200_000 - kept, 200_000))
+        assert lane.forwarded == len(first) + len(newest)
+        assert lane.forwarded + lane.dropped == 200_000 == hub.published
+    finally:
+        lane.stop()
+        theirs.close()
+
+
+def test_the_lane_sends_what_lingers_while_nothing_is_published() -> None:
+    lane, theirs, hub = _lane(buffer=1024)
+    lane.start()
+    try:
+        hub.publish_event("stop", "alpha", "balanced", 1, fields={"reason": "done"})
+        hub.publish(Update.sample("bot_core_equity", {"bot": "alpha"}, 2.0))
+        deadline = time.monotonic() + 10
+        got: list[Update] = []
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            got += _received(theirs)
+        # a batch of two goes when it has lingered, though nothing calls hand_over
+        assert sorted((u.name, str(u.fields) if u.kind == "event" else u.value)
+                      for u in got) == [("bot_core_equity", 2.0),
+                                        ("event:stop", "{'reason': 'done'}")]
+        lane.want(True, False)  # the relay's watchers want samples only now
+        hub.publish_event("stop", "alpha", "balanced", 2, fields={"reason": "again"})
+        assert not lane._events and not lane._updates
+    finally:
+        lane.stop()
+        theirs.close()

@@ -347,6 +347,10 @@ class TelemetryConfig(_Frozen):
         "relay", description="Where the gRPC server runs: `relay`, a child process the bot "
         "feeds (the streams' gRPC and TLS work never takes the scheduler's CPU), or `inline`, "
         "threads of the bot's own process (always, where the OS is not POSIX).")
+    relay_cpus: list[int] | None = Field(
+        None, description="CPUs the relay process may run on (Linux), e.g. `[1]`: on a "
+        "machine short of cores, a CPU the bot's scheduler does not need keeps the streams' "
+        "work off its core; none: wherever the OS puts it.")
     max_watchers: int = Field(64, ge=1, le=1024,
                               description="StreamMetrics watchers at once [1-1024].")
     snapshot_interval_s: float = Field(
@@ -355,6 +359,17 @@ class TelemetryConfig(_Frozen):
     cert_warning_days: int = Field(
         14, ge=0, le=3650, description="`security audit` warns about certificates expiring "
         "within this many days [0-3650].")
+
+    @field_validator("relay_cpus")
+    @classmethod
+    def _cpus(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one CPU, or leave it unset")
+        if any(cpu < 0 for cpu in value) or len(set(value)) != len(value):
+            raise ValueError(f"CPU numbers are distinct and >= 0, not {value}")
+        return value
 
 
 class BotConfig(_Frozen):

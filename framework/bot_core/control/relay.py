@@ -6,23 +6,24 @@ docs/performance.md, "Telemetry"). Here that work runs in a relay process: the b
 each update once, and the relay does the filtering, encoding, batching and the fifty sends on
 its own core.
 
-The relay is a child of the bot (``python -m bot_core.control.relay FD``) holding the whole
-server of :mod:`bot_core.control.server` (Telemetry, Control, health; mutual TLS; RBAC). Its one
-channel to the bot is a socket pair made at its start and inherited by it alone (no file, no
-port): the bot sends it the start settings (bind, TLS material, policy) and the updates; it
-sends the bot the Control calls it admitted and recorded, each with the caller's identity from
-the TLS auth context (the role was checked in the relay, where that context is), the call
+The relay is a child of the bot (``python -m bot_core.control.relay FD LANE_FD``) holding the
+whole server of :mod:`bot_core.control.server` (Telemetry, Control, health; mutual TLS; RBAC).
+Its channels to the bot are two socket pairs made at its start and inherited by it alone (no
+file, no port). On the first the bot sends it the start settings (bind, TLS material, policy);
+it sends the bot the Control calls it admitted and recorded, each with the caller's identity
+from the TLS auth context (the role was checked in the relay, where that context is), the call
 counts for ``bot_core_control_calls_total``, and what its watchers want. The bot carries out
 the calls on its real :class:`~bot_core.control.target.ControlTarget`, journal entries
-included, and answers.
+included, and answers. The second carries the updates (:class:`_Lane`).
 
 What crosses to the relay is only what someone watches: no update while nobody watches; metric
 samples only (a few hundred a second) while no watcher's filter lets events through; every
-update otherwise. The bot's part is one thread that reads its hub (:class:`_Feed`) and one that
-answers the relay: neither is on the scheduler's path. The relay ends when the bot closes the
-channel, and when the bot dies (the channel's end of file), SIGKILL included. A relay that dies
-under a running bot is started again on the same address (at most :data:`MAX_RESTARTS` times a
-minute; a line on stderr says so each time); watchers reconnect to it as to any server.
+update otherwise. The bot hands them over on the publisher's own thread, as plain values, in
+batches sent without waiting; no thread of the bot reads its hub for the relay, so the
+scheduler never waits for the GIL on the relay's account. The relay ends when the bot closes
+the channel, and when the bot dies (the channel's end of file), SIGKILL included. A relay that
+dies under a running bot is started again on the same address (at most :data:`MAX_RESTARTS`
+times a minute; a line on stderr says so each time); watchers reconnect to it as to any server.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import json
+import marshal
 import os
 import pickle
 import socket
@@ -37,7 +40,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -57,7 +61,7 @@ from bot_core.control.target import (
 from bot_core.control.tls import TlsMaterial, check_bind
 from bot_core.errors import UsageError
 from bot_core.telemetry.addresses import Address
-from bot_core.telemetry.stream import StreamFilter, StreamHub, Update
+from bot_core.telemetry.stream import EVENT_FIELDS, WIRE_FIELDS, StreamHub, Update
 
 __all__ = ["RelayServer", "RelayStart"]
 
@@ -71,10 +75,14 @@ RELAY_NICE = 19
 """The relay runs this much below the bot's CPU priority: on a machine short of cores the
 scheduler goes first and a watcher that falls behind loses the oldest updates (as a slow
 watcher always does), never the bot's time."""
-_FEED_BATCH = 256
-"""Updates per message to the relay: pickling a message holds the GIL (~0.3 ms for 256)."""
-_FEED_LINGER_S = 0.05
-_SAMPLES_ONLY = StreamFilter(samples_only=True)
+_LANE_BATCH = 256
+"""Updates per message to the relay."""
+_LANE_MOST_KEPT = 1 << 16
+"""Updates kept at most between two sends (the lane's thread sends twenty times a second)."""
+_LANE_LINGER_NS = 50_000_000
+"""The longest an update waits to be sent with others."""
+_LANE_SOCKET_BYTES = 1 << 20
+"""The bot's send buffer for updates asked of the OS (it may give less)."""
 _TARGET_METHODS = frozenset(name for name in vars(ControlTarget) if not name.startswith("_"))
 """What the relay may ask the bot's target: the methods of the protocol, nothing else."""
 
@@ -90,6 +98,8 @@ class RelayStart:
     stream_buffer: int
     max_watchers: int
     what: str
+    cpus: tuple[int, ...] | None = None
+    """The CPUs the relay runs on (``telemetry.relay_cpus``); None: wherever the OS puts it."""
 
 
 class _Channel:
@@ -101,10 +111,7 @@ class _Channel:
 
     def send(self, message: tuple[Any, ...]) -> bool:
         """False when the other side is gone."""
-        return self.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def send_bytes(self, data: bytes) -> bool:
-        """A message already pickled (:meth:`recv` reads it as any other)."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             with self._lock:
                 self.conn.send_bytes(data)
@@ -127,73 +134,150 @@ class _Channel:
 # -- the bot's side ---------------------------------------------------------------------------
 
 
-class _Feed:
-    """Reads the bot's hub and hands the relay what its watchers want (a thread)."""
+class _Lane:
+    """The bot's end of the updates' socket (a :class:`~bot_core.telemetry.stream.Lane`).
 
-    def __init__(self, hub: StreamHub, channel: _Channel, buffer: int) -> None:
+    The hub hands it each update the relay's watchers want, as plain values, on the
+    publisher's own thread (the scheduler's, for events): no thread of the bot reads the hub
+    for the relay, so none takes the GIL from the scheduler per update, and taking an update is
+    a deque's ``append``. The rest (an event's fields where they are still a function, the
+    encoding with :mod:`marshal`, the send) happens in :meth:`hand_over`, which the scheduler's
+    probe calls between batches of decisions (:meth:`StreamHub.hand_over`) once
+    :data:`_LANE_BATCH` updates are kept or :data:`_LANE_LINGER_NS` passed since the last
+    send; a thread sends what lingers while nothing calls it. Nothing waits for the relay: a
+    batch the socket cannot take now waits in a queue of at most ``buffer`` updates, whose
+    oldest are dropped and counted when it is full, as a slow watcher's are.
+    """
+
+    def __init__(self, hub: StreamHub, sock: socket.socket, buffer: int) -> None:
         self.hub = hub
-        self.channel = channel
         self.buffer = buffer
-        self._wanted: tuple[bool, bool] = (False, False)
-        """(someone watches, someone's filter lets events through)"""
-        self._changed = threading.Event()
-        self._stop = threading.Event()
+        self.samples = False
+        self.events = False
         self.forwarded = 0
         """Updates handed to the relay so far."""
-        self._thread = threading.Thread(target=self._run, name="bot-core-relay-feed",
+        self.dropped = 0
+        self._sock = sock
+        self._lock = threading.Lock()
+        # appended to by publishers without a lock (a deque's append and popleft are atomic);
+        # bounded only against a process whose lane thread cannot run
+        self._updates: deque[tuple[Any, ...]] = deque(maxlen=_LANE_MOST_KEPT)
+        self._events: deque[list[Any]] = deque(maxlen=_LANE_MOST_KEPT)
+        self.take = self._updates.append
+        self.take_event = self._events.append
+        self._sent_ns = time.time_ns()
+        self._queued: deque[tuple[bytes, int]] = deque()
+        self._queued_count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._linger, name="bot-core-relay-lane",
                                         daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def want(self, watching: bool, events: bool) -> None:
-        self._wanted = (watching, watching and events)
-        self._changed.set()
+        self.samples = watching
+        self.events = watching and events
 
-    def _run(self) -> None:
-        watcher, serving = None, (False, False)
-        try:
-            while not self._stop.is_set():
-                if self._wanted != serving:
-                    if watcher is not None:
-                        watcher.close()
-                        watcher = None
-                    serving = self._wanted
-                    if serving[0]:
-                        watcher = self.hub.watch(None if serving[1] else _SAMPLES_ONLY,
-                                                 buffer=self.buffer, counted=False)
-                if watcher is None:
-                    self._changed.wait(0.5)
-                    self._changed.clear()
-                    continue
-                batch = watcher.next_batch(_FEED_BATCH, timeout_s=0.25,
-                                           linger_s=_FEED_LINGER_S)
-                if batch is None:
-                    return
-                if batch:
-                    if self.channel.send_bytes(_updates_message(batch)):
-                        self.forwarded += len(batch)
-                    else:  # the relay is gone; the one that replaces it says what it wants
-                        self._wanted = (False, False)
-        finally:
-            if watcher is not None:
-                watcher.close()
+    def attach(self, sock: socket.socket) -> None:
+        """A new relay's socket: nothing crosses until it says what its watchers want."""
+        with self._lock:
+            self.want(False, False)
+            self._updates.clear()
+            self._events.clear()
+            self._queued.clear()
+            self._queued_count = 0
+            self._sock.close()
+            self._sock = sock
+
+    def _due(self) -> bool:
+        kept = len(self._updates) + len(self._events)
+        return bool(self._queued) or kept >= _LANE_BATCH or (
+            kept > 0 and time.time_ns() - self._sent_ns >= _LANE_LINGER_NS)
+
+    def hand_over(self) -> None:
+        if self._due():
+            with self._lock:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Send the kept updates and what waits in the queue, as far as the socket takes them
+        now (the lock held)."""
+        self._sent_ns = time.time_ns()
+        updates = _drain(self._updates)
+        events = _drain(self._events)
+        if events:
+            self.hub.count_published(len(events))
+        for at in range(0, max(len(updates), len(events)), _LANE_BATCH):  # a message fits
+            part = (updates[at:at + _LANE_BATCH], events[at:at + _LANE_BATCH])
+            count = len(part[0]) + len(part[1])
+            self._queued.append((_encode_updates(*part), count))
+            self._queued_count += count
+        while self._queued:
+            data, count = self._queued[0]
+            try:
+                self._sock.send(data)
+            except BlockingIOError:
+                break
+            except OSError:  # the relay is gone (or the batch is too large for the socket)
+                self.dropped += count
+                self.hub.count_dropped(count)
+            else:
+                self.forwarded += count
+            self._queued.popleft()
+            self._queued_count -= count
+        while self._queued_count > self.buffer and len(self._queued) > 1:  # from behind
+            _, count = self._queued.popleft()
+            self._queued_count -= count
+            self.dropped += count
+            self.hub.count_dropped(count)
+
+    def _linger(self) -> None:
+        while not self._stop.wait(_LANE_LINGER_NS / 1e9):
+            if self._due():
+                with self._lock:
+                    self._flush()
 
     def stop(self) -> None:
         self._stop.set()
-        self._changed.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self._lock:
+            self.want(False, False)
+            self._sock.close()
 
 
-def _updates_message(batch: list[Update]) -> bytes:
-    """The pickled ``updates`` message of ``batch``: events' fields as dicts, or, when one of
-    them holds what pickle cannot carry, every event's as JSON text."""
+def _drain(kept: deque[Any]) -> list[Any]:
+    """What ``kept`` holds now, oldest first (publishers may append meanwhile)."""
+    out = []
+    for _ in range(len(kept)):
+        out.append(kept.popleft())
+    return out
+
+
+def _encode_updates(updates: list[tuple[Any, ...]], events: list[list[Any]]) -> bytes:
+    """Updates' :meth:`~Update.wire` values and events' records as :mod:`marshal` bytes, each
+    event's fields made where they are still a function. Plain values only: an event whose
+    fields hold anything else crosses with them as JSON text, which the relay reads back."""
+    for record in events:
+        fields = record[EVENT_FIELDS]
+        if callable(fields):
+            record[EVENT_FIELDS] = fields()
     try:
-        return pickle.dumps(("updates", [u.wire() for u in batch]),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return pickle.dumps(("updates", [u.wire(as_json=True) for u in batch]),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        return marshal.dumps((updates, events))
+    except ValueError:
+        return marshal.dumps(([_plain(values, WIRE_FIELDS) for values in updates],
+                              [_plain(record, EVENT_FIELDS) for record in events]))
+
+
+def _plain(values: Sequence[Any], at: int) -> list[Any]:
+    """``values`` with the fields at ``at`` as JSON text if they are not plain values."""
+    out = list(values)
+    try:
+        marshal.dumps(out[at])
+    except ValueError:
+        out[at] = json.dumps(out[at], default=str, separators=(",", ":"))
+    return out
 
 
 class RelayServer:
@@ -207,7 +291,8 @@ class RelayServer:
     def __init__(self, address: Address, tls: TlsMaterial | None, *,
                  allow_plaintext_loopback: bool, policy: AccessPolicy, target: ControlTarget,
                  hub: StreamHub, metrics: Any = None, stream_buffer: int = 4096,
-                 max_watchers: int = 64, what: str = "--grpc-addr") -> None:
+                 max_watchers: int = 64, what: str = "--grpc-addr",
+                 cpus: Sequence[int] | None = None) -> None:
         check_bind(address, tls, allow_plaintext_loopback, what)
         self.requested = address
         self.address = address
@@ -217,10 +302,10 @@ class RelayServer:
         self.target = target
         self.metrics = metrics
         self._start = RelayStart(address, tls, allow_plaintext_loopback, policy, stream_buffer,
-                                 max_watchers, what)
+                                 max_watchers, what, tuple(cpus) if cpus is not None else None)
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: _Channel | None = None
-        self._feed: _Feed | None = None
+        self._lane: _Lane | None = None
         self._reader: threading.Thread | None = None
         self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bot-core-control")
         self._stopping = False
@@ -230,9 +315,10 @@ class RelayServer:
 
     def start(self) -> Address:
         """Start the relay and wait until it listens; returns the bound address."""
-        self.address = self._spawn(self.requested)
-        self._feed = _Feed(self.hub, self._channel_or_fail(), self._start.stream_buffer)
-        self._feed.start()
+        self.address, sock = self._spawn(self.requested)
+        self._lane = _Lane(self.hub, sock, self._start.stream_buffer)
+        self._lane.start()
+        self.hub.forward_to(self._lane)
         self._reader = threading.Thread(target=self._read, name="bot-core-relay-calls",
                                         daemon=True)
         self._reader.start()
@@ -242,30 +328,42 @@ class RelayServer:
         assert self._channel is not None, "start() first"
         return self._channel
 
-    def _spawn(self, address: Address) -> Address:
-        """A relay process listening at ``address``; its bound address.
+    def _spawn(self, address: Address) -> tuple[Address, socket.socket]:
+        """A relay process listening at ``address``: its bound address and the bot's end of
+        its updates' socket.
 
         :raises UsageError: the relay could not listen there, or did not start."""
         ours, theirs = socket.socketpair()
+        # updates: whole messages (a batch is sent whole or not at all), never waited on
+        lane, lane_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        lane.setblocking(False)
+        with contextlib.suppress(OSError):
+            lane.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _LANE_SOCKET_BYTES)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "bot_core.control.relay", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "bot_core.control.relay", str(theirs.fileno()),
+                 str(lane_theirs.fileno())],
+                pass_fds=(theirs.fileno(), lane_theirs.fileno()), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # the bot's stdout may be its --json event stream
                 # no gRPC log lines (a refused bind's) before the one line the bot prints
                 env={**os.environ, "GRPC_VERBOSITY": "NONE"})
+        except BaseException:
+            lane.close()
+            raise
         finally:
             theirs.close()
+            lane_theirs.close()
         channel = self._channel = _Channel(Connection(ours.detach()))
         channel.send(("start", dataclasses.replace(self._start, address=address)))
         reply = channel.recv() if channel.conn.poll(START_TIMEOUT_S) else None
         if reply is None or reply[0] != "ready":
             self._end_process(channel, grace_s=0.0)
+            lane.close()
             if reply is None:
                 raise UsageError(f"{self.what} {address}: the gRPC relay process did not start "
                                  f"within {START_TIMEOUT_S:g} s")
             raise UsageError(str(reply[1]))
-        return Address(address.host, int(reply[1]))
+        return Address(address.host, int(reply[1])), lane
 
     def _read(self) -> None:
         while True:
@@ -278,8 +376,8 @@ class RelayServer:
             kind = message[0]
             if kind == "watchers":
                 _, count, events, dropped = message
-                assert self._feed is not None
-                self._feed.want(count > 0, events)  # before the snapshot a watcher triggers
+                assert self._lane is not None
+                self._lane.want(count > 0, events)  # before the snapshot a watcher triggers
                 self.hub.set_remote(count, dropped, events)
             elif kind == "count":
                 if self.metrics is not None:
@@ -305,17 +403,18 @@ class RelayServer:
             self._process = self._channel = None
             return False
         try:
-            self._spawn(self.address)
+            _, sock = self._spawn(self.address)
         except UsageError as exc:
             sys.stderr.write(f"error: {where}: the gRPC relay process exited (status {status}) "
                              f"and could not be started again: {exc}\n")
             self._process = self._channel = None
             return False
         if self._stopping:  # stop() came meanwhile: this one goes too
+            sock.close()
             self._end_process(self._channel, grace_s=0.0)
             return False
-        assert self._feed is not None
-        self._feed.channel = self._channel_or_fail()
+        assert self._lane is not None
+        self._lane.attach(sock)
         self.restarts += 1
         sys.stderr.write(f"warning: {where}: the gRPC relay process exited (status {status}); "
                          f"started again (pid {self.pid})\n")
@@ -356,9 +455,10 @@ class RelayServer:
         self._stopping = True
         channel, self._channel = self._channel, None
         self._end_process(channel, grace_s)
-        if self._feed is not None:
-            self._feed.stop()
-            self._feed = None
+        if self._lane is not None:
+            self.hub.forward_to(None)
+            self._lane.stop()
+            self._lane = None
         if self._reader is not None:
             self._reader.join(timeout=5)
             self._reader = None
@@ -379,7 +479,7 @@ class RelayServer:
     @property
     def forwarded(self) -> int:
         """Updates handed to the relay so far (only what its watchers want crosses)."""
-        return self._feed.forwarded if self._feed is not None else 0
+        return self._lane.forwarded if self._lane is not None else 0
 
     @property
     def pid(self) -> int | None:
@@ -501,7 +601,25 @@ def _report_watchers(hub: StreamHub, channel: _Channel, stop: threading.Event) -
     return report
 
 
-def serve(channel: _Channel) -> int:
+def _receive_updates(lane: socket.socket, hub: StreamHub) -> None:
+    """Publish the bot's batches of updates (a thread of the relay), until end of file."""
+    buffer = bytearray(_LANE_SOCKET_BYTES)
+    view = memoryview(buffer)
+    while True:
+        try:
+            size, _, flags, _ = lane.recvmsg_into([buffer])
+        except OSError:
+            return
+        if not size:
+            return
+        if flags & socket.MSG_TRUNC:  # larger than any batch the bot's socket can send
+            continue
+        updates, events = marshal.loads(view[:size])
+        hub.publish_many([*(Update.from_wire(values) for values in updates),
+                          *(Update.from_record(record) for record in events)])
+
+
+def serve(channel: _Channel, lane: socket.socket) -> int:
     """The relay's life: start the server the bot asks for, serve until the bot closes the
     channel or dies. Returns the exit status."""
     from bot_core.control.server import ControlServer
@@ -510,6 +628,13 @@ def serve(channel: _Channel) -> int:
     if message is None or message[0] != "start":
         return 2
     start: RelayStart = message[1]
+    if start.cpus is not None:  # before any thread starts: gRPC's threads inherit it
+        try:
+            os.sched_setaffinity(0, start.cpus)
+        except (OSError, AttributeError) as exc:
+            channel.send(("refused", f"{start.what}: telemetry.relay_cpus "
+                                     f"{list(start.cpus)}: {exc}"))
+            return 2
     hub = StreamHub(capacity=start.stream_buffer)
     target = _BotTarget(channel)
     try:
@@ -524,6 +649,8 @@ def serve(channel: _Channel) -> int:
         return 2
     stop = threading.Event()
     hub.on_watchers_changed.append(_report_watchers(hub, channel, stop))
+    threading.Thread(target=_receive_updates, args=(lane, hub), name="bot-core-relay-updates",
+                     daemon=True).start()
     channel.send(("ready", address.port))
     grace_s = 1.0
     try:
@@ -532,9 +659,7 @@ def serve(channel: _Channel) -> int:
             if message is None:
                 break
             kind = message[0]
-            if kind == "updates":
-                hub.publish_many([Update.from_wire(values) for values in message[1]])
-            elif kind == "reply":
+            if kind == "reply":
                 target.answered(*message[1:])
             elif kind == "stop":
                 grace_s = float(message[1])
@@ -548,15 +673,20 @@ def serve(channel: _Channel) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        sys.stderr.write("usage: python -m bot_core.control.relay FD (started by bot-core run, "
-                         "with the socket it inherits)\n")
+    if len(args) != 2 or not all(arg.isdigit() for arg in args):
+        sys.stderr.write("usage: python -m bot_core.control.relay FD LANE_FD (started by "
+                         "bot-core run, with the sockets it inherits)\n")
         return 2
-    fd = int(args[0])
+    fd, lane_fd = int(args[0]), int(args[1])
     os.set_inheritable(fd, False)
+    os.set_inheritable(lane_fd, False)
     with contextlib.suppress(OSError):  # where the bot's cores are short, the bot goes first
         os.nice(RELAY_NICE)
-    return serve(_Channel(Connection(fd)))
+    lane = socket.socket(fileno=lane_fd)
+    try:
+        return serve(_Channel(Connection(fd)), lane)
+    finally:
+        lane.close()
 
 
 if __name__ == "__main__":

@@ -95,12 +95,12 @@ class RuntimeServices:
         check_bind(settings.grpc, material, section.allow_plaintext_loopback, what)
         # the relay inherits its socket by descriptor (POSIX); elsewhere the server is inline
         relay = section.grpc_process == "relay" and os.name == "posix"
-        kind = RelayServer if relay else ControlServer
-        server = kind(settings.grpc, material,
-                      allow_plaintext_loopback=section.allow_plaintext_loopback,
-                      policy=settings.policy, target=self.target, hub=hub,
-                      metrics=self.metrics, stream_buffer=section.stream_buffer,
-                      max_watchers=section.max_watchers, what=what)
+        options: dict[str, Any] = dict(
+            allow_plaintext_loopback=section.allow_plaintext_loopback, policy=settings.policy,
+            target=self.target, hub=hub, metrics=self.metrics,
+            stream_buffer=section.stream_buffer, max_watchers=section.max_watchers, what=what)
+        server = RelayServer(settings.grpc, material, cpus=section.relay_cpus, **options) \
+            if relay else ControlServer(settings.grpc, material, **options)
         server.start()
         self.control_server = server
         self.snapshots = SnapshotPublisher(self.metrics.registry, hub,

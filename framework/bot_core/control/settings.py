@@ -8,6 +8,7 @@ config file that gave them (a preset or a variable: the working directory).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,4 +87,21 @@ def telemetry_settings(configs: Sequence[ResolvedConfig], origins: Sequence[str]
     grpc = parse_address(grpc_text, "--grpc-addr" if grpc_addr is not None
                          else f"{origins[0]}: telemetry.grpc_addr") if grpc_text else None
     policy = AccessPolicy.of(section.rbac, section.plaintext_role)
+    if section.relay_cpus is not None:
+        _check_relay_cpus(section, f"{origins[0]}: telemetry.relay_cpus")
     return TelemetrySettings(section, metrics, grpc, files, policy, origins[0])
+
+
+def _check_relay_cpus(section: TelemetryConfig, what: str) -> None:
+    """The relay's CPUs must be ones it can be given: Linux, the relay, CPUs this process may
+    use."""
+    cpus = section.relay_cpus or []
+    if section.grpc_process != "relay":
+        raise UsageError(f"{what} {cpus}: it applies to grpc_process = \"relay\" only")
+    if not hasattr(os, "sched_setaffinity"):
+        raise UsageError(f"{what} {cpus}: setting a process's CPUs needs Linux")
+    allowed = os.sched_getaffinity(0)
+    missing = [cpu for cpu in cpus if cpu not in allowed]
+    if missing:
+        raise UsageError(f"{what} {cpus}: CPU {', '.join(map(str, missing))} is not one this "
+                         f"process may run on ({', '.join(map(str, sorted(allowed)))})")

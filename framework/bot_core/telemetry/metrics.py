@@ -25,14 +25,16 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from bot_core.hookspecs import hookimpl
-from bot_core.risk.check import TradingState
-from bot_core.telemetry.stream import EVENT, StreamHub, Update
+from bot_core.orders import Side
+from bot_core.risk.check import TradingState, VerdictAction
+from bot_core.telemetry.stream import StreamHub, Update
 
 if TYPE_CHECKING:
     from bot_core.config.models import BotConfig
@@ -52,6 +54,10 @@ _BOT = ("bot", "profile")
 _STRATEGY = ("bot", "profile", "strategy")
 RESOURCES = ("rss", "cpu", "open_orders", "state_disk")
 _MIB = 1024 * 1024
+_SIDE_NAMES = {side: side.name.lower() for side in Side}
+_ACTION_NAMES = {action: str(action.value) for action in VerdictAction}
+"""Plain strings for events (an enum's ``.name`` is a Python property, and an enum member
+is not a value that crosses to a relay as it is)."""
 _REFRESH_EVERY_NS = 250_000_000
 """Gauges read from a bot's state are refreshed at most this often (a replay at full speed
 ends thousands of cycles a second)."""
@@ -326,7 +332,7 @@ class RuntimeMetrics:
                **fields: Any) -> None:
         hub = self.hub
         if hub is not None and hub.events_wanted:
-            hub.publish(Update.event(kind, bot, profile, ts_ns, strategy=strategy, **fields))
+            hub.publish_event(kind, bot, profile, ts_ns, strategy=strategy, fields=fields)
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -347,10 +353,9 @@ class RuntimeMetrics:
         self._child(self.verdicts, bot, profile, strategy, verdict.check_id or "engine",
                     action, verdict.reason).inc()
         hub = self.hub
-        if hub is not None and hub.events_wanted:  # the fields are made by the first watcher
-            hub.publish(Update(EVENT, "event:decision", bot=bot, profile=profile,
-                               strategy=strategy, ts_ns=intent.ts_ns,
-                               fields=lambda: _decision_fields(intent, verdict)))
+        if hub is not None and hub.events_wanted:  # the fields are made by the first reader
+            hub.publish_event("decision", bot, profile, intent.ts_ns, strategy=strategy,
+                              fields=partial(_decision_fields, intent, verdict))
 
     @hookimpl
     def bot_core_on_order(self, run: RunInfo, order: Order) -> None:
@@ -361,9 +366,10 @@ class RuntimeMetrics:
     def bot_core_on_fill(self, run: RunInfo, fill: Fill) -> None:
         bot, profile = self._labels(run)
         self._child(self.fills, bot, profile, fill.strategy_id).inc()
-        self._event("fill", bot, profile, fill.ts_ns, fill.strategy_id,
-                    instrument=fill.instrument, venue=fill.venue, side=fill.side.name.lower(),
-                    quantity=fill.quantity, price=fill.price, fee=fill.fee)
+        hub = self.hub
+        if hub is not None and hub.events_wanted:
+            hub.publish_event("fill", bot, profile, fill.ts_ns, strategy=fill.strategy_id,
+                              fields=partial(_fill_fields, fill))
 
     @hookimpl
     def bot_core_on_trading_state(self, run: RunInfo, previous: TradingState,
@@ -422,6 +428,9 @@ class RuntimeMetrics:
 
     def dispatched(self, busy_ns: int) -> None:
         self._busy_ns += busy_ns
+        hub = self.hub
+        if hub is not None:  # between batches: a relay's updates cost no decision latency
+            hub.hand_over()
 
     def cycle_ended(self, scheduler: Any, boundary_ns: int, busy_ns: int) -> None:
         took = (self._busy_ns + busy_ns) / 1e9
@@ -568,9 +577,14 @@ class RuntimeMetrics:
 def _decision_fields(intent: OrderIntent, verdict: Verdict) -> dict[str, Any]:
     allowed = intent.quantity if verdict.quantity is None else verdict.quantity
     return {"instrument": intent.instrument, "venue": intent.venue,
-            "side": intent.side.name.lower(), "quantity": intent.quantity,
-            "allowed_quantity": allowed, "verdict": verdict.action.value,
+            "side": _SIDE_NAMES[intent.side], "quantity": intent.quantity,
+            "allowed_quantity": allowed, "verdict": _ACTION_NAMES[verdict.action],
             "reason": verdict.reason, "check": verdict.check_id}
+
+
+def _fill_fields(fill: Fill) -> dict[str, Any]:
+    return {"instrument": fill.instrument, "venue": fill.venue, "side": _SIDE_NAMES[fill.side],
+            "quantity": fill.quantity, "price": fill.price, "fee": fill.fee}
 
 
 def _limits(limits: Any) -> dict[str, float]:

@@ -22,13 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["EVENT", "SAMPLE", "StreamFilter", "StreamHub", "Update", "Watcher"]
+__all__ = ["EVENT", "SAMPLE", "Lane", "StreamFilter", "StreamHub", "Update", "Watcher"]
 
 SAMPLE, EVENT = "sample", "event"
 _EVENT_PREFIX = "event:"
 _DEFAULT_CAPACITY = 1 << 14
+_NO_LABELS: Mapping[str, str] = {}
 
 
 class Update:
@@ -81,19 +82,16 @@ class Update:
                                                   separators=(",", ":"))
         return text
 
-    def wire(self, *, as_json: bool = False) -> tuple[Any, ...]:
-        """This update as plain values, for :meth:`from_wire` in another process: an event's
-        fields as they are (pickling a dict costs a quarter of encoding it as JSON, which the
-        other process then does), or as JSON text with ``as_json`` (fields pickle cannot
-        carry)."""
-        fields: Any = None
-        if self.kind == EVENT:
-            fields = self.fields_json if as_json else self.fields
+    def wire(self) -> tuple[Any, ...]:
+        """This update as plain values, for :meth:`from_wire` in another process (an event's
+        fields as they are)."""
         return (self.kind, self.name, self.bot, self.profile, self.strategy, self.labels,
-                self.value, self.ts_ns, self.wall_ns, fields)
+                self.value, self.ts_ns, self.wall_ns, self.fields if self.kind == EVENT else None)
 
     @classmethod
     def from_wire(cls, values: Sequence[Any]) -> Update:
+        """The update of :meth:`wire`'s values; an event's fields may also be JSON text
+        (fields that could not cross as plain values)."""
         kind, name, bot, profile, strategy, labels, value, ts_ns, wall_ns, fields = values
         text = fields if isinstance(fields, str) else None
         update = cls(kind, name, bot=bot, profile=profile, strategy=strategy, labels=labels,
@@ -101,6 +99,13 @@ class Update:
                      fields=(lambda: json.loads(text)) if text is not None else fields)
         update._fields_json = text
         return update
+
+    @classmethod
+    def from_record(cls, values: Sequence[Any]) -> Update:
+        """The event of an :func:`event_record` (its fields made, or JSON text)."""
+        name, bot, profile, strategy, ts_ns, wall_ns, fields = values
+        return cls.from_wire((EVENT, name, bot, profile, strategy, {}, 0.0, ts_ns, wall_ns,
+                              fields))
 
     @classmethod
     def sample(cls, name: str, labels: Mapping[str, str], value: float,
@@ -117,6 +122,40 @@ class Update:
 
     def __repr__(self) -> str:
         return f"Update({self.seq}, {self.name!r}, bot={self.bot!r}, strategy={self.strategy!r})"
+
+
+WIRE_FIELDS = 9
+"""The place of an event's fields in :meth:`Update.wire`'s values."""
+EVENT_FIELDS = 6
+"""The place of an event's fields in :func:`event_record`'s list."""
+
+
+def event_record(kind: str, bot: str, profile: str, ts_ns: int, strategy: str,
+                 fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> list[Any]:
+    """An event as the fewest plain values that make it again (:meth:`Update.from_record`),
+    for an event that was never made into an update: ``fields`` may still be the function
+    that makes them (whoever sends the record calls it, and puts what it gives in its place)."""
+    return [_EVENT_PREFIX + kind, bot, profile, strategy, ts_ns, time.time_ns(), fields]
+
+
+class Lane(Protocol):
+    """Where a hub hands what a relay process serves (:mod:`bot_core.control.relay`), on the
+    publisher's thread, while the relay's watchers want it. ``take`` gets an update's
+    :meth:`Update.wire` values; ``take_event`` an :func:`event_record` (its fields maybe still
+    the function that makes them), for an event that only the relay wants and that the hub
+    therefore neither made into an update nor counted. Both must be as cheap as a
+    list's ``append``: they run on the scheduler's thread, between one decision and the next.
+    The lane does the rest in ``hand_over``."""
+
+    samples: bool
+    """Whether the relay has watchers (metric samples cross)."""
+    events: bool
+    """Whether one of them lets events through (events cross too)."""
+    take: Callable[[tuple[Any, ...]], None]
+    take_event: Callable[[list[Any]], None]
+
+    def hand_over(self) -> None:
+        """Send what it keeps, if it is time to."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +255,10 @@ class StreamHub:
         """Whether some watcher (here or a relay's) has a filter that lets events through:
         publishers make no event otherwise (a watcher of samples only costs the scheduler
         nothing per decision)."""
+        self._local_events = False
+        """Whether a watcher of this process lets events through."""
+        self.lane: Lane | None = None
+        """A relay's lane (:meth:`forward_to`)."""
         self._chunks: dict[tuple[StreamFilter, int], tuple[bytes, int]] = {}
         self._closed = False
         self.on_watchers_changed: list[Any] = []
@@ -224,8 +267,40 @@ class StreamHub:
 
     # -- publishing ---------------------------------------------------------------------------
 
+    def forward_to(self, lane: Lane | None) -> None:
+        """Hand a relay's lane what its watchers want from now on (None: stop)."""
+        self.lane = lane
+
+    def hand_over(self) -> None:
+        """Let a relay's lane send what it keeps, if it is time to. The scheduler's probe
+        calls this after each batch of decisions, so that the encoding and the send cost no
+        decision any latency (the lane sends on its own while nothing calls it)."""
+        lane = self.lane
+        if lane is not None:
+            lane.hand_over()
+
+    def publish_event(self, kind: str, bot: str, profile: str, ts_ns: int, *,
+                      strategy: str = "",
+                      fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
+                      ) -> None:
+        """Publish the event ``kind`` if anyone wants events: for this process's watchers an
+        :class:`Update` (``fields`` may be a function, made by the first watcher that reads
+        them), for a relay's lane only its plain values (no update, no ring: the cheapest
+        hand-over the scheduler's thread can make, tens of thousands of times a second)."""
+        if self._local_events:
+            self.publish(Update(EVENT, _EVENT_PREFIX + kind, bot=bot, profile=profile,
+                                strategy=strategy, ts_ns=ts_ns, fields=fields))
+            return
+        lane = self.lane
+        if lane is not None and lane.events:
+            lane.take_event(event_record(kind, bot, profile, ts_ns, strategy,
+                                         fields if fields is not None else _NO_LABELS))
+
     def publish(self, update: Update) -> None:
         """Number ``update`` and put it in the ring; never blocks on a watcher."""
+        lane = self.lane
+        if lane is not None and (lane.events if update.kind == EVENT else lane.samples):
+            lane.take(update.wire())
         with self._lock:
             seq = self.head + 1
             update.seq = seq
@@ -238,6 +313,11 @@ class StreamHub:
             self._wake_up(samples=update.kind != EVENT)
 
     def publish_many(self, updates: Sequence[Update]) -> None:
+        lane = self.lane
+        if lane is not None and lane.samples:
+            for update in updates:
+                if update.kind != EVENT or lane.events:
+                    lane.take(update.wire())
         with self._lock:
             seq = self.head
             ring, mask = self._ring, self._mask
@@ -273,13 +353,19 @@ class StreamHub:
             self._changed()
 
     def _changed(self) -> None:
-        self.events_wanted = self.remote_events or any(
-            w.wakes_on_events for w in list(self._watchers))
+        self._local_events = any(w.wakes_on_events for w in list(self._watchers))
+        self.events_wanted = self.remote_events or self._local_events
         count = self.watchers
         for callback in list(self.on_watchers_changed):
             callback(count)
 
-    def _count_dropped(self, count: int) -> None:
+    def count_published(self, count: int) -> None:
+        """Count the events a lane took with ``take_event``."""
+        with self._lock:
+            self.published += count
+
+    def count_dropped(self, count: int) -> None:
+        """Count updates lost on the way to a watcher (a watcher of this process or a relay)."""
         with self._lock:
             self.dropped += count
 
@@ -346,7 +432,7 @@ class Watcher:
     def _lose(self, count: int) -> None:
         self.cursor += count
         self.dropped += count
-        self._hub._count_dropped(count)
+        self._hub.count_dropped(count)
 
     def _catch_up(self) -> None:
         """Skip, and count, what fell out of this watcher's buffer."""
