@@ -92,6 +92,7 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
 
     :raises CompiledStop: where the run stops being a plain sequence of complete fills.
     """
+    from bot_core.backtest import ahead
     from bot_core.backtest.kernel import (
         MONITOR,
         STOP_DRAWDOWN,
@@ -107,6 +108,7 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
     events = layout.events
     capacity = layout.log_capacity(len(events.feed))
     liquidation = False  # the kernel without the liquidation's model first: it compiles faster
+    ahead.wait()  # a kernel being compiled ahead in a helper process: load it from the cache
     while True:
         if capacity * row_bytes > _LOG_BYTES:
             raise CompiledStop(f"an entry log of {capacity:,} entries would not fit in memory")

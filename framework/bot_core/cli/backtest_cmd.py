@@ -129,6 +129,11 @@ def backtest(args: argparse.Namespace) -> int:
         from bot_core.backtest.report import check_report_dir
 
         check_report_dir(args.report)
+    compiled = not (args.no_fast or args.no_compiled)
+    if compiled:  # a cold cache: the replay kernel compiles in a helper while the data loads
+        from bot_core.backtest import ahead
+
+        ahead.start()
     host = load_plugins()
     host.check()
     plan = plan_backtest(
@@ -145,7 +150,6 @@ def backtest(args: argparse.Namespace) -> int:
                          "the datasets whatever the mode\n")
     for warning in plan.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    compiled = not (args.no_fast or args.no_compiled)
     result = run_with_progress(plan, host, fast=False if args.no_fast else None,
                                compiled=None if compiled else False, quiet=args.json)
     manifest = run_manifest(plan, host, result, compiled=compiled)

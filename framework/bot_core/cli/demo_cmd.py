@@ -91,6 +91,9 @@ def demo(args: argparse.Namespace) -> int:
         from bot_core.backtest.report import check_report_dir
 
         check_report_dir(args.report)
+    from bot_core.backtest import ahead
+
+    ahead.start()  # a cold cache: the replay kernel compiles in a helper while the data loads
     host = load_plugins()
     host.check()
     config = resolve_config(preset=args.preset, universe="demo", plugins=host).config
