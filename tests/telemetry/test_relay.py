@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from bot_core.control.protos import bot_core_pb2 as pb
-from bot_core.control.relay import _encode_updates, _Lane
+from bot_core.control.relay import _encode_updates, _Lane, _receive_updates
 from bot_core.telemetry.stream import StreamHub, Update, event_record
 
 from .conftest import Served, bot_config, build_runtime_for, serve, shut
@@ -292,6 +292,27 @@ def test_an_event_never_made_into_an_update_crosses_as_one_would() -> None:
     assert _seen(back)[:8] + _seen(back)[9:] == _seen(made)[:8] + _seen(made)[9:]
     assert back.wall_ns == lazy[5] and _seen(crossed) == _seen(sample)
     assert '"lock":"<unlocked _thread.lock object' in strange.fields_json
+
+
+def test_the_relay_skips_a_message_it_cannot_read_and_goes_on() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    hub = StreamHub()
+    watcher = hub.watch()
+    reader = threading.Thread(target=_receive_updates, args=(theirs, hub))
+    reader.start()
+    try:
+        ours.send(b"not marshal data")
+        ours.send(marshal.dumps(([1, 2],)))  # marshal, but not a batch
+        ours.send(_encode_updates([], [event_record("fill", "alpha", "balanced", 3, "mr",
+                                                    {"side": "buy"})]))
+        got = watcher.next_batch(timeout_s=20, linger_s=0)
+        assert got is not None and [(u.name, u.fields) for u in got] == \
+            [("event:fill", {"side": "buy"})]
+    finally:
+        ours.close()  # end of file: the reader returns
+        reader.join(timeout=10)
+        theirs.close()
+    assert not reader.is_alive()
 
 
 def _lane(buffer: int) -> tuple[_Lane, socket.socket, StreamHub]:

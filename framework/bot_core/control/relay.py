@@ -614,9 +614,13 @@ def _receive_updates(lane: socket.socket, hub: StreamHub) -> None:
             return
         if flags & socket.MSG_TRUNC:  # larger than any batch the bot's socket can send
             continue
-        updates, events = marshal.loads(view[:size])
-        hub.publish_many([*(Update.from_wire(values) for values in updates),
-                          *(Update.from_record(record) for record in events)])
+        try:
+            updates, events = marshal.loads(view[:size])
+            batch = [*(Update.from_wire(values) for values in updates),
+                     *(Update.from_record(record) for record in events)]
+        except (EOFError, ValueError, TypeError):  # not the bot's batch: skipped, not fatal
+            continue
+        hub.publish_many(batch)
 
 
 def serve(channel: _Channel, lane: socket.socket) -> int:
