@@ -50,7 +50,8 @@ def test_a_cold_cache_gets_the_kernel_from_the_helper(tmp_path: Path) -> None:
         from bot_core.backtest import ahead
         from bot_core.backtest.kernel import replay_bars
         assert not ahead.kernel_cached()
-        assert ahead.start()
+        assert not ahead.start(["ohlcv", "quotes"])  # a quotes strategy: never compiled
+        assert ahead.start(["ohlcv"])
         ahead.wait()
         assert ahead.kernel_cached() and not ahead.start()  # cached now: no second helper
         replay_bars(*ahead.tiny_inputs())

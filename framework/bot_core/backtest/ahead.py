@@ -20,6 +20,7 @@ import atexit
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -54,11 +55,14 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
-def start() -> bool:
+def start(kinds: Iterable[str] = ()) -> bool:
     """Start compiling the kernel in a helper process where the cache lacks it and a second
-    CPU is there to do it. Returns whether a helper was started."""
+    CPU is there to do it. ``kinds``: the data kinds of the strategies known to run (none is
+    started for a quotes strategy: such a run never takes the compiled replay). Returns
+    whether a helper was started."""
     global _helper
-    if _helper is not None or _cpus() < 2 or kernel_cached():
+    if _helper is not None or any(kind != "ohlcv" for kind in kinds) or _cpus() < 2 \
+            or kernel_cached():
         return False
     _helper = subprocess.Popen([sys.executable, "-m", "bot_core.backtest.ahead"],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

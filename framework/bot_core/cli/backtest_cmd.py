@@ -130,12 +130,13 @@ def backtest(args: argparse.Namespace) -> int:
 
         check_report_dir(args.report)
     compiled = not (args.no_fast or args.no_compiled)
+    host = load_plugins()
+    host.check()
     if compiled:  # a cold cache: the replay kernel compiles in a helper while the data loads
         from bot_core.backtest import ahead
 
-        ahead.start()
-    host = load_plugins()
-    host.check()
+        ahead.start(host.strategies[name].data_kind for name in args.strategy
+                    if name in host.strategies)
     plan = plan_backtest(
         host, strategies=args.strategy, datasets=args.dataset,
         preset=None if args.config is not None else (args.preset or "balanced"),

@@ -93,13 +93,14 @@ def demo(args: argparse.Namespace) -> int:
         check_report_dir(args.report)
     from bot_core.backtest import ahead
 
-    ahead.start()  # a cold cache: the replay kernel compiles in a helper while the data loads
     host = load_plugins()
     host.check()
     config = resolve_config(preset=args.preset, universe="demo", plugins=host).config
     names = [n for n, s in config.strategies.items() if s.enabled]
     if not names:
         raise UsageError(f"--preset {args.preset}: enables no strategy to demonstrate")
+    # a cold cache: the replay kernel compiles in a helper while the data loads
+    ahead.start(host.strategy(config.strategies[n].plugin).data_kind for n in names)
     datasets = demo_datasets(config, host, names)
     plan = plan_backtest(host, strategies=names, datasets=datasets, preset=args.preset,
                          universe="demo")
