@@ -17,6 +17,7 @@ compiles the kernel itself, as it always did: ahead-of-time compiling only ever 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def tiny_inputs() -> tuple[Any, ...]:
             EntryLog.allocate(8, 1, 1))
 
 
+@functools.cache  # one dispatcher: tiny_inputs() may be called more than once
 def _hold_rule() -> Any:
     """A rule that never trades, compiled with the batch contract's signature."""
     from numba import njit
