@@ -138,15 +138,36 @@ def test_a_relay_that_keeps_dying_is_given_up_on_and_the_bot_goes_on(relay: Serv
     server.stop()  # and stopping it after that is quiet
 
 
-def _start_bot(tmp_path: Path, home: Path, addr: str, extra: str = ""
-               ) -> subprocess.Popen[str]:
+def _start_bot(tmp_path: Path, home: Path, addr: str, extra: str = "", *,
+               new_group: bool = False) -> subprocess.Popen[str]:
     config = bot_config(tmp_path, "alpha", "balanced",
                         "[telemetry]\nallow_plaintext_loopback = true\n" + extra)
     return subprocess.Popen(
         [sys.executable, "-m", "bot_core", "run", "--config", str(config), "--json",
          "--grpc-addr", addr, "--speed", "60", "--duration", "30m"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "BOT_CORE_HOME": str(home)})
+        env={**os.environ, "BOT_CORE_HOME": str(home)},
+        process_group=0 if new_group else None)
+
+
+def test_ctrl_c_in_a_terminal_stops_bot_and_relay_without_a_traceback(
+        tmp_path: Path, bot_core_home: Path) -> None:
+    # a terminal sends SIGINT to its whole foreground process group, not to the bot alone
+    proc = _start_bot(tmp_path, bot_core_home, "127.0.0.1:0", new_group=True)
+    try:
+        relay = psutil.Process(_telemetry_event(proc)["grpc_relay_pid"])
+        assert proc.stdout is not None
+        assert any(json.loads(line)["event"] == "status" for line in proc.stdout)  # running
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "started again" not in err, err
+    gone, alive = psutil.wait_procs([relay], timeout=15)
+    assert gone and not alive
 
 
 def _telemetry_event(proc: subprocess.Popen[str]) -> dict[str, Any]:

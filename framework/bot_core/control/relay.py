@@ -345,6 +345,9 @@ class RelayServer:
                  str(lane_theirs.fileno())],
                 pass_fds=(theirs.fileno(), lane_theirs.fileno()), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # the bot's stdout may be its --json event stream
+                # a group of its own: a terminal's Ctrl-C is the bot's to handle (it stops the
+                # relay in order); the relay would die of it, with a traceback on our stderr
+                process_group=0,
                 # no gRPC log lines (a refused bind's) before the one line the bot prints
                 env={**os.environ, "GRPC_VERBOSITY": "NONE"})
         except BaseException:
