@@ -250,7 +250,7 @@ def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quot
                                                    held: float, mark: float, quantity: float,
                                                    price: float, fee_bps: float,
                                                    leverage: float) -> None:
-    from bot_core.backtest.kernel import Venues, _Account, _affordable
+    from bot_core.backtest.kernel import ASSET, VENUE, _affordable
     from bot_core_paper.account import PaperAccount
 
     account = PaperAccount({"USDT": 0.0}, margin=margin, max_leverage=leverage)
@@ -258,14 +258,12 @@ def test_kernel_buying_power_is_the_paper_accounts(margin: bool, side: int, quot
     if mark:
         account.mark("BTC/USDT", mark)
     expected = account.affordable("BTC/USDT", side, quantity, price, fee_bps / 1e4)
-    one = np.ones(1)
-    venues = Venues(np.array([fee_bps / 1e4]), one, one, one, np.zeros(1, dtype=np.int64),
-                    np.zeros(1, dtype=np.bool_), np.array([margin]), np.array([leverage]), one,
-                    np.ones(1, dtype=np.bool_))
-    state = _Account(np.array([quote]), np.zeros(1, dtype=np.int64), np.array([held]),
-                     np.array([mark]), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
-                     np.zeros(1, dtype=np.int64), np.zeros(1))
-    got = _affordable(0, 0, side, quantity, price, venues, state, np.zeros(1, dtype=np.int64))
+    venue = np.zeros(1, dtype=VENUE)
+    venue["quote"], venue["taker_fee_rate"] = quote, fee_bps / 1e4
+    venue["margin"], venue["max_leverage"] = margin, leverage
+    asset = np.zeros(1, dtype=ASSET)
+    asset["base"], asset["base_mark"] = held, mark
+    got = _affordable(0, 0, side, quantity, price, venue, asset)
     assert got == expected  # one rule (bot_core.rules.affordable_quantity), compiled
 
 
