@@ -43,8 +43,12 @@ def hole_ns(steps_ns: np.ndarray) -> float:
     import numpy as np
 
     positive = steps_ns[steps_ns > 0]
-    typical = float(np.median(positive)) if positive.size else 0.0
-    return max(float(HOLE_NS), HOLE_STEPS * typical)
+    # the median only matters above a week / HOLE_STEPS: when no more than (n - 1) // 2 steps
+    # are longer, the median is not either (and counting is cheaper than partitioning)
+    longer = int(np.count_nonzero(positive > HOLE_NS / HOLE_STEPS))
+    if not positive.size or longer <= (positive.size - 1) // 2:
+        return float(HOLE_NS)
+    return max(float(HOLE_NS), HOLE_STEPS * float(np.median(positive)))
 
 
 def periods_per_year(ts_ns: np.ndarray) -> float:

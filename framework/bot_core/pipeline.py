@@ -87,8 +87,15 @@ class PipelineStrategyContext:
         return self._pipeline.portfolio.last_price(instrument, venue)
 
     def new_client_order_id(self) -> str:
-        self.order_seq += 1
-        return f"{self._prefix}{self.order_seq}"
+        return self.new_client_order_ids(1)[0]
+
+    def new_client_order_ids(self, count: int) -> list[str]:
+        """The next ``count`` client order ids, as ``count`` calls of
+        :meth:`new_client_order_id` give them (the compiled replay asks for a run's at once)."""
+        first = self.order_seq + 1
+        self.order_seq += count
+        prefix = self._prefix
+        return [prefix + str(n) for n in range(first, first + count)]
 
 
 class TradingPipeline:

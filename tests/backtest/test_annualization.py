@@ -13,9 +13,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bot_core
-from bot_core.annualization import periods_per_year
+from bot_core.annualization import HOLE_NS, HOLE_STEPS, hole_ns, periods_per_year
 from bot_core.backtest.driver import run_backtest
 from bot_core.backtest.metrics import ReturnSampling, compute_metrics, return_sampling
 from bot_core.backtest.plan import DataSpec, plan_backtest
@@ -61,6 +63,19 @@ def test_periods_a_year_are_observed_in_the_data() -> None:
     # a hole of a week or more is not the calendar: two months a year apart count as two months
     two = np.concatenate((minutes, minutes + 365 * 86_400 * 10**9))
     assert periods_per_year(two) == pytest.approx(365.25 * 1440, rel=1e-4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, HOLE_NS // HOLE_STEPS - 1, HOLE_NS // HOLE_STEPS,
+                                 HOLE_NS // HOLE_STEPS + 1, HOLE_NS, 3 * HOLE_NS]) |
+                st.integers(-HOLE_NS, 4 * HOLE_NS), max_size=12))
+def test_hole_length_counts_instead_of_a_median_where_it_can(steps: list[int]) -> None:
+    """The short cut (count the steps over a week / HOLE_STEPS before taking a median) gives
+    what the rule says: a week, or HOLE_STEPS typical (median) steps when that is longer."""
+    array = np.array(steps, dtype=np.int64)
+    positive = array[array > 0]
+    typical = float(np.median(positive)) if positive.size else 0.0
+    assert hole_ns(array) == max(float(HOLE_NS), HOLE_STEPS * typical)
 
 
 def test_sharpe_of_daily_stock_bars_uses_their_bars_a_year() -> None:

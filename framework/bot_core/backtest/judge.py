@@ -173,9 +173,18 @@ def _refuse_strategies_that_answer_rejects(layout: ReplayLayout) -> None:
 def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray) -> list[str]:
     """Each order's client order id from its strategy's context, in event order (as the
     event path asks for them)."""
-    contexts = [run.pipeline.contexts[strategy.name].new_client_order_id
-                for strategy, _ in layout.slots]
-    return [contexts[slot]() for slot in slots.tolist()]
+    names = [strategy.name for strategy, _ in layout.slots]
+    owners = list(dict.fromkeys(names))
+    owner = np.array([owners.index(name) for name in names], dtype=np.int64)[slots]
+    if len(owners) == 1:  # one strategy: its ids in order
+        return run.pipeline.contexts[owners[0]].new_client_order_ids(len(slots))
+    ids: list[str] = [""] * len(slots)
+    for o, name in enumerate(owners):
+        where = np.flatnonzero(owner == o).tolist()
+        for at, client_id in zip(where, run.pipeline.contexts[name].new_client_order_ids(
+                len(where)), strict=True):
+            ids[at] = client_id
+    return ids
 
 
 def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,

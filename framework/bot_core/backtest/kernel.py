@@ -48,7 +48,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from bot_core.backtest.jit import rules
 
@@ -138,6 +139,28 @@ _LAST = 1 << 62
 _i64 = cast("Callable[[int], int]", np.int64)
 """Integer constants passed to the helpers go through ``np.int64`` so that Numba types them
 int64, not as literals: each literal value would compile the helper once more (cold start)."""
+
+
+@intrinsic
+def _borrowed_view(typingctx: Any, array: Any) -> Any:
+    """A view of ``array`` that takes no part in reference counting (no meminfo, no parent):
+    Numba's reference counts are atomic instructions on every call, view and rule call that
+    takes an array. Only for arrays a caller keeps alive while the view is used, never returned
+    or handed to Python."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        view = context.make_array(signature.args[0])(context, builder, value=args[0])
+        view.meminfo = view.meminfo.type(None)  # a null pointer constant
+        view.parent = view.parent.type(None)
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+_borrowed = cast("Callable[[Any], Any]", _borrowed_view)
+"""How compiled code calls :func:`_borrowed_view` (as typed for mypy)."""
 
 
 class Events(NamedTuple):
@@ -419,7 +442,8 @@ NaN: reset; the re-sends of the same order so far; the bars still to wait); its 
 
 
 @njit(cache=True, nogil=True)
-def _state(venues: Venues, books: Books, n_slots: int) -> tuple[Any, Any, Any, Any, Any]:
+def _state(venues: Venues, books: Books, slot_key: np.ndarray) -> tuple[Any, Any, Any, Any, Any]:
+    """Fresh ``(venue, asset, key, instrument, slot)`` records of a run."""
     venue = np.zeros(venues.cash.shape[0], dtype=VENUE)
     for v in range(venue.shape[0]):
         venue[v].quote = venues.cash[v]
@@ -445,10 +469,11 @@ def _state(venues: Venues, books: Books, n_slots: int) -> tuple[Any, Any, Any, A
         key[k].venue = books.key_venue[k]
         key[k].asset = books.key_asset[k]
     instrument = np.zeros(books.n_instruments, dtype=MARKS)
-    slot = np.zeros(n_slots, dtype=SLOT)
-    for j in range(n_slots):
+    slot = np.zeros(slot_key.shape[0], dtype=SLOT)
+    for j in range(slot.shape[0]):
         slot[j].order = -1
         slot[j].last_position = np.nan
+        slot[j].key = slot_key[j]
     return venue, asset, key, instrument, slot
 
 
@@ -545,7 +570,8 @@ def _tell_peak(key: np.ndarray, instrument: np.ndarray, monitor: Any, log: Entry
 
 
 @njit(cache=True, nogil=True)
-def _watch(equity: float, ts: int, monitor: Any, limits: Limits) -> int:
+def _watch(equity: float, ts: int, monitor: Any, drawdown_pct: float, daily_loss_pct: float
+           ) -> int:
     """The engine's ``_watch_equity``: new peak, then ``STOP_DRAWDOWN`` or ``STOP_DAILY_LOSS``
     for a limit hit (:func:`bot_core.rules.limit_reached`), else 0 (always 0 once
     liquidating)."""
@@ -554,9 +580,9 @@ def _watch(equity: float, ts: int, monitor: Any, limits: Limits) -> int:
         monitor.peak_ts = ts
     if monitor.reducing:  # REDUCING until cleared: a daily halt does not change the state
         return 0
-    if rules.limit_reached(monitor.peak, equity, limits.drawdown_pct):
+    if rules.limit_reached(monitor.peak, equity, drawdown_pct):
         return STOP_DRAWDOWN
-    if rules.limit_reached(monitor.day_start, equity, limits.daily_loss_pct):
+    if rules.limit_reached(monitor.day_start, equity, daily_loss_pct):
         return STOP_DAILY_LOSS
     return 0
 
@@ -632,18 +658,19 @@ def _match(j: int, k: int, ts: int, market: float, volume: float, venue: np.ndar
 @njit(cache=True, nogil=True)
 def _filled(j: int, k: int, ts: int, price: float, fee: float, key: np.ndarray,
             instrument: np.ndarray, slot: np.ndarray, value_order: np.ndarray, monitor: Any,
-            limits: Limits, log: EntryLog) -> int:
+            boundaries: np.ndarray, drawdown_pct: float, daily_loss_pct: float, log: EntryLog
+            ) -> int:
     """After :func:`_match` booked slot ``j``'s order: what the engine's ``on_fill`` does (day
     roll after booking, equity watch), the FILL entry, and whether the strategy now holds its
     target. Returns 0 or a stop code."""
     sj = slot[j]
     equity, gross = _equity(monitor.cash, key, value_order, monitor.n_valued)
-    _roll_day(ts, equity, monitor, limits.boundaries)
+    _roll_day(ts, equity, monitor, boundaries)
     _record(_i64(ENTRY_FILL), ts, j, sj.order, sj.side, k, _i64(0), sj.qty, price, fee, equity,
             gross, key, instrument, monitor, log)
     monitor.told_peak = max(monitor.told_peak, equity)  # the engine watches it in on_fill
     sj.order = -1
-    status = _watch(equity, ts, monitor, limits)
+    status = _watch(equity, ts, monitor, drawdown_pct, daily_loss_pct)
     if status != 0:
         return status
     if sj.liquidating:  # closes the position: no target to reach
@@ -733,13 +760,44 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
         far and the event where it stopped.
     """
     n_slots = slots.key.shape[0]
-    venue, asset, key, instrument, slot = _state(venues, books, n_slots)
-    for j in range(n_slots):
-        slot[j].key = slots.key[j]
+    venue, asset, key, instrument, slot = _state(venues, books, slots.key)
     fifo = np.zeros(n_slots, np.int64)
-    """The slots with an order in flight, in arrival order (``monitor.fifo_size``)."""
     value_order = np.zeros(key.shape[0], np.int64)
-    """The keys in the order of their first fill (``monitor.n_valued``)."""
+    # this frame owns the state for the whole replay: _replay works on borrowed views
+    return _replay(events, books, slots, limits, decide, monitor_state, equity_out,
+                   in_market_out, log, venue, asset, key, instrument, slot, fifo, value_order,
+                   liquidation)
+
+
+@njit(cache=True, nogil=True)
+def _replay(events: Events, books: Books, slots: Slots, limits: Limits, decide: Any,
+            monitor_state: np.ndarray, equity_out: np.ndarray, in_market_out: np.ndarray,
+            log: EntryLog, venue: np.ndarray, asset: np.ndarray, key: np.ndarray,
+            instrument: np.ndarray, slot: np.ndarray, fifo: np.ndarray, value_order: np.ndarray,
+            liquidation: bool | None) -> tuple[int, int, int]:
+    """:func:`replay_bars`, on arrays its caller keeps alive: ``fifo`` the slots with an order
+    in flight, in arrival order (``monitor.fifo_size``); ``value_order`` the keys in the order
+    of their first fill (``monitor.n_valued``)."""
+    # every array borrowed once here: a helper call, a view or a rule call then costs no
+    # atomic reference count (they were half of a quiet bar's time and most of an order's)
+    venue, asset, key = _borrowed(venue), _borrowed(asset), _borrowed(key)
+    instrument, slot = _borrowed(instrument), _borrowed(slot)
+    fifo, value_order = _borrowed(fifo), _borrowed(value_order)
+    step_start, ev_feed, ev_row = (_borrowed(events.step_start), _borrowed(events.feed),
+                                   _borrowed(events.row))
+    ev_ts, ev_open, ev_close = _borrowed(events.ts), _borrowed(events.open), \
+        _borrowed(events.close)
+    ev_volume, feed_key = _borrowed(events.volume), _borrowed(books.feed_key)
+    feed_slot_start, feed_slots = _borrowed(slots.feed_slot_start), _borrowed(slots.feed_slots)
+    slot_rule, signal = _borrowed(slots.rule), _borrowed(slots.signal)
+    signal_start, signal_width = _borrowed(slots.signal_start), _borrowed(slots.signal_width)
+    state, state_start = _borrowed(slots.state), _borrowed(slots.state_start)
+    params, params_start = _borrowed(slots.params), _borrowed(slots.params_start)
+    boundaries = _borrowed(limits.boundaries)
+    drawdown_pct, daily_loss_pct = limits.drawdown_pct, limits.daily_loss_pct
+    log = EntryLog(_borrowed(log.entries), _borrowed(log.keys), _borrowed(log.instruments))
+    equity_out, in_market_out = _borrowed(equity_out), _borrowed(in_market_out)
+    n_slots = slot.shape[0]
     monitor = monitor_state[0]
     monitor.cash = limits.initial_cash
     monitor.peak = limits.initial_cash
@@ -747,31 +805,21 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
     monitor.told_peak = limits.initial_cash
     monitor.next_boundary = _NEVER
     orders = _i64(0)
-    # the first four rules in locals (a typed list's item costs ~30 ns a call) and each bar's
-    # signal row copied into one buffer (a fresh view of the flat signal costs more)
+    # the first four rules in locals (a typed list's item costs ~30 ns a call)
     last = len(decide) - 1
     rule0, rule1 = decide[0], decide[min(1, last)]
     rule2, rule3 = decide[min(2, last)], decide[min(3, last)]
-    row_buffer = np.empty(max(slots.signal_width.max() if n_slots else 1, 1))
-    # the first slot's views of it, of its state and of its parameters made once: a view made
-    # per bar costs atomic reference counts, measured as 40 % of a quiet bar's time (a call
-    # site per slot would add a second of compile time each, so the others make theirs)
-    row0, state0, params0 = row_buffer, row_buffer, row_buffer
-    if n_slots:
-        row0 = row_buffer[:slots.signal_width[0]]
-        state0 = slots.state[slots.state_start[0]:slots.state_start[1]]
-        params0 = slots.params[slots.params_start[0]:slots.params_start[1]]
 
-    for s in range(events.step_start.shape[0] - 1):
-        for e in range(events.step_start[s], events.step_start[s + 1]):
-            f = events.feed[e]
-            k = books.feed_key[f]
+    for s in range(step_start.shape[0] - 1):
+        for e in range(step_start[s], step_start[s + 1]):
+            f = ev_feed[e]
+            k = feed_key[f]
             kr = key[k]
             v = kr.venue
             vr = venue[v]
-            ts = events.ts[e]
-            close = events.close[e]
-            volume = events.volume[e]
+            ts = ev_ts[e]
+            close = ev_close[e]
+            volume = ev_volume[e]
             # -- 1. the venue: bar length, account mark, the orders now eligible -------------
             if kr.last_ts != _NEVER and ts > kr.last_ts:
                 gap = ts - kr.last_ts
@@ -788,7 +836,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 if slot[j].key != k or ts < slot[j].eligible:
                     q += 1
                     continue
-                status, price, fee = _match(j, k, ts, events.open[e], volume, venue, asset, key,
+                status, price, fee = _match(j, k, ts, ev_open[e], volume, venue, asset, key,
                                             instrument, slot, value_order, monitor)
                 if status != 0:
                     return status, monitor.entries, e
@@ -796,7 +844,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                     fifo[r] = fifo[r + 1]
                 monitor.fifo_size -= 1
                 status = _filled(j, k, ts, price, fee, key, instrument, slot, value_order,
-                                 monitor, limits, log)
+                                 monitor, boundaries, drawdown_pct, daily_loss_pct, log)
                 if status == STOP_DRAWDOWN:  # noqa: SIM102 (Numba prunes a lone None test)
                     if liquidation is not None:
                         status = _trip(ts, k, price, _i64(0), venue, key, instrument, slot,
@@ -807,7 +855,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
             equity, gross = _equity(monitor.cash, key, value_order, monitor.n_valued)
             if rules.day_rolls(ts, monitor.next_boundary):
                 _tell_peak(key, instrument, monitor, log)
-                _roll_day(ts, equity, monitor, limits.boundaries)
+                _roll_day(ts, equity, monitor, boundaries)
                 _record(_i64(ENTRY_DAY), ts, _i64(-1), _i64(-1), _i64(0), k, _i64(0), 0.0,
                         close, 0.0, equity, gross, key, instrument, monitor, log)
             if rules.tradable_price(close):
@@ -817,7 +865,7 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                 ir.mark = close
                 ir.ts = ts
                 equity, gross = _equity(monitor.cash, key, value_order, monitor.n_valued)
-            status = _watch(equity, ts, monitor, limits)
+            status = _watch(equity, ts, monitor, drawdown_pct, daily_loss_pct)
             if status == STOP_DRAWDOWN:  # noqa: SIM102
                 if liquidation is not None:
                     status = _trip(ts, k, close, _i64(1), venue, key, instrument, slot,
@@ -845,27 +893,21 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                         monitor.fifo_size += 1
                         orders += 1
             # -- 3. the strategies trading this feed, in the config's order ------------------
-            row = events.row[e]
-            for p in range(slots.feed_slot_start[f], slots.feed_slot_start[f + 1]):
-                j = slots.feed_slots[p]
+            row = ev_row[e]
+            for p in range(feed_slot_start[f], feed_slot_start[f + 1]):
+                j = feed_slots[p]
                 sj = slot[j]
                 if sj.order >= 0 and not sj.liquidating:
                     return STOP_OPEN_ORDER, monitor.entries, e
-                width = slots.signal_width[j]
-                at = slots.signal_start[j] + row * width
-                for c in range(width):
-                    row_buffer[c] = slots.signal[at + c]
-                r = slots.rule[j]
+                width = signal_width[j]
+                at = signal_start[j] + row * width
+                r = slot_rule[j]
                 rule = rule0 if r == 0 else rule1 if r == 1 else rule2 if r == 2 else \
                     rule3 if r == 3 else decide[r]
                 held = sj.held
-                if j == 0:
-                    target, reason = rule(row0, close, held, equity, state0, params0)
-                else:
-                    target, reason = rule(
-                        row_buffer[:width], close, held, equity,
-                        slots.state[slots.state_start[j]:slots.state_start[j + 1]],
-                        slots.params[slots.params_start[j]:slots.params_start[j + 1]])
+                target, reason = rule(signal[at:at + width], close, held, equity,
+                                      state[state_start[j]:state_start[j + 1]],
+                                      params[params_start[j]:params_start[j + 1]])
                 delta = target - held
                 if delta - delta != 0.0 or rules.settled(target, held):  # NaN, inf
                     if sj.last_side != 0:  # TargetTracker.reset
@@ -909,17 +951,18 @@ def replay_bars(events: Events, books: Books, venues: Venues, slots: Slots, limi
                                             instrument, slot, value_order, monitor)
                 if status == 0:
                     status = _filled(j, k, ts, price, fee, key, instrument, slot, value_order,
-                                     monitor, limits, log)
+                                     monitor, boundaries, drawdown_pct, daily_loss_pct,
+                                     log)
                 if status != 0:
                     return status, monitor.entries, e
                 equity, gross = _equity(monitor.cash, key, value_order, monitor.n_valued)
         if monitor.entries > log.entries.shape[0]:
-            return STOP_LOG_FULL, monitor.entries, events.step_start[s]
+            return STOP_LOG_FULL, monitor.entries, step_start[s]
         equity, _ = _equity(monitor.cash, key, value_order, monitor.n_valued)
         equity_out[s] = equity
         holding = False
-        for f in range(books.feed_key.shape[0]):
-            if key[books.feed_key[f]].net != 0.0:
+        for f in range(feed_key.shape[0]):
+            if key[feed_key[f]].net != 0.0:
                 holding = True
         in_market_out[s] = holding
     return 0, monitor.entries, -1

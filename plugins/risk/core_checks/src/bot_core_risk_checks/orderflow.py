@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,6 +136,9 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
 
         approved = np.zeros(len(batch), dtype=bool)
         ids = batch.client_order_id
+        if self._all_new(ids):  # the usual batch, checked at C speed: every id approved
+            approved[:] = True
+            return approved
         if len(self._seen) + len(ids) <= self._remember:
             known, new = self._seen, set()  # nothing is forgotten along the batch
             for i, client_id in enumerate(ids):
@@ -152,8 +156,24 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
         return approved
 
     def accept_batch(self, batch: OrderBatch) -> None:
-        for client_id in batch.client_order_id:
-            self._remember_id(self._seen, client_id)
+        ids = batch.client_order_id
+        if not self._all_new(ids):  # an id seen again along the batch: follow it id by id
+            for client_id in ids:
+                self._remember_id(self._seen, client_id)
+            return
+        # distinct new ids: remembering them one by one, forgetting the oldest past the limit,
+        # leaves the same as remembering all, then forgetting the oldest excess
+        seen = self._seen
+        seen.update(dict.fromkeys(ids))
+        excess = len(seen) - self._remember
+        if excess > 0:
+            for client_id in list(islice(seen, excess)):
+                del seen[client_id]
+
+    def _all_new(self, ids: Sequence[str]) -> bool:
+        """Every id non-empty, distinct and not seen yet."""
+        distinct = set(ids)
+        return len(distinct) == len(ids) and all(distinct) and distinct.isdisjoint(self._seen)
 
     def _remember_id(self, seen: dict[str, None], client_id: str) -> None:
         seen[client_id] = None
