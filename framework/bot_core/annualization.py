@@ -60,6 +60,8 @@ def periods_per_year(ts_ns: np.ndarray) -> float:
     if ts.shape[0] < 2:
         return 0.0
     steps = np.diff(ts)
+    if steps.min() > 0 and steps.max() < HOLE_NS / HOLE_STEPS:  # no hole: every step counts
+        return float(steps.shape[0]) * YEAR_NS / float(ts[-1] - ts[0])
     kept = steps[(steps > 0) & (steps < hole_ns(steps))]
     covered = float(kept.sum())
     return float(kept.shape[0]) * YEAR_NS / covered if covered > 0 else 0.0

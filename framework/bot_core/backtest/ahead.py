@@ -101,8 +101,8 @@ def tiny_inputs() -> tuple[Any, ...]:
     ints = np.zeros(1, dtype=np.int64)
     floats = np.ones(1)
     flags = np.zeros(1, dtype=np.bool_)
-    events = Events(np.array([0, 1], dtype=np.int64), ints.copy(), ints.copy(), ints.copy(),
-                    floats.copy(), floats.copy(), floats.copy())
+    events = Events.of(np.array([0, 1], dtype=np.int64), ints.copy(), ints.copy(), ints.copy(),
+                       floats.copy(), floats.copy(), floats.copy())
     books = Books(ints.copy(), ints.copy(), ints.copy(), ints.copy(), ints.copy(), 1)
     venues = Venues(floats * 0, floats * 0, floats * 0, floats.copy(), ints.copy(),
                     flags.copy(), flags.copy(), floats.copy(), floats * 1e6, flags.copy())

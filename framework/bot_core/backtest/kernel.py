@@ -178,6 +178,18 @@ class Events(NamedTuple):
     close: np.ndarray
     volume: np.ndarray
 
+    @classmethod
+    def of(cls, *columns: np.ndarray) -> Events:
+        """Events from their columns (in field order) as read-only, C-contiguous views: the
+        kernel is compiled for read-only columns, which is what pandas hands out, so a
+        dataset's columns go in without a copy."""
+        views = []
+        for column in columns:
+            view = np.ascontiguousarray(column).view()
+            view.flags.writeable = False
+            views.append(view)
+        return cls(*views)
+
 
 class Books(NamedTuple):
     """How feeds map to the books: keys are (venue, instrument) pairs."""

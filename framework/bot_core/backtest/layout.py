@@ -88,14 +88,6 @@ def _signal(strategy: Strategy, frame: Any, rows: int) -> np.ndarray:
     return np.ascontiguousarray(raw.reshape(rows, -1))
 
 
-def _kernel_array(values: np.ndarray) -> np.ndarray:
-    """``values`` as the kernel is compiled for them: C-contiguous and writable (a read-only
-    array, as pandas hands out under copy-on-write, would compile another specialization)."""
-    if values.flags.c_contiguous and values.flags.writeable:
-        return values
-    return np.array(values, order="C")
-
-
 def layout(run: BacktestRun) -> ReplayLayout:
     """The kernel's inputs for ``run`` (every strategy's signal computed here)."""
     from bot_core.backtest.kernel import Books, Events, Limits, Slots
@@ -126,14 +118,12 @@ def layout(run: BacktestRun) -> ReplayLayout:
     whole = len(feeds) == 1
 
     def column(values: list[np.ndarray]) -> np.ndarray:
-        if whole:
-            return _kernel_array(values[0])
-        return np.ascontiguousarray(np.concatenate(values)[where])
+        return values[0] if whole else np.concatenate(values)[where]
 
-    events = Events(timeline.step_start, timeline.feed, timeline.row,
-                    column([f.ts_ns for f in feeds]),
-                    *(column([f.columns[name] for f in feeds])
-                      for name in ("open", "close", "volume")))
+    events = Events.of(timeline.step_start, timeline.feed, timeline.row,
+                       column([f.ts_ns for f in feeds]),
+                       *(column([f.columns[name] for f in feeds])
+                         for name in ("open", "close", "volume")))
 
     # slots: strategy x feed, per feed in the order the pipeline calls the strategies
     slots: list[tuple[Strategy, int]] = []

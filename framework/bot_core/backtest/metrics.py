@@ -142,6 +142,11 @@ def drawdown_series(equity: np.ndarray) -> np.ndarray:
     if len(equity) == 0:
         return np.zeros(0)
     peak = np.maximum.accumulate(equity)
+    if peak[0] > 0 and peak[-1] > 0:  # no NaN, every peak positive: in place (temporaries
+        # of a million bars cost milliseconds)
+        dd: np.ndarray = np.divide(equity, peak)
+        np.subtract(1.0, dd, out=dd)
+        return dd
     with np.errstate(divide="ignore", invalid="ignore"):
         dd = np.where(peak > 0, 1.0 - equity / peak, 0.0)
     return np.asarray(dd, dtype=np.float64)

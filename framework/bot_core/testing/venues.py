@@ -105,9 +105,9 @@ def _predicted(model: BarFillModel, scenario: BarScenario) -> tuple[list[tuple[A
     bars = scenario.bars
     n = len(bars)
     ts = np.array([b.ts_ns for b in bars], dtype=np.int64)
-    events = Events(np.arange(n + 1, dtype=np.int64), np.zeros(n, dtype=np.int64),
-                    np.arange(n, dtype=np.int64), ts, np.array([b.open for b in bars]),
-                    np.array([b.close for b in bars]), np.array([b.volume for b in bars]))
+    events = Events.of(np.arange(n + 1, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                       np.arange(n, dtype=np.int64), ts, np.array([b.open for b in bars]),
+                       np.array([b.close for b in bars]), np.array([b.volume for b in bars]))
     zero = np.zeros(1, dtype=np.int64)
     books = Books(zero, zero, zero, zero, zero, 1)
     venues = Venues(np.array([model.taker_fee_bps / 1e4]), np.array([model.slippage_bps / 1e4]),
