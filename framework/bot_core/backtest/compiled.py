@@ -151,7 +151,10 @@ def replay_compiled(run: BacktestRun) -> None:
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     for feed in run.feeds:  # the later feed wins at equal times, as in the timeline
         closes = feed.columns["close"]
-        valid = np.flatnonzero((closes > 0.0) & np.isfinite(closes))
+        last = closes[-1:]  # the last row is the one, unless it is not a price
+        valid = np.flatnonzero((last > 0.0) & np.isfinite(last)) + len(closes) - 1
+        if not len(valid):
+            valid = np.flatnonzero((closes > 0.0) & np.isfinite(closes))
         if len(valid):
             row = int(valid[-1])
             key = (feed.venue, feed.instrument)

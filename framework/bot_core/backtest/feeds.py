@@ -94,9 +94,6 @@ def feed_from_frame(frame: pd.DataFrame, *, dataset: str, kind: Literal["ohlcv",
 
 def merge_timeline(feeds: list[Feed]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All rows of all feeds in time order: (ts_ns, feed index, row), stable across feeds."""
-    if len(feeds) == 1:  # already in time order (strictly increasing timestamps)
-        n = len(feeds[0])
-        return feeds[0].ts_ns.copy(), np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
     ts = np.concatenate([f.ts_ns for f in feeds])
     which = np.concatenate([np.full(len(f), i, dtype=np.int64) for i, f in enumerate(feeds)])
     rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in feeds])
@@ -111,6 +108,8 @@ def coverage_gaps(feeds: list[Feed]) -> list[tuple[int, int]]:
     median, the bar length for bars), so the pauses inside one dataset (weekends, a missing
     bar) are never gaps; only datasets that do not overlap or follow each other in time leave
     them. The equity curve has no point inside a gap: the plots break their lines there."""
+    if len(feeds) < 2:  # one dataset covers itself
+        return []
     spans = []
     for feed in feeds:
         if len(feed) == 0:

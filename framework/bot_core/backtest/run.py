@@ -49,6 +49,12 @@ class Timeline:
 
     @classmethod
     def of(cls, feeds: list[Feed]) -> Timeline:
+        if len(feeds) == 1:  # strictly increasing (feed_from_frame): a step per row
+            n = len(feeds[0])
+            ts = feeds[0].ts_ns.view()
+            ts.flags.writeable = False  # the feed's own times, not a copy
+            return cls(ts, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64),
+                       np.arange(n + 1, dtype=np.int64))
         ts, which, rows = merge_timeline(feeds)
         starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
         return cls(ts[starts], which, rows, np.append(starts, len(ts)).astype(np.int64))

@@ -51,7 +51,11 @@ class TradingCalendar:
     def boundaries(self, first_ns: int, last_ns: int) -> list[int]:
         """Every boundary a run from ``first_ns`` to ``last_ns`` crosses, in order, and the
         first one after ``last_ns`` (where the day of the last event ends)."""
-        out = [self.next_boundary_ns(self.day_of(first_ns))]
+        # boundaries strictly increase, so the day a boundary starts is the next date
+        one = dt.timedelta(days=1)
+        day = self.day_of(first_ns) + one
+        out = [self.boundary_ns(day)]
         while out[-1] <= last_ns:
-            out.append(self.next_boundary_ns(self.day_of(out[-1])))
+            day += one
+            out.append(self.boundary_ns(day))
         return out
