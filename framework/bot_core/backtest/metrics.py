@@ -138,18 +138,11 @@ def _sampled(ts: np.ndarray, equity: np.ndarray, sampling: ReturnSampling
 
 
 def drawdown_series(equity: np.ndarray) -> np.ndarray:
-    """Drawdown from the running peak at every bar, as a positive fraction."""
-    if len(equity) == 0:
-        return np.zeros(0)
-    peak = np.maximum.accumulate(equity)
-    if peak[0] > 0 and peak[-1] > 0:  # no NaN, every peak positive: in place (temporaries
-        # of a million bars cost milliseconds)
-        dd: np.ndarray = np.divide(equity, peak)
-        np.subtract(1.0, dd, out=dd)
-        return dd
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peak > 0, 1.0 - equity / peak, 0.0)
-    return np.asarray(dd, dtype=np.float64)
+    """Drawdown from the running peak at every bar, as a positive fraction
+    (:func:`bot_core.backtest.curve.drawdowns`)."""
+    from bot_core.backtest.curve import drawdowns  # numba's import only when it is needed
+
+    return drawdowns(np.ascontiguousarray(equity, dtype=np.float64))
 
 
 def _finite(value: float) -> float:
@@ -194,20 +187,18 @@ def compute_metrics(
     path = np.concatenate(([initial_equity], equity))
     sampling = sampling or ReturnSampling()
     sampled_ts, sampled_equity = _sampled(ts, equity, sampling)
-    sampled = np.concatenate(([initial_equity], sampled_equity))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = np.diff(sampled) / sampled[:-1]
-    returns = returns[np.isfinite(returns)]
+    sampled = path if sampled_equity is equity else \
+        np.concatenate(([initial_equity], sampled_equity))
+    from bot_core.backtest.curve import return_moments  # numba's import only when needed
+    from bot_core.backtest.trades import RoundTrips
+
+    count, mean, std, downside = return_moments(sampled)
     ppy = periods_per_year(sampled_ts)
     annualization = _annualization(sampled_ts, ppy, sampling)
     sharpe = sortino = 0.0
-    if len(returns) > 1 and ppy > 0:
-        mean = float(returns.mean())
-        std = float(returns.std(ddof=1))
+    if count > 1 and ppy > 0:
         sharpe = mean / std * math.sqrt(ppy) if std > 0 else 0.0
-        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else 0.0
-    from bot_core.backtest.trades import RoundTrips  # numba's import only when it is needed
 
     closed_pnl = RoundTrips.of(trades).closed_pnl()
     wins = int(np.count_nonzero(closed_pnl > 0))
