@@ -1,10 +1,9 @@
-"""An equity curve's drawdowns and return moments, each in one compiled pass.
+"""An equity curve's drawdowns and return moments, compiled.
 
-:mod:`bot_core.backtest.metrics` states the conventions; these are the passes behind them. On
+:mod:`bot_core.backtest.metrics` states the conventions; these are the loops behind them. On
 a million bars the numpy forms (a running maximum, then divisions, masks and copies for the
-returns) made a dozen temporaries of the curve's length, about a third of a whole compiled
-backtest's time. Sums are compensated (:mod:`bot_core.kernels._sums`), so the moments do not
-depend on the order of the additions. Importing this module imports numba.
+returns) made a dozen temporaries of the curve's length: ~10 ms of a 1M-bar compiled
+backtest, against ~4 ms here. Importing this module imports numba.
 """
 
 from __future__ import annotations
@@ -14,15 +13,9 @@ import math
 import numpy as np
 from numba import njit
 
-from bot_core.kernels._sums import two_sum_add
-
 __all__ = ["drawdowns", "return_moments"]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _value(s: float, c: float) -> float:
-    """A compensated sum's value (the plain sum once it overflowed: its error term is NaN)."""
-    return s + c if s - s == 0.0 else s
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as numpy's
@@ -45,23 +38,32 @@ def return_moments(curve: np.ndarray) -> tuple[int, float, float, float]:
     """``(count, mean, sample standard deviation, downside deviation)`` of the simple returns
     ``curve[i + 1] / curve[i] - 1`` that are finite; the downside deviation is the root mean
     square of ``min(return, 0)`` over them all (0.0 where undefined: fewer than two returns
-    for the deviation, none for the rest)."""
-    total = total_c = 0.0
-    count = 0
-    for i in range(curve.shape[0] - 1):
+    for the deviation, none for the rest).
+
+    Two passes (the mean, then the squares about it), each summing into four interleaved
+    partial sums: a single running sum waits on every addition (four times slower), and the
+    order of the additions stays fixed, so the result does not depend on the machine."""
+    n = curve.shape[0] - 1
+    sums = np.zeros(4)
+    counts = np.zeros(4, dtype=np.int64)
+    for i in range(n):
         r = (curve[i + 1] - curve[i]) / curve[i]
         if r - r == 0.0:  # finite
-            total, total_c = two_sum_add(total, total_c, r)
-            count += 1
+            sums[i & 3] += r
+            counts[i & 3] += 1
+    count = counts.sum()
     if count == 0:
         return 0, 0.0, 0.0, 0.0
-    mean = _value(total, total_c) / count
-    squares = squares_c = down = down_c = 0.0
-    for i in range(curve.shape[0] - 1):
+    mean = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / count
+    squares = np.zeros(4)
+    down = np.zeros(4)
+    for i in range(n):
         r = (curve[i + 1] - curve[i]) / curve[i]
         if r - r == 0.0:
-            squares, squares_c = two_sum_add(squares, squares_c, (r - mean) * (r - mean))
+            squares[i & 3] += (r - mean) * (r - mean)
             low = min(r, 0.0)
-            down, down_c = two_sum_add(down, down_c, low * low)
-    std = math.sqrt(_value(squares, squares_c) / (count - 1)) if count > 1 else 0.0
-    return count, mean, std, math.sqrt(_value(down, down_c) / count)
+            down[i & 3] += low * low
+    variance = ((squares[0] + squares[1]) + (squares[2] + squares[3])) / (count - 1) \
+        if count > 1 else 0.0
+    return count, mean, math.sqrt(variance), \
+        math.sqrt(((down[0] + down[1]) + (down[2] + down[3])) / count)
