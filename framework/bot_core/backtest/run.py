@@ -53,8 +53,8 @@ class Timeline:
             n = len(feeds[0])
             ts = feeds[0].ts_ns.view()
             ts.flags.writeable = False  # the feed's own times, not a copy
-            return cls(ts, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64),
-                       np.arange(n + 1, dtype=np.int64))
+            steps = np.arange(n + 1, dtype=np.int64)  # row r is step r
+            return cls(ts, np.zeros(n, dtype=np.int64), steps[:-1], steps)
         ts, which, rows = merge_timeline(feeds)
         starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
         return cls(ts[starts], which, rows, np.append(starts, len(ts)).astype(np.int64))
