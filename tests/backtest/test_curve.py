@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot_core.backtest.curve import drawdowns, return_moments
+from bot_core.backtest.curve import drawdowns, max_drawdown, return_moments
 
 VALUES = st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, math.nan, math.inf, 100.0]))
 
@@ -21,6 +21,13 @@ def test_drawdowns_follow_the_running_peak(values: list[float]) -> None:
     with np.errstate(all="ignore"):
         expected = np.where(peak > 0, 1.0 - equity / peak, 0.0)
     np.testing.assert_array_equal(drawdowns(equity), expected)
+    # the metrics' form: the curve starts at a positive initial equity
+    path = np.concatenate(([1e5], equity))
+    with np.errstate(all="ignore"):
+        peak = np.maximum.accumulate(path)
+        whole = np.where(peak > 0, 1.0 - path / peak, 0.0).max()
+    got = max_drawdown(1e5, equity)
+    assert got == whole or (math.isnan(got) and math.isnan(whole))
 
 
 @settings(max_examples=300, deadline=None)
@@ -30,7 +37,8 @@ def test_return_moments_are_numpys(values: list[float]) -> None:
     with np.errstate(all="ignore"):
         returns = np.diff(curve) / curve[:-1] if len(curve) else curve
     returns = returns[np.isfinite(returns)]
-    count, mean, std, downside = return_moments(curve)
+    count, mean, std, downside = return_moments(curve[0], curve[1:]) if len(curve) else \
+        return_moments(1.0, curve)
     assert count == len(returns)
     if not len(returns):
         assert (mean, std, downside) == (0.0, 0.0, 0.0)

@@ -59,6 +59,7 @@ def buy_and_hold(feeds: Sequence[Feed], ts_ns: np.ndarray, initial_equity: float
             continue
         rows = np.clip(np.searchsorted(feed.ts_ns, ts, side="right") - 1, 0, len(prices) - 1)
         ratios.append(prices[rows] / start)
-    equity = initial_equity * (ratios[0] if len(ratios) == 1 else np.mean(ratios, axis=0))
+    equity = ratios[0] if len(ratios) == 1 else np.mean(ratios, axis=0)
+    equity *= initial_equity  # in place: a ratio made above
     return BuyAndHold(list(first_feed), np.asarray(equity, dtype=np.float64),
                       float(equity[-1] / initial_equity - 1.0))

@@ -13,41 +13,61 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["drawdowns", "return_moments"]
-
-
+__all__ = ["drawdowns", "max_drawdown", "return_moments"]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as numpy's
-def drawdowns(equity: np.ndarray) -> np.ndarray:
-    """Drawdown from the running peak at every point, as a positive fraction: ``1 - equity /
-    peak`` where the peak is positive, else 0 (after a NaN the peak is NaN, as numpy's running
-    maximum makes it, so the drawdown is 0 from there)."""
-    out = np.empty(equity.shape[0])
-    peak = math.nan
+def _drawdown_pass(equity: np.ndarray, out: np.ndarray, peak: float, seeded: bool) -> float:
+    """The drawdown rule: ``1 - equity / peak`` from the running peak where the peak is
+    positive, else 0 (after a NaN the peak is NaN, as numpy's running maximum makes it, so the
+    drawdown is 0 from there). The peak starts at ``peak`` when ``seeded``, else at the first
+    value. Writes every drawdown into ``out`` when it has ``equity``'s length; returns the
+    largest (0.0 for none; NaN from the first NaN drawdown on, as numpy's maximum)."""
+    write = out.shape[0] == equity.shape[0]
+    largest = 0.0
     for i in range(equity.shape[0]):
         value = equity[i]
-        if i == 0 or value != value or value > peak:
+        if (i == 0 and not seeded) or value != value or value > peak:
             peak = value
-        out[i] = 1.0 - value / peak if peak > 0.0 else 0.0
+        drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
+        if write:
+            out[i] = drawdown
+        if drawdown > largest or drawdown != drawdown:
+            largest = drawdown
+    return largest
+
+
+@njit(cache=True, nogil=True)
+def drawdowns(equity: np.ndarray) -> np.ndarray:
+    """The drawdown at every point of ``equity`` (:func:`_drawdown_pass`)."""
+    out = np.empty(equity.shape[0])
+    _drawdown_pass(equity, out, math.nan, False)
     return out
 
 
+@njit(cache=True, nogil=True)
+def max_drawdown(start: float, equity: np.ndarray) -> float:
+    """The largest drawdown of the curve ``start, equity[0], equity[1], ...``, without making
+    the curve or its drawdowns (:func:`_drawdown_pass`)."""
+    return _drawdown_pass(equity, np.empty(0), start, True)  # the start's own drawdown: 0
+
+
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as numpy's
-def return_moments(curve: np.ndarray) -> tuple[int, float, float, float]:
+def return_moments(start: float, equity: np.ndarray) -> tuple[int, float, float, float]:
     """``(count, mean, sample standard deviation, downside deviation)`` of the simple returns
-    ``curve[i + 1] / curve[i] - 1`` that are finite; the downside deviation is the root mean
-    square of ``min(return, 0)`` over them all (0.0 where undefined: fewer than two returns
-    for the deviation, none for the rest).
+    of the curve ``start, equity[0], equity[1], ...`` that are finite; the downside deviation
+    is the root mean square of ``min(return, 0)`` over them all (0.0 where undefined: fewer
+    than two returns for the deviation, none for the rest).
 
     Two passes (the mean, then the squares about it), each summing into four interleaved
     partial sums: a single running sum waits on every addition (four times slower), and the
     order of the additions stays fixed, so the result does not depend on the machine."""
-    n = curve.shape[0] - 1
     sums = np.zeros(4)
     counts = np.zeros(4, dtype=np.int64)
-    for i in range(n):
-        r = (curve[i + 1] - curve[i]) / curve[i]
+    before = start
+    for i in range(equity.shape[0]):
+        r = (equity[i] - before) / before
+        before = equity[i]
         if r - r == 0.0:  # finite
             sums[i & 3] += r
             counts[i & 3] += 1
@@ -57,8 +77,10 @@ def return_moments(curve: np.ndarray) -> tuple[int, float, float, float]:
     mean = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / count
     squares = np.zeros(4)
     down = np.zeros(4)
-    for i in range(n):
-        r = (curve[i + 1] - curve[i]) / curve[i]
+    before = start
+    for i in range(equity.shape[0]):
+        r = (equity[i] - before) / before
+        before = equity[i]
         if r - r == 0.0:
             squares[i & 3] += (r - mean) * (r - mean)
             low = min(r, 0.0)

@@ -148,7 +148,8 @@ def layout(run: BacktestRun) -> ReplayLayout:
         np.array([key_index[(feeds[i].venue, feeds[i].instrument)] for _, i in slots],
                  dtype=np.int64),
         np.array([strategies.index(s) for s, _ in slots], dtype=np.int64),
-        np.concatenate([np.empty(0), *(s.ravel() for s in signals)]),
+        signals[0].ravel() if len(signals) == 1 and signals[0].flags.writeable else
+        np.concatenate([np.empty(0), *(s.ravel() for s in signals)]),  # (one slot: no copy)
         np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64) if slots else
         np.zeros(0, dtype=np.int64),
         np.array(width, dtype=np.int64),

@@ -172,7 +172,7 @@ def compute_metrics(
     :param sampling: which returns Sharpe and Sortino are computed from (default: every step;
         see :func:`return_sampling`).
     """
-    equity = np.asarray(equity, dtype=np.float64)
+    equity = np.ascontiguousarray(equity, dtype=np.float64)
     final = float(equity[-1]) if len(equity) else float(initial_equity)
     total_return = final / initial_equity - 1.0
     ts = np.asarray(ts_ns, dtype=np.int64)
@@ -184,15 +184,13 @@ def compute_metrics(
             cagr = math.inf
     else:
         cagr = -1.0 if final <= 0 else 0.0
-    path = np.concatenate(([initial_equity], equity))
     sampling = sampling or ReturnSampling()
     sampled_ts, sampled_equity = _sampled(ts, equity, sampling)
-    sampled = path if sampled_equity is equity else \
-        np.concatenate(([initial_equity], sampled_equity))
-    from bot_core.backtest.curve import return_moments  # numba's import only when needed
+    from bot_core.backtest.curve import max_drawdown, return_moments  # numba: when needed
     from bot_core.backtest.trades import RoundTrips
 
-    count, mean, std, downside = return_moments(sampled)
+    # the curve starts at the initial equity: returns and drawdowns are taken from there
+    count, mean, std, downside = return_moments(float(initial_equity), sampled_equity)
     ppy = periods_per_year(sampled_ts)
     annualization = _annualization(sampled_ts, ppy, sampling)
     sharpe = sortino = 0.0
@@ -202,7 +200,7 @@ def compute_metrics(
 
     closed_pnl = RoundTrips.of(trades).closed_pnl()
     wins = int(np.count_nonzero(closed_pnl > 0))
-    mean_equity = float(np.mean(path)) if len(path) else initial_equity
+    mean_equity = (float(initial_equity) + float(equity.sum())) / (len(equity) + 1)
     exposure = float(np.mean(in_market)) if in_market is not None and len(in_market) else 0.0
     return Metrics(
         initial_equity=float(initial_equity),
@@ -211,7 +209,7 @@ def compute_metrics(
         cagr=_finite(cagr),
         sharpe=_finite(sharpe),
         sortino=_finite(sortino),
-        max_drawdown=_finite(float(drawdown_series(path).max()) if len(path) else 0.0),
+        max_drawdown=_finite(max_drawdown(float(initial_equity), equity)),
         win_rate=wins / len(closed_pnl) if len(closed_pnl) else 0.0,
         exposure=exposure,
         turnover=_finite(traded_notional / mean_equity) if mean_equity > 0 else 0.0,

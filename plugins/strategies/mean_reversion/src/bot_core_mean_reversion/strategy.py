@@ -80,7 +80,7 @@ class MeanReversionStrategy(bot_core.Strategy[MeanReversionSettings]):
         with np.errstate(invalid="ignore", divide="ignore"):
             price = np.where(close > 0, close, np.nan)
             if self.settings.use_log_price:
-                price = np.log(price)
+                np.log(price, out=price)  # in place: np.where made it
         return rolling_zscore(price, self.settings.window_bars, self.settings.min_periods)
 
     def signal_update(self, bar: bot_core.Bar) -> np.ndarray:
