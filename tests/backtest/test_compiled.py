@@ -98,6 +98,11 @@ def test_a_risk_rejection_sends_the_run_to_the_event_path(host, write_config) ->
     assert slow.reject_reasons.get("order_rate", 0) > 0
     _same_trades(tried.trades, slow.trades)
     assert tried.verdicts == slow.verdicts
+    # the curve metrics started for the compiled attempt (whose equity traded the rejected
+    # orders) are not the result's: the event path's own are
+    assert tried.metrics == slow.metrics
+    assert tried.benchmark is not None and slow.benchmark is not None
+    assert tried.benchmark.total_return == slow.benchmark.total_return
 
 
 def test_a_drawdown_liquidation_stays_on_the_compiled_replay(host, write_config) -> None:

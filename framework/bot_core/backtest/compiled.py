@@ -25,6 +25,7 @@ than the portfolio's running sums): the same orders, verdicts, fills and trades,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,9 +132,11 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
     return log.head(n)
 
 
-def replay_compiled(run: BacktestRun) -> None:
+def replay_compiled(run: BacktestRun,
+                    equity_ready: Callable[[BacktestRun], None] | None = None) -> None:
     """Fill ``run.equity`` and ``run.in_market``, book every fill into the run's recorder and
     count the verdicts in the pipeline's tally, with every order judged by a real risk engine.
+    ``equity_ready`` is called when ``run.equity`` is final, before the orders are judged.
 
     :raises CompiledUnavailable: the run is not one the compiled replay models.
     :raises CompiledStop: the run is not a plain sequence of approved, complete fills (nothing
@@ -146,6 +149,8 @@ def replay_compiled(run: BacktestRun) -> None:
         raise CompiledUnavailable(why)
     plan = layout(run)
     log = run_kernel(plan, run)
+    if equity_ready is not None:
+        equity_ready(run)
     judge_log(run, plan, log)
     # the pipeline's portfolio gives the results their final marks (open trades)
     latest: dict[tuple[str, str], tuple[int, float]] = {}

@@ -20,13 +20,21 @@ verdicts, fills, trades and equity (``tests/backtest/test_differential.py``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from bot_core.backtest.benchmark import buy_and_hold
+from bot_core.backtest.benchmark import BuyAndHold, buy_and_hold
 from bot_core.backtest.compiled import CompiledStop, replay_compiled, why_not_compiled
 from bot_core.backtest.events import replay_events
 from bot_core.backtest.feeds import coverage_gaps
-from bot_core.backtest.metrics import compute_metrics, return_sampling
+from bot_core.backtest.metrics import (
+    CurveMetrics,
+    ReturnSampling,
+    compute_metrics,
+    curve_metrics,
+    return_sampling,
+)
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestPath, BacktestResult
 from bot_core.backtest.run import BacktestRun, ProgressCallback, prepare_run
@@ -39,7 +47,51 @@ if TYPE_CHECKING:
 __all__ = ["ProgressCallback", "run_backtest"]
 
 
-def _replay(run: BacktestRun, path: BacktestPath, progress: ProgressCallback | None) -> None:
+class _Ahead:
+    """The result's parts that need only the timeline, or only the final equity curve,
+    computed on a second thread while the replay goes on: the kernel and the curve's compiled
+    passes release the GIL, and judging the kernel's log is Python on the first thread."""
+
+    def __init__(self, helper: ThreadPoolExecutor) -> None:
+        self._helper = helper
+        self._benchmark: Future[BuyAndHold | None] | None = None
+        self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
+
+    def equity_ready(self, run: BacktestRun) -> None:
+        """``run.equity`` is final: its metrics and the benchmark may start (not before: the
+        kernel runs faster without a second thread's memory traffic)."""
+        if self._benchmark is None:  # the timeline's: the same for every run of the plan
+            self._benchmark = self._helper.submit(buy_and_hold, run.plan.feeds,
+                                                  run.timeline.ts, _initial(run))
+        self._curve = (run, self._helper.submit(curve_metrics, run.timeline.ts, run.equity,
+                                                initial_equity=_initial(run),
+                                                sampling=_sampling(run)))
+
+    def benchmark(self, run: BacktestRun) -> BuyAndHold | None:
+        if self._benchmark is None:
+            return buy_and_hold(run.plan.feeds, run.timeline.ts, _initial(run))
+        return self._benchmark.result()
+
+    def curve(self, run: BacktestRun) -> CurveMetrics | None:
+        """``run``'s curve metrics, if they were started (a compiled attempt that gave way
+        started them for a run that is no longer the result's)."""
+        if self._curve is None or self._curve[0] is not run:
+            return None
+        return self._curve[1].result()
+
+
+def _initial(run: BacktestRun) -> float:
+    return float(run.plan.resolved.config.runtime.initial_equity)
+
+
+def _sampling(run: BacktestRun) -> ReturnSampling:
+    runtime = run.plan.resolved.config.runtime
+    calendar = TradingCalendar(runtime.timezone, runtime.trading_day_start)
+    return return_sampling([feed.spec() for feed in run.plan.feeds], calendar)
+
+
+def _replay(run: BacktestRun, path: BacktestPath, progress: ProgressCallback | None,
+            equity_ready: Callable[[BacktestRun], None] | None = None) -> None:
     """Start the pipeline, replay on ``path``, stop it (with the reason the run ended)."""
     pipeline = run.pipeline
     pipeline.start()
@@ -48,7 +100,7 @@ def _replay(run: BacktestRun, path: BacktestPath, progress: ProgressCallback | N
         if progress is not None:
             progress(0, run.timeline.steps)
         if path is BacktestPath.COMPILED:
-            replay_compiled(run)
+            replay_compiled(run, equity_ready)
         else:
             replay_events(run, progress)
     except CompiledStop as exc:
@@ -78,24 +130,27 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     note = ""
     run = prepare_run(plan, host)
     path = BacktestPath.EVENTS if fast is False or compiled is False else BacktestPath.COMPILED
-    if path is BacktestPath.COMPILED:
-        why = why_not_compiled(run)
-        if why:
-            note, path = f"event by event: {why}", BacktestPath.EVENTS
-        else:
-            try:
-                _replay(run, path, progress)
-            except CompiledStop as exc:
-                note, path = f"replayed event by event: {exc}", BacktestPath.EVENTS
-                run = prepare_run(plan, host)  # the compiled attempt's books are discarded
-    if path is BacktestPath.EVENTS:
-        _replay(run, path, progress)
-    if progress is not None:
-        progress(run.timeline.steps, run.timeline.steps)
-    return _result(run, path, note, started)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-core-result") as helper:
+        ahead = _Ahead(helper)
+        if path is BacktestPath.COMPILED:
+            why = why_not_compiled(run)
+            if why:
+                note, path = f"event by event: {why}", BacktestPath.EVENTS
+            else:
+                try:
+                    _replay(run, path, progress, ahead.equity_ready)
+                except CompiledStop as exc:
+                    note, path = f"replayed event by event: {exc}", BacktestPath.EVENTS
+                    run = prepare_run(plan, host)  # the compiled attempt's books are discarded
+        if path is BacktestPath.EVENTS:
+            _replay(run, path, progress)
+        if progress is not None:
+            progress(run.timeline.steps, run.timeline.steps)
+        return _result(run, path, note, started, ahead)
 
 
-def _result(run: BacktestRun, path: BacktestPath, note: str, started: float) -> BacktestResult:
+def _result(run: BacktestRun, path: BacktestPath, note: str, started: float,
+            ahead: _Ahead) -> BacktestResult:
     plan, pipeline, book = run.plan, run.pipeline, run.recorder.book
     config = plan.resolved.config
     portfolio = pipeline.portfolio
@@ -103,12 +158,10 @@ def _result(run: BacktestRun, path: BacktestPath, note: str, started: float) -> 
              for f in plan.feeds}
     trades = book.round_trips(marks)
     verdicts, reasons = Recorder.tally(pipeline.verdicts)
-    calendar = TradingCalendar(config.runtime.timezone, config.runtime.trading_day_start)
     metrics = compute_metrics(
         run.timeline.ts, run.equity, initial_equity=config.runtime.initial_equity,
         trades=trades, fees=book.fees, traded_notional=book.traded_notional,
-        in_market=run.in_market,
-        sampling=return_sampling([feed.spec() for feed in plan.feeds], calendar))
+        in_market=run.in_market, sampling=_sampling(run), curve=ahead.curve(run))
     return BacktestResult(
         preset=plan.preset, strategies=list(plan.strategies), datasets=list(plan.datasets),
         bars=run.timeline.events, ts_ns=run.timeline.ts, equity=run.equity, trades=trades,
@@ -118,4 +171,4 @@ def _result(run: BacktestRun, path: BacktestPath, note: str, started: float) -> 
         fills=book.fills, gaps=coverage_gaps(plan.feeds), fast_path_note=note,
         run_id=pipeline.run.run_id, path=path, currency=config.runtime.base_currency,
         timezone=config.runtime.timezone,
-        benchmark=buy_and_hold(plan.feeds, run.timeline.ts, config.runtime.initial_equity))
+        benchmark=ahead.benchmark(run))

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from bot_core.market import FeedSpec
     from bot_core.risk.tradingday import TradingCalendar
 
-__all__ = ["Annualization", "Metrics", "ReturnSampling", "compute_metrics", "drawdown_series",
-           "periods_per_year", "return_sampling"]
+__all__ = ["Annualization", "CurveMetrics", "Metrics", "ReturnSampling", "compute_metrics",
+           "curve_metrics", "drawdown_series", "periods_per_year", "return_sampling"]
 
 _NS_PER_YEAR = YEAR_NS
 
@@ -149,29 +149,25 @@ def _finite(value: float) -> float:
     return float(value) if math.isfinite(value) else 0.0
 
 
-def compute_metrics(
-    ts_ns: np.ndarray,
-    equity: np.ndarray,
-    *,
-    initial_equity: float,
-    trades: Sequence[RoundTrip] = (),
-    fees: float = 0.0,
-    traded_notional: float = 0.0,
-    in_market: np.ndarray | None = None,
-    sampling: ReturnSampling | None = None,
-) -> Metrics:
-    """Metrics of one run.
+@dataclass(frozen=True, slots=True)
+class CurveMetrics:
+    """The metrics read from the equity curve alone (:func:`curve_metrics`)."""
 
-    :param ts_ns: bar timestamps (UTC ns), increasing.
-    :param equity: equity after each bar, quote currency (same length).
-    :param initial_equity: equity before the first bar.
-    :param trades: round trips; only closed ones count for the win rate.
-    :param fees: total fees paid.
-    :param traded_notional: sum of |quantity x price| over all fills.
-    :param in_market: per bar, whether any position was open (for ``exposure``).
-    :param sampling: which returns Sharpe and Sortino are computed from (default: every step;
-        see :func:`return_sampling`).
-    """
+    final_equity: float
+    total_return: float
+    cagr: float
+    sharpe: float
+    sortino: float
+    max_drawdown: float
+    mean_equity: float
+    """The mean of the curve, the initial equity included (turnover's denominator)."""
+    annualization: Annualization
+
+
+def curve_metrics(ts_ns: np.ndarray, equity: np.ndarray, *, initial_equity: float,
+                  sampling: ReturnSampling | None = None) -> CurveMetrics:
+    """The metrics of :func:`compute_metrics` that need only the equity curve (the compiled
+    replay computes them on a second thread while it judges its orders)."""
     equity = np.ascontiguousarray(equity, dtype=np.float64)
     final = float(equity[-1]) if len(equity) else float(initial_equity)
     total_return = final / initial_equity - 1.0
@@ -187,35 +183,69 @@ def compute_metrics(
     sampling = sampling or ReturnSampling()
     sampled_ts, sampled_equity = _sampled(ts, equity, sampling)
     from bot_core.backtest.curve import max_drawdown, return_moments  # numba: when needed
-    from bot_core.backtest.trades import RoundTrips
 
     # the curve starts at the initial equity: returns and drawdowns are taken from there
     count, mean, std, downside = return_moments(float(initial_equity), sampled_equity)
     ppy = periods_per_year(sampled_ts)
-    annualization = _annualization(sampled_ts, ppy, sampling)
     sharpe = sortino = 0.0
     if count > 1 and ppy > 0:
         sharpe = mean / std * math.sqrt(ppy) if std > 0 else 0.0
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else 0.0
+    return CurveMetrics(
+        final_equity=final, total_return=_finite(total_return), cagr=_finite(cagr),
+        sharpe=_finite(sharpe), sortino=_finite(sortino),
+        max_drawdown=_finite(max_drawdown(float(initial_equity), equity)),
+        mean_equity=(float(initial_equity) + float(equity.sum())) / (len(equity) + 1),
+        annualization=_annualization(sampled_ts, ppy, sampling))
 
+
+def compute_metrics(
+    ts_ns: np.ndarray,
+    equity: np.ndarray,
+    *,
+    initial_equity: float,
+    trades: Sequence[RoundTrip] = (),
+    fees: float = 0.0,
+    traded_notional: float = 0.0,
+    in_market: np.ndarray | None = None,
+    sampling: ReturnSampling | None = None,
+    curve: CurveMetrics | None = None,
+) -> Metrics:
+    """Metrics of one run.
+
+    :param ts_ns: bar timestamps (UTC ns), increasing.
+    :param equity: equity after each bar, quote currency (same length).
+    :param initial_equity: equity before the first bar.
+    :param trades: round trips; only closed ones count for the win rate.
+    :param fees: total fees paid.
+    :param traded_notional: sum of |quantity x price| over all fills.
+    :param in_market: per bar, whether any position was open (for ``exposure``).
+    :param sampling: which returns Sharpe and Sortino are computed from (default: every step;
+        see :func:`return_sampling`).
+    :param curve: :func:`curve_metrics` of the same curve, when already computed.
+    """
+    from bot_core.backtest.trades import RoundTrips  # numba's import only when it is needed
+
+    if curve is None:
+        curve = curve_metrics(ts_ns, equity, initial_equity=initial_equity, sampling=sampling)
     closed_pnl = RoundTrips.of(trades).closed_pnl()
     wins = int(np.count_nonzero(closed_pnl > 0))
-    mean_equity = (float(initial_equity) + float(equity.sum())) / (len(equity) + 1)
     exposure = float(np.mean(in_market)) if in_market is not None and len(in_market) else 0.0
+    mean_equity = curve.mean_equity
     return Metrics(
         initial_equity=float(initial_equity),
-        final_equity=final,
-        total_return=_finite(total_return),
-        cagr=_finite(cagr),
-        sharpe=_finite(sharpe),
-        sortino=_finite(sortino),
-        max_drawdown=_finite(max_drawdown(float(initial_equity), equity)),
+        final_equity=curve.final_equity,
+        total_return=curve.total_return,
+        cagr=curve.cagr,
+        sharpe=curve.sharpe,
+        sortino=curve.sortino,
+        max_drawdown=curve.max_drawdown,
         win_rate=wins / len(closed_pnl) if len(closed_pnl) else 0.0,
         exposure=exposure,
         turnover=_finite(traded_notional / mean_equity) if mean_equity > 0 else 0.0,
         fees=float(fees),
         n_trades=len(closed_pnl),
-        annualization=annualization,
+        annualization=curve.annualization,
     )
 
 
