@@ -474,23 +474,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with vectorbt's from_signals instead (see above)")
     parser.add_argument("--kernel", action="store_true",
                         help="time the replay kernel alone on the --vectorbt rule, entry z 1/2/4")
-    parser.add_argument("--repeat", type=int, default=7,
-                        help="rounds for --warm-start / --cold-start")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="rounds (default: 7 for --warm-start / --cold-start, 3 for "
+                        "--vectorbt, 5 for --kernel)")
     args = parser.parse_args(argv)
     os.environ.setdefault("BOT_CORE_HOME", tempfile.mkdtemp(prefix="bot-core-bench-"))
     if args.warm_start or args.cold_start:
         if args.warm_start:
-            run_startup(args.repeat, cold=False)
+            run_startup(args.repeat or 7, cold=False)
         if args.cold_start:
-            run_startup(args.repeat, cold=True)
+            run_startup(args.repeat or 7, cold=True)
         return 0
 
     frame = synthetic_bars(args.bars, seed=1)
     if args.vectorbt:
-        compare_vectorbt(frame, repeat=3)
+        compare_vectorbt(frame, repeat=args.repeat or 3)
         return 0
     if args.kernel:
-        time_kernel(frame, repeat=5)
+        time_kernel(frame, repeat=args.repeat or 5)
         return 0
     rows = []
     compiled = False if args.no_compiled else None

@@ -52,7 +52,11 @@ def test_a_cold_cache_gets_the_kernel_from_the_helper(tmp_path: Path) -> None:
         assert not ahead.kernel_cached()
         assert not ahead.start(["ohlcv", "quotes"])  # a quotes strategy: never compiled
         assert ahead.start(["ohlcv"])
+        assert ahead.running()  # compiling for seconds: the command warms its curve passes
+        from bot_core.backtest.curve import warm
+        warm()
         ahead.wait()
+        assert not ahead.running()
         assert ahead.kernel_cached() and not ahead.start()  # cached now: no second helper
         replay_bars(*ahead.tiny_inputs())
         stats = replay_bars.stats

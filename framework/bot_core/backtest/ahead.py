@@ -78,6 +78,11 @@ def _end(helper: subprocess.Popen[bytes]) -> None:
         helper.wait()
 
 
+def running() -> bool:
+    """Whether a helper is still compiling (the command has a CPU to spare meanwhile)."""
+    return _helper is not None and _helper.poll() is None
+
+
 def wait(timeout_s: float = WAIT_S) -> None:
     """Let the helper, if one runs, finish writing the kernel into the cache (at most
     ``timeout_s``; a helper that takes longer is killed and the kernel compiled here)."""

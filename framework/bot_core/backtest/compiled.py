@@ -109,6 +109,10 @@ def run_kernel(layout: ReplayLayout, run: BacktestRun) -> EntryLog:
     events = layout.events
     capacity = layout.log_capacity(len(events.feed))
     liquidation = False  # the kernel without the liquidation's model first: it compiles faster
+    if ahead.running():  # meanwhile, compile (or load) the result's curve passes here
+        from bot_core.backtest.curve import warm
+
+        warm()
     ahead.wait()  # a kernel being compiled ahead in a helper process: load it from the cache
     while True:
         if capacity * row_bytes > _LOG_BYTES:

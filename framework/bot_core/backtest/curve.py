@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["drawdowns", "max_drawdown", "return_moments"]
+__all__ = ["drawdowns", "max_drawdown", "return_moments", "warm"]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as numpy's
@@ -89,3 +89,10 @@ def return_moments(start: float, equity: np.ndarray) -> tuple[int, float, float,
         if count > 1 else 0.0
     return count, mean, math.sqrt(variance), \
         math.sqrt(((down[0] + down[1]) + (down[2] + down[3])) / count)
+
+
+def warm() -> None:
+    """Compile (or load from the cache) the passes every backtest's result takes."""
+    curve = np.ones(2)
+    return_moments(1.0, curve)
+    max_drawdown(1.0, curve)
