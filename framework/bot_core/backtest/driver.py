@@ -15,6 +15,10 @@ stepping in, an order that does not fill completely, a limit reached. The backte
 replayed event by event from the start, and ``BacktestResult.fast_path_note`` says why;
 ``BacktestResult.path`` says which path produced the result. The two give the same orders,
 verdicts, fills, trades and equity (``tests/backtest/test_differential.py``).
+
+On the compiled path the equity curve is final once the kernel has run, before its log is
+judged: the curve's metrics and the buy-and-hold benchmark are computed on a helper thread
+meanwhile (:class:`_Ahead`; their compiled passes and numpy release the GIL).
 """
 
 from __future__ import annotations
