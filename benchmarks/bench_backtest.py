@@ -51,6 +51,11 @@ at the next bar's open, on the same 1M bars:
   ``from_signals``) in a fresh process with an empty Numba cache, against ``bot-core backtest``
   (import, load the dataset from the library, run, report) with an empty and with a warm cache.
 
+Where a huge page's first touch is slow (a VM whose host backs guest memory lazily: 3 - 4 ms
+each on the development machine), the in-process figures depend on how many new arrays of
+4 MB or more each run makes, for which numpy asks for huge pages; run it once more with
+``NUMPY_MADVISE_HUGEPAGE=0`` to see both tools at their steady speed (docs/performance.md).
+
 Start-up (``--warm-start``, ``--cold-start``) times whole ``bot-core backtest`` processes on the
 shipped demo data (BTC, ETH and SOL minute bars: 129,600 bars), from process start to exit,
 with the demo defaults and with the rule above. Each round runs the baselines in fresh
