@@ -62,8 +62,8 @@ class _Ahead:
         self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
 
     def equity_ready(self, run: BacktestRun) -> None:
-        """``run.equity`` is final: its metrics and the benchmark may start (not before: the
-        kernel runs faster without a second thread's memory traffic)."""
+        """``run.equity`` is final: its metrics and the benchmark start on the helper thread
+        while this one judges the log."""
         if self._benchmark is None:  # the timeline's: the same for every run of the plan
             self._benchmark = self._helper.submit(buy_and_hold, run.plan.feeds,
                                                   run.timeline.ts, _initial(run))
@@ -72,6 +72,8 @@ class _Ahead:
                                                 sampling=_sampling(run)))
 
     def benchmark(self, run: BacktestRun) -> BuyAndHold | None:
+        """The buy-and-hold benchmark of ``run``'s timeline (computed here on the event
+        path)."""
         if self._benchmark is None:
             return buy_and_hold(run.plan.feeds, run.timeline.ts, _initial(run))
         return self._benchmark.result()
