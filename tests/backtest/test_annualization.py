@@ -78,6 +78,22 @@ def test_hole_length_counts_instead_of_a_median_where_it_can(steps: list[int]) -
     assert hole_ns(array) == max(float(HOLE_NS), HOLE_STEPS * typical)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**40), st.lists(st.sampled_from([1, 60_000_000_000,
+                                                        HOLE_NS // HOLE_STEPS - 1,
+                                                        HOLE_NS // HOLE_STEPS, HOLE_NS]) |
+                                       st.integers(0, 2 * HOLE_NS), min_size=1, max_size=12))
+def test_periods_a_year_without_holes_take_the_whole_span(start: int, steps: list[int]) -> None:
+    """The short cut for data without a hole (every step counts, so the time covered is the
+    span) gives what the rule gives: the steps shorter than a hole, over their sum."""
+    ts = np.cumsum([start, *steps]).astype(np.int64)
+    diffs = np.diff(ts)
+    kept = diffs[(diffs > 0) & (diffs < hole_ns(diffs))]
+    expected = float(len(kept)) * 365.25 * 86_400e9 / float(kept.sum()) if kept.sum() > 0 \
+        else 0.0
+    assert periods_per_year(ts) == expected
+
+
 def test_sharpe_of_daily_stock_bars_uses_their_bars_a_year() -> None:
     ts = weekdays(780)
     rng = np.random.default_rng(4)

@@ -25,6 +25,7 @@ than the portfolio's running sums): the same orders, verdicts, fills and trades,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -160,12 +161,11 @@ def replay_compiled(run: BacktestRun,
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     for feed in run.feeds:  # the later feed wins at equal times, as in the timeline
         closes = feed.columns["close"]
-        last = closes[-1:]  # the last row is the one, unless it is not a price
-        valid = np.flatnonzero((last > 0.0) & np.isfinite(last)) + len(closes) - 1
-        if not len(valid):
+        row = len(closes) - 1  # the last row, unless it is not a price (then search back)
+        if row >= 0 and not (closes[row] > 0.0 and math.isfinite(closes[row])):
             valid = np.flatnonzero((closes > 0.0) & np.isfinite(closes))
-        if len(valid):
-            row = int(valid[-1])
+            row = int(valid[-1]) if len(valid) else -1
+        if row >= 0:
             key = (feed.venue, feed.instrument)
             mark = (int(feed.ts_ns[row]), float(closes[row]))
             if key not in latest or mark[0] >= latest[key][0]:

@@ -176,15 +176,12 @@ def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray)
     names = [strategy.name for strategy, _ in layout.slots]
     owners = list(dict.fromkeys(names))
     owner = np.array([owners.index(name) for name in names], dtype=np.int64)[slots]
-    if len(owners) == 1:  # one strategy: its ids in order
-        return run.pipeline.contexts[owners[0]].new_client_order_ids(len(slots))
-    ids: list[str] = [""] * len(slots)
-    for o, name in enumerate(owners):
-        where = np.flatnonzero(owner == o).tolist()
-        for at, client_id in zip(where, run.pipeline.contexts[name].new_client_order_ids(
-                len(where)), strict=True):
-            ids[at] = client_id
-    return ids
+    ids = np.empty(len(slots), dtype=object)
+    for o, name in enumerate(owners):  # each context's ids at once, scattered to its orders
+        mine = owner == o
+        ids[mine] = run.pipeline.contexts[name].new_client_order_ids(int(mine.sum()))
+    out: list[str] = ids.tolist()
+    return out
 
 
 def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
