@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot_core.memory import run_array
+
 if TYPE_CHECKING:
     from bot_core.backtest.feeds import Feed
 
@@ -55,7 +57,7 @@ def buy_and_hold(feeds: Sequence[Feed], ts_ns: np.ndarray, initial_equity: float
         if not start > 0:
             return None
         if len(feed.ts_ns) == len(ts) and np.array_equal(feed.ts_ns, ts):  # its own timeline
-            ratios.append(prices / start)
+            ratios.append(np.divide(prices, start, out=run_array(len(ts))))
             continue
         rows = np.clip(np.searchsorted(feed.ts_ns, ts, side="right") - 1, 0, len(prices) - 1)
         ratios.append(prices[rows] / start)

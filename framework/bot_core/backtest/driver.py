@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from bot_core.backtest.benchmark import BuyAndHold, buy_and_hold
@@ -42,6 +42,7 @@ from bot_core.backtest.metrics import (
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.results import BacktestPath, BacktestResult
 from bot_core.backtest.run import BacktestRun, ProgressCallback, prepare_run
+from bot_core.helpers import helper_pool
 from bot_core.risk.tradingday import TradingCalendar
 
 if TYPE_CHECKING:
@@ -53,23 +54,24 @@ __all__ = ["ProgressCallback", "run_backtest"]
 
 class _Ahead:
     """The result's parts that need only the timeline, or only the final equity curve,
-    computed on a second thread while the replay goes on: the kernel and the curve's compiled
-    passes release the GIL, and judging the kernel's log is Python on the first thread."""
+    computed on a helper thread (:mod:`bot_core.helpers`) while the replay goes on: the
+    curve's compiled passes and numpy release the GIL, and judging the kernel's log is Python
+    on the first thread."""
 
-    def __init__(self, helper: ThreadPoolExecutor) -> None:
-        self._helper = helper
+    def __init__(self) -> None:
         self._benchmark: Future[BuyAndHold | None] | None = None
         self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
 
     def equity_ready(self, run: BacktestRun) -> None:
         """``run.equity`` is final: its metrics and the benchmark start on the helper thread
         while this one judges the log."""
+        helper = helper_pool()
         if self._benchmark is None:  # the timeline's: the same for every run of the plan
-            self._benchmark = self._helper.submit(buy_and_hold, run.plan.feeds,
-                                                  run.timeline.ts, _initial(run))
-        self._curve = (run, self._helper.submit(curve_metrics, run.timeline.ts, run.equity,
-                                                initial_equity=_initial(run),
-                                                sampling=_sampling(run)))
+            self._benchmark = helper.submit(buy_and_hold, run.plan.feeds, run.timeline.ts,
+                                            _initial(run))
+        self._curve = (run, helper.submit(curve_metrics, run.timeline.ts, run.equity,
+                                          initial_equity=_initial(run),
+                                          sampling=_sampling(run)))
 
     def benchmark(self, run: BacktestRun) -> BuyAndHold | None:
         """The buy-and-hold benchmark of ``run``'s timeline (computed here on the event
@@ -136,23 +138,22 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     note = ""
     run = prepare_run(plan, host)
     path = BacktestPath.EVENTS if fast is False or compiled is False else BacktestPath.COMPILED
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-core-result") as helper:
-        ahead = _Ahead(helper)
-        if path is BacktestPath.COMPILED:
-            why = why_not_compiled(run)
-            if why:
-                note, path = f"event by event: {why}", BacktestPath.EVENTS
-            else:
-                try:
-                    _replay(run, path, progress, ahead.equity_ready)
-                except CompiledStop as exc:
-                    note, path = f"replayed event by event: {exc}", BacktestPath.EVENTS
-                    run = prepare_run(plan, host)  # the compiled attempt's books are discarded
-        if path is BacktestPath.EVENTS:
-            _replay(run, path, progress)
-        if progress is not None:
-            progress(run.timeline.steps, run.timeline.steps)
-        return _result(run, path, note, started, ahead)
+    ahead = _Ahead()
+    if path is BacktestPath.COMPILED:
+        why = why_not_compiled(run)
+        if why:
+            note, path = f"event by event: {why}", BacktestPath.EVENTS
+        else:
+            try:
+                _replay(run, path, progress, ahead.equity_ready)
+            except CompiledStop as exc:
+                note, path = f"replayed event by event: {exc}", BacktestPath.EVENTS
+                run = prepare_run(plan, host)  # the compiled attempt's books are discarded
+    if path is BacktestPath.EVENTS:
+        _replay(run, path, progress)
+    if progress is not None:
+        progress(run.timeline.steps, run.timeline.steps)
+    return _result(run, path, note, started, ahead)
 
 
 def _result(run: BacktestRun, path: BacktestPath, note: str, started: float,

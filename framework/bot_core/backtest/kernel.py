@@ -52,6 +52,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from bot_core.backtest.jit import rules
+from bot_core.memory import run_array
 
 __all__ = [
     "ENTRY",
@@ -307,8 +308,8 @@ class EntryLog(NamedTuple):
 
     @classmethod
     def allocate(cls, capacity: int, keys: int, instruments: int) -> EntryLog:
-        return cls(np.empty(capacity, dtype=ENTRY), np.empty((capacity, keys), dtype=MARKS),
-                   np.empty((capacity, instruments), dtype=MARKS))
+        return cls(run_array(capacity, ENTRY), run_array((capacity, keys), MARKS),
+                   run_array((capacity, instruments), MARKS))
 
     def head(self, n: int) -> EntryLog:
         """The first ``n`` entries."""

@@ -110,15 +110,15 @@ def layout(run: BacktestRun) -> ReplayLayout:
         np.array([venue_names.index(venue) for venue, _ in assets], dtype=np.int64),
         len(instruments))
 
-    # events: open, close and volume of every bar in timeline order
-    offsets = np.cumsum([0] + [len(f) for f in feeds])[:-1]
-    where = offsets[timeline.feed] + timeline.row
-
-    # one feed: the timeline is its rows in order, and its columns are the events' as they are
-    whole = len(feeds) == 1
+    # events: open, close and volume of every bar in timeline order; with one feed the
+    # timeline is its rows in order, and its columns are the events' as they are
+    where = None
+    if len(feeds) > 1:
+        offsets = np.cumsum([0] + [len(f) for f in feeds])[:-1]
+        where = offsets[timeline.feed] + timeline.row
 
     def column(values: list[np.ndarray]) -> np.ndarray:
-        return values[0] if whole else np.concatenate(values)[where]
+        return values[0] if where is None else np.concatenate(values)[where]
 
     events = Events.of(timeline.step_start, timeline.feed, timeline.row,
                        column([f.ts_ns for f in feeds]),

@@ -19,6 +19,7 @@ import numpy as np
 from bot_core.backtest.feeds import merge_timeline
 from bot_core.backtest.recorder import Recorder
 from bot_core.backtest.times import iso_utc
+from bot_core.memory import run_array, run_range
 from bot_core.runinfo import RunInfo
 from bot_core.strategy import bind_strategy_feeds
 
@@ -53,8 +54,8 @@ class Timeline:
             n = len(feeds[0])
             ts = feeds[0].ts_ns.view()
             ts.flags.writeable = False  # the feed's own times, not a copy
-            steps = np.arange(n + 1, dtype=np.int64)  # row r is step r
-            return cls(ts, np.zeros(n, dtype=np.int64), steps[:-1], steps)
+            steps = run_range(n + 1)  # row r is step r
+            return cls(ts, run_array(n, np.int64, 0), steps[:-1], steps)
         ts, which, rows = merge_timeline(feeds)
         starts = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))
         return cls(ts[starts], which, rows, np.append(starts, len(ts)).astype(np.int64))
@@ -111,4 +112,5 @@ def prepare_run(plan: BacktestPlan, host: PluginHost) -> BacktestRun:
     host.configure(config)
     timeline = Timeline.of(plan.feeds)
     return BacktestRun(plan, host, pipeline, recorder, timeline,
-                       np.full(timeline.steps, np.nan), np.zeros(timeline.steps, dtype=np.bool_))
+                       run_array(timeline.steps, np.float64, np.nan),
+                       run_array(timeline.steps, np.bool_, False))

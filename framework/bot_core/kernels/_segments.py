@@ -6,16 +6,18 @@ the bars before its window. Segments are handed out in contiguous runs, one per 
 compiled kernels release the GIL (``nogil=True``), so the threads run in parallel, and the
 result is the same for any number of them.
 
-Plain threads rather than Numba's ``parallel=True``: they need no threading layer (Numba's
-default one aborts when two Python threads start parallel kernels at once, as a Dask worker
-would) and add no compile time.
+The threads are the process's helper pool (:mod:`bot_core.helpers`), the calling thread taking
+the last run. Plain threads rather than Numba's ``parallel=True``: they need no threading layer
+(Numba's default one aborts when two Python threads start parallel kernels at once, as a Dask
+worker would) and add no compile time.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+
+from bot_core.helpers import helper_pool, in_helper
 
 __all__ = [
     "ANCHOR",
@@ -77,7 +79,14 @@ def run_segments(kernel: Callable[[int, int], None], segments: int,
         kernel(0, segments)
         return
     bounds = [segments * t // count for t in range(count + 1)]
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(kernel, bounds[t], bounds[t + 1]) for t in range(count)]
+    if in_helper():  # already on a helper thread: queuing would wait on the pool itself
+        for t in range(count):
+            kernel(bounds[t], bounds[t + 1])
+        return
+    pool = helper_pool()
+    futures = [pool.submit(kernel, bounds[t], bounds[t + 1]) for t in range(count - 1)]
+    try:
+        kernel(bounds[count - 1], bounds[count])  # the last run on the calling thread
+    finally:
         for future in futures:
             future.result()

@@ -30,11 +30,11 @@ The kernels return volatility *per bar*; multiply by ``sqrt(bars per year)`` to 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
+from bot_core.helpers import helper_pool, in_helper
 from bot_core.kernels._segments import (
     ANCHOR,
     check_workers,
@@ -249,15 +249,18 @@ def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: b
 
 def _ewma_vol_threaded(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
                        out: np.ndarray) -> None:
+    if in_helper():  # already on a helper thread: queuing would wait on the pool itself
+        _ewma_vol(prices, decay, min_periods, log_returns, out)
+        return
     size = prices.shape[0]
     chunks = [(lo, min(size, lo + _CHUNK)) for lo in range(0, size, _CHUNK)]
     state = np.zeros(3)
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        prepared = [helper.submit(_squared_returns, prices, lo, hi, log_returns, out)
-                    for lo, hi in chunks]
-        for (lo, hi), squares in zip(chunks, prepared, strict=True):
-            squares.result()
-            _ewma_from_squares(out, lo, hi, decay, min_periods, state)
+    pool = helper_pool()
+    prepared = [pool.submit(_squared_returns, prices, lo, hi, log_returns, out)
+                for lo, hi in chunks]
+    for (lo, hi), squares in zip(chunks, prepared, strict=True):
+        squares.result()
+        _ewma_from_squares(out, lo, hi, decay, min_periods, state)
 
 
 def _check_alpha(alpha: float, min_periods: int) -> None:
