@@ -32,7 +32,7 @@ def test_plugins_list_json_shows_every_shipped_plugin_with_versions(run_cli) -> 
     result = run_cli("plugins", "list", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["api_version"] == "1.2"
+    assert payload["api_version"] == "1.3"
     plugins = {p["name"]: p for p in payload["plugins"]}
     for name, (dist, kinds) in SHIPPED_PLUGINS.items():
         assert plugins[name]["distribution"] == dist

@@ -56,6 +56,7 @@ from bot_core.targets import TargetTracker, target_intent
 
 if TYPE_CHECKING:
     from bot_core.config.models import BucketConfig, RiskLimits
+    from bot_core.orderids import NumberedIds
     from bot_core.risk.batch import OrderBatch, capped_quantities, reducing_quantities
 
 __version__ = "0.1.0"
@@ -63,6 +64,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "BucketConfig": "bot_core.config.models",
     "RiskLimits": "bot_core.config.models",
+    "NumberedIds": "bot_core.orderids",
     "OrderBatch": "bot_core.risk.batch",
     "capped_quantities": "bot_core.risk.batch",
     "reducing_quantities": "bot_core.risk.batch",
@@ -97,6 +99,7 @@ __all__ = [
     "GateContext",
     "GateOutcome",
     "NoSettings",
+    "NumberedIds",
     "Order",
     "OrderBatch",
     "OrderIntent",

@@ -91,11 +91,17 @@ class PipelineStrategyContext:
 
     def new_client_order_ids(self, count: int) -> list[str]:
         """The next ``count`` client order ids, as ``count`` calls of
-        :meth:`new_client_order_id` give them (the compiled replay asks for a run's at once)."""
+        :meth:`new_client_order_id` give them."""
+        prefix, first = self.reserve_client_order_ids(count)
+        return [prefix + str(n) for n in range(first, first + count)]
+
+    def reserve_client_order_ids(self, count: int) -> tuple[str, int]:
+        """Take the next ``count`` client order ids without making them: their prefix and the
+        number of the first (the others follow it; the compiled replay takes a run's at once,
+        as :class:`bot_core.orderids.NumberedIds`)."""
         first = self.order_seq + 1
         self.order_seq += count
-        prefix = self._prefix
-        return [prefix + str(n) for n in range(first, first + count)]
+        return self._prefix, first
 
 
 class TradingPipeline:

@@ -47,13 +47,14 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "bot_core"
-PLUGIN_API_VERSION = "1.2"
+PLUGIN_API_VERSION = "1.3"
 """Version of the hooks and contracts. Minor versions add, major versions break (1.1:
 ``Strategy.bind_feeds`` and ``FeedSpec``, the bar length and calendar of the data; market data
 sources; promotion gates (``PromotionGate``, ``bot_core_register_promotion_gates``) and
 ``bot_core_on_resource_breach``; smoke venues (``SmokeVenue``,
 ``bot_core_register_smoke_venues``); 1.2: ``StrategySettings.timeframe_defaults``, a
-profile's values per bar length)."""
+profile's values per bar length; 1.3: ``NumberedIds``, which an ``OrderBatch``'s
+``client_order_id`` may be)."""
 API_ATTRIBUTE = "BOT_CORE_API"
 """Module attribute of a plugin: a PEP 440 specifier of the API versions it supports."""
 DISABLE_ENV = "BOT_CORE_DISABLE_PLUGINS"

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from bot_core.backtest.layout import CompiledStop
+from bot_core.orderids import NumberedIds
 from bot_core.orders import Fill, OrderIntent
 from bot_core.portfolio import PositionRecord
 from bot_core.risk.check import TradingState, VerdictAction
@@ -170,22 +171,25 @@ def _refuse_strategies_that_answer_rejects(layout: ReplayLayout) -> None:
             raise CompiledStop(f"{strategy.name} answers refused orders (on_order_update)")
 
 
-def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray) -> list[str]:
+def _client_order_ids(run: BacktestRun, layout: ReplayLayout, slots: np.ndarray) -> NumberedIds:
     """Each order's client order id from its strategy's context, in event order (as the
-    event path asks for them)."""
+    event path asks for them), as numbers: no id is made into a string unless read."""
     names = [strategy.name for strategy, _ in layout.slots]
     owners = list(dict.fromkeys(names))
     owner = np.array([owners.index(name) for name in names], dtype=np.int64)[slots]
-    ids = np.empty(len(slots), dtype=object)
+    number = np.empty(len(slots), dtype=np.int64)
+    prefixes = []
     for o, name in enumerate(owners):  # each context's ids at once, scattered to its orders
         mine = owner == o
-        ids[mine] = run.pipeline.contexts[name].new_client_order_ids(int(mine.sum()))
-    out: list[str] = ids.tolist()
-    return out
+        count = int(mine.sum())
+        prefix, first = run.pipeline.contexts[name].reserve_client_order_ids(count)
+        prefixes.append(prefix)
+        number[mine] = np.arange(first, first + count, dtype=np.int64)
+    return NumberedIds(prefixes, owner, number)
 
 
 def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
-             client_ids: list[str]) -> list[OrderIntent]:
+             client_ids: NumberedIds) -> list[OrderIntent]:
     """The log's orders, as ``on_bar`` sends them (:func:`bot_core.targets.target_intent`)."""
     feeds = run.feeds
     out: list[OrderIntent] = []
@@ -200,7 +204,7 @@ def _intents(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.n
 
 
 def _judge_one_by_one(run: BacktestRun, layout: ReplayLayout, log: EntryLog,
-                      client_ids: list[str]) -> dict[str, int]:
+                      client_ids: NumberedIds) -> dict[str, int]:
     """Every order through :meth:`RiskEngine.evaluate`, with the book at each entry; returns
     the verdict counts (tally keys)."""
     from bot_core.backtest.kernel import (
@@ -331,8 +335,8 @@ def _orders_one_at_a_time(kinds: np.ndarray) -> bool:
     return not bool((open_before[is_order] != 0).any())
 
 
-def _committed(layout: ReplayLayout, log: EntryLog, orders: np.ndarray, client_ids: list[str],
-               price: np.ndarray) -> dict[str, np.ndarray]:
+def _committed(layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
+               client_ids: NumberedIds, price: np.ndarray) -> dict[str, np.ndarray]:
     """What the engine's book of open orders answers at each order of the log
     (``pending_*`` of :class:`~bot_core.risk.batch.OrderBatch`), every earlier order approved:
     the engine's own :class:`~bot_core.risk.committed.CommittedOrders`, fed as it would be (an
@@ -352,11 +356,12 @@ def _committed(layout: ReplayLayout, log: EntryLog, orders: np.ndarray, client_i
     sides, prices, quantities = log.side[orders].tolist(), price.tolist(), \
         log.quantity[orders].tolist()
     kinds, refs, filled_qty = log.kind.tolist(), log.order.tolist(), log.quantity.tolist()
+    ids = client_ids.tolist()  # (orders overlap: rare, and each id is read thrice)
     order = 0
     for e, kind in enumerate(kinds):
         if kind == ENTRY_FILL:
-            book.release(client_ids[refs[e]], filled_qty[e])  # the engine's on_fill
-            book.release(client_ids[refs[e]])  # and on_order_closed
+            book.release(ids[refs[e]], filled_qty[e])  # the engine's on_fill
+            book.release(ids[refs[e]])  # and on_order_closed
             continue
         if kind != ENTRY_ORDER:
             continue
@@ -369,14 +374,14 @@ def _committed(layout: ReplayLayout, log: EntryLog, orders: np.ndarray, client_i
                 if j is not None:
                     (buys if direction > 0 else sells)[order, j] = open_qty
             notional[order] = book.notional
-        book.add(client_ids[order], venue, instrument, sign, quantities[order], prices[order])
+        book.add(ids[order], venue, instrument, sign, quantities[order], prices[order])
         order += 1
     return {"pending_at_venue": at_venue, "pending_buys": buys, "pending_sells": sells,
             "pending_notional": notional}
 
 
 def _judge_batched(run: BacktestRun, layout: ReplayLayout, log: EntryLog, orders: np.ndarray,
-                   client_ids: list[str]) -> bool:
+                   client_ids: NumberedIds) -> bool:
     """Every order of the log at once through :meth:`RiskEngine.judge_batch`. False (nothing
     changed) when a check has no batch form for it, or when an order is not approved in full:
     the order-by-order walk then judges, and stops at that order with its verdict."""

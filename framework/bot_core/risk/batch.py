@@ -62,6 +62,9 @@ class OrderBatch:
     quantity: np.ndarray
     """float64: ``intent.quantity`` (> 0)."""
     client_order_id: Sequence[str]
+    """``intent.client_order_id`` of each order. The compiled replay passes a
+    :class:`~bot_core.orderids.NumberedIds`, whose strings are made when read; a check that
+    knows it can compare ids as numbers."""
     equity: np.ndarray
     """``ctx.equity``."""
     gross_exposure: np.ndarray

@@ -34,6 +34,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 
 from bot_core.config.models import BucketConfig, RiskLimits
+from bot_core.orderids import NumberedIds
 from bot_core.orders import OrderIntent, OrderType, Side
 from bot_core.risk.batch import OrderBatch
 from bot_core.risk.check import RiskCheck, TradingState, VerdictAction
@@ -449,6 +450,9 @@ def _streams(draw: st.DrawFn, max_orders: int, sizes: Sequence[int]) -> OrderStr
         net_positions[inst] += float(side) * qty
 
     batch = build_batch(instruments, venues, limits, buckets, intents, contexts)
+    numbered = NumberedIds.of(batch.client_order_id)
+    if numbered is not None and draw(st.booleans()):  # as the compiled replay passes them
+        batch = replace(batch, client_order_id=numbered)
     return OrderStream(batch, intents, contexts, age_limit_s, notional_pct, size)
 
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from bot_core import (
     BucketConfig,
+    NumberedIds,
     OrderBatch,
     OrderIntent,
     RiskCheck,
@@ -168,6 +169,43 @@ def test_duplicate_order_with_ids_seen_before(stream: OrderStream, data: st.Data
         check.restore(state)
         return check
 
+    assert_batch_form_agrees(make, stream)
+
+
+@PROPERTY
+@given(stream=order_streams(), data=st.data())
+def test_duplicate_order_after_a_numbered_batch(stream: OrderStream, data: st.DataObject) -> None:
+    """duplicate_order that remembers a numbered batch as numbers (the compiled replay's ids)
+    next to ids remembered one by one, with a memory small enough to forget part of it: the
+    state is the one ``check()`` leaves id by id, and later orders, batched or one by one,
+    get the same answers."""
+    remember = data.draw(st.sampled_from([1_000, 1_002]))
+    prior = [f"p{k}" for k in range(data.draw(st.sampled_from([0, 3, 998])))]
+    count = data.draw(st.sampled_from([1, 5, 999, 1_001]))
+    first = data.draw(st.sampled_from([0, 1, 990]))
+    prefix = data.draw(st.sampled_from(["o", "p", "s1-bt7-"]))
+    earlier = NumberedIds([prefix], np.zeros(count, dtype=np.int64),
+                          np.arange(first, first + count, dtype=np.int64))
+    earlier_batch = replace(stream.batch, client_order_id=earlier)
+
+    def one_by_one() -> DuplicateOrderCheck:
+        check = DuplicateOrderCheck(DuplicateOrderSettings(remember=remember))
+        check.restore({"seen": prior})
+        for client_id in earlier:
+            check.check(OrderIntent("s1", "v", "BTC/USDT", 1, 1.0, client_id), None)  # type: ignore[arg-type]
+        return check
+
+    def make() -> RiskCheck:
+        check = DuplicateOrderCheck(DuplicateOrderSettings(remember=remember))
+        check.restore({"seen": prior})
+        if check.check_batch(earlier_batch).all():
+            check.accept_batch(earlier_batch)
+        else:  # ids of the earlier batch seen before: as the engine, one by one
+            for client_id in earlier:
+                check.check(OrderIntent("s1", "v", "BTC/USDT", 1, 1.0, client_id), None)  # type: ignore[arg-type]
+        return check
+
+    assert make().snapshot() == one_by_one().snapshot()
     assert_batch_form_agrees(make, stream)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,7 +15,7 @@ from bot_core_risk_checks._common import OK
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot_core import OrderBatch
+    from bot_core import NumberedIds, OrderBatch
 
 __all__ = ["DuplicateOrderCheck", "OrderRateCheck"]
 
@@ -108,6 +108,96 @@ class DuplicateOrderSettings(BaseModel):
     )
 
 
+class _Remembered:
+    """The most recent client order ids, oldest first, up to a limit: ids remembered one by
+    one (dicts), and whole batches of numbered ids kept as numbers (``NumberedIds``, made into
+    strings only for a snapshot)."""
+
+    __slots__ = ("_parts", "_size", "limit")
+
+    def __init__(self, limit: int, ids: Iterable[str] = ()) -> None:
+        self.limit = limit
+        first = dict.fromkeys(ids)
+        self._parts: deque[dict[str, None] | NumberedIds] = deque([first] if first else [])
+        self._size = len(first)
+        self._forget()
+
+    def copy(self) -> _Remembered:
+        out = _Remembered(self.limit)
+        out._parts = deque(dict(part) if isinstance(part, dict) else part
+                           for part in self._parts)
+        out._size = self._size
+        return out
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, client_id: str) -> bool:
+        return any(client_id in part for part in self._parts)
+
+    def add(self, client_id: str) -> None:
+        """Remember one id (an id remembered already keeps its place)."""
+        if client_id not in self:
+            self.add_new(client_id)
+
+    def add_new(self, client_id: str) -> None:
+        """Remember one id that is not remembered yet."""
+        last = self._parts[-1] if self._parts else None
+        if not isinstance(last, dict):
+            last = {}
+            self._parts.append(last)
+        last[client_id] = None
+        self._size += 1
+        self._forget()
+
+    def add_distinct(self, ids: NumberedIds | dict[str, None]) -> None:
+        """Remember a batch of distinct ids, none remembered yet (:meth:`disjoint`), as
+        remembering them one by one would (``ids`` is kept: the caller gives it up)."""
+        self._parts.append(ids)
+        self._size += len(ids)
+        self._forget()
+
+    def disjoint(self, ids: NumberedIds | dict[str, None]) -> bool:
+        """True when none of ``ids`` is remembered."""
+        from bot_core import NumberedIds
+
+        for part in self._parts:
+            if isinstance(part, dict) and isinstance(ids, dict):
+                if not ids.keys().isdisjoint(part.keys()):
+                    return False
+            elif isinstance(part, NumberedIds) and isinstance(ids, NumberedIds):
+                if part.overlaps(ids):
+                    return False
+            else:  # look the smaller up in the larger
+                small, large = (part, ids) if len(part) <= len(ids) else (ids, part)
+                if any(client_id in large for client_id in small):
+                    return False
+        return True
+
+    def ids(self) -> list[str]:
+        """Every remembered id, oldest first."""
+        return [client_id for part in self._parts for client_id in part]
+
+    def _forget(self) -> None:
+        """Forget the oldest ids past the limit."""
+        excess = self._size - self.limit
+        while excess > 0:
+            first = self._parts[0]
+            if len(first) <= excess:
+                self._parts.popleft()
+                self._size -= len(first)
+                excess -= len(first)
+            elif isinstance(first, dict):
+                for client_id in list(islice(first, excess)):
+                    del first[client_id]
+                self._size -= excess
+                excess = 0
+            else:
+                self._parts[0] = first[excess:]
+                self._size -= excess
+                excess = 0
+
+
 class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
     """Rejects an intent whose client order id was seen before: ids are idempotent, so a
     resubmitted id gets the answer of the first submission, never a second order. An id is
@@ -118,8 +208,7 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
 
     def __init__(self, settings: DuplicateOrderSettings | None = None) -> None:
         super().__init__(settings)
-        self._remember = self.settings.remember
-        self._seen: dict[str, None] = {}
+        self._seen = _Remembered(self.settings.remember)
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> Verdict:
         client_id = intent.client_order_id
@@ -128,7 +217,7 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
         if client_id in self._seen:
             return Verdict.reject("duplicate_client_order_id",
                                   f"client order id {client_id!r} was already used")
-        self._remember_id(self._seen, client_id)
+        self._seen.add_new(client_id)
         return OK
 
     def check_batch(self, batch: OrderBatch) -> np.ndarray:
@@ -139,19 +228,12 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
         if self._new_ids(ids) is not None:  # the usual batch: every id approved
             approved[:] = True
             return approved
-        if len(self._seen) + len(ids) <= self._remember:
-            known, new = self._seen, set()  # nothing is forgotten along the batch
-            for i, client_id in enumerate(ids):
-                if not client_id or client_id in known or client_id in new:
-                    break
-                new.add(client_id)
-                approved[i] = True
-            return approved
-        seen = dict(self._seen)  # ids are forgotten along the batch: follow it on a copy
+        # follow the batch id by id on a copy (ids may be forgotten along it)
+        seen = self._seen.copy()
         for i, client_id in enumerate(ids):
             if not client_id or client_id in seen:
                 break
-            self._remember_id(seen, client_id)
+            seen.add_new(client_id)
             approved[i] = True
         return approved
 
@@ -160,33 +242,26 @@ class DuplicateOrderCheck(RiskCheck[DuplicateOrderSettings]):
         new = self._new_ids(ids)
         if new is None:  # an id seen again along the batch: follow it id by id
             for client_id in ids:
-                self._remember_id(self._seen, client_id)
-            return
-        # distinct new ids: remembering them one by one, forgetting the oldest past the limit,
-        # leaves the same as remembering all, then forgetting the oldest excess
-        seen = self._seen
-        seen.update(new)
-        excess = len(seen) - self._remember
-        if excess > 0:
-            for client_id in list(islice(seen, excess)):
-                del seen[client_id]
+                self._seen.add(client_id)
+        else:  # distinct new ids
+            self._seen.add_distinct(new)
 
-    def _new_ids(self, ids: Sequence[str]) -> dict[str, None] | None:
-        """``ids`` in order when every one is non-empty, distinct and not seen yet, else
-        None (checked with a dict's C loops: one hash per id)."""
+    def _new_ids(self, ids: Sequence[str]) -> NumberedIds | dict[str, None] | None:
+        """``ids`` when every one is non-empty, distinct and not remembered, else None: as
+        numbers when they are numbered and increase per prefix, else as a dict (one hash per
+        id)."""
+        from bot_core import NumberedIds
+
+        if isinstance(ids, NumberedIds) and ids.increasing():
+            return ids if self._seen.disjoint(ids) else None
         new = dict.fromkeys(ids)
-        if len(new) != len(ids) or "" in new or None in new or \
-                not new.keys().isdisjoint(self._seen.keys()):  # iterates the smaller
+        if len(new) != len(ids) or "" in new or None in new or not self._seen.disjoint(new):
             return None
         return new
 
-    def _remember_id(self, seen: dict[str, None], client_id: str) -> None:
-        seen[client_id] = None
-        if len(seen) > self._remember:
-            del seen[next(iter(seen))]
-
     def snapshot(self) -> dict[str, Any]:
-        return {"seen": list(self._seen)}
+        return {"seen": self._seen.ids()}
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        self._seen = dict.fromkeys(str(i) for i in state.get("seen", ()))
+        self._seen = _Remembered(self.settings.remember,
+                                 (str(i) for i in state.get("seen", ())))
