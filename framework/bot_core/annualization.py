@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["HOLE_NS", "YEAR_NS", "YEAR_S", "hole_ns", "periods_per_year"]
+__all__ = ["HOLE_NS", "YEAR_NS", "YEAR_S", "hole_ns", "per_year", "periods_per_year",
+           "return_periods"]
 
 YEAR_S = 365.25 * 86_400
 """A year in seconds (365.25 days)."""
@@ -51,17 +52,44 @@ def hole_ns(steps_ns: np.ndarray) -> float:
     return max(float(HOLE_NS), HOLE_STEPS * float(np.median(positive)))
 
 
-def periods_per_year(ts_ns: np.ndarray) -> float:
-    """Return periods per year of increasing UTC nanosecond timestamps (0.0 when fewer than two
-    timestamps, or no step shorter than :data:`HOLE_NS`, leave nothing to count)."""
+def return_periods(ts_ns: np.ndarray) -> tuple[int, float]:
+    """``(returns, nanoseconds they cover)`` of increasing UTC nanosecond timestamps: the steps
+    shorter than a hole (:func:`hole_ns`), and their sum."""
     import numpy as np
 
     ts = np.asarray(ts_ns, dtype=np.int64)
     if ts.shape[0] < 2:
-        return 0.0
+        return 0, 0.0
+    if _no_hole(ts):  # every step counts
+        return int(ts.shape[0] - 1), float(ts[-1] - ts[0])
     steps = np.diff(ts)
-    if steps.min() > 0 and steps.max() < HOLE_NS / HOLE_STEPS:  # no hole: every step counts
-        return float(steps.shape[0]) * YEAR_NS / float(ts[-1] - ts[0])
     kept = steps[(steps > 0) & (steps < hole_ns(steps))]
-    covered = float(kept.sum())
-    return float(kept.shape[0]) * YEAR_NS / covered if covered > 0 else 0.0
+    return int(kept.shape[0]), float(kept.sum())
+
+
+_BLOCK = 1 << 16
+"""Steps per block of :func:`_no_hole` (its temporaries stay small)."""
+
+
+def _no_hole(ts: np.ndarray) -> bool:
+    """True when every step is positive and shorter than any hole can be (``HOLE_NS /
+    HOLE_STEPS``), looked at a block at a time: no temporary the length of the series."""
+    import numpy as np
+
+    limit = HOLE_NS / HOLE_STEPS
+    for lo in range(0, ts.shape[0] - 1, _BLOCK):
+        steps = np.diff(ts[lo:lo + _BLOCK + 1])
+        if steps.min() <= 0 or steps.max() >= limit:
+            return False
+    return True
+
+
+def per_year(returns: int, covered_ns: float) -> float:
+    """Return periods a year from :func:`return_periods` (0.0 when nothing is covered)."""
+    return float(returns) * YEAR_NS / covered_ns if covered_ns > 0 else 0.0
+
+
+def periods_per_year(ts_ns: np.ndarray) -> float:
+    """Return periods per year of increasing UTC nanosecond timestamps (0.0 when fewer than two
+    timestamps, or no step shorter than :data:`HOLE_NS`, leave nothing to count)."""
+    return per_year(*return_periods(ts_ns))

@@ -9,6 +9,7 @@ whose datasets have different bar lengths is measured on daily returns.
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bot_core
-from bot_core.annualization import HOLE_NS, HOLE_STEPS, hole_ns, periods_per_year
+from bot_core import annualization
+from bot_core.annualization import HOLE_NS, HOLE_STEPS, hole_ns, periods_per_year, return_periods
 from bot_core.backtest.driver import run_backtest
 from bot_core.backtest.metrics import ReturnSampling, compute_metrics, return_sampling
 from bot_core.backtest.plan import DataSpec, plan_backtest
@@ -85,13 +87,18 @@ def test_hole_length_counts_instead_of_a_median_where_it_can(steps: list[int]) -
                                        st.integers(0, 2 * HOLE_NS), min_size=1, max_size=12))
 def test_periods_a_year_without_holes_take_the_whole_span(start: int, steps: list[int]) -> None:
     """The short cut for data without a hole (every step counts, so the time covered is the
-    span) gives what the rule gives: the steps shorter than a hole, over their sum."""
+    span; looked for a block of steps at a time, here blocks of 1 to 4 steps as well as one
+    block) gives what the rule gives: the steps shorter than a hole, over their sum."""
     ts = np.cumsum([start, *steps]).astype(np.int64)
     diffs = np.diff(ts)
     kept = diffs[(diffs > 0) & (diffs < hole_ns(diffs))]
     expected = float(len(kept)) * 365.25 * 86_400e9 / float(kept.sum()) if kept.sum() > 0 \
         else 0.0
     assert periods_per_year(ts) == expected
+    for block in (1, 2, 3, 4):
+        with patch.object(annualization, "_BLOCK", block):
+            assert periods_per_year(ts) == expected
+            assert return_periods(ts) == (len(kept), float(kept.sum()))
 
 
 def test_sharpe_of_daily_stock_bars_uses_their_bars_a_year() -> None:

@@ -16,9 +16,10 @@ replayed event by event from the start, and ``BacktestResult.fast_path_note`` sa
 ``BacktestResult.path`` says which path produced the result. The two give the same orders,
 verdicts, fills, trades and equity (``tests/backtest/test_differential.py``).
 
-On the compiled path the equity curve is final once the kernel has run, before its log is
-judged: the curve's metrics and the buy-and-hold benchmark are computed on a helper thread
-meanwhile (:class:`_Ahead`; their compiled passes and numpy release the GIL).
+The buy-and-hold benchmark needs only the timeline: it is computed on a helper thread
+(:mod:`bot_core.helpers`) while the run replays. On the compiled path the equity curve is final
+once the kernel has run, before its log is judged: the curve's metrics are computed on a helper
+thread meanwhile (:class:`_Ahead`; their compiled passes and numpy release the GIL).
 """
 
 from __future__ import annotations
@@ -55,29 +56,31 @@ __all__ = ["ProgressCallback", "run_backtest"]
 class _Ahead:
     """The result's parts that need only the timeline, or only the final equity curve,
     computed on a helper thread (:mod:`bot_core.helpers`) while the replay goes on: the
-    curve's compiled passes and numpy release the GIL, and judging the kernel's log is Python
-    on the first thread."""
+    kernel, the curve's compiled passes and numpy release the GIL, and judging the kernel's
+    log is Python on the first thread."""
 
     def __init__(self) -> None:
         self._benchmark: Future[BuyAndHold | None] | None = None
         self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
 
+    def timeline_ready(self, run: BacktestRun) -> None:
+        """The benchmark (the timeline's: the same for every run of the plan) starts on the
+        helper thread while this one replays."""
+        if self._benchmark is None:
+            self._benchmark = helper_pool().submit(buy_and_hold, run.plan.feeds,
+                                                   run.timeline.ts, _initial(run))
+
     def equity_ready(self, run: BacktestRun) -> None:
-        """``run.equity`` is final: its metrics and the benchmark start on the helper thread
-        while this one judges the log."""
-        helper = helper_pool()
-        if self._benchmark is None:  # the timeline's: the same for every run of the plan
-            self._benchmark = helper.submit(buy_and_hold, run.plan.feeds, run.timeline.ts,
-                                            _initial(run))
-        self._curve = (run, helper.submit(curve_metrics, run.timeline.ts, run.equity,
-                                          initial_equity=_initial(run),
-                                          sampling=_sampling(run)))
+        """``run.equity`` is final: its metrics start on the helper thread while this one
+        judges the log."""
+        self._curve = (run, helper_pool().submit(curve_metrics, run.timeline.ts, run.equity,
+                                                 initial_equity=_initial(run),
+                                                 sampling=_sampling(run)))
 
     def benchmark(self, run: BacktestRun) -> BuyAndHold | None:
-        """The buy-and-hold benchmark of ``run``'s timeline (computed here on the event
-        path)."""
-        if self._benchmark is None:
-            return buy_and_hold(run.plan.feeds, run.timeline.ts, _initial(run))
+        """The buy-and-hold benchmark of ``run``'s timeline."""
+        self.timeline_ready(run)
+        assert self._benchmark is not None
         return self._benchmark.result()
 
     def curve(self, run: BacktestRun) -> CurveMetrics | None:
@@ -139,6 +142,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     run = prepare_run(plan, host)
     path = BacktestPath.EVENTS if fast is False or compiled is False else BacktestPath.COMPILED
     ahead = _Ahead()
+    ahead.timeline_ready(run)
     if path is BacktestPath.COMPILED:
         why = why_not_compiled(run)
         if why:

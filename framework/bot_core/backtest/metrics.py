@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from bot_core.annualization import HOLE_NS, YEAR_NS, periods_per_year
+from bot_core.annualization import YEAR_NS, per_year, periods_per_year, return_periods
 
 if TYPE_CHECKING:
     from bot_core.backtest.trades import RoundTrip
@@ -186,7 +186,8 @@ def curve_metrics(ts_ns: np.ndarray, equity: np.ndarray, *, initial_equity: floa
 
     # the curve starts at the initial equity: returns and drawdowns are taken from there
     count, mean, std, downside = return_moments(float(initial_equity), sampled_equity)
-    ppy = periods_per_year(sampled_ts)
+    returns, covered = return_periods(sampled_ts)
+    ppy = per_year(returns, covered)
     sharpe = sortino = 0.0
     if count > 1 and ppy > 0:
         sharpe = mean / std * math.sqrt(ppy) if std > 0 else 0.0
@@ -196,7 +197,7 @@ def curve_metrics(ts_ns: np.ndarray, equity: np.ndarray, *, initial_equity: floa
         sharpe=_finite(sharpe), sortino=_finite(sortino),
         max_drawdown=_finite(max_drawdown(float(initial_equity), equity)),
         mean_equity=(float(initial_equity) + float(equity.sum())) / (len(equity) + 1),
-        annualization=_annualization(sampled_ts, ppy, sampling))
+        annualization=_annualization(returns, ppy, sampling))
 
 
 def compute_metrics(
@@ -249,11 +250,10 @@ def compute_metrics(
     )
 
 
-def _annualization(ts: np.ndarray, ppy: float, sampling: ReturnSampling) -> Annualization:
+def _annualization(returns: int, ppy: float, sampling: ReturnSampling) -> Annualization:
     if ppy <= 0:
         return Annualization(0.0, sampling.every, f"{sampling.why or 'every step'}: too few "
                              "returns to observe a rate (Sharpe and Sortino are 0)")
-    returns = int(np.count_nonzero(np.diff(ts) < HOLE_NS))
     years = returns / ppy
     return Annualization(ppy, sampling.every, f"{sampling.why or 'every step'}: {ppy:,.2f} "
                          f"returns a year observed in the data ({returns:,} over {years:.2f} "
