@@ -265,7 +265,6 @@ class Limits(NamedTuple):
 
 
 ENTRY = np.dtype([
-    ("kind", np.int64),
     ("ts", np.int64),
     ("slot", np.int64),
     ("order", np.int64),
@@ -280,11 +279,12 @@ ENTRY = np.dtype([
     ("peak", np.float64),
     ("day_start", np.float64),
 ])
-"""One entry of the log: ``kind`` (``ENTRY_*``); ``slot`` the slot of an order or of a fill's
-order (-1 otherwise); ``order`` the order's number, in order of the ORDER entries (-1 for day and
-peak entries); ``side`` +1 buy, -1 sell; ``reason`` an order's reason code (its strategy's
-``DecisionRule.reasons``); ``equity``, ``gross``, ``peak`` (the engine's equity peak) and
-``day_start`` (the equity at the start of the entry's trading day) as the engine reads them."""
+"""One entry of the log (its kind, ``ENTRY_*``, is in :attr:`EntryLog.kind`): ``slot`` the
+slot of an order or of a fill's order (-1 otherwise); ``order`` the order's number, in order of
+the ORDER entries (-1 for day and peak entries); ``side`` +1 buy, -1 sell; ``reason`` an order's
+reason code (its strategy's ``DecisionRule.reasons``); ``equity``, ``gross``, ``peak`` (the
+engine's equity peak) and ``day_start`` (the equity at the start of the entry's trading day) as
+the engine reads them."""
 
 MARKS = np.dtype([("position", np.float64), ("mark", np.float64), ("ts", np.int64)], align=True)
 """A net position, its last mark (0: never) and when it was marked (0: never), per key or per
@@ -295,8 +295,9 @@ class EntryLog(NamedTuple):
     """Every order, fill, day roll and new peak, in event order, with what the risk engine
     reads there (a snapshot per entry). Its capacity is the length of its arrays.
 
-    Three record arrays, so that the kernel's helpers take three references, not one per
-    column (each is an atomic reference count per call); the columns are views of them."""
+    Record arrays, so that the kernel's helpers take a few references, not one per column
+    (each is an atomic reference count per call); the columns are views of them, but for the
+    kind, which every pass of the judge reads: a column of its own, contiguous."""
 
     entries: np.ndarray
     """(entries,) of :data:`ENTRY`."""
@@ -305,19 +306,17 @@ class EntryLog(NamedTuple):
     instruments: np.ndarray
     """(entries, instruments) of :data:`MARKS`: net over all venues, the last mark on any
     venue."""
+    kind: np.ndarray
+    """(entries,) int64: ``ENTRY_*``."""
 
     @classmethod
     def allocate(cls, capacity: int, keys: int, instruments: int) -> EntryLog:
         return cls(run_array(capacity, ENTRY), run_array((capacity, keys), MARKS),
-                   run_array((capacity, instruments), MARKS))
+                   run_array((capacity, instruments), MARKS), run_array(capacity, np.int64))
 
     def head(self, n: int) -> EntryLog:
         """The first ``n`` entries."""
-        return EntryLog(self.entries[:n], self.keys[:n], self.instruments[:n])
-
-    @property
-    def kind(self) -> np.ndarray:
-        return self.entries["kind"]
+        return EntryLog(self.entries[:n], self.keys[:n], self.instruments[:n], self.kind[:n])
 
     @property
     def ts(self) -> np.ndarray:
@@ -544,8 +543,8 @@ def _record(kind: int, ts: int, slot: int, order: int, side: int, k: int, reason
     monitor.entries = n + 1
     if n >= log.entries.shape[0]:
         return
+    log.kind[n] = kind
     entry = log.entries[n]
-    entry.kind = kind
     entry.ts = ts
     entry.slot = slot
     entry.order = order
@@ -808,7 +807,8 @@ def _replay(events: Events, books: Books, slots: Slots, limits: Limits, decide: 
     params, params_start = _borrowed(slots.params), _borrowed(slots.params_start)
     boundaries = _borrowed(limits.boundaries)
     drawdown_pct, daily_loss_pct = limits.drawdown_pct, limits.daily_loss_pct
-    log = EntryLog(_borrowed(log.entries), _borrowed(log.keys), _borrowed(log.instruments))
+    log = EntryLog(_borrowed(log.entries), _borrowed(log.keys), _borrowed(log.instruments),
+                   _borrowed(log.kind))
     equity_out, in_market_out = _borrowed(equity_out), _borrowed(in_market_out)
     n_slots = slot.shape[0]
     monitor = monitor_state[0]
