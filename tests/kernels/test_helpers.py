@@ -6,14 +6,13 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 
 from bot_core.helpers import helper_pool, in_helper
 from bot_core.kernels import rolling_zscore
-from bot_core.kernels._segments import ANCHOR, run_segments
+from bot_core.kernels._segments import ANCHOR
 
 SERIES = np.cumsum(np.random.default_rng(3).normal(0.0, 1.0, 3 * ANCHOR + 17)) + 1e4
 
@@ -22,22 +21,6 @@ def test_the_pool_is_made_once_and_knows_its_threads() -> None:
     assert helper_pool() is helper_pool()
     assert not in_helper()
     assert helper_pool().submit(in_helper).result(timeout=30)
-
-
-def test_segments_cover_every_segment_once_on_any_thread_count() -> None:
-    for workers in (1, 2, 3, 8):
-        seen: list[tuple[int, int, str]] = []
-        lock = threading.Lock()
-
-        def kernel(first: int, last: int, seen=seen, lock=lock) -> None:
-            with lock:
-                seen.append((first, last, threading.current_thread().name))
-
-        run_segments(kernel, 7, workers)
-        covered = sorted(i for first, last, _ in seen for i in range(first, last))
-        assert covered == list(range(7)), workers
-        # the calling thread takes a share: only workers - 1 runs are handed to the pool
-        assert sum(name == threading.current_thread().name for *_, name in seen) >= 1
 
 
 ON_HELPERS = """

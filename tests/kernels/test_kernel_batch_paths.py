@@ -133,6 +133,24 @@ def test_errors_in_a_thread_reach_the_caller() -> None:
         run_segments(boom, 4, 2)
 
 
+def test_an_error_preparing_the_ewma_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper thread that computes the squared returns ahead fails on the second chunk:
+    the caller raises its error instead of waiting for a chunk that never comes."""
+    from bot_core.kernels import volatility
+
+    real = volatility._squared_returns
+
+    def second_fails(prices: np.ndarray, lo: int, hi: int, log_returns: bool,
+                     out: np.ndarray) -> None:
+        if lo > 0:
+            raise RuntimeError("returns failed")
+        real(prices, lo, hi, log_returns, out)
+
+    monkeypatch.setattr(volatility, "_squared_returns", second_fails)
+    with pytest.raises(RuntimeError, match="returns failed"):
+        ewma_vol(awkward_prices(5, 2 * (1 << 20) + 3), 0.1, workers=2)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
 def test_bad_worker_count_is_rejected(bad: float) -> None:
     with pytest.raises(ValueError, match="workers must be a whole number >= 1"):

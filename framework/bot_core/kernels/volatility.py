@@ -30,6 +30,7 @@ The kernels return volatility *per bar*; multiply by ``sqrt(bars per year)`` to 
 from __future__ import annotations
 
 import math
+from queue import Empty, SimpleQueue
 
 import numpy as np
 from numba import njit
@@ -249,17 +250,31 @@ def _ewma_vol(prices: np.ndarray, decay: float, min_periods: int, log_returns: b
 
 def _ewma_vol_threaded(prices: np.ndarray, decay: float, min_periods: int, log_returns: bool,
                        out: np.ndarray) -> None:
+    """The squared returns on one helper thread, chunk after chunk, while this thread runs
+    the recurrence on the chunks done (one helper: more would only compete with the
+    recurrence for the cores)."""
     if in_helper():  # already on a helper thread: queuing would wait on the pool itself
         _ewma_vol(prices, decay, min_periods, log_returns, out)
         return
     size = prices.shape[0]
     chunks = [(lo, min(size, lo + _CHUNK)) for lo in range(0, size, _CHUNK)]
+    ready: SimpleQueue[int] = SimpleQueue()
+
+    def prepare() -> None:
+        for c, (lo, hi) in enumerate(chunks):
+            _squared_returns(prices, lo, hi, log_returns, out)
+            ready.put(c)
+
+    prepared = helper_pool().submit(prepare)
     state = np.zeros(3)
-    pool = helper_pool()
-    prepared = [pool.submit(_squared_returns, prices, lo, hi, log_returns, out)
-                for lo, hi in chunks]
-    for (lo, hi), squares in zip(chunks, prepared, strict=True):
-        squares.result()
+    for lo, hi in chunks:
+        while True:  # this chunk's squares, or the helper's error once it has ended
+            try:
+                ready.get(timeout=0.1)
+                break
+            except Empty:
+                if prepared.done():
+                    prepared.result()  # raises what stopped it
         _ewma_from_squares(out, lo, hi, decay, min_periods, state)
 
 
