@@ -7,7 +7,7 @@ from collections.abc import Callable
 import bot_core
 from bot_core_risk_checks import ALL_CHECKS
 
-BOT_CORE_API = ">=1.0,<2"
+BOT_CORE_API = ">=1.3,<2"  # duplicate_order reads NumberedIds (1.3)
 
 
 @bot_core.hookimpl
