@@ -87,13 +87,8 @@ class PipelineStrategyContext:
         return self._pipeline.portfolio.last_price(instrument, venue)
 
     def new_client_order_id(self) -> str:
-        return self.new_client_order_ids(1)[0]
-
-    def new_client_order_ids(self, count: int) -> list[str]:
-        """The next ``count`` client order ids, as ``count`` calls of
-        :meth:`new_client_order_id` give them."""
-        prefix, first = self.reserve_client_order_ids(count)
-        return [prefix + str(n) for n in range(first, first + count)]
+        prefix, number = self.reserve_client_order_ids(1)
+        return f"{prefix}{number}"
 
     def reserve_client_order_ids(self, count: int) -> tuple[str, int]:
         """Take the next ``count`` client order ids without making them: their prefix and the

@@ -59,16 +59,12 @@ class _Ahead:
     kernel, the curve's compiled passes and numpy release the GIL, and judging the kernel's
     log is Python on the first thread."""
 
-    def __init__(self) -> None:
-        self._benchmark: Future[BuyAndHold | None] | None = None
-        self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
-
-    def timeline_ready(self, run: BacktestRun) -> None:
+    def __init__(self, run: BacktestRun) -> None:
         """The benchmark (the timeline's: the same for every run of the plan) starts on the
-        helper thread while this one replays."""
-        if self._benchmark is None:
-            self._benchmark = helper_pool().submit(buy_and_hold, run.plan.feeds,
-                                                   run.timeline.ts, _initial(run))
+        helper thread while this one replays ``run``."""
+        self._benchmark: Future[BuyAndHold | None] = helper_pool().submit(
+            buy_and_hold, run.plan.feeds, run.timeline.ts, _initial(run))
+        self._curve: tuple[BacktestRun, Future[CurveMetrics]] | None = None
 
     def equity_ready(self, run: BacktestRun) -> None:
         """``run.equity`` is final: its metrics start on the helper thread while this one
@@ -77,10 +73,8 @@ class _Ahead:
                                                  initial_equity=_initial(run),
                                                  sampling=_sampling(run)))
 
-    def benchmark(self, run: BacktestRun) -> BuyAndHold | None:
-        """The buy-and-hold benchmark of ``run``'s timeline."""
-        self.timeline_ready(run)
-        assert self._benchmark is not None
+    def benchmark(self) -> BuyAndHold | None:
+        """The buy-and-hold benchmark of the plan's timeline."""
         return self._benchmark.result()
 
     def curve(self, run: BacktestRun) -> CurveMetrics | None:
@@ -141,8 +135,7 @@ def run_backtest(plan: BacktestPlan, host: PluginHost, *, fast: bool | None = No
     note = ""
     run = prepare_run(plan, host)
     path = BacktestPath.EVENTS if fast is False or compiled is False else BacktestPath.COMPILED
-    ahead = _Ahead()
-    ahead.timeline_ready(run)
+    ahead = _Ahead(run)
     if path is BacktestPath.COMPILED:
         why = why_not_compiled(run)
         if why:
@@ -182,4 +175,4 @@ def _result(run: BacktestRun, path: BacktestPath, note: str, started: float,
         fills=book.fills, gaps=coverage_gaps(plan.feeds), fast_path_note=note,
         run_id=pipeline.run.run_id, path=path, currency=config.runtime.base_currency,
         timezone=config.runtime.timezone,
-        benchmark=ahead.benchmark(run))
+        benchmark=ahead.benchmark())
